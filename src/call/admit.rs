@@ -1,0 +1,109 @@
+//! Admission of a new INVITE: who is calling (a trunk recognised by its source
+//! address, or an extension proven by digest auth with a 407 challenge) and where
+//! the call goes (an extension, a DID's extension, or out through the account's
+//! trunk). Refusals that need no call (auth, unknown trunk DID) are answered here.
+
+use rsip::{Request, Response};
+use std::sync::Arc;
+
+use super::{b2bua, CallHandle};
+use crate::events::HangupCause;
+use crate::sip::message;
+use crate::sip::target::Target;
+use crate::sip::transaction::TxId;
+use crate::store::{Account, Trunk};
+use crate::switch::register::{gate, Gate};
+use crate::switch::Switch;
+
+/// Who placed the call.
+#[derive(Clone, Debug)]
+pub struct Origin {
+    pub account: Account,
+    /// Caller number (extension number, or the carrier's caller ID).
+    pub caller: String,
+    pub display_name: Option<String>,
+    /// Caller ID to present on outbound trunk calls.
+    pub external_caller_id: Option<String>,
+    pub from_trunk: bool,
+}
+
+/// Where the call goes.
+#[derive(Clone, Debug)]
+pub enum Destination {
+    Extension { number: String },
+    Trunk { trunk: Trunk, number: String },
+    /// Nothing to ring: end with this cause (404 unknown number, …).
+    Nowhere(HangupCause),
+}
+
+fn looks_external(dialled: &str) -> bool {
+    let digits = dialled.strip_prefix('+').unwrap_or(dialled);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && (dialled.starts_with('+') || digits.len() >= 7)
+}
+
+pub fn admit(sw: &Arc<Switch>, tx: TxId, req: Request, source: Target) -> Result<CallHandle, (Request, Response)> {
+    let tag = message::random_token(10);
+    let dir = sw.directory();
+    let ruri = req.uri.to_string();
+    let Some(dialled) = message::uri_user(&ruri).map(str::to_string) else {
+        let r = message::response(&req, 404, "Not Found - No User In Request-URI", Some(&tag));
+        return Err((req, r));
+    };
+    let from = message::from_value(&req.headers).map(message::uri_part).unwrap_or("").to_string();
+    let from_user = message::uri_user(&from).unwrap_or("anonymous").to_string();
+
+    let (origin, destination) = if let Some(trunk) = dir.trunk_by_source(source.addr) {
+        let account = match dir.account(&trunk.account_id) {
+            Some(a) => a.clone(),
+            None => {
+                let r = message::response(&req, 503, "Service Unavailable - Trunk Without Account", Some(&tag));
+                return Err((req, r));
+            }
+        };
+        let origin = Origin { account, caller: from_user, display_name: None, external_caller_id: None, from_trunk: true };
+        let dest = match dir.number(&dialled) {
+            Some(n) => Destination::Extension { number: n.extension.clone() },
+            None => Destination::Nowhere(HangupCause::UnallocatedNumber),
+        };
+        (origin, dest)
+    } else {
+        let host = message::uri_host(&from).unwrap_or("");
+        let (account, ext) = match gate(sw, &req, &source, host, &from_user, true) {
+            Gate::Pass(a, e) => (a, e),
+            Gate::Reply(r) => return Err((req, r)),
+        };
+        let dest = if dir.extension(&account.id, &dialled).is_some() {
+            Destination::Extension { number: dialled.clone() }
+        } else if let Some(n) = dir.number(&dialled).filter(|n| n.account_id == account.id) {
+            Destination::Extension { number: n.extension.clone() }
+        } else if looks_external(&dialled) {
+            match dir.trunk_for_account(&account.id) {
+                Some(t) => Destination::Trunk { trunk: t.clone(), number: dialled.clone() },
+                None => Destination::Nowhere(HangupCause::NetworkOutOfOrder),
+            }
+        } else {
+            Destination::Nowhere(HangupCause::UnallocatedNumber)
+        };
+        let origin = Origin {
+            caller: ext.number.clone(),
+            display_name: Some(ext.display_name.clone()).filter(|d| !d.is_empty()),
+            external_caller_id: ext.caller_id.clone(),
+            account,
+            from_trunk: false,
+        };
+        (origin, dest)
+    };
+    Ok(b2bua::spawn(sw.clone(), tx, req, source, origin, destination, dialled))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn external_numbers() {
+        assert!(super::looks_external("+15551234567"));
+        assert!(super::looks_external("15551234567"));
+        assert!(!super::looks_external("1002"));
+        assert!(!super::looks_external("+"));
+        assert!(!super::looks_external("12a4567"));
+    }
+}

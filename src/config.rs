@@ -1,0 +1,124 @@
+//! Command line and environment configuration: one validated struct per command.
+//! Every flag can also be set by `SWITCHYARD_<FLAG>`.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "switchyard", version, about = "Switchyard: a programmable telephony switch (SIP registrar, B2BUA, RTP relay)")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the switch.
+    Serve(ServeArgs),
+    /// Load a dialplan file into the store and exit.
+    Import(ImportArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct StoreArgs {
+    /// Directory for the embedded database, recordings and other state.
+    #[arg(long, env = "SWITCHYARD_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Database URL: `sqlite://FILE` or `postgres://USER@HOST/DB`. Default: SQLite in the data dir.
+    #[arg(long, env = "SWITCHYARD_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl StoreArgs {
+    pub fn url(&self) -> String {
+        match &self.database_url {
+            Some(u) => u.clone(),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("switchyard.db").display()),
+        }
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// SIP over UDP listen address.
+    #[arg(long, env = "SWITCHYARD_SIP_UDP", default_value = "0.0.0.0:5060")]
+    pub sip_udp: SocketAddr,
+    /// SIP over TCP listen address.
+    #[arg(long, env = "SWITCHYARD_SIP_TCP", default_value = "0.0.0.0:5060")]
+    pub sip_tcp: SocketAddr,
+    /// SIP over WebSocket (RFC 7118, subprotocol `sip`) listen address.
+    #[arg(long, env = "SWITCHYARD_SIP_WS", default_value = "0.0.0.0:5066")]
+    pub sip_ws: SocketAddr,
+    /// HTTP listen address (/healthz, /metrics, APIs).
+    #[arg(long, env = "SWITCHYARD_HTTP", default_value = "0.0.0.0:8080")]
+    pub http: SocketAddr,
+    /// RTP port range LOW-HIGH (RTP on even ports, RTCP on the next odd one).
+    #[arg(long, env = "SWITCHYARD_RTP_PORTS", default_value = "20000-30000", value_parser = parse_range)]
+    pub rtp_ports: (u16, u16),
+    /// The address written into SDP and Contact headers. Default: the SIP UDP address,
+    /// or the first non-loopback interface address when that is a wildcard.
+    #[arg(long, env = "SWITCHYARD_PUBLIC_IP")]
+    pub public_ip: Option<IpAddr>,
+    /// Dialplan files imported at startup (repeatable).
+    #[arg(long = "dialplan", env = "SWITCHYARD_DIALPLAN", value_delimiter = ',', default_value = "dialplans/demo.toml")]
+    pub dialplans: Vec<PathBuf>,
+    /// Seconds a call rings before it is given up.
+    #[arg(long, env = "SWITCHYARD_RING_TIMEOUT", default_value_t = 60)]
+    pub ring_timeout: u64,
+    /// Smallest registration interval accepted (423 below it).
+    #[arg(long, env = "SWITCHYARD_MIN_EXPIRES", default_value_t = 60)]
+    pub min_expires: u32,
+    /// Largest registration interval granted.
+    #[arg(long, env = "SWITCHYARD_MAX_EXPIRES", default_value_t = 3600)]
+    pub max_expires: u32,
+    /// Failed authentications from one IP within the window before it is blocked.
+    #[arg(long, env = "SWITCHYARD_AUTH_MAX_FAILURES", default_value_t = 10)]
+    pub auth_max_failures: u32,
+    /// Window (seconds) over which failed authentications are counted.
+    #[arg(long, env = "SWITCHYARD_AUTH_WINDOW", default_value_t = 60)]
+    pub auth_window: u64,
+    /// Seconds a blocked source is refused with 403.
+    #[arg(long, env = "SWITCHYARD_AUTH_COOLDOWN", default_value_t = 300)]
+    pub auth_cooldown: u64,
+    /// Lifetime of a digest nonce in seconds (stale=true after).
+    #[arg(long, env = "SWITCHYARD_NONCE_TTL", default_value_t = 300)]
+    pub nonce_ttl: u64,
+    /// Most concurrent TCP/WebSocket connections from one IP address.
+    #[arg(long, env = "SWITCHYARD_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
+    pub max_connections_per_ip: usize,
+    /// SIP worker shards (0 = one per CPU).
+    #[arg(long, env = "SWITCHYARD_SHARDS", default_value_t = 0)]
+    pub shards: usize,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ImportArgs {
+    /// The dialplan TOML file to import.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+fn parse_range(s: &str) -> Result<(u16, u16), String> {
+    let (a, b) = s.split_once('-').ok_or("expected LOW-HIGH, e.g. 20000-30000")?;
+    let lo: u16 = a.trim().parse().map_err(|_| format!("bad low port {a:?}"))?;
+    let hi: u16 = b.trim().parse().map_err(|_| format!("bad high port {b:?}"))?;
+    if lo < 1024 || hi <= lo || hi - lo < 3 {
+        return Err("range must be LOW-HIGH with 1024 <= LOW < HIGH and at least 4 ports".into());
+    }
+    Ok((lo, hi))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn port_range_validation() {
+        assert_eq!(parse_range("20000-20100"), Ok((20000, 20100)));
+        assert!(parse_range("20100-20000").is_err());
+        assert!(parse_range("x").is_err());
+    }
+}

@@ -1,0 +1,151 @@
+//! The one event model of the switch and the in-process bus that carries it.
+//! Channels publish here; webhook delivery, the HTTP event stream and tests
+//! subscribe. Serialisation to each wire format happens at the edges, not here.
+
+use serde::Serialize;
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+/// Why a channel ended (Q.850-flavoured names, as telephony users expect).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum HangupCause {
+    NormalClearing,
+    OriginatorCancel,
+    UserBusy,
+    NoAnswer,
+    NoUserResponse,
+    UnallocatedNumber,
+    UserNotRegistered,
+    CallRejected,
+    NetworkOutOfOrder,
+    LoseRace,
+    RecoveryOnTimerExpire,
+}
+
+impl HangupCause {
+    /// The SIP status sent to a caller for a call that ended with this cause before answer.
+    pub fn sip_status(self) -> (u16, &'static str) {
+        match self {
+            HangupCause::UserBusy => (486, "Busy Here"),
+            HangupCause::UnallocatedNumber => (404, "Not Found"),
+            HangupCause::UserNotRegistered => (480, "Temporarily Unavailable"),
+            HangupCause::NoAnswer => (480, "Temporarily Unavailable"),
+            HangupCause::OriginatorCancel => (487, "Request Terminated"),
+            HangupCause::CallRejected => (603, "Decline"),
+            HangupCause::NetworkOutOfOrder | HangupCause::RecoveryOnTimerExpire => {
+                (408, "Request Timeout")
+            }
+            _ => (480, "Temporarily Unavailable"),
+        }
+    }
+
+    /// Maps a final failure status received from a callee.
+    pub fn from_sip_status(code: u16) -> HangupCause {
+        match code {
+            486 | 600 => HangupCause::UserBusy,
+            404 | 484 | 604 => HangupCause::UnallocatedNumber,
+            408 => HangupCause::NoUserResponse,
+            480 => HangupCause::NoAnswer,
+            487 => HangupCause::OriginatorCancel,
+            603 | 403 => HangupCause::CallRejected,
+            _ => HangupCause::NetworkOutOfOrder,
+        }
+    }
+}
+
+/// Which side of a call a channel is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+/// Common facts carried by every channel event.
+#[derive(Clone, Debug, Serialize)]
+pub struct ChannelInfo {
+    pub channel_id: Uuid,
+    pub call_id: Uuid,
+    pub account_id: String,
+    pub sip_call_id: String,
+    pub direction: Direction,
+    pub caller: String,
+    pub callee: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    ChannelCreate {
+        #[serde(flatten)]
+        channel: ChannelInfo,
+        timestamp_ms: i64,
+    },
+    ChannelAnswer {
+        #[serde(flatten)]
+        channel: ChannelInfo,
+        timestamp_ms: i64,
+    },
+    ChannelBridge {
+        #[serde(flatten)]
+        channel: ChannelInfo,
+        other_channel_id: Uuid,
+        timestamp_ms: i64,
+    },
+    ChannelDestroy {
+        #[serde(flatten)]
+        channel: ChannelInfo,
+        hangup_cause: HangupCause,
+        duration_ms: i64,
+        billsec_ms: i64,
+        timestamp_ms: i64,
+    },
+}
+
+impl Event {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::ChannelCreate { .. } => "channel_create",
+            Event::ChannelAnswer { .. } => "channel_answer",
+            Event::ChannelBridge { .. } => "channel_bridge",
+            Event::ChannelDestroy { .. } => "channel_destroy",
+        }
+    }
+}
+
+/// In-process publish/subscribe. Publishing never blocks; a slow subscriber loses
+/// the oldest events (it is told so by `RecvError::Lagged`).
+#[derive(Clone)]
+pub struct Bus {
+    tx: broadcast::Sender<std::sync::Arc<Event>>,
+}
+
+impl Default for Bus {
+    fn default() -> Self {
+        Self::new(4096)
+    }
+}
+
+impl Bus {
+    pub fn new(capacity: usize) -> Self {
+        let (tx, _) = broadcast::channel(capacity);
+        Bus { tx }
+    }
+
+    pub fn publish(&self, event: Event) {
+        // no subscribers is fine
+        let _ = self.tx.send(std::sync::Arc::new(event));
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<std::sync::Arc<Event>> {
+        self.tx.subscribe()
+    }
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

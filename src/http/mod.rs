@@ -1,0 +1,100 @@
+//! The HTTP surface: `app()` builds the whole router; `serve` only binds it.
+//! For now: health, Prometheus metrics, and a server-sent-events stream of the
+//! switch's events (used by tests and operators).
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use futures_util::stream::Stream;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::events::Bus;
+use crate::metrics::Metrics;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub metrics: Arc<Metrics>,
+    pub bus: Bus,
+    pub ready: Arc<AtomicBool>,
+}
+
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/events", get(events))
+        .with_state(state)
+}
+
+async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
+    if s.ready.load(Ordering::Acquire) {
+        (StatusCode::OK, "ok\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "starting\n")
+    }
+}
+
+async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.metrics.render())
+}
+
+async fn events(State(s): State<AppState>) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let mut rx = s.bus.subscribe();
+    let stream = async_stream(move |yield_| async move {
+        loop {
+            match rx.recv().await {
+                Ok(ev) => {
+                    let data = serde_json::to_string(&*ev).unwrap_or_default();
+                    if !yield_(SseEvent::default().event(ev.name()).data(data)).await {
+                        break;
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(_) => break,
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+/// A tiny channel-backed stream so handlers can be written as loops.
+fn async_stream<F, Fut>(f: F) -> impl Stream<Item = Result<SseEvent, Infallible>>
+where
+    F: FnOnce(Box<dyn Fn(SseEvent) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>> + Send + Sync>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel::<SseEvent>(64);
+    let send = move |ev: SseEvent| {
+        let tx = tx.clone();
+        Box::pin(async move { tx.send(ev).await.is_ok() }) as std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>
+    };
+    tokio::spawn(f(Box::new(send)));
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (Ok(e), rx)) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn healthz_reflects_readiness_and_metrics_render() {
+        let ready = Arc::new(AtomicBool::new(false));
+        let state = AppState { metrics: Arc::new(Metrics::default()), bus: Bus::default(), ready: ready.clone() };
+        let r = app(state.clone()).oneshot(Request::get("/healthz").body(Body::empty()).expect("req")).await.expect("resp");
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        ready.store(true, Ordering::Release);
+        let r = app(state.clone()).oneshot(Request::get("/healthz").body(Body::empty()).expect("req")).await.expect("resp");
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = app(state).oneshot(Request::get("/metrics").body(Body::empty()).expect("req")).await.expect("resp");
+        let body = http_body_util::BodyExt::collect(r.into_body()).await.expect("body").to_bytes();
+        assert!(String::from_utf8_lossy(&body).contains("switchyard_active_channels 0"));
+    }
+}

@@ -1,0 +1,23 @@
+//! `switchyard` command line: `serve` runs the switch, `import FILE` loads a
+//! dialplan into the store and exits.
+
+use clap::Parser;
+use switchyard::config::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => switchyard::server::serve(args).await?,
+        Command::Import(args) => {
+            let store = switchyard::server::open_store(&args.store).await?;
+            let report = switchyard::server::import(&store, &args.file).await?;
+            println!("{}: {report}", args.file.display());
+            store.close().await;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,121 @@
+//! Process-wide counters and gauges, rendered in the Prometheus text format by
+//! `GET /metrics`. Plain atomics: updating one is a relaxed add, never a lock.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+
+const METHODS: [&str; 12] = [
+    "INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER", "INFO", "UPDATE", "NOTIFY", "MESSAGE",
+    "PRACK", "OTHER",
+];
+
+fn method_index(m: &str) -> usize {
+    METHODS.iter().position(|x| x.eq_ignore_ascii_case(m)).unwrap_or(METHODS.len() - 1)
+}
+
+/// Counts by method (requests) or by status code 100..=699 (responses).
+pub struct MessageCounts {
+    requests: [AtomicU64; 12],
+    responses: Box<[AtomicU64]>,
+}
+
+impl Default for MessageCounts {
+    fn default() -> Self {
+        MessageCounts {
+            requests: Default::default(),
+            responses: (0..600).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+}
+
+impl MessageCounts {
+    pub fn request(&self, method: &str) {
+        self.requests[method_index(method)].fetch_add(1, Relaxed);
+    }
+    pub fn response(&self, code: u16) {
+        if (100..700).contains(&code) {
+            self.responses[(code - 100) as usize].fetch_add(1, Relaxed);
+        }
+    }
+    fn render(&self, out: &mut String, dir: &str) {
+        for (i, m) in METHODS.iter().enumerate() {
+            let v = self.requests[i].load(Relaxed);
+            if v > 0 {
+                let _ = writeln!(out, "switchyard_sip_requests_total{{direction=\"{dir}\",method=\"{m}\"}} {v}");
+            }
+        }
+        for (i, c) in self.responses.iter().enumerate() {
+            let v = c.load(Relaxed);
+            if v > 0 {
+                let _ = writeln!(out, "switchyard_sip_responses_total{{direction=\"{dir}\",status=\"{}\"}} {v}", i + 100);
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    pub sip_in: MessageCounts,
+    pub sip_out: MessageCounts,
+    pub sip_parse_errors: AtomicU64,
+    pub registrations: AtomicI64,
+    pub active_channels: AtomicI64,
+    pub active_calls: AtomicI64,
+    pub transactions: AtomicI64,
+    pub calls_total: AtomicU64,
+    pub rtp_packets_relayed: AtomicU64,
+    pub rtp_packets_dropped: AtomicU64,
+    pub auth_failures: AtomicU64,
+    pub auth_blocks: AtomicU64,
+    pub auth_blocked_requests: AtomicU64,
+    pub connections: AtomicI64,
+    pub connections_refused: AtomicU64,
+}
+
+impl Metrics {
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(4096);
+        out.push_str("# TYPE switchyard_sip_requests_total counter\n# TYPE switchyard_sip_responses_total counter\n");
+        self.sip_in.render(&mut out, "in");
+        self.sip_out.render(&mut out, "out");
+        let gauges: [(&str, &str, i64); 6] = [
+            ("switchyard_registrations", "gauge", self.registrations.load(Relaxed)),
+            ("switchyard_active_channels", "gauge", self.active_channels.load(Relaxed)),
+            ("switchyard_active_calls", "gauge", self.active_calls.load(Relaxed)),
+            ("switchyard_transactions", "gauge", self.transactions.load(Relaxed)),
+            ("switchyard_connections", "gauge", self.connections.load(Relaxed)),
+            ("switchyard_calls_total", "counter", self.calls_total.load(Relaxed) as i64),
+        ];
+        for (name, kind, v) in gauges {
+            let _ = writeln!(out, "# TYPE {name} {kind}\n{name} {v}");
+        }
+        let counters: [(&str, &AtomicU64); 7] = [
+            ("switchyard_sip_parse_errors_total", &self.sip_parse_errors),
+            ("switchyard_rtp_packets_relayed_total", &self.rtp_packets_relayed),
+            ("switchyard_rtp_packets_dropped_total", &self.rtp_packets_dropped),
+            ("switchyard_auth_failures_total", &self.auth_failures),
+            ("switchyard_auth_blocks_total", &self.auth_blocks),
+            ("switchyard_auth_blocked_requests_total", &self.auth_blocked_requests),
+            ("switchyard_connections_refused_total", &self.connections_refused),
+        ];
+        for (name, c) in counters {
+            let _ = writeln!(out, "# TYPE {name} counter\n{name} {}", c.load(Relaxed));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn renders_counts() {
+        let m = Metrics::default();
+        m.sip_in.request("REGISTER");
+        m.sip_in.request("REGISTER");
+        m.sip_out.response(401);
+        let text = m.render();
+        assert!(text.contains("switchyard_sip_requests_total{direction=\"in\",method=\"REGISTER\"} 2"));
+        assert!(text.contains("switchyard_sip_responses_total{direction=\"out\",status=\"401\"} 1"));
+    }
+}

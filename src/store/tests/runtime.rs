@@ -1,0 +1,180 @@
+//! Runtime-table scenarios: registration batches and expiry, CDRs, trunk lookup by source.
+
+use super::{plan, TestResult};
+use crate::store::{Cdr, CdrDirection, RegistrationRow, Store, Trunk, TrunkTransport};
+
+fn registration(ext: usize, contact: usize, expires_at: i64, cseq: i64) -> RegistrationRow {
+    RegistrationRow {
+        account_id: "demo".into(),
+        extension: format!("{}", 1000 + ext),
+        contact: format!("sip:{}@192.0.2.{contact}:5060;transport=udp", 1000 + ext),
+        expires_at,
+        call_id: format!("reg-{ext}-{contact}"),
+        cseq,
+        source: format!("udp:192.0.2.{contact}:5060"),
+        user_agent: contact.is_multiple_of(2).then(|| "baresip".to_owned()),
+        instance: contact
+            .is_multiple_of(3)
+            .then(|| "<urn:uuid:00000000-0000-0000-0000-000000000001>".to_owned()),
+    }
+}
+
+pub(super) async fn registrations_batch_load_purge(store: Store) -> TestResult {
+    let now = 1_700_000_000_000_i64;
+    // 600 extensions × 5 contacts: several full chunks and a partial one. Even extensions
+    // live for an hour, odd ones expired a second ago.
+    let mut rows: Vec<RegistrationRow> = (0..600)
+        .flat_map(|e| (0..5).map(move |c| (e, c)))
+        .map(|(e, c)| {
+            registration(
+                e,
+                c,
+                if e.is_multiple_of(2) {
+                    now + 3_600_000
+                } else {
+                    now - 1_000
+                },
+                1,
+            )
+        })
+        .collect();
+    // A repeated key inside one batch: the later row wins.
+    rows.push(registration(0, 0, now + 7_200_000, 2));
+    let started = std::time::Instant::now();
+    store.upsert_registrations(&rows).await?;
+    eprintln!(
+        "{:?}: upserted {} rows in {:?}",
+        store.backend(),
+        rows.len(),
+        started.elapsed()
+    );
+
+    let live = store.load_registrations(now).await?;
+    assert_eq!(live.len(), 300 * 5);
+    assert!(live.iter().all(|r| r.expires_at > now));
+    let first = live
+        .iter()
+        .find(|r| r.call_id == "reg-0-0")
+        .ok_or("no reg-0-0")?;
+    assert_eq!((first.cseq, first.expires_at), (2, now + 7_200_000));
+    assert_eq!(
+        live.iter().find(|r| r.call_id == "reg-2-3"),
+        Some(&registration(2, 3, now + 3_600_000, 1))
+    );
+
+    // Refresh: same key, new values, no duplicate rows.
+    store
+        .upsert_registrations(&[registration(2, 3, now + 60_000, 9)])
+        .await?;
+    let live = store.load_registrations(now).await?;
+    assert_eq!(live.len(), 1500);
+    let refreshed = live
+        .iter()
+        .find(|r| r.call_id == "reg-2-3")
+        .ok_or("no reg-2-3")?;
+    assert_eq!((refreshed.cseq, refreshed.expires_at), (9, now + 60_000));
+    // ... which expires on its own when time passes.
+    assert_eq!(store.load_registrations(now + 120_000).await?.len(), 1499);
+
+    let one = registration(4, 1, 0, 0);
+    assert!(
+        store
+            .delete_registration("demo", &one.extension, &one.contact)
+            .await?
+    );
+    assert!(
+        !store
+            .delete_registration("demo", &one.extension, &one.contact)
+            .await?
+    );
+    assert_eq!(store.delete_registrations_for("demo", "1006").await?, 5);
+    assert_eq!(store.load_registrations(now).await?.len(), 1494);
+
+    assert_eq!(store.purge_expired_registrations(now).await?, 300 * 5);
+    assert_eq!(store.purge_expired_registrations(now).await?, 0);
+    assert_eq!(store.load_registrations(0).await?.len(), 1494);
+    store.upsert_registrations(&[]).await?;
+    Ok(())
+}
+
+fn cdr(n: i64, answered: bool) -> Cdr {
+    let started_at = 1_700_000_000_000 + n * 60_000;
+    Cdr {
+        id: format!("cdr-{n}"),
+        call_id: format!("call-{n}@switchyard"),
+        account_id: "demo".into(),
+        caller: "1001".into(),
+        callee: "+15550100199".into(),
+        direction: if answered {
+            CdrDirection::Outbound
+        } else {
+            CdrDirection::Internal
+        },
+        started_at,
+        answered_at: answered.then_some(started_at + 2_000),
+        ended_at: started_at + 32_000,
+        duration_ms: 32_000,
+        billsec_ms: if answered { 30_000 } else { 0 },
+        hangup_cause: if answered {
+            "normal_clearing"
+        } else {
+            "no_answer"
+        }
+        .into(),
+        a_leg: format!("leg-a-{n}"),
+        b_leg: answered.then(|| format!("leg-b-{n}")),
+    }
+}
+
+pub(super) async fn cdrs_insert_and_list(store: Store) -> TestResult {
+    for (n, answered) in [(1, true), (3, false), (2, true)] {
+        store.insert_cdr(&cdr(n, answered)).await?;
+    }
+    assert_eq!(store.list_cdrs(2).await?, vec![cdr(3, false), cdr(2, true)]);
+    assert_eq!(store.list_cdrs(100).await?.len(), 3);
+    assert!(
+        store.insert_cdr(&cdr(1, true)).await.is_err(),
+        "ids are unique"
+    );
+    Ok(())
+}
+
+pub(super) async fn trunk_by_source_prefers_port_match(store: Store) -> TestResult {
+    let trunk = |id: &str, host: &str, port: u16| {
+        format!("[[accounts.trunks]]\nid = \"{id}\"\nhost = \"{host}\"\nport = {port}\ntransport = \"tcp\"\n")
+    };
+    let text = format!(
+        "[[accounts]]\nid = \"t\"\nname = \"T\"\nsip_domain = \"t.test\"\n{}{}{}",
+        trunk("b-main", "192.0.2.1", 5060),
+        trunk("a-alt", "192.0.2.1", 5061),
+        trunk("named", "sip.carrier.test", 5060),
+    );
+    store.import_dialplan(&plan(&text)).await?;
+    let id = |t: Option<Trunk>| t.map(|t| t.id);
+    assert_eq!(
+        id(store.trunk_by_source("192.0.2.1", 5060).await?).as_deref(),
+        Some("b-main")
+    );
+    assert_eq!(
+        id(store.trunk_by_source("192.0.2.1", 5061).await?).as_deref(),
+        Some("a-alt")
+    );
+    // Host matches, port does not: still that carrier (lowest id first).
+    assert_eq!(
+        id(store.trunk_by_source("192.0.2.1", 40000).await?).as_deref(),
+        Some("a-alt")
+    );
+    assert_eq!(
+        id(store.trunk_by_source("sip.carrier.test", 5060).await?).as_deref(),
+        Some("named")
+    );
+    assert_eq!(store.trunk_by_source("192.0.2.9", 5060).await?, None);
+    assert_eq!(
+        store.trunk_for_account("t").await?.ok_or("no trunk")?.id,
+        "a-alt"
+    );
+    let all = store.list_trunks().await?;
+    assert_eq!(all.len(), 3);
+    assert!(all.iter().all(|t| t.transport == TrunkTransport::Tcp));
+    Ok(())
+}

@@ -1,0 +1,85 @@
+//! An in-memory snapshot of provisioning (accounts, extensions, numbers, trunks)
+//! read from the store, so the SIP hot path never waits on the database. The
+//! switch swaps in a fresh snapshot after imports and periodically.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+use crate::store::{Account, Extension, PhoneNumber, Store, StoreError, Trunk};
+
+#[derive(Default)]
+pub struct Directory {
+    accounts: HashMap<String, Account>,
+    by_domain: HashMap<String, String>,
+    default_account: Option<String>,
+    extensions: HashMap<(String, String), Extension>,
+    numbers: HashMap<String, PhoneNumber>,
+    trunks: Vec<Trunk>,
+}
+
+impl Directory {
+    pub async fn load(store: &Store) -> Result<Directory, StoreError> {
+        let mut d = Directory::default();
+        for a in store.list_accounts().await? {
+            for e in store.list_extensions(&a.id).await? {
+                d.extensions.insert((a.id.clone(), e.number.clone()), e);
+            }
+            if a.is_default {
+                d.default_account = Some(a.id.clone());
+            }
+            d.by_domain.insert(a.sip_domain.to_ascii_lowercase(), a.id.clone());
+            d.accounts.insert(a.id.clone(), a);
+        }
+        for n in store.list_phone_numbers().await? {
+            d.numbers.insert(n.number.clone(), n);
+        }
+        d.trunks = store.list_trunks().await?;
+        Ok(d)
+    }
+
+    pub fn account(&self, id: &str) -> Option<&Account> {
+        self.accounts.get(id)
+    }
+
+    /// The account a request for `host` belongs to: by SIP domain, or the default
+    /// account when the host is an IP address (a request addressed to the switch).
+    pub fn account_for_host(&self, host: &str) -> Option<&Account> {
+        let h = host.trim_start_matches('[').trim_end_matches(']');
+        if h.parse::<IpAddr>().is_ok() {
+            return self.default_account.as_ref().and_then(|id| self.accounts.get(id));
+        }
+        let id = self.by_domain.get(&h.to_ascii_lowercase())?;
+        self.accounts.get(id)
+    }
+
+    pub fn default_account(&self) -> Option<&Account> {
+        self.default_account.as_ref().and_then(|id| self.accounts.get(id))
+    }
+
+    pub fn extension(&self, account: &str, number: &str) -> Option<&Extension> {
+        self.extensions.get(&(account.to_string(), number.to_string()))
+    }
+
+    /// A DID, dialled with or without the leading `+`.
+    pub fn number(&self, dialled: &str) -> Option<&PhoneNumber> {
+        if dialled.starts_with('+') {
+            self.numbers.get(dialled)
+        } else {
+            self.numbers.get(&format!("+{dialled}"))
+        }
+    }
+
+    /// The trunk whose gateway is this source (exact port preferred, then IP alone).
+    pub fn trunk_by_source(&self, src: SocketAddr) -> Option<&Trunk> {
+        let ip_match = |t: &&Trunk| t.host.parse::<IpAddr>().map(|ip| ip == src.ip()).unwrap_or(false);
+        self.trunks
+            .iter()
+            .filter(ip_match)
+            .find(|t| t.port == src.port())
+            .or_else(|| self.trunks.iter().find(ip_match))
+    }
+
+    pub fn trunk_for_account(&self, account: &str) -> Option<&Trunk> {
+        self.trunks.iter().find(|t| t.account_id == account)
+    }
+}

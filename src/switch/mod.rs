@@ -1,0 +1,133 @@
+//! The SIP switch core: the shared context (`Switch`) and its start-up. Inbound
+//! messages are spread over shards by Call-ID; each shard task owns one sans-IO
+//! transaction layer and dispatches to the registrar, OPTIONS, or the call tasks.
+
+pub mod directory;
+pub mod register;
+pub mod shard;
+pub mod registrations;
+
+use dashmap::DashMap;
+use rsip::SipMessage;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, RwLock};
+use tokio::sync::mpsc;
+
+use crate::call::CallHandle;
+use crate::events::Bus;
+use crate::media::ports::PortPool;
+use crate::metrics::Metrics;
+use crate::sip::auth::NonceManager;
+use crate::sip::bruteforce::AuthLimiter;
+use crate::sip::message;
+use crate::sip::target::Target;
+use crate::store::Store;
+use crate::transport::Transports;
+use directory::Directory;
+use registrations::Registrations;
+pub use shard::ShardMsg;
+
+/// Tunables of the switch that the SIP logic consults.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub ring_timeout: std::time::Duration,
+    pub policy: crate::sip::registrar::Policy,
+}
+
+/// Everything the shards and call tasks share. Cheap to clone through an `Arc`.
+pub struct Switch {
+    pub settings: Settings,
+    pub transports: Arc<Transports>,
+    pub store: Store,
+    directory: RwLock<Arc<Directory>>,
+    pub registrations: Registrations,
+    pub nonces: NonceManager,
+    pub limiter: AuthLimiter,
+    /// Live calls by the SIP Call-ID of each of their legs.
+    pub calls: DashMap<String, CallHandle>,
+    pub bus: Bus,
+    pub metrics: Arc<Metrics>,
+    pub ports: Arc<PortPool>,
+    shards: Vec<mpsc::UnboundedSender<ShardMsg>>,
+}
+
+impl Switch {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        settings: Settings,
+        transports: Arc<Transports>,
+        store: Store,
+        directory: Directory,
+        registrations: Registrations,
+        nonces: NonceManager,
+        limiter: AuthLimiter,
+        bus: Bus,
+        metrics: Arc<Metrics>,
+        ports: Arc<PortPool>,
+        shards: usize,
+    ) -> (Arc<Switch>, Vec<mpsc::UnboundedReceiver<ShardMsg>>) {
+        let mut senders = Vec::new();
+        let mut receivers = Vec::new();
+        for _ in 0..shards.max(1) {
+            let (tx, rx) = mpsc::unbounded_channel();
+            senders.push(tx);
+            receivers.push(rx);
+        }
+        let sw = Arc::new(Switch {
+            settings,
+            transports,
+            store,
+            directory: RwLock::new(Arc::new(directory)),
+            registrations,
+            nonces,
+            limiter,
+            calls: DashMap::new(),
+            bus,
+            metrics,
+            ports,
+            shards: senders,
+        });
+        (sw, receivers)
+    }
+
+    pub fn directory(&self) -> Arc<Directory> {
+        match self.directory.read() {
+            Ok(d) => d.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    pub fn set_directory(&self, d: Directory) {
+        match self.directory.write() {
+            Ok(mut g) => *g = Arc::new(d),
+            Err(p) => *p.into_inner() = Arc::new(d),
+        }
+    }
+
+    /// The shard owning transactions of this Call-ID.
+    pub fn shard_for(&self, call_id: &str) -> usize {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        call_id.hash(&mut h);
+        (h.finish() as usize) % self.shards.len()
+    }
+
+    pub fn to_shard(&self, call_id: &str, msg: ShardMsg) {
+        let _ = self.shards[self.shard_for(call_id)].send(msg);
+    }
+
+    /// Entry point for every well-formed inbound message (called by the transports).
+    pub fn inbound(&self, msg: SipMessage, source: Target) {
+        let cid = match &msg {
+            SipMessage::Request(r) => message::call_id(&r.headers),
+            SipMessage::Response(r) => message::call_id(&r.headers),
+        }
+        .unwrap_or("")
+        .to_string();
+        self.to_shard(&cid, ShardMsg::Inbound(msg, source));
+    }
+
+    /// `host:port` this switch puts into Via/Contact for a transport.
+    pub fn local_host_port(&self, kind: crate::sip::target::TransportKind) -> String {
+        self.transports.local.host_port(kind)
+    }
+}
