@@ -6,7 +6,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "switchyard", version, about = "Switchyard: a programmable telephony switch (SIP registrar, B2BUA, RTP relay)")]
+#[command(
+    name = "switchyard",
+    version,
+    about = "Switchyard: a programmable telephony switch (SIP registrar, B2BUA, RTP relay)"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -34,7 +38,10 @@ impl StoreArgs {
     pub fn url(&self) -> String {
         match &self.database_url {
             Some(u) => u.clone(),
-            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("switchyard.db").display()),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("switchyard.db").display()
+            ),
         }
     }
 }
@@ -61,7 +68,12 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHYARD_PUBLIC_IP")]
     pub public_ip: Option<IpAddr>,
     /// Dialplan files imported at startup (repeatable).
-    #[arg(long = "dialplan", env = "SWITCHYARD_DIALPLAN", value_delimiter = ',', default_value = "dialplans/demo.toml")]
+    #[arg(
+        long = "dialplan",
+        env = "SWITCHYARD_DIALPLAN",
+        value_delimiter = ',',
+        default_value = "dialplans/demo.toml"
+    )]
     pub dialplans: Vec<PathBuf>,
     /// Seconds a call rings before it is given up.
     #[arg(long, env = "SWITCHYARD_RING_TIMEOUT", default_value_t = 60)]
@@ -103,9 +115,17 @@ pub struct ImportArgs {
 }
 
 fn parse_range(s: &str) -> Result<(u16, u16), String> {
-    let (a, b) = s.split_once('-').ok_or("expected LOW-HIGH, e.g. 20000-30000")?;
-    let lo: u16 = a.trim().parse().map_err(|_| format!("bad low port {a:?}"))?;
-    let hi: u16 = b.trim().parse().map_err(|_| format!("bad high port {b:?}"))?;
+    let (a, b) = s
+        .split_once('-')
+        .ok_or("expected LOW-HIGH, e.g. 20000-30000")?;
+    let lo: u16 = a
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad low port {a:?}"))?;
+    let hi: u16 = b
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad high port {b:?}"))?;
     if lo < 1024 || hi <= lo || hi - lo < 3 {
         return Err("range must be LOW-HIGH with 1024 <= LOW < HIGH and at least 4 ports".into());
     }

@@ -10,7 +10,10 @@ const METHODS: [&str; 12] = [
 ];
 
 fn method_index(m: &str) -> usize {
-    METHODS.iter().position(|x| x.eq_ignore_ascii_case(m)).unwrap_or(METHODS.len() - 1)
+    METHODS
+        .iter()
+        .position(|x| x.eq_ignore_ascii_case(m))
+        .unwrap_or(METHODS.len() - 1)
 }
 
 /// Counts by method (requests) or by status code 100..=699 (responses).
@@ -41,13 +44,20 @@ impl MessageCounts {
         for (i, m) in METHODS.iter().enumerate() {
             let v = self.requests[i].load(Relaxed);
             if v > 0 {
-                let _ = writeln!(out, "switchyard_sip_requests_total{{direction=\"{dir}\",method=\"{m}\"}} {v}");
+                let _ = writeln!(
+                    out,
+                    "switchyard_sip_requests_total{{direction=\"{dir}\",method=\"{m}\"}} {v}"
+                );
             }
         }
         for (i, c) in self.responses.iter().enumerate() {
             let v = c.load(Relaxed);
             if v > 0 {
-                let _ = writeln!(out, "switchyard_sip_responses_total{{direction=\"{dir}\",status=\"{}\"}} {v}", i + 100);
+                let _ = writeln!(
+                    out,
+                    "switchyard_sip_responses_total{{direction=\"{dir}\",status=\"{}\"}} {v}",
+                    i + 100
+                );
             }
         }
     }
@@ -79,24 +89,60 @@ impl Metrics {
         self.sip_in.render(&mut out, "in");
         self.sip_out.render(&mut out, "out");
         let gauges: [(&str, &str, i64); 6] = [
-            ("switchyard_registrations", "gauge", self.registrations.load(Relaxed)),
-            ("switchyard_active_channels", "gauge", self.active_channels.load(Relaxed)),
-            ("switchyard_active_calls", "gauge", self.active_calls.load(Relaxed)),
-            ("switchyard_transactions", "gauge", self.transactions.load(Relaxed)),
-            ("switchyard_connections", "gauge", self.connections.load(Relaxed)),
-            ("switchyard_calls_total", "counter", self.calls_total.load(Relaxed) as i64),
+            (
+                "switchyard_registrations",
+                "gauge",
+                self.registrations.load(Relaxed),
+            ),
+            (
+                "switchyard_active_channels",
+                "gauge",
+                self.active_channels.load(Relaxed),
+            ),
+            (
+                "switchyard_active_calls",
+                "gauge",
+                self.active_calls.load(Relaxed),
+            ),
+            (
+                "switchyard_transactions",
+                "gauge",
+                self.transactions.load(Relaxed),
+            ),
+            (
+                "switchyard_connections",
+                "gauge",
+                self.connections.load(Relaxed),
+            ),
+            (
+                "switchyard_calls_total",
+                "counter",
+                self.calls_total.load(Relaxed) as i64,
+            ),
         ];
         for (name, kind, v) in gauges {
             let _ = writeln!(out, "# TYPE {name} {kind}\n{name} {v}");
         }
         let counters: [(&str, &AtomicU64); 7] = [
             ("switchyard_sip_parse_errors_total", &self.sip_parse_errors),
-            ("switchyard_rtp_packets_relayed_total", &self.rtp_packets_relayed),
-            ("switchyard_rtp_packets_dropped_total", &self.rtp_packets_dropped),
+            (
+                "switchyard_rtp_packets_relayed_total",
+                &self.rtp_packets_relayed,
+            ),
+            (
+                "switchyard_rtp_packets_dropped_total",
+                &self.rtp_packets_dropped,
+            ),
             ("switchyard_auth_failures_total", &self.auth_failures),
             ("switchyard_auth_blocks_total", &self.auth_blocks),
-            ("switchyard_auth_blocked_requests_total", &self.auth_blocked_requests),
-            ("switchyard_connections_refused_total", &self.connections_refused),
+            (
+                "switchyard_auth_blocked_requests_total",
+                &self.auth_blocked_requests,
+            ),
+            (
+                "switchyard_connections_refused_total",
+                &self.connections_refused,
+            ),
         ];
         for (name, c) in counters {
             let _ = writeln!(out, "# TYPE {name} counter\n{name} {}", c.load(Relaxed));
@@ -115,7 +161,9 @@ mod tests {
         m.sip_in.request("REGISTER");
         m.sip_out.response(401);
         let text = m.render();
-        assert!(text.contains("switchyard_sip_requests_total{direction=\"in\",method=\"REGISTER\"} 2"));
+        assert!(
+            text.contains("switchyard_sip_requests_total{direction=\"in\",method=\"REGISTER\"} 2")
+        );
         assert!(text.contains("switchyard_sip_responses_total{direction=\"out\",status=\"401\"} 1"));
     }
 }

@@ -26,9 +26,16 @@ use crate::transport::{self, LocalAddrs, Transports};
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot bind {what} on {addr}: {source}")]
-    Bind { what: &'static str, addr: SocketAddr, source: std::io::Error },
+    Bind {
+        what: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot create data directory {path}: {source}")]
-    DataDir { path: String, source: std::io::Error },
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -38,21 +45,32 @@ pub enum StartError {
 /// Opens the store (creating the data dir for the embedded SQLite default).
 pub async fn open_store(args: &StoreArgs) -> Result<Store, StartError> {
     if args.database_url.is_none() {
-        std::fs::create_dir_all(&args.data_dir).map_err(|source| StartError::DataDir { path: args.data_dir.display().to_string(), source })?;
+        std::fs::create_dir_all(&args.data_dir).map_err(|source| StartError::DataDir {
+            path: args.data_dir.display().to_string(),
+            source,
+        })?;
     }
     Ok(Store::connect(&args.url()).await?)
 }
 
 /// Validates and imports one dialplan file.
-pub async fn import(store: &Store, path: &std::path::Path) -> Result<crate::store::ImportReport, StartError> {
+pub async fn import(
+    store: &Store,
+    path: &std::path::Path,
+) -> Result<crate::store::ImportReport, StartError> {
     let plan = dialplan::load_file(path)?;
     Ok(store.import_dialplan(&plan).await?)
 }
 
 fn bind_udp(addr: SocketAddr) -> Result<UdpSocket, StartError> {
     use socket2::{Domain, Protocol, Socket, Type};
-    let err = |source| StartError::Bind { what: "SIP UDP", addr, source };
-    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP)).map_err(err)?;
+    let err = |source| StartError::Bind {
+        what: "SIP UDP",
+        addr,
+        source,
+    };
+    let s =
+        Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP)).map_err(err)?;
     let _ = s.set_recv_buffer_size(8 << 20);
     let _ = s.set_send_buffer_size(8 << 20);
     s.set_nonblocking(true).map_err(err)?;
@@ -61,7 +79,9 @@ fn bind_udp(addr: SocketAddr) -> Result<UdpSocket, StartError> {
 }
 
 async fn bind_tcp(what: &'static str, addr: SocketAddr) -> Result<TcpListener, StartError> {
-    TcpListener::bind(addr).await.map_err(|source| StartError::Bind { what, addr, source })
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { what, addr, source })
 }
 
 /// The address to advertise when listening on a wildcard: the interface the
@@ -102,30 +122,82 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     let tcp = bind_tcp("SIP TCP", args.sip_tcp).await?;
     let ws = bind_tcp("SIP WebSocket", args.sip_ws).await?;
     let http_listener = bind_tcp("HTTP", args.http).await?;
-    let udp_addr = udp.local_addr().map_err(|source| StartError::Bind { what: "SIP UDP", addr: args.sip_udp, source })?;
-    let public_ip = args.public_ip.unwrap_or_else(|| if udp_addr.ip().is_unspecified() { guess_public_ip() } else { udp_addr.ip() });
+    let udp_addr = udp.local_addr().map_err(|source| StartError::Bind {
+        what: "SIP UDP",
+        addr: args.sip_udp,
+        source,
+    })?;
+    let public_ip = args.public_ip.unwrap_or_else(|| {
+        if udp_addr.ip().is_unspecified() {
+            guess_public_ip()
+        } else {
+            udp_addr.ip()
+        }
+    });
     let local = LocalAddrs {
         public_ip,
         udp_port: udp_addr.port(),
-        tcp_port: tcp.local_addr().map(|a| a.port()).unwrap_or(args.sip_tcp.port()),
-        ws_port: ws.local_addr().map(|a| a.port()).unwrap_or(args.sip_ws.port()),
+        tcp_port: tcp
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or(args.sip_tcp.port()),
+        ws_port: ws
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or(args.sip_ws.port()),
     };
-    let transports = Transports::new(udp.clone(), local.clone(), args.max_connections_per_ip, metrics.clone());
-    let bind_ip = if udp_addr.ip().is_unspecified() { udp_addr.ip() } else { public_ip };
+    let transports = Transports::new(
+        udp.clone(),
+        local.clone(),
+        args.max_connections_per_ip,
+        metrics.clone(),
+    );
+    let bind_ip = if udp_addr.ip().is_unspecified() {
+        udp_addr.ip()
+    } else {
+        public_ip
+    };
     let ports = PortPool::new(args.rtp_ports.0, args.rtp_ports.1, bind_ip);
 
     let nonces = match nonce_secret(&args.store.data_dir) {
         Some(secret) => NonceManager::with_secret(&secret, args.nonce_ttl),
         None => NonceManager::new(args.nonce_ttl),
     };
-    let limiter = AuthLimiter::new(args.auth_max_failures, Duration::from_secs(args.auth_window), Duration::from_secs(args.auth_cooldown));
+    let limiter = AuthLimiter::new(
+        args.auth_max_failures,
+        Duration::from_secs(args.auth_window),
+        Duration::from_secs(args.auth_cooldown),
+    );
     let registrations = Registrations::start(store.clone(), metrics.clone(), now_ms()).await?;
     let settings = Settings {
         ring_timeout: Duration::from_secs(args.ring_timeout.max(1)),
-        policy: Policy { min_expires: args.min_expires, max_expires: args.max_expires.max(args.min_expires), default_expires: 3600.min(args.max_expires.max(args.min_expires)), max_contacts: 10 },
+        policy: Policy {
+            min_expires: args.min_expires,
+            max_expires: args.max_expires.max(args.min_expires),
+            default_expires: 3600.min(args.max_expires.max(args.min_expires)),
+            max_contacts: 10,
+        },
     };
-    let shards = if args.shards == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) } else { args.shards };
-    let (sw, receivers) = Switch::new(settings, transports.clone(), store.clone(), directory, registrations, nonces, limiter, bus.clone(), metrics.clone(), ports, shards);
+    let shards = if args.shards == 0 {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    } else {
+        args.shards
+    };
+    let (sw, receivers) = Switch::new(
+        settings,
+        transports.clone(),
+        store.clone(),
+        directory,
+        registrations,
+        nonces,
+        limiter,
+        bus.clone(),
+        metrics.clone(),
+        ports,
+        shards,
+    );
     for rx in receivers {
         tokio::spawn(shard::run(sw.clone(), rx));
     }
@@ -134,14 +206,26 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     for _ in 0..2 {
-        tokio::spawn(transport::udp::run(transports.clone(), udp.clone(), stop_rx.clone()));
+        tokio::spawn(transport::udp::run(
+            transports.clone(),
+            udp.clone(),
+            stop_rx.clone(),
+        ));
     }
-    tokio::spawn(transport::tcp::run(transports.clone(), tcp, stop_rx.clone()));
+    tokio::spawn(transport::tcp::run(
+        transports.clone(),
+        tcp,
+        stop_rx.clone(),
+    ));
     tokio::spawn(transport::ws::run(transports.clone(), ws, stop_rx.clone()));
     tokio::spawn(housekeeping(sw.clone(), stop_rx.clone()));
 
     let ready = Arc::new(AtomicBool::new(false));
-    let app = http::app(AppState { metrics: metrics.clone(), bus: bus.clone(), ready: ready.clone() });
+    let app = http::app(AppState {
+        metrics: metrics.clone(),
+        bus: bus.clone(),
+        ready: ready.clone(),
+    });
     let mut http_stop = stop_rx.clone();
     tokio::spawn(async move {
         let _ = axum::serve(http_listener, app)
@@ -163,7 +247,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
         let _ = c.tx.send(crate::call::CallInput::Hangup);
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while sw.metrics.active_calls.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
+    while sw.metrics.active_calls.load(Ordering::Relaxed) > 0
+        && tokio::time::Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // let BYEs leave the shards
@@ -199,13 +285,14 @@ async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -30,18 +30,30 @@ pub struct Origin {
 /// Where the call goes.
 #[derive(Clone, Debug)]
 pub enum Destination {
-    Extension { number: String },
-    Trunk { trunk: Trunk, number: String },
+    Extension {
+        number: String,
+    },
+    Trunk {
+        trunk: Trunk,
+        number: String,
+    },
     /// Nothing to ring: end with this cause (404 unknown number, …).
     Nowhere(HangupCause),
 }
 
 fn looks_external(dialled: &str) -> bool {
     let digits = dialled.strip_prefix('+').unwrap_or(dialled);
-    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && (dialled.starts_with('+') || digits.len() >= 7)
+    !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (dialled.starts_with('+') || digits.len() >= 7)
 }
 
-pub fn admit(sw: &Arc<Switch>, tx: TxId, req: Request, source: Target) -> Result<CallHandle, (Request, Response)> {
+pub fn admit(
+    sw: &Arc<Switch>,
+    tx: TxId,
+    req: Request,
+    source: Target,
+) -> Result<CallHandle, (Request, Response)> {
     let tag = message::random_token(10);
     let dir = sw.directory();
     let ruri = req.uri.to_string();
@@ -49,20 +61,36 @@ pub fn admit(sw: &Arc<Switch>, tx: TxId, req: Request, source: Target) -> Result
         let r = message::response(&req, 404, "Not Found - No User In Request-URI", Some(&tag));
         return Err((req, r));
     };
-    let from = message::from_value(&req.headers).map(message::uri_part).unwrap_or("").to_string();
+    let from = message::from_value(&req.headers)
+        .map(message::uri_part)
+        .unwrap_or("")
+        .to_string();
     let from_user = message::uri_user(&from).unwrap_or("anonymous").to_string();
 
     let (origin, destination) = if let Some(trunk) = dir.trunk_by_source(source.addr) {
         let account = match dir.account(&trunk.account_id) {
             Some(a) => a.clone(),
             None => {
-                let r = message::response(&req, 503, "Service Unavailable - Trunk Without Account", Some(&tag));
+                let r = message::response(
+                    &req,
+                    503,
+                    "Service Unavailable - Trunk Without Account",
+                    Some(&tag),
+                );
                 return Err((req, r));
             }
         };
-        let origin = Origin { account, caller: from_user, display_name: None, external_caller_id: None, from_trunk: true };
+        let origin = Origin {
+            account,
+            caller: from_user,
+            display_name: None,
+            external_caller_id: None,
+            from_trunk: true,
+        };
         let dest = match dir.number(&dialled) {
-            Some(n) => Destination::Extension { number: n.extension.clone() },
+            Some(n) => Destination::Extension {
+                number: n.extension.clone(),
+            },
             None => Destination::Nowhere(HangupCause::UnallocatedNumber),
         };
         (origin, dest)
@@ -73,12 +101,19 @@ pub fn admit(sw: &Arc<Switch>, tx: TxId, req: Request, source: Target) -> Result
             Gate::Reply(r) => return Err((req, r)),
         };
         let dest = if dir.extension(&account.id, &dialled).is_some() {
-            Destination::Extension { number: dialled.clone() }
+            Destination::Extension {
+                number: dialled.clone(),
+            }
         } else if let Some(n) = dir.number(&dialled).filter(|n| n.account_id == account.id) {
-            Destination::Extension { number: n.extension.clone() }
+            Destination::Extension {
+                number: n.extension.clone(),
+            }
         } else if looks_external(&dialled) {
             match dir.trunk_for_account(&account.id) {
-                Some(t) => Destination::Trunk { trunk: t.clone(), number: dialled.clone() },
+                Some(t) => Destination::Trunk {
+                    trunk: t.clone(),
+                    number: dialled.clone(),
+                },
                 None => Destination::Nowhere(HangupCause::NetworkOutOfOrder),
             }
         } else {
@@ -93,7 +128,15 @@ pub fn admit(sw: &Arc<Switch>, tx: TxId, req: Request, source: Target) -> Result
         };
         (origin, dest)
     };
-    Ok(b2bua::spawn(sw.clone(), tx, req, source, origin, destination, dialled))
+    Ok(b2bua::spawn(
+        sw.clone(),
+        tx,
+        req,
+        source,
+        origin,
+        destination,
+        dialled,
+    ))
 }
 
 #[cfg(test)]

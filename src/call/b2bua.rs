@@ -87,7 +87,15 @@ struct Call {
     cause: HangupCause,
 }
 
-pub fn spawn(sw: Arc<Switch>, tx: TxId, invite: Request, source: Target, origin: Origin, destination: Destination, dialled: String) -> CallHandle {
+pub fn spawn(
+    sw: Arc<Switch>,
+    tx: TxId,
+    invite: Request,
+    source: Target,
+    origin: Origin,
+    destination: Destination,
+    dialled: String,
+) -> CallHandle {
     let id = Uuid::new_v4();
     let (me, rx) = mpsc::unbounded_channel();
     let handle = CallHandle { id, tx: me.clone() };
@@ -96,7 +104,16 @@ pub fn spawn(sw: Arc<Switch>, tx: TxId, invite: Request, source: Target, origin:
     sw.metrics.active_calls.fetch_add(1, Relaxed);
     sw.metrics.calls_total.fetch_add(1, Relaxed);
     let direction = Direction::Inbound;
-    let a_chan = Channel::create(&sw.bus, &sw.metrics, id, &origin.account.id, &a_call_id, direction, &origin.caller, &dialled);
+    let a_chan = Channel::create(
+        &sw.bus,
+        &sw.metrics,
+        id,
+        &origin.account.id,
+        &a_call_id,
+        direction,
+        &origin.caller,
+        &dialled,
+    );
     let call = Call {
         sw,
         id,
@@ -143,7 +160,9 @@ fn sdp_remote(body: &[u8]) -> Option<(Option<SocketAddr>, Option<SocketAddr>)> {
 
 fn is_sdp(headers: &rsip::Headers, body: &[u8]) -> bool {
     !body.is_empty()
-        && message::header_value(headers, "Content-Type").map(|c| c.trim().to_ascii_lowercase().starts_with("application/sdp")).unwrap_or(true)
+        && message::header_value(headers, "Content-Type")
+            .map(|c| c.trim().to_ascii_lowercase().starts_with("application/sdp"))
+            .unwrap_or(true)
 }
 
 impl Call {
@@ -165,7 +184,11 @@ impl Call {
                     break;
                 }
             }
-            if self.a_200.is_some() && !self.a_acked && retx_at.is_none() && !self.a_source.kind.is_reliable() {
+            if self.a_200.is_some()
+                && !self.a_acked
+                && retx_at.is_none()
+                && !self.a_source.kind.is_reliable()
+            {
                 retx_at = Some(Instant::now() + T1);
                 ack_deadline = Some(Instant::now() + 64 * T1);
             }
@@ -210,13 +233,22 @@ impl Call {
     }
 
     fn via(&self, kind: TransportKind) -> String {
-        format!("SIP/2.0/{} {};branch={};rport", kind.via_token(), self.sw.local_host_port(kind), new_branch())
+        format!(
+            "SIP/2.0/{} {};branch={};rport",
+            kind.via_token(),
+            self.sw.local_host_port(kind),
+            new_branch()
+        )
     }
 
     fn contact(&self, kind: TransportKind) -> String {
         match kind {
             TransportKind::Udp => format!("<sip:switchyard@{}>", self.sw.local_host_port(kind)),
-            k => format!("<sip:switchyard@{};transport={}>", self.sw.local_host_port(k), k.uri_param()),
+            k => format!(
+                "<sip:switchyard@{};transport={}>",
+                self.sw.local_host_port(k),
+                k.uri_param()
+            ),
         }
     }
 
@@ -233,26 +265,47 @@ impl Call {
             self.a_final_sent = true;
         }
         if code > 100 && code < 300 {
-            resp.headers.push(Header::Contact(rsip::headers::Contact::from(self.contact(self.a_source.kind))));
+            resp.headers
+                .push(Header::Contact(rsip::headers::Contact::from(
+                    self.contact(self.a_source.kind),
+                )));
         }
         if code >= 200 && code < 300 {
             self.a_200 = Some(resp.clone());
         }
-        self.sw.to_shard(&self.a_call_id, ShardMsg::Respond { tx: self.a_tx, resp });
+        self.sw.to_shard(
+            &self.a_call_id,
+            ShardMsg::Respond {
+                tx: self.a_tx,
+                resp,
+            },
+        );
     }
 
     fn start(&mut self) {
         let trying = message::response(&self.a_invite, 100, "Trying", None);
-        self.sw.to_shard(&self.a_call_id, ShardMsg::Respond { tx: self.a_tx, resp: trying });
+        self.sw.to_shard(
+            &self.a_call_id,
+            ShardMsg::Respond {
+                tx: self.a_tx,
+                resp: trying,
+            },
+        );
         let targets: Vec<(String, String, Target)> = match self.destination.clone() {
             Destination::Nowhere(cause) => return self.fail_a(cause),
             Destination::Extension { number } => {
-                let bindings = self.sw.registrations.lookup(&self.origin.account.id, &number, now_ms());
+                let bindings =
+                    self.sw
+                        .registrations
+                        .lookup(&self.origin.account.id, &number, now_ms());
                 if bindings.is_empty() {
                     return self.fail_a(HangupCause::UserNotRegistered);
                 }
                 let to = format!("<sip:{}@{}>", number, self.origin.account.sip_domain);
-                bindings.into_iter().map(|b| (b.uri, to.clone(), b.source)).collect()
+                bindings
+                    .into_iter()
+                    .map(|b| (b.uri, to.clone(), b.source))
+                    .collect()
             }
             Destination::Trunk { trunk, number } => {
                 let addr = match resolve(&trunk.host, trunk.port) {
@@ -264,7 +317,15 @@ impl Call {
                     _ => TransportKind::Udp,
                 };
                 let uri = format!("sip:{}@{}:{}", number, trunk.host, trunk.port);
-                vec![(uri.clone(), format!("<{uri}>"), Target { kind, addr, conn: None })]
+                vec![(
+                    uri.clone(),
+                    format!("<{uri}>"),
+                    Target {
+                        kind,
+                        addr,
+                        conn: None,
+                    },
+                )]
             }
         };
         // media anchoring: one port pair for each side
@@ -272,7 +333,12 @@ impl Call {
             (Ok(a), Ok(b)) => (a, b),
             _ => {
                 tracing::error!(call = %self.id, "RTP ports exhausted");
-                let r = message::response(&self.a_invite, 503, "Service Unavailable - No Media Ports", Some(&self.a_tag));
+                let r = message::response(
+                    &self.a_invite,
+                    503,
+                    "Service Unavailable - No Media Ports",
+                    Some(&self.a_tag),
+                );
                 self.respond_a(r);
                 return self.finish(HangupCause::NetworkOutOfOrder);
             }
@@ -282,10 +348,18 @@ impl Call {
             if let Some((rtp, rtcp)) = sdp_remote(&self.a_invite.body) {
                 relay.set_remote(Side::A, rtp, rtcp);
             }
-            match std::str::from_utf8(&self.a_invite.body).ok().and_then(|s| sdp::rewrite_for_relay(s, self.public_ip(), relay.b_port, None).ok()) {
+            match std::str::from_utf8(&self.a_invite.body)
+                .ok()
+                .and_then(|s| sdp::rewrite_for_relay(s, self.public_ip(), relay.b_port, None).ok())
+            {
                 Some(s) => Some(s.into_bytes()),
                 None => {
-                    let r = message::response(&self.a_invite, 488, "Not Acceptable Here - Unreadable SDP", Some(&self.a_tag));
+                    let r = message::response(
+                        &self.a_invite,
+                        488,
+                        "Not Acceptable Here - Unreadable SDP",
+                        Some(&self.a_tag),
+                    );
                     self.respond_a(r);
                     self.relay = Some(relay);
                     return self.finish(HangupCause::CallRejected);
@@ -295,43 +369,106 @@ impl Call {
             None
         };
         self.relay = Some(relay);
-        let b_chan = Channel::create(&self.sw.bus, &self.sw.metrics, self.id, &self.origin.account.id, "", Direction::Outbound, &self.origin.caller, &self.dialled);
+        let b_chan = Channel::create(
+            &self.sw.bus,
+            &self.sw.metrics,
+            self.id,
+            &self.origin.account.id,
+            "",
+            Direction::Outbound,
+            &self.origin.caller,
+            &self.dialled,
+        );
         self.b_chan = Some(b_chan);
         for (uri, to, target) in targets {
             let token = self.token();
             let call_id = format!("{}@switchyard", message::random_token(20));
             let invite = self.build_invite(&uri, &to, &call_id, target, offer.clone());
-            self.sw.calls.insert(call_id.clone(), CallHandle { id: self.id, tx: self.me.clone() });
-            self.sw.to_shard(&call_id, ShardMsg::Request { req: invite.clone(), target, owner: self.me.clone(), token });
-            self.forks.push(Fork { token, call_id, invite, target, provisional: false, cancel_pending: false, done: false, auth_tried: false });
+            self.sw.calls.insert(
+                call_id.clone(),
+                CallHandle {
+                    id: self.id,
+                    tx: self.me.clone(),
+                },
+            );
+            self.sw.to_shard(
+                &call_id,
+                ShardMsg::Request {
+                    req: invite.clone(),
+                    target,
+                    owner: self.me.clone(),
+                    token,
+                },
+            );
+            self.forks.push(Fork {
+                token,
+                call_id,
+                invite,
+                target,
+                provisional: false,
+                cancel_pending: false,
+                done: false,
+                auth_tried: false,
+            });
         }
     }
 
-    fn build_invite(&self, uri: &str, to: &str, call_id: &str, target: Target, body: Option<Vec<u8>>) -> Request {
+    fn build_invite(
+        &self,
+        uri: &str,
+        to: &str,
+        call_id: &str,
+        target: Target,
+        body: Option<Vec<u8>>,
+    ) -> Request {
         let mut h = rsip::Headers::default();
         h.push(Header::Via(rsip::headers::Via::from(self.via(target.kind))));
         let mf = message::header_value(&self.a_invite.headers, "Max-Forwards")
             .and_then(|v| v.trim().parse::<u32>().ok())
             .map(|v| v.saturating_sub(1).min(70))
             .unwrap_or(70);
-        h.push(Header::MaxForwards(rsip::headers::MaxForwards::from(mf.to_string())));
+        h.push(Header::MaxForwards(rsip::headers::MaxForwards::from(
+            mf.to_string(),
+        )));
         let from = match &self.destination {
             Destination::Trunk { trunk, .. } => {
-                let cid = self.origin.external_caller_id.clone().or(trunk.caller_id.clone()).unwrap_or(self.origin.caller.clone());
+                let cid = self
+                    .origin
+                    .external_caller_id
+                    .clone()
+                    .or(trunk.caller_id.clone())
+                    .unwrap_or(self.origin.caller.clone());
                 format!("<sip:{}@{}>", cid, self.sw.local_host_port(target.kind))
             }
             _ => match &self.origin.display_name {
-                Some(d) => format!("\"{}\" <sip:{}@{}>", d.replace('"', ""), self.origin.caller, self.origin.account.sip_domain),
-                None => format!("<sip:{}@{}>", self.origin.caller, self.origin.account.sip_domain),
+                Some(d) => format!(
+                    "\"{}\" <sip:{}@{}>",
+                    d.replace('"', ""),
+                    self.origin.caller,
+                    self.origin.account.sip_domain
+                ),
+                None => format!(
+                    "<sip:{}@{}>",
+                    self.origin.caller, self.origin.account.sip_domain
+                ),
             },
         };
-        h.push(Header::From(rsip::headers::From::from(format!("{from};tag={}", message::random_token(12)))));
+        h.push(Header::From(rsip::headers::From::from(format!(
+            "{from};tag={}",
+            message::random_token(12)
+        ))));
         h.push(Header::To(rsip::headers::To::from(to.to_string())));
-        h.push(Header::CallId(rsip::headers::CallId::from(call_id.to_string())));
+        h.push(Header::CallId(rsip::headers::CallId::from(
+            call_id.to_string(),
+        )));
         h.push(Header::CSeq(rsip::headers::CSeq::from("1 INVITE")));
-        h.push(Header::Contact(rsip::headers::Contact::from(self.contact(target.kind))));
+        h.push(Header::Contact(rsip::headers::Contact::from(
+            self.contact(target.kind),
+        )));
         h.push(Header::Allow(rsip::headers::Allow::from(message::ALLOW)));
-        h.push(Header::UserAgent(rsip::headers::UserAgent::from("Switchyard")));
+        h.push(Header::UserAgent(rsip::headers::UserAgent::from(
+            "Switchyard",
+        )));
         let mut req = Request {
             method: rsip::Method::Invite,
             uri: rsip::Uri::try_from(uri).unwrap_or_default(),
@@ -340,7 +477,9 @@ impl Call {
             body: Vec::new(),
         };
         match body {
-            Some(b) => message::set_body(&mut req.headers, &mut req.body, b, Some("application/sdp")),
+            Some(b) => {
+                message::set_body(&mut req.headers, &mut req.body, b, Some("application/sdp"))
+            }
             None => message::set_body(&mut req.headers, &mut req.body, Vec::new(), None),
         }
         req
@@ -363,7 +502,10 @@ impl Call {
                     self.fork_failed(i, 408);
                 } else if let Some(p) = self.pending.remove(&token) {
                     let r = message::response(&p.req, 408, "Request Timeout", None);
-                    self.sw.to_shard(message::call_id(&p.req.headers).unwrap_or(""), ShardMsg::Respond { tx: p.tx, resp: r });
+                    self.sw.to_shard(
+                        message::call_id(&p.req.headers).unwrap_or(""),
+                        ShardMsg::Respond { tx: p.tx, resp: r },
+                    );
                 }
             }
             CallInput::Cancel => {
@@ -400,11 +542,17 @@ impl Call {
                 if let Some(c) = self.b_chan.as_mut() {
                     c.ringing();
                 }
-                let mut r = message::response(&self.a_invite, code, &reason(&resp), Some(&self.a_tag));
+                let mut r =
+                    message::response(&self.a_invite, code, &reason(&resp), Some(&self.a_tag));
                 if is_sdp(&resp.headers, &resp.body) {
                     // early media: anchor it like the answer
                     if let Some(body) = self.rewrite_from_b(&resp.body) {
-                        message::set_body(&mut r.headers, &mut r.body, body, Some("application/sdp"));
+                        message::set_body(
+                            &mut r.headers,
+                            &mut r.body,
+                            body,
+                            Some("application/sdp"),
+                        );
                         self.respond_a(r);
                     }
                 } else if !self.a_sent_180 {
@@ -429,7 +577,9 @@ impl Call {
             relay.set_remote(Side::B, rtp, rtcp);
         }
         let s = std::str::from_utf8(body).ok()?;
-        sdp::rewrite_for_relay(s, self.public_ip(), relay.a_port, None).ok().map(String::into_bytes)
+        sdp::rewrite_for_relay(s, self.public_ip(), relay.a_port, None)
+            .ok()
+            .map(String::into_bytes)
     }
 
     /// Rewrites an SDP body from the caller for the B side and points the relay at A.
@@ -439,11 +589,15 @@ impl Call {
             relay.set_remote(Side::A, rtp, rtcp);
         }
         let s = std::str::from_utf8(body).ok()?;
-        sdp::rewrite_for_relay(s, self.public_ip(), relay.b_port, None).ok().map(String::into_bytes)
+        sdp::rewrite_for_relay(s, self.public_ip(), relay.b_port, None)
+            .ok()
+            .map(String::into_bytes)
     }
 
     fn on_fork_answer(&mut self, i: usize, resp: Response) {
-        let fork_cseq = message::cseq(&self.forks[i].invite.headers).map(|c| c.0).unwrap_or(1);
+        let fork_cseq = message::cseq(&self.forks[i].invite.headers)
+            .map(|c| c.0)
+            .unwrap_or(1);
         let Some(mut dialog) = Dialog::uac(&self.forks[i].invite, &resp) else {
             tracing::warn!(call = %self.id, "2xx without a usable To tag; ignoring");
             return;
@@ -453,27 +607,51 @@ impl Call {
         let late_offer = self.a_invite.body.is_empty();
         if self.b.is_some() || self.ended || self.a_final_sent {
             // lost the race (or the call is over): acknowledge and release it
-            let ack = dialog.request(rsip::Method::Ack, self.via(target.kind), None, Some(fork_cseq));
+            let ack = dialog.request(
+                rsip::Method::Ack,
+                self.via(target.kind),
+                None,
+                Some(fork_cseq),
+            );
             self.send_stateless(&dialog.call_id.clone(), SipMessage::Request(ack), target);
             let bye = dialog.request(rsip::Method::Bye, self.via(target.kind), None, None);
-            self.sw.to_shard(&dialog.call_id.clone(), ShardMsg::Request { req: bye, target, owner: self.me.clone(), token: IGNORED });
+            self.sw.to_shard(
+                &dialog.call_id.clone(),
+                ShardMsg::Request {
+                    req: bye,
+                    target,
+                    owner: self.me.clone(),
+                    token: IGNORED,
+                },
+            );
             return;
         }
         // the caller's 200 carries B's SDP, rewritten to our A-side port
         let mut ok = message::response(&self.a_invite, 200, "OK", Some(&self.a_tag));
         if is_sdp(&resp.headers, &resp.body) {
             match self.rewrite_from_b(&resp.body) {
-                Some(body) => message::set_body(&mut ok.headers, &mut ok.body, body, Some("application/sdp")),
+                Some(body) => {
+                    message::set_body(&mut ok.headers, &mut ok.body, body, Some("application/sdp"))
+                }
                 None => tracing::warn!(call = %self.id, "unreadable SDP in 200 OK from callee"),
             }
         }
         let mut ack_pending = Some(fork_cseq);
         if !late_offer {
-            let ack = dialog.request(rsip::Method::Ack, self.via(target.kind), None, Some(fork_cseq));
+            let ack = dialog.request(
+                rsip::Method::Ack,
+                self.via(target.kind),
+                None,
+                Some(fork_cseq),
+            );
             self.send_stateless(&dialog.call_id.clone(), SipMessage::Request(ack), target);
             ack_pending = None;
         }
-        self.b = Some(BLeg { dialog, target, ack_pending });
+        self.b = Some(BLeg {
+            dialog,
+            target,
+            ack_pending,
+        });
         self.a_dialog = Dialog::uas(&self.a_invite, &self.a_tag);
         self.respond_a(ok);
         for j in 0..self.forks.len() {
@@ -498,32 +676,58 @@ impl Call {
     }
 
     fn retry_with_credentials(&mut self, i: usize, resp: &Response) -> bool {
-        let Destination::Trunk { trunk, .. } = &self.destination else { return false };
-        let (Some(user), Some(pass)) = (trunk.username.clone(), trunk.password.clone()) else { return false };
+        let Destination::Trunk { trunk, .. } = &self.destination else {
+            return false;
+        };
+        let (Some(user), Some(pass)) = (trunk.username.clone(), trunk.password.clone()) else {
+            return false;
+        };
         let code = resp.status_code.code();
-        let (chal_name, auth_name) = if code == 401 { ("WWW-Authenticate", "Authorization") } else { ("Proxy-Authenticate", "Proxy-Authorization") };
-        let Some(challenge) = message::header_value(&resp.headers, chal_name) else { return false };
+        let (chal_name, auth_name) = if code == 401 {
+            ("WWW-Authenticate", "Authorization")
+        } else {
+            ("Proxy-Authenticate", "Proxy-Authorization")
+        };
+        let Some(challenge) = message::header_value(&resp.headers, chal_name) else {
+            return false;
+        };
         let via = self.via(self.forks[i].target.kind);
         let fork = &mut self.forks[i];
         fork.auth_tried = true;
         let uri = fork.invite.uri.to_string();
-        let Some(value) = crate::sip::auth::client_authorization(challenge, &user, &pass, "INVITE", &uri) else { return false };
+        let Some(value) =
+            crate::sip::auth::client_authorization(challenge, &user, &pass, "INVITE", &uri)
+        else {
+            return false;
+        };
         let mut invite = fork.invite.clone();
         let cseq = message::cseq(&invite.headers).map(|c| c.0).unwrap_or(1) + 1;
-        invite.headers.retain(|h| !matches!(h, Header::Via(_) | Header::CSeq(_)));
+        invite
+            .headers
+            .retain(|h| !matches!(h, Header::Via(_) | Header::CSeq(_)));
         let mut headers = rsip::Headers::default();
         headers.push(Header::Via(rsip::headers::Via::from(via)));
         for h in invite.headers.iter() {
             headers.push(h.clone());
         }
-        headers.push(Header::CSeq(rsip::headers::CSeq::from(format!("{cseq} INVITE"))));
+        headers.push(Header::CSeq(rsip::headers::CSeq::from(format!(
+            "{cseq} INVITE"
+        ))));
         headers.push(Header::Other(auth_name.into(), value));
         invite.headers = headers;
         let fork = &mut self.forks[i];
         fork.invite = invite.clone();
         fork.provisional = false;
         let (cid, target, token) = (fork.call_id.clone(), fork.target, fork.token);
-        self.sw.to_shard(&cid, ShardMsg::Request { req: invite, target, owner: self.me.clone(), token });
+        self.sw.to_shard(
+            &cid,
+            ShardMsg::Request {
+                req: invite,
+                target,
+                owner: self.me.clone(),
+                token,
+            },
+        );
         true
     }
 
@@ -545,7 +749,11 @@ impl Call {
         if self.b.is_none() && !self.a_final_sent && self.forks.iter().all(|f| f.done) {
             let best = self.best_failure.unwrap_or(480);
             let cause = HangupCause::from_sip_status(best);
-            let (code, reason) = if best == 408 { (480, "Temporarily Unavailable") } else { (best, cause.sip_status().1) };
+            let (code, reason) = if best == 408 {
+                (480, "Temporarily Unavailable")
+            } else {
+                (best, cause.sip_status().1)
+            };
             let r = message::response(&self.a_invite, code, reason, Some(&self.a_tag));
             self.respond_a(r);
             self.finish(cause);
@@ -570,16 +778,39 @@ impl Call {
         let mut h = rsip::Headers::default();
         for hdr in inv.headers.iter() {
             match hdr {
-                Header::Via(_) | Header::From(_) | Header::To(_) | Header::CallId(_) | Header::Route(_) | Header::MaxForwards(_) => h.push(hdr.clone()),
+                Header::Via(_)
+                | Header::From(_)
+                | Header::To(_)
+                | Header::CallId(_)
+                | Header::Route(_)
+                | Header::MaxForwards(_) => h.push(hdr.clone()),
                 _ => {}
             }
         }
         let seq = message::cseq(&inv.headers).map(|c| c.0).unwrap_or(1);
-        h.push(Header::CSeq(rsip::headers::CSeq::from(format!("{seq} CANCEL"))));
-        h.push(Header::ContentLength(rsip::headers::ContentLength::from("0")));
-        let cancel = Request { method: rsip::Method::Cancel, uri: inv.uri.clone(), version: rsip::Version::V2, headers: h, body: Vec::new() };
+        h.push(Header::CSeq(rsip::headers::CSeq::from(format!(
+            "{seq} CANCEL"
+        ))));
+        h.push(Header::ContentLength(rsip::headers::ContentLength::from(
+            "0",
+        )));
+        let cancel = Request {
+            method: rsip::Method::Cancel,
+            uri: inv.uri.clone(),
+            version: rsip::Version::V2,
+            headers: h,
+            body: Vec::new(),
+        };
         let (cid, target) = (f.call_id.clone(), f.target);
-        self.sw.to_shard(&cid, ShardMsg::Request { req: cancel, target, owner: self.me.clone(), token: IGNORED });
+        self.sw.to_shard(
+            &cid,
+            ShardMsg::Request {
+                req: cancel,
+                target,
+                owner: self.me.clone(),
+                token: IGNORED,
+            },
+        );
     }
 
     /// Ends an unanswered call: cancel forks, answer the caller with the cause's status.
@@ -596,7 +827,8 @@ impl Call {
     }
 
     fn send_stateless(&self, call_id: &str, msg: SipMessage, target: Target) {
-        self.sw.to_shard(call_id, ShardMsg::Stateless { msg, target });
+        self.sw
+            .to_shard(call_id, ShardMsg::Stateless { msg, target });
     }
 
     fn send_bye_a(&mut self) {
@@ -604,16 +836,37 @@ impl Call {
         let via = self.via(kind);
         if let Some(d) = self.a_dialog.as_mut() {
             let bye = d.request(rsip::Method::Bye, via, None, None);
-            self.sw.to_shard(&self.a_call_id, ShardMsg::Request { req: bye, target: self.a_source, owner: self.me.clone(), token: IGNORED });
+            self.sw.to_shard(
+                &self.a_call_id,
+                ShardMsg::Request {
+                    req: bye,
+                    target: self.a_source,
+                    owner: self.me.clone(),
+                    token: IGNORED,
+                },
+            );
         }
     }
 
     fn send_bye_b(&mut self) {
         let Some(b) = self.b.as_mut() else { return };
-        let via = format!("SIP/2.0/{} {};branch={};rport", b.target.kind.via_token(), self.sw.local_host_port(b.target.kind), new_branch());
+        let via = format!(
+            "SIP/2.0/{} {};branch={};rport",
+            b.target.kind.via_token(),
+            self.sw.local_host_port(b.target.kind),
+            new_branch()
+        );
         let bye = b.dialog.request(rsip::Method::Bye, via, None, None);
         let (cid, target) = (b.dialog.call_id.clone(), b.target);
-        self.sw.to_shard(&cid, ShardMsg::Request { req: bye, target, owner: self.me.clone(), token: IGNORED });
+        self.sw.to_shard(
+            &cid,
+            ShardMsg::Request {
+                req: bye,
+                target,
+                owner: self.me.clone(),
+                token: IGNORED,
+            },
+        );
     }
 
     fn hangup_both(&mut self, cause: HangupCause) {
@@ -631,13 +884,27 @@ impl Call {
         if message::cseq(&req.headers).map(|c| c.0) == a_cseq && !self.a_acked {
             self.a_acked = true;
             // late offer: the caller's answer travels in its ACK, forward it to B in ours
-            let body = if is_sdp(&req.headers, &req.body) { self.rewrite_from_a(&req.body) } else { None };
+            let body = if is_sdp(&req.headers, &req.body) {
+                self.rewrite_from_a(&req.body)
+            } else {
+                None
+            };
             let Some(b) = self.b.as_mut() else { return };
             if let Some(seq) = b.ack_pending.take() {
-                let via = format!("SIP/2.0/{} {};branch={};rport", b.target.kind.via_token(), self.sw.local_host_port(b.target.kind), new_branch());
+                let via = format!(
+                    "SIP/2.0/{} {};branch={};rport",
+                    b.target.kind.via_token(),
+                    self.sw.local_host_port(b.target.kind),
+                    new_branch()
+                );
                 let mut ack = b.dialog.request(rsip::Method::Ack, via, None, Some(seq));
                 if let Some(body) = body {
-                    message::set_body(&mut ack.headers, &mut ack.body, body, Some("application/sdp"));
+                    message::set_body(
+                        &mut ack.headers,
+                        &mut ack.body,
+                        body,
+                        Some("application/sdp"),
+                    );
                 }
                 let (cid, target) = (b.dialog.call_id.clone(), b.target);
                 self.send_stateless(&cid, SipMessage::Request(ack), target);
@@ -684,7 +951,12 @@ impl Call {
             }
             return self.finish(HangupCause::NormalClearing);
         }
-        if req.method == rsip::Method::Invite && self.pending.values().any(|p| p.req.method == rsip::Method::Invite) {
+        if req.method == rsip::Method::Invite
+            && self
+                .pending
+                .values()
+                .any(|p| p.req.method == rsip::Method::Invite)
+        {
             return answer(&self.sw, 491, "Request Pending");
         }
         // forward to the other leg (re-INVITE for hold/unhold, UPDATE, INFO, …)
@@ -702,17 +974,39 @@ impl Call {
         let (mut out, cid_out, target) = match from_side {
             Side::A => {
                 let Some(b) = self.b.as_mut() else { return };
-                let via = format!("SIP/2.0/{} {};branch={};rport", b.target.kind.via_token(), self.sw.local_host_port(b.target.kind), new_branch());
-                let contact = format!("<sip:switchyard@{}>", self.sw.local_host_port(b.target.kind));
-                let contact = (req.method == rsip::Method::Invite || req.method == rsip::Method::Update).then_some(contact);
-                (b.dialog.request(req.method, via, contact.as_deref(), None), b.dialog.call_id.clone(), b.target)
+                let via = format!(
+                    "SIP/2.0/{} {};branch={};rport",
+                    b.target.kind.via_token(),
+                    self.sw.local_host_port(b.target.kind),
+                    new_branch()
+                );
+                let contact = format!(
+                    "<sip:switchyard@{}>",
+                    self.sw.local_host_port(b.target.kind)
+                );
+                let contact = (req.method == rsip::Method::Invite
+                    || req.method == rsip::Method::Update)
+                    .then_some(contact);
+                (
+                    b.dialog.request(req.method, via, contact.as_deref(), None),
+                    b.dialog.call_id.clone(),
+                    b.target,
+                )
             }
             Side::B => {
                 let kind = self.a_source.kind;
                 let via = self.via(kind);
-                let contact = (req.method == rsip::Method::Invite || req.method == rsip::Method::Update).then(|| self.contact(kind));
-                let Some(d) = self.a_dialog.as_mut() else { return };
-                (d.request(req.method, via, contact.as_deref(), None), self.a_call_id.clone(), self.a_source)
+                let contact = (req.method == rsip::Method::Invite
+                    || req.method == rsip::Method::Update)
+                    .then(|| self.contact(kind));
+                let Some(d) = self.a_dialog.as_mut() else {
+                    return;
+                };
+                (
+                    d.request(req.method, via, contact.as_deref(), None),
+                    self.a_call_id.clone(),
+                    self.a_source,
+                )
             }
         };
         if let Some(b) = body {
@@ -720,8 +1014,24 @@ impl Call {
         }
         let out_seq = message::cseq(&out.headers).map(|c| c.0).unwrap_or(0);
         let token = self.token();
-        self.pending.insert(token, Pending { tx, req, from: from_side, cseq: out_seq });
-        self.sw.to_shard(&cid_out, ShardMsg::Request { req: out, target, owner: self.me.clone(), token });
+        self.pending.insert(
+            token,
+            Pending {
+                tx,
+                req,
+                from: from_side,
+                cseq: out_seq,
+            },
+        );
+        self.sw.to_shard(
+            &cid_out,
+            ShardMsg::Request {
+                req: out,
+                target,
+                owner: self.me.clone(),
+                token,
+            },
+        );
     }
 
     fn on_forwarded_response(&mut self, p: Pending, resp: Response, token: u64) {
@@ -745,13 +1055,22 @@ impl Call {
                     None => return,
                 },
             };
-            let via = format!("SIP/2.0/{} {};branch={};rport", target.kind.via_token(), self.sw.local_host_port(target.kind), new_branch());
+            let via = format!(
+                "SIP/2.0/{} {};branch={};rport",
+                target.kind.via_token(),
+                self.sw.local_host_port(target.kind),
+                new_branch()
+            );
             let ack = dialog.request(rsip::Method::Ack, via, None, Some(p.cseq));
             self.send_stateless(&cid, SipMessage::Request(ack), target);
         }
         let local_tag = match p.from {
             Side::A => self.a_tag.clone(),
-            Side::B => self.b.as_ref().map(|b| b.dialog.local_tag.clone()).unwrap_or_default(),
+            Side::B => self
+                .b
+                .as_ref()
+                .map(|b| b.dialog.local_tag.clone())
+                .unwrap_or_default(),
         };
         let mut r = message::response(&p.req, code, &reason(&resp), Some(&local_tag));
         if is_sdp(&resp.headers, &resp.body) {
@@ -766,12 +1085,19 @@ impl Call {
         if (200..300).contains(&code) && p.req.method == rsip::Method::Invite {
             let kind = match p.from {
                 Side::A => self.a_source.kind,
-                Side::B => self.b.as_ref().map(|b| b.target.kind).unwrap_or(TransportKind::Udp),
+                Side::B => self
+                    .b
+                    .as_ref()
+                    .map(|b| b.target.kind)
+                    .unwrap_or(TransportKind::Udp),
             };
-            r.headers.push(Header::Contact(rsip::headers::Contact::from(self.contact(kind))));
+            r.headers.push(Header::Contact(rsip::headers::Contact::from(
+                self.contact(kind),
+            )));
         }
         let cid = message::call_id(&p.req.headers).unwrap_or("").to_string();
-        self.sw.to_shard(&cid, ShardMsg::Respond { tx: p.tx, resp: r });
+        self.sw
+            .to_shard(&cid, ShardMsg::Respond { tx: p.tx, resp: r });
     }
 
     fn finish(&mut self, cause: HangupCause) {
@@ -820,7 +1146,10 @@ impl Call {
                 ended_at: ended,
                 duration_ms: duration,
                 billsec_ms: billsec,
-                hangup_cause: serde_json::to_value(cause).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+                hangup_cause: serde_json::to_value(cause)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
                 a_leg: self.a_chan.id().to_string(),
                 b_leg,
             },

@@ -26,7 +26,16 @@ pub struct Channel {
 
 impl Channel {
     /// Creates the channel and emits channel_create.
-    pub fn create(bus: &Bus, metrics: &Metrics, call_id: Uuid, account_id: &str, sip_call_id: &str, direction: Direction, caller: &str, callee: &str) -> Channel {
+    pub fn create(
+        bus: &Bus,
+        metrics: &Metrics,
+        call_id: Uuid,
+        account_id: &str,
+        sip_call_id: &str,
+        direction: Direction,
+        caller: &str,
+        callee: &str,
+    ) -> Channel {
         let info = ChannelInfo {
             channel_id: Uuid::new_v4(),
             call_id,
@@ -38,8 +47,16 @@ impl Channel {
         };
         let created_ms = now_ms();
         metrics.active_channels.fetch_add(1, Relaxed);
-        bus.publish(Event::ChannelCreate { channel: info.clone(), timestamp_ms: created_ms });
-        Channel { info, state: ChannelState::Created, created_ms, answered_ms: None }
+        bus.publish(Event::ChannelCreate {
+            channel: info.clone(),
+            timestamp_ms: created_ms,
+        });
+        Channel {
+            info,
+            state: ChannelState::Created,
+            created_ms,
+            answered_ms: None,
+        }
     }
 
     pub fn id(&self) -> Uuid {
@@ -57,14 +74,21 @@ impl Channel {
             self.state = ChannelState::Answered;
             let ts = now_ms();
             self.answered_ms = Some(ts);
-            bus.publish(Event::ChannelAnswer { channel: self.info.clone(), timestamp_ms: ts });
+            bus.publish(Event::ChannelAnswer {
+                channel: self.info.clone(),
+                timestamp_ms: ts,
+            });
         }
     }
 
     pub fn bridge(&mut self, bus: &Bus, other: Uuid) {
         if self.state == ChannelState::Answered {
             self.state = ChannelState::Bridged;
-            bus.publish(Event::ChannelBridge { channel: self.info.clone(), other_channel_id: other, timestamp_ms: now_ms() });
+            bus.publish(Event::ChannelBridge {
+                channel: self.info.clone(),
+                other_channel_id: other,
+                timestamp_ms: now_ms(),
+            });
         }
     }
 
@@ -96,15 +120,34 @@ mod tests {
         let bus = Bus::new(16);
         let mut rx = bus.subscribe();
         let m = Metrics::default();
-        let mut c = Channel::create(&bus, &m, Uuid::new_v4(), "demo", "cid", Direction::Inbound, "1001", "1002");
+        let mut c = Channel::create(
+            &bus,
+            &m,
+            Uuid::new_v4(),
+            "demo",
+            "cid",
+            Direction::Inbound,
+            "1001",
+            "1002",
+        );
         c.ringing();
         c.answer(&bus);
         c.answer(&bus);
         c.bridge(&bus, Uuid::new_v4());
         c.destroy(&bus, &m, HangupCause::NormalClearing);
         c.destroy(&bus, &m, HangupCause::NormalClearing);
-        let names: Vec<&str> = std::iter::from_fn(|| rx.try_recv().ok()).map(|e| e.name()).collect();
-        assert_eq!(names, vec!["channel_create", "channel_answer", "channel_bridge", "channel_destroy"]);
+        let names: Vec<&str> = std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|e| e.name())
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                "channel_create",
+                "channel_answer",
+                "channel_bridge",
+                "channel_destroy"
+            ]
+        );
         assert_eq!(m.active_channels.load(Relaxed), 0);
     }
 }

@@ -5,8 +5,8 @@
 
 pub mod admit;
 pub mod b2bua;
-pub mod channel;
 pub mod cdr;
+pub mod channel;
 
 use rsip::{Request, Response};
 use tokio::sync::mpsc;
@@ -34,7 +34,11 @@ pub enum CallInput {
     /// That client transaction timed out (or the caller never ACKed, for token 0).
     Timeout { token: u64 },
     /// An in-dialog request on one of the call's legs; answer on `tx`.
-    Request { tx: TxId, req: Request, source: Target },
+    Request {
+        tx: TxId,
+        req: Request,
+        source: Target,
+    },
     /// ACK for a 2xx (not part of any transaction).
     Ack { req: Request },
     /// The caller CANCELled (the shard already answered the CANCEL).

@@ -40,10 +40,15 @@ async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
 }
 
 async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.metrics.render())
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics.render(),
+    )
 }
 
-async fn events(State(s): State<AppState>) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+async fn events(
+    State(s): State<AppState>,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let mut rx = s.bus.subscribe();
     let stream = async_stream(move |yield_| async move {
         loop {
@@ -65,16 +70,26 @@ async fn events(State(s): State<AppState>) -> Sse<impl Stream<Item = Result<SseE
 /// A tiny channel-backed stream so handlers can be written as loops.
 fn async_stream<F, Fut>(f: F) -> impl Stream<Item = Result<SseEvent, Infallible>>
 where
-    F: FnOnce(Box<dyn Fn(SseEvent) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>> + Send + Sync>) -> Fut,
+    F: FnOnce(
+        Box<
+            dyn Fn(SseEvent) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>
+                + Send
+                + Sync,
+        >,
+    ) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     let (tx, rx) = tokio::sync::mpsc::channel::<SseEvent>(64);
     let send = move |ev: SseEvent| {
         let tx = tx.clone();
-        Box::pin(async move { tx.send(ev).await.is_ok() }) as std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>
+        Box::pin(async move { tx.send(ev).await.is_ok() })
+            as std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>
     };
     tokio::spawn(f(Box::new(send)));
-    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (Ok(e), rx)) })
+    futures_util::stream::unfold(
+        rx,
+        |mut rx| async move { rx.recv().await.map(|e| (Ok(e), rx)) },
+    )
 }
 
 #[cfg(test)]
@@ -87,14 +102,30 @@ mod tests {
     #[tokio::test]
     async fn healthz_reflects_readiness_and_metrics_render() {
         let ready = Arc::new(AtomicBool::new(false));
-        let state = AppState { metrics: Arc::new(Metrics::default()), bus: Bus::default(), ready: ready.clone() };
-        let r = app(state.clone()).oneshot(Request::get("/healthz").body(Body::empty()).expect("req")).await.expect("resp");
+        let state = AppState {
+            metrics: Arc::new(Metrics::default()),
+            bus: Bus::default(),
+            ready: ready.clone(),
+        };
+        let r = app(state.clone())
+            .oneshot(Request::get("/healthz").body(Body::empty()).expect("req"))
+            .await
+            .expect("resp");
         assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
         ready.store(true, Ordering::Release);
-        let r = app(state.clone()).oneshot(Request::get("/healthz").body(Body::empty()).expect("req")).await.expect("resp");
+        let r = app(state.clone())
+            .oneshot(Request::get("/healthz").body(Body::empty()).expect("req"))
+            .await
+            .expect("resp");
         assert_eq!(r.status(), StatusCode::OK);
-        let r = app(state).oneshot(Request::get("/metrics").body(Body::empty()).expect("req")).await.expect("resp");
-        let body = http_body_util::BodyExt::collect(r.into_body()).await.expect("body").to_bytes();
+        let r = app(state)
+            .oneshot(Request::get("/metrics").body(Body::empty()).expect("req"))
+            .await
+            .expect("resp");
+        let body = http_body_util::BodyExt::collect(r.into_body())
+            .await
+            .expect("body")
+            .to_bytes();
         assert!(String::from_utf8_lossy(&body).contains("switchyard_active_channels 0"));
     }
 }

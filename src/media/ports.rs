@@ -34,8 +34,14 @@ pub struct PortsExhausted;
 impl PortPool {
     pub fn new(low: u16, high: u16, bind_ip: IpAddr) -> Arc<Self> {
         let start = if low % 2 == 0 { low } else { low + 1 };
-        let free = (start..high).step_by(2).filter(|p| p.checked_add(1).is_some_and(|q| q <= high)).collect();
-        Arc::new(PortPool { free: Mutex::new(free), bind_ip })
+        let free = (start..high)
+            .step_by(2)
+            .filter(|p| p.checked_add(1).is_some_and(|q| q <= high))
+            .collect();
+        Arc::new(PortPool {
+            free: Mutex::new(free),
+            bind_ip,
+        })
     }
 
     pub fn available(&self) -> usize {
@@ -54,9 +60,16 @@ impl PortPool {
             let rtp = std::net::UdpSocket::bind(SocketAddr::new(self.bind_ip, port));
             let rtcp = std::net::UdpSocket::bind(SocketAddr::new(self.bind_ip, port + 1));
             match (rtp, rtcp) {
-                (Ok(a), Ok(b)) if a.set_nonblocking(true).is_ok() && b.set_nonblocking(true).is_ok() => {
+                (Ok(a), Ok(b))
+                    if a.set_nonblocking(true).is_ok() && b.set_nonblocking(true).is_ok() =>
+                {
                     if let (Ok(rtp), Ok(rtcp)) = (UdpSocket::from_std(a), UdpSocket::from_std(b)) {
-                        return Ok(PortPair { rtp, rtcp, port, pool: self.clone() });
+                        return Ok(PortPair {
+                            rtp,
+                            rtcp,
+                            port,
+                            pool: self.clone(),
+                        });
                     }
                 }
                 _ => {}

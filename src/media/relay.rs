@@ -22,7 +22,11 @@ pub enum Side {
 #[derive(Debug)]
 pub enum RelayCmd {
     /// New RTP destination from SDP (offer or answer); resets latching for that side.
-    SetRemote { side: Side, rtp: Option<SocketAddr>, rtcp: Option<SocketAddr> },
+    SetRemote {
+        side: Side,
+        rtp: Option<SocketAddr>,
+        rtcp: Option<SocketAddr>,
+    },
 }
 
 /// Control handle for a running relay; dropping it stops the relay.
@@ -68,7 +72,11 @@ fn latch(addr: &mut Option<SocketAddr>, latched: &mut bool, src: SocketAddr) -> 
 
 pub fn spawn(a: PortPair, b: PortPair, metrics: Arc<Metrics>) -> RelayHandle {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let handle = RelayHandle { tx, a_port: a.port, b_port: b.port };
+    let handle = RelayHandle {
+        tx,
+        a_port: a.port,
+        b_port: b.port,
+    };
     tokio::spawn(async move {
         let mut pa = Peer::default();
         let mut pb = Peer::default();
@@ -142,21 +150,36 @@ mod tests {
         let to_b = SocketAddr::from(([127, 0, 0, 1], relay.b_port));
         caller.send_to(b"hello-from-a", to_a).await.expect("send");
         let mut buf = [0u8; 64];
-        let (n, from) = tokio::time::timeout(std::time::Duration::from_secs(2), callee.recv_from(&mut buf))
-            .await.expect("in time").expect("recv");
+        let (n, from) = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            callee.recv_from(&mut buf),
+        )
+        .await
+        .expect("in time")
+        .expect("recv");
         assert_eq!(&buf[..n], b"hello-from-a");
         assert_eq!(from, to_b, "callee hears the switch's B port");
         callee.send_to(b"hello-from-b", to_b).await.expect("send");
-        let (n, from) = tokio::time::timeout(std::time::Duration::from_secs(2), caller.recv_from(&mut buf))
-            .await.expect("in time").expect("recv");
+        let (n, from) = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            caller.recv_from(&mut buf),
+        )
+        .await
+        .expect("in time")
+        .expect("recv");
         assert_eq!(&buf[..n], b"hello-from-b");
         assert_eq!(from, to_a);
         // a third party cannot hijack the latched caller side
         let intruder = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
         intruder.send_to(b"evil", to_a).await.expect("send");
         caller.send_to(b"good", to_a).await.expect("send");
-        let (n, _) = tokio::time::timeout(std::time::Duration::from_secs(2), callee.recv_from(&mut buf))
-            .await.expect("in time").expect("recv");
+        let (n, _) = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            callee.recv_from(&mut buf),
+        )
+        .await
+        .expect("in time")
+        .expect("recv");
         assert_eq!(&buf[..n], b"good");
     }
 }

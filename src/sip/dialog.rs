@@ -44,10 +44,17 @@ fn record_routes(headers: &Headers) -> Vec<String> {
     headers
         .iter()
         .filter_map(|h| match h {
-            Header::RecordRoute(r) => Some(rsip::headers::untyped::UntypedHeader::value(r).to_string()),
+            Header::RecordRoute(r) => {
+                Some(rsip::headers::untyped::UntypedHeader::value(r).to_string())
+            }
             _ => None,
         })
-        .flat_map(|v| message::split_list(&v).into_iter().map(str::to_string).collect::<Vec<_>>())
+        .flat_map(|v| {
+            message::split_list(&v)
+                .into_iter()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
         .collect()
 }
 
@@ -95,7 +102,13 @@ impl Dialog {
     }
 
     /// Builds a request within the dialog. `cseq` None takes the next local sequence.
-    pub fn request(&mut self, method: rsip::Method, via: String, contact: Option<&str>, cseq: Option<u32>) -> Request {
+    pub fn request(
+        &mut self,
+        method: rsip::Method,
+        via: String,
+        contact: Option<&str>,
+        cseq: Option<u32>,
+    ) -> Request {
         let seq = match cseq {
             Some(s) => s,
             None => {
@@ -107,23 +120,38 @@ impl Dialog {
         let mut headers = Headers::default();
         headers.push(Header::Via(rsip::headers::Via::from(via)));
         headers.push(Header::MaxForwards(rsip::headers::MaxForwards::from("70")));
-        headers.push(Header::From(rsip::headers::From::from(format!("{};tag={}", self.local_uri, self.local_tag))));
+        headers.push(Header::From(rsip::headers::From::from(format!(
+            "{};tag={}",
+            self.local_uri, self.local_tag
+        ))));
         let to = if self.remote_tag.is_empty() {
             self.remote_uri.clone()
         } else {
             format!("{};tag={}", self.remote_uri, self.remote_tag)
         };
         headers.push(Header::To(rsip::headers::To::from(to)));
-        headers.push(Header::CallId(rsip::headers::CallId::from(self.call_id.clone())));
-        headers.push(Header::CSeq(rsip::headers::CSeq::from(format!("{seq} {method}"))));
+        headers.push(Header::CallId(rsip::headers::CallId::from(
+            self.call_id.clone(),
+        )));
+        headers.push(Header::CSeq(rsip::headers::CSeq::from(format!(
+            "{seq} {method}"
+        ))));
         for r in &self.route_set {
             headers.push(Header::Route(rsip::headers::Route::from(r.clone())));
         }
         if let Some(c) = contact {
             headers.push(Header::Contact(rsip::headers::Contact::from(c.to_string())));
         }
-        headers.push(Header::ContentLength(rsip::headers::ContentLength::from("0")));
-        Request { method, uri, version: rsip::Version::V2, headers, body: Vec::new() }
+        headers.push(Header::ContentLength(rsip::headers::ContentLength::from(
+            "0",
+        )));
+        Request {
+            method,
+            uri,
+            version: rsip::Version::V2,
+            headers,
+            body: Vec::new(),
+        }
     }
 
     /// Checks and records the CSeq of a request the peer sent in this dialog;
@@ -162,13 +190,27 @@ mod tests {
         let mut d = Dialog::uas(&inv, "ours").expect("dialog");
         assert_eq!(d.remote_target, "sip:1001@10.0.0.1:5062");
         assert_eq!(d.remote_seq, 7);
-        let bye = d.request(rsip::Method::Bye, "SIP/2.0/UDP me;branch=z9hG4bKb".into(), None, None);
+        let bye = d.request(
+            rsip::Method::Bye,
+            "SIP/2.0/UDP me;branch=z9hG4bKb".into(),
+            None,
+            None,
+        );
         let text = bye.to_string();
-        assert!(text.starts_with("BYE sip:1001@10.0.0.1:5062 SIP/2.0\r\n"), "{text}");
+        assert!(
+            text.starts_with("BYE sip:1001@10.0.0.1:5062 SIP/2.0\r\n"),
+            "{text}"
+        );
         assert!(text.contains("From: <sip:1002@d>;tag=ours\r\n"), "{text}");
-        assert!(text.contains("To: \"Alice\" <sip:1001@d>;tag=ft\r\n"), "{text}");
+        assert!(
+            text.contains("To: \"Alice\" <sip:1001@d>;tag=ft\r\n"),
+            "{text}"
+        );
         assert!(text.contains("CSeq: 1 BYE\r\n"), "{text}");
-        assert!(text.contains("Route: <sip:p1;lr>\r\nRoute: <sip:p2;lr>\r\n"), "{text}");
+        assert!(
+            text.contains("Route: <sip:p1;lr>\r\nRoute: <sip:p2;lr>\r\n"),
+            "{text}"
+        );
         assert!(!d.accept_remote_seq(7));
         assert!(d.accept_remote_seq(8));
     }
@@ -179,11 +221,24 @@ mod tests {
         let ok = resp("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.9:5060;branch=z9hG4bKa\r\nFrom: \"Alice\" <sip:1001@d>;tag=ft\r\nTo: <sip:1002@d>;tag=tt\r\nCall-ID: cid\r\nCSeq: 7 INVITE\r\nContact: <sip:1002@10.0.0.2:5099>\r\nRecord-Route: <sip:p2;lr>, <sip:p1;lr>\r\nContent-Length: 0\r\n\r\n");
         let mut d = Dialog::uac(&inv, &ok).expect("dialog");
         assert_eq!(d.remote_tag, "tt");
-        assert_eq!(d.route_set, vec!["<sip:p1;lr>".to_string(), "<sip:p2;lr>".to_string()]);
-        let ack = d.request(rsip::Method::Ack, "SIP/2.0/UDP me;branch=z9hG4bKc".into(), None, Some(7));
+        assert_eq!(
+            d.route_set,
+            vec!["<sip:p1;lr>".to_string(), "<sip:p2;lr>".to_string()]
+        );
+        let ack = d.request(
+            rsip::Method::Ack,
+            "SIP/2.0/UDP me;branch=z9hG4bKc".into(),
+            None,
+            Some(7),
+        );
         assert!(ack.to_string().contains("CSeq: 7 ACK\r\n"));
         assert_eq!(d.local_seq, 7, "ACK does not advance the sequence");
-        let bye = d.request(rsip::Method::Bye, "SIP/2.0/UDP me;branch=z9hG4bKd".into(), None, None);
+        let bye = d.request(
+            rsip::Method::Bye,
+            "SIP/2.0/UDP me;branch=z9hG4bKd".into(),
+            None,
+            None,
+        );
         assert!(bye.to_string().contains("CSeq: 8 BYE\r\n"));
         assert_eq!(strip_tag("<sip:a@b>;tag=1;x=2"), "<sip:a@b>;x=2");
         assert_eq!(strip_tag("sip:a@b;tag=1"), "sip:a@b");

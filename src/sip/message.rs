@@ -10,7 +10,8 @@ use std::net::SocketAddr;
 pub const MAX_MESSAGE: usize = 64 * 1024;
 
 /// Methods the switch knows. Anything else gets 405 (Allow lists what we take).
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, NOTIFY, MESSAGE, PRACK";
+pub const ALLOW: &str =
+    "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, NOTIFY, MESSAGE, PRACK";
 
 /// Why a message was refused at the edge.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -155,7 +156,10 @@ fn normalise(headers: &mut Headers) {
 /// Parses and validates one complete SIP message (framing already done).
 pub fn parse(bytes: &[u8]) -> Result<SipMessage, ParseError> {
     if bytes.len() > MAX_MESSAGE {
-        return Err(ParseError::TooLarge { len: bytes.len(), max: MAX_MESSAGE });
+        return Err(ParseError::TooLarge {
+            len: bytes.len(),
+            max: MAX_MESSAGE,
+        });
     }
     let mut msg = match SipMessage::try_from(bytes) {
         Ok(m) => m,
@@ -228,7 +232,10 @@ fn validate(msg: &mut SipMessage) -> Result<(), ParseError> {
     let body = msg.body_mut();
     if let Some(n) = declared {
         if n > body.len() {
-            return Err(ParseError::ShortBody { declared: n, actual: body.len() });
+            return Err(ParseError::ShortBody {
+                declared: n,
+                actual: body.len(),
+            });
         }
         body.truncate(n);
     }
@@ -390,7 +397,11 @@ pub fn uri_host_port(uri: &str) -> Option<(&str, Option<u16>)> {
     let after = if hostport.starts_with('[') {
         hostport.split_once(']').map(|x| x.1).unwrap_or("")
     } else {
-        hostport.split_once(':').map(|x| x.1).map(|p| &hostport[hostport.len() - p.len() - 1..]).unwrap_or("")
+        hostport
+            .split_once(':')
+            .map(|x| x.1)
+            .map(|p| &hostport[hostport.len() - p.len() - 1..])
+            .unwrap_or("")
     };
     let port = after.strip_prefix(':').and_then(|p| p.parse::<u16>().ok());
     Some((host, port))
@@ -419,6 +430,9 @@ pub fn response(req: &Request, code: u16, reason: &str, to_tag: Option<&str>) ->
         }
     }
     headers.push(Header::Server(rsip::headers::Server::new("Switchyard")));
+    headers.push(Header::ContentLength(rsip::headers::ContentLength::new(
+        "0",
+    )));
     Response {
         status_code: rsip::StatusCode::Other(code, reason.to_string()),
         version: rsip::Version::V2,
@@ -449,7 +463,11 @@ pub fn stamp_via(req: &mut Request, source: SocketAddr) {
     let v = via.value();
     let has_rport = param(v, "rport").is_some();
     let ip = source.ip().to_string();
-    let sent_by_host = v.split_whitespace().nth(1).and_then(|s| s.split([';', ':']).next()).unwrap_or("");
+    let sent_by_host = v
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.split([';', ':']).next())
+        .unwrap_or("");
     let mut out = String::with_capacity(v.len() + 40);
     for (i, p) in v.split(';').enumerate() {
         if i > 0 {
@@ -486,7 +504,9 @@ pub fn raw_reject(bytes: &[u8], code: u16, reason: &str) -> Option<Vec<u8>> {
     let mut out = format!("SIP/2.0 {code} {reason}\r\n");
     let mut have = [false; 5];
     for line in lines {
-        let Some((name, value)) = line.split_once(':') else { continue };
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
         let name = name.trim();
         let full = expand_compact(name).unwrap_or(name);
         let idx = ["Via", "From", "To", "Call-ID", "CSeq"]
@@ -494,7 +514,11 @@ pub fn raw_reject(bytes: &[u8], code: u16, reason: &str) -> Option<Vec<u8>> {
             .position(|n| n.eq_ignore_ascii_case(full));
         if let Some(i) = idx {
             have[i] = true;
-            out.push_str(&format!("{}: {}\r\n", ["Via", "From", "To", "Call-ID", "CSeq"][i], value.trim()));
+            out.push_str(&format!(
+                "{}: {}\r\n",
+                ["Via", "From", "To", "Call-ID", "CSeq"][i],
+                value.trim()
+            ));
         }
     }
     if !have[0] {
@@ -521,7 +545,9 @@ pub fn random_token(len: usize) -> String {
     use rand::Rng;
     const ALPHA: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::thread_rng();
-    (0..len).map(|_| ALPHA[rng.gen_range(0..ALPHA.len())] as char).collect()
+    (0..len)
+        .map(|_| ALPHA[rng.gen_range(0..ALPHA.len())] as char)
+        .collect()
 }
 
 pub fn serialize(msg: &SipMessage) -> bytes::Bytes {
@@ -547,7 +573,13 @@ l: 4\r\n\r\nabcdEXTRA";
             panic!("not a request")
         };
         assert_eq!(call_id(&r.headers), Some("call-1"));
-        assert_eq!(r.headers.iter().filter(|h| matches!(h, Header::Via(_))).count(), 2);
+        assert_eq!(
+            r.headers
+                .iter()
+                .filter(|h| matches!(h, Header::Via(_)))
+                .count(),
+            2
+        );
         assert_eq!(contacts(&r.headers).count(), 2);
         assert_eq!(tag(from_value(&r.headers).unwrap_or_default()), Some("abc"));
         assert_eq!(r.body, b"abcd", "body truncated to Content-Length");
@@ -566,7 +598,10 @@ l: 4\r\n\r\nabcdEXTRA";
     #[test]
     fn unknown_method_is_recognised() {
         let m = "NEWMETHOD sip:x@y SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nCall-ID: c\r\nCSeq: 1 NEWMETHOD\r\n\r\n";
-        assert_eq!(parse(m.as_bytes()), Err(ParseError::UnknownMethod("NEWMETHOD".into())));
+        assert_eq!(
+            parse(m.as_bytes()),
+            Err(ParseError::UnknownMethod("NEWMETHOD".into()))
+        );
     }
 
     #[test]
@@ -574,19 +609,31 @@ l: 4\r\n\r\nabcdEXTRA";
         let m = "BYE sip:x@y SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n";
         assert_eq!(parse(m.as_bytes()), Err(ParseError::CSeqMismatch));
         let m = "BYE sip:x@y SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nCall-ID: c\r\nCSeq: 1 BYE\r\nContent-Length: 50\r\n\r\nabc";
-        assert!(matches!(parse(m.as_bytes()), Err(ParseError::ShortBody { .. })));
+        assert!(matches!(
+            parse(m.as_bytes()),
+            Err(ParseError::ShortBody { .. })
+        ));
     }
 
     #[test]
     fn uri_helpers() {
-        assert_eq!(uri_part("\"Bob\" <sip:1002@h:5070;transport=tcp>;tag=x"), "sip:1002@h:5070;transport=tcp");
+        assert_eq!(
+            uri_part("\"Bob\" <sip:1002@h:5070;transport=tcp>;tag=x"),
+            "sip:1002@h:5070;transport=tcp"
+        );
         assert_eq!(uri_user("sip:1002@h:5070"), Some("1002"));
         assert_eq!(uri_host("sip:1002@h:5070;transport=tcp"), Some("h"));
         assert_eq!(uri_host_port("sip:1002@h:5070;x"), Some(("h", Some(5070))));
         assert_eq!(uri_host_port("sip:[::1]:5070"), Some(("::1", Some(5070))));
         assert_eq!(uri_host_port("sip:h"), Some(("h", None)));
-        assert_eq!(param("<sip:a@b;lr>;expires=60;q=0.5", "expires"), Some("60"));
-        assert_eq!(split_list("<sip:a@b>;q=1, \"x,y\" <sip:c@d>"), vec!["<sip:a@b>;q=1", "\"x,y\" <sip:c@d>"]);
+        assert_eq!(
+            param("<sip:a@b;lr>;expires=60;q=0.5", "expires"),
+            Some("60")
+        );
+        assert_eq!(
+            split_list("<sip:a@b>;q=1, \"x,y\" <sip:c@d>"),
+            vec!["<sip:a@b>;q=1", "\"x,y\" <sip:c@d>"]
+        );
     }
 
     #[test]

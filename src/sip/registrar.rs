@@ -35,7 +35,12 @@ pub struct Policy {
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy { min_expires: 60, max_expires: 3600, default_expires: 3600, max_contacts: 10 }
+        Policy {
+            min_expires: 60,
+            max_expires: 3600,
+            default_expires: 3600,
+            max_contacts: 10,
+        }
     }
 }
 
@@ -60,7 +65,10 @@ pub enum Change {
 #[derive(Debug, PartialEq)]
 pub enum Outcome {
     /// Success: the full binding list to report in the 200 and the changes to persist.
-    Ok { bindings: Vec<Binding>, changes: Vec<Change> },
+    Ok {
+        bindings: Vec<Binding>,
+        changes: Vec<Change>,
+    },
     /// 423 Interval Too Brief with this Min-Expires.
     IntervalTooBrief(u32),
     /// 400 with this reason.
@@ -73,13 +81,21 @@ fn parse_expires(v: &str) -> Option<u32> {
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    Some(v.parse::<u64>().map(|x| x.min(u32::MAX as u64) as u32).unwrap_or(u32::MAX))
+    Some(
+        v.parse::<u64>()
+            .map(|x| x.min(u32::MAX as u64) as u32)
+            .unwrap_or(u32::MAX),
+    )
 }
 
 /// Applies a REGISTER to the current bindings of one address of record.
 pub fn apply(current: &[Binding], req: &Register<'_>, policy: &Policy) -> Outcome {
     let now = req.now_ms;
-    let live: Vec<Binding> = current.iter().filter(|b| b.expires_at_ms > now).cloned().collect();
+    let live: Vec<Binding> = current
+        .iter()
+        .filter(|b| b.expires_at_ms > now)
+        .cloned()
+        .collect();
     let header_expires = match req.expires_header {
         Some(v) => match parse_expires(v) {
             Some(x) => Some(x),
@@ -88,7 +104,10 @@ pub fn apply(current: &[Binding], req: &Register<'_>, policy: &Policy) -> Outcom
         None => None,
     };
     if req.contacts.is_empty() {
-        return Outcome::Ok { bindings: live, changes: vec![] };
+        return Outcome::Ok {
+            bindings: live,
+            changes: vec![],
+        };
     }
     if req.contacts.iter().any(|c| c.trim() == "*") {
         if req.contacts.len() != 1 || header_expires != Some(0) {
@@ -101,13 +120,18 @@ pub fn apply(current: &[Binding], req: &Register<'_>, policy: &Policy) -> Outcom
             }
             changes.push(Change::Remove(b.uri.clone()));
         }
-        return Outcome::Ok { bindings: vec![], changes };
+        return Outcome::Ok {
+            bindings: vec![],
+            changes,
+        };
     }
     let mut bindings = live;
     let mut changes = Vec::new();
     for raw in &req.contacts {
         let uri = message::uri_part(raw);
-        if !(uri.starts_with("sip:") || uri.starts_with("sips:")) || message::uri_host(uri).is_none() {
+        if !(uri.starts_with("sip:") || uri.starts_with("sips:"))
+            || message::uri_host(uri).is_none()
+        {
             return Outcome::BadRequest("Bad Request - Malformed Contact");
         }
         let expires = match message::param(raw, "expires") {
@@ -164,7 +188,13 @@ pub fn apply(current: &[Binding], req: &Register<'_>, policy: &Policy) -> Outcom
 mod tests {
     use super::*;
 
-    fn reg<'a>(contacts: Vec<&'a str>, expires: Option<&'a str>, call_id: &'a str, cseq: u32, now: i64) -> Register<'a> {
+    fn reg<'a>(
+        contacts: Vec<&'a str>,
+        expires: Option<&'a str>,
+        call_id: &'a str,
+        cseq: u32,
+        now: i64,
+    ) -> Register<'a> {
         Register {
             contacts,
             expires_header: expires,
@@ -186,19 +216,37 @@ mod tests {
     #[test]
     fn add_refresh_list_remove() {
         let p = Policy::default();
-        let (b, c) = ok(apply(&[], &reg(vec!["<sip:1001@10.0.0.1:5060>"], Some("120"), "c1", 1, 0), &p));
+        let (b, c) = ok(apply(
+            &[],
+            &reg(vec!["<sip:1001@10.0.0.1:5060>"], Some("120"), "c1", 1, 0),
+            &p,
+        ));
         assert_eq!(b.len(), 1);
         assert_eq!(b[0].expires_at_ms, 120_000);
         assert_eq!(c.len(), 1);
         // second contact with its own expires param
-        let (b, _) = ok(apply(&b, &reg(vec!["<sip:1001@10.0.0.2>;expires=300"], None, "c2", 1, 1000), &p));
+        let (b, _) = ok(apply(
+            &b,
+            &reg(vec!["<sip:1001@10.0.0.2>;expires=300"], None, "c2", 1, 1000),
+            &p,
+        ));
         assert_eq!(b.len(), 2);
         // listing: no contacts
         let (listed, c) = ok(apply(&b, &reg(vec![], None, "c3", 1, 2000), &p));
         assert_eq!(listed.len(), 2);
         assert!(c.is_empty());
         // remove one with expires=0
-        let (b, c) = ok(apply(&b, &reg(vec!["<sip:1001@10.0.0.1:5060>;expires=0"], None, "c1", 2, 3000), &p));
+        let (b, c) = ok(apply(
+            &b,
+            &reg(
+                vec!["<sip:1001@10.0.0.1:5060>;expires=0"],
+                None,
+                "c1",
+                2,
+                3000,
+            ),
+            &p,
+        ));
         assert_eq!(b.len(), 1);
         assert_eq!(c, vec![Change::Remove("sip:1001@10.0.0.1:5060".into())]);
     }
@@ -206,7 +254,11 @@ mod tests {
     #[test]
     fn wildcard_removes_all_and_requires_expires_zero() {
         let p = Policy::default();
-        let (b, _) = ok(apply(&[], &reg(vec!["<sip:a@h1>", "<sip:a@h2>"], Some("600"), "c", 1, 0), &p));
+        let (b, _) = ok(apply(
+            &[],
+            &reg(vec!["<sip:a@h1>", "<sip:a@h2>"], Some("600"), "c", 1, 0),
+            &p,
+        ));
         assert_eq!(b.len(), 2);
         assert_eq!(
             apply(&b, &reg(vec!["*"], Some("10"), "x", 1, 0), &p),
@@ -220,15 +272,26 @@ mod tests {
     #[test]
     fn interval_too_brief_and_clamp() {
         let p = Policy::default();
-        assert_eq!(apply(&[], &reg(vec!["<sip:a@h>"], Some("30"), "c", 1, 0), &p), Outcome::IntervalTooBrief(60));
-        let (b, _) = ok(apply(&[], &reg(vec!["<sip:a@h>"], Some("99999"), "c", 1, 0), &p));
+        assert_eq!(
+            apply(&[], &reg(vec!["<sip:a@h>"], Some("30"), "c", 1, 0), &p),
+            Outcome::IntervalTooBrief(60)
+        );
+        let (b, _) = ok(apply(
+            &[],
+            &reg(vec!["<sip:a@h>"], Some("99999"), "c", 1, 0),
+            &p,
+        ));
         assert_eq!(b[0].expires_at_ms, 3_600_000);
     }
 
     #[test]
     fn out_of_order_cseq_rejected_and_expired_dropped() {
         let p = Policy::default();
-        let (b, _) = ok(apply(&[], &reg(vec!["<sip:a@h>"], Some("60"), "c", 5, 0), &p));
+        let (b, _) = ok(apply(
+            &[],
+            &reg(vec!["<sip:a@h>"], Some("60"), "c", 5, 0),
+            &p,
+        ));
         assert_eq!(
             apply(&b, &reg(vec!["<sip:a@h>"], Some("60"), "c", 5, 1), &p),
             Outcome::BadRequest("Bad Request - CSeq Out Of Order")
@@ -241,15 +304,38 @@ mod tests {
     #[test]
     fn malformed_contact_and_expires() {
         let p = Policy::default();
-        assert!(matches!(apply(&[], &reg(vec!["<mailto:x>"], None, "c", 1, 0), &p), Outcome::BadRequest(_)));
-        assert!(matches!(apply(&[], &reg(vec!["<sip:a@h>"], Some("abc"), "c", 1, 0), &p), Outcome::BadRequest(_)));
+        assert!(matches!(
+            apply(&[], &reg(vec!["<mailto:x>"], None, "c", 1, 0), &p),
+            Outcome::BadRequest(_)
+        ));
+        assert!(matches!(
+            apply(&[], &reg(vec!["<sip:a@h>"], Some("abc"), "c", 1, 0), &p),
+            Outcome::BadRequest(_)
+        ));
     }
 
     #[test]
     fn contact_limit_keeps_newest() {
-        let p = Policy { max_contacts: 2, ..Policy::default() };
-        let (b, _) = ok(apply(&[], &reg(vec!["<sip:a@h1>;expires=100", "<sip:a@h2>;expires=200"], None, "c", 1, 0), &p));
-        let (b, c) = ok(apply(&b, &reg(vec!["<sip:a@h3>;expires=300"], None, "d", 1, 0), &p));
+        let p = Policy {
+            max_contacts: 2,
+            ..Policy::default()
+        };
+        let (b, _) = ok(apply(
+            &[],
+            &reg(
+                vec!["<sip:a@h1>;expires=100", "<sip:a@h2>;expires=200"],
+                None,
+                "c",
+                1,
+                0,
+            ),
+            &p,
+        ));
+        let (b, c) = ok(apply(
+            &b,
+            &reg(vec!["<sip:a@h3>;expires=300"], None, "d", 1, 0),
+            &p,
+        ));
         assert_eq!(b.len(), 2);
         assert!(c.contains(&Change::Remove("sip:a@h1".into())));
     }

@@ -64,6 +64,10 @@ pub struct Target {
 
 impl Target {
     pub fn udp(addr: SocketAddr) -> Self {
-        Target { kind: TransportKind::Udp, addr, conn: None }
+        Target {
+            kind: TransportKind::Udp,
+            addr,
+            conn: None,
+        }
     }
 }

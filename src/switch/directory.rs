@@ -27,7 +27,8 @@ impl Directory {
             if a.is_default {
                 d.default_account = Some(a.id.clone());
             }
-            d.by_domain.insert(a.sip_domain.to_ascii_lowercase(), a.id.clone());
+            d.by_domain
+                .insert(a.sip_domain.to_ascii_lowercase(), a.id.clone());
             d.accounts.insert(a.id.clone(), a);
         }
         for n in store.list_phone_numbers().await? {
@@ -46,18 +47,24 @@ impl Directory {
     pub fn account_for_host(&self, host: &str) -> Option<&Account> {
         let h = host.trim_start_matches('[').trim_end_matches(']');
         if h.parse::<IpAddr>().is_ok() {
-            return self.default_account.as_ref().and_then(|id| self.accounts.get(id));
+            return self
+                .default_account
+                .as_ref()
+                .and_then(|id| self.accounts.get(id));
         }
         let id = self.by_domain.get(&h.to_ascii_lowercase())?;
         self.accounts.get(id)
     }
 
     pub fn default_account(&self) -> Option<&Account> {
-        self.default_account.as_ref().and_then(|id| self.accounts.get(id))
+        self.default_account
+            .as_ref()
+            .and_then(|id| self.accounts.get(id))
     }
 
     pub fn extension(&self, account: &str, number: &str) -> Option<&Extension> {
-        self.extensions.get(&(account.to_string(), number.to_string()))
+        self.extensions
+            .get(&(account.to_string(), number.to_string()))
     }
 
     /// A DID, dialled with or without the leading `+`.
@@ -71,7 +78,12 @@ impl Directory {
 
     /// The trunk whose gateway is this source (exact port preferred, then IP alone).
     pub fn trunk_by_source(&self, src: SocketAddr) -> Option<&Trunk> {
-        let ip_match = |t: &&Trunk| t.host.parse::<IpAddr>().map(|ip| ip == src.ip()).unwrap_or(false);
+        let ip_match = |t: &&Trunk| {
+            t.host
+                .parse::<IpAddr>()
+                .map(|ip| ip == src.ip())
+                .unwrap_or(false)
+        };
         self.trunks
             .iter()
             .filter(ip_match)

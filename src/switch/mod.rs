@@ -4,8 +4,8 @@
 
 pub mod directory;
 pub mod register;
-pub mod shard;
 pub mod registrations;
+pub mod shard;
 
 use dashmap::DashMap;
 use rsip::SipMessage;

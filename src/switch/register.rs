@@ -29,17 +29,34 @@ fn unix_secs() -> u64 {
 /// Digest-authenticates `req` for the account owning `host`. `proxy` selects
 /// 407/Proxy-Authorization (INVITE) instead of 401/Authorization (REGISTER).
 /// `user` is the identity the request claims (To user for REGISTER, From user for INVITE).
-pub fn gate(sw: &Switch, req: &Request, source: &Target, host: &str, user: &str, proxy: bool) -> Gate {
+pub fn gate(
+    sw: &Switch,
+    req: &Request,
+    source: &Target,
+    host: &str,
+    user: &str,
+    proxy: bool,
+) -> Gate {
     let now = Instant::now();
     let ip = source.addr.ip();
     let tag = message::random_token(10);
     if sw.limiter.is_blocked(ip, now) {
         sw.metrics.auth_blocked_requests.fetch_add(1, Relaxed);
-        return Gate::Reply(message::response(req, 403, "Forbidden - Too Many Failed Attempts", Some(&tag)));
+        return Gate::Reply(message::response(
+            req,
+            403,
+            "Forbidden - Too Many Failed Attempts",
+            Some(&tag),
+        ));
     }
     let dir = sw.directory();
     let Some(account) = dir.account_for_host(host) else {
-        return Gate::Reply(message::response(req, 404, "Not Found - Unknown Domain", Some(&tag)));
+        return Gate::Reply(message::response(
+            req,
+            404,
+            "Not Found - Unknown Domain",
+            Some(&tag),
+        ));
     };
     let realm = account.sip_domain.as_str();
     let (hdr_name, code, reason) = if proxy {
@@ -49,7 +66,9 @@ pub fn gate(sw: &Switch, req: &Request, source: &Target, host: &str, user: &str,
     };
     let challenge = |stale: bool| {
         let mut r = message::response(req, code, reason, Some(&tag));
-        let value = sw.nonces.challenge(realm, Algorithm::Md5, stale, unix_secs());
+        let value = sw
+            .nonces
+            .challenge(realm, Algorithm::Md5, stale, unix_secs());
         r.headers.push(if proxy {
             Header::ProxyAuthenticate(rsip::headers::ProxyAuthenticate::from(value))
         } else {
@@ -72,7 +91,14 @@ pub fn gate(sw: &Switch, req: &Request, source: &Target, host: &str, user: &str,
                 break;
             }
             Ok(_) => continue,
-            Err(_) => return Gate::Reply(message::response(req, 400, "Bad Request - Malformed Credentials", Some(&tag))),
+            Err(_) => {
+                return Gate::Reply(message::response(
+                    req,
+                    400,
+                    "Bad Request - Malformed Credentials",
+                    Some(&tag),
+                ))
+            }
         }
     }
     let Some(creds) = found else {
@@ -85,7 +111,12 @@ pub fn gate(sw: &Switch, req: &Request, source: &Target, host: &str, user: &str,
             tracing::warn!(%ip, "blocking source after repeated authentication failures");
         }
         tracing::info!(%ip, user = %creds.username, "authentication failed: {why}");
-        Gate::Reply(message::response(req, 403, "Forbidden - Bad Credentials", Some(&tag)))
+        Gate::Reply(message::response(
+            req,
+            403,
+            "Forbidden - Bad Credentials",
+            Some(&tag),
+        ))
     };
     if creds.username != user {
         return fail("username does not match the address of record");
@@ -94,7 +125,10 @@ pub fn gate(sw: &Switch, req: &Request, source: &Target, host: &str, user: &str,
         return fail("unknown user");
     };
     let method = req.method.to_string();
-    match sw.nonces.verify(&creds, &method, &ext.password, realm, unix_secs()) {
+    match sw
+        .nonces
+        .verify(&creds, &method, &ext.password, realm, unix_secs())
+    {
         Verdict::Ok => {
             sw.limiter.record_success(ip);
             Gate::Pass(account.clone(), ext.clone())
@@ -109,7 +143,9 @@ pub fn gate(sw: &Switch, req: &Request, source: &Target, host: &str, user: &str,
 /// Handles a REGISTER end to end and returns the response to send.
 pub fn handle(sw: &Switch, req: &Request, source: &Target) -> Response {
     let tag = message::random_token(10);
-    let to_uri = message::to_value(&req.headers).map(message::uri_part).unwrap_or("");
+    let to_uri = message::to_value(&req.headers)
+        .map(message::uri_part)
+        .unwrap_or("");
     let Some(user) = message::uri_user(to_uri) else {
         return message::response(req, 400, "Bad Request - To Has No User", Some(&tag));
     };
@@ -130,22 +166,29 @@ pub fn handle(sw: &Switch, req: &Request, source: &Target) -> Response {
         user_agent: message::header_value(&req.headers, "User-Agent"),
         now_ms: now,
     };
-    match sw.registrations.apply(&account.id, &ext.number, &reg, &sw.settings.policy) {
+    match sw
+        .registrations
+        .apply(&account.id, &ext.number, &reg, &sw.settings.policy)
+    {
         Outcome::Ok { bindings, .. } => {
             let mut r = message::response(req, 200, "OK", Some(&tag));
             for b in &bindings {
-                r.headers.push(Header::Contact(rsip::headers::Contact::from(format!(
-                    "<{}>;expires={}",
-                    b.uri,
-                    b.remaining_secs(now)
-                ))));
+                r.headers
+                    .push(Header::Contact(rsip::headers::Contact::from(format!(
+                        "<{}>;expires={}",
+                        b.uri,
+                        b.remaining_secs(now)
+                    ))));
             }
             r.headers.push(Header::Other("Date".into(), httpdate(now)));
             r
         }
         Outcome::IntervalTooBrief(min) => {
             let mut r = message::response(req, 423, "Interval Too Brief", Some(&tag));
-            r.headers.push(Header::MinExpires(rsip::headers::MinExpires::from(min.to_string())));
+            r.headers
+                .push(Header::MinExpires(rsip::headers::MinExpires::from(
+                    min.to_string(),
+                )));
             r
         }
         Outcome::BadRequest(reason) => message::response(req, 400, reason, Some(&tag)),
@@ -170,7 +213,9 @@ fn httpdate(ms: i64) -> String {
     let mo = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if mo <= 2 { y + 1 } else { y };
     let wd = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
-    let mon = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][(mo - 1) as usize];
+    let mon = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][(mo - 1) as usize];
     format!("{wd}, {d:02} {mon} {y} {h:02}:{m:02}:{s:02} GMT")
 }
 
@@ -179,6 +224,9 @@ mod tests {
     #[test]
     fn http_date() {
         assert_eq!(super::httpdate(0), "Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(super::httpdate(1_700_000_000_000), "Tue, 14 Nov 2023 22:13:20 GMT");
+        assert_eq!(
+            super::httpdate(1_700_000_000_000),
+            "Tue, 14 Nov 2023 22:13:20 GMT"
+        );
     }
 }

@@ -16,7 +16,11 @@ use crate::store::{RegistrationRow, Store};
 
 enum Op {
     Upsert(RegistrationRow),
-    Delete { account: String, extension: String, contact: String },
+    Delete {
+        account: String,
+        extension: String,
+        contact: String,
+    },
     Flush(tokio::sync::oneshot::Sender<()>),
 }
 
@@ -33,39 +37,65 @@ fn source_text(t: &Target) -> String {
 fn parse_source(s: &str) -> Option<Target> {
     let (kind, addr) = s.split_once(':')?;
     let addr = addr.split('#').next()?;
-    Some(Target { kind: TransportKind::parse(kind)?, addr: addr.parse::<SocketAddr>().ok()?, conn: None })
+    Some(Target {
+        kind: TransportKind::parse(kind)?,
+        addr: addr.parse::<SocketAddr>().ok()?,
+        conn: None,
+    })
 }
 
 impl Registrations {
     /// Loads unexpired bindings from the store and starts the writer task.
-    pub async fn start(store: Store, metrics: Arc<Metrics>, now_ms: i64) -> Result<Registrations, crate::store::StoreError> {
+    pub async fn start(
+        store: Store,
+        metrics: Arc<Metrics>,
+        now_ms: i64,
+    ) -> Result<Registrations, crate::store::StoreError> {
         let table: DashMap<(String, String), Vec<Binding>> = DashMap::new();
         let mut count = 0i64;
         for row in store.load_registrations(now_ms).await? {
-            let Some(source) = parse_source(&row.source) else { continue };
+            let Some(source) = parse_source(&row.source) else {
+                continue;
+            };
             count += 1;
-            table.entry((row.account_id.clone(), row.extension.clone())).or_default().push(Binding {
-                uri: row.contact,
-                expires_at_ms: row.expires_at,
-                call_id: row.call_id,
-                cseq: row.cseq.clamp(0, u32::MAX as i64) as u32,
-                source,
-                user_agent: row.user_agent,
-                instance: row.instance,
-            });
+            table
+                .entry((row.account_id.clone(), row.extension.clone()))
+                .or_default()
+                .push(Binding {
+                    uri: row.contact,
+                    expires_at_ms: row.expires_at,
+                    call_id: row.call_id,
+                    cseq: row.cseq.clamp(0, u32::MAX as i64) as u32,
+                    source,
+                    user_agent: row.user_agent,
+                    instance: row.instance,
+                });
         }
         metrics.registrations.store(count, Relaxed);
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(writer(store, rx));
-        Ok(Registrations { table, writer: tx, metrics })
+        Ok(Registrations {
+            table,
+            writer: tx,
+            metrics,
+        })
     }
 
     /// Applies a REGISTER to an address of record, persisting what changed.
-    pub fn apply(&self, account: &str, extension: &str, req: &Register<'_>, policy: &registrar::Policy) -> Outcome {
+    pub fn apply(
+        &self,
+        account: &str,
+        extension: &str,
+        req: &Register<'_>,
+        policy: &registrar::Policy,
+    ) -> Outcome {
         let key = (account.to_string(), extension.to_string());
         let mut entry = self.table.entry(key).or_default();
         let before = entry.len() as i64;
-        let live_before = entry.iter().filter(|b| b.expires_at_ms > req.now_ms).count() as i64;
+        let live_before = entry
+            .iter()
+            .filter(|b| b.expires_at_ms > req.now_ms)
+            .count() as i64;
         let outcome = registrar::apply(&entry, req, policy);
         if let Outcome::Ok { bindings, changes } = &outcome {
             for c in changes {
@@ -99,7 +129,9 @@ impl Registrations {
             }
             *entry = bindings.clone();
             let _ = before;
-            self.metrics.registrations.fetch_add(bindings.len() as i64 - live_before, Relaxed);
+            self.metrics
+                .registrations
+                .fetch_add(bindings.len() as i64 - live_before, Relaxed);
         }
         outcome
     }
@@ -108,7 +140,12 @@ impl Registrations {
     pub fn lookup(&self, account: &str, extension: &str, now_ms: i64) -> Vec<Binding> {
         self.table
             .get(&(account.to_string(), extension.to_string()))
-            .map(|v| v.iter().filter(|b| b.expires_at_ms > now_ms).cloned().collect())
+            .map(|v| {
+                v.iter()
+                    .filter(|b| b.expires_at_ms > now_ms)
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -134,7 +171,9 @@ impl Registrations {
         }
         self.table.retain(|_, v| !v.is_empty());
         if removed > 0 {
-            self.metrics.registrations.fetch_sub(removed as i64, Relaxed);
+            self.metrics
+                .registrations
+                .fetch_sub(removed as i64, Relaxed);
         }
         removed
     }
@@ -156,12 +195,21 @@ async fn writer(store: Store, mut rx: mpsc::UnboundedReceiver<Op>) {
         for op in batch.drain(..) {
             match op {
                 Op::Upsert(row) => upserts.push(row),
-                Op::Delete { account, extension, contact } => {
+                Op::Delete {
+                    account,
+                    extension,
+                    contact,
+                } => {
                     if !upserts.is_empty() {
                         write_upserts(&store, &mut upserts).await;
                     }
-                    if let Err(e) = store.delete_registration(&account, &extension, &contact).await {
-                        tracing::error!("could not delete registration {account}/{extension} {contact}: {e}");
+                    if let Err(e) = store
+                        .delete_registration(&account, &extension, &contact)
+                        .await
+                    {
+                        tracing::error!(
+                            "could not delete registration {account}/{extension} {contact}: {e}"
+                        );
                     }
                 }
                 Op::Flush(done) => flushes.push(done),
@@ -191,7 +239,11 @@ async fn write_upserts(store: &Store, rows: &mut Vec<RegistrationRow>) {
         match store.upsert_registrations(rows).await {
             Ok(()) => break,
             Err(e) => {
-                tracing::error!(attempt, "could not persist {} registrations: {e}", rows.len());
+                tracing::error!(
+                    attempt,
+                    "could not persist {} registrations: {e}",
+                    rows.len()
+                );
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
         }

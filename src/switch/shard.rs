@@ -20,7 +20,12 @@ pub enum ShardMsg {
     /// A parsed message from a transport.
     Inbound(SipMessage, Target),
     /// Start a client transaction; its responses and timeout go to `owner` with `token`.
-    Request { req: Request, target: Target, owner: CallSender, token: u64 },
+    Request {
+        req: Request,
+        target: Target,
+        owner: CallSender,
+        token: u64,
+    },
     /// Answer a server transaction.
     Respond { tx: TxId, resp: Response },
     /// Send outside any transaction (ACK for 2xx, 2xx retransmissions).
@@ -35,7 +40,12 @@ struct Shard {
 }
 
 pub async fn run(sw: Arc<Switch>, mut rx: mpsc::UnboundedReceiver<ShardMsg>) {
-    let mut shard = Shard { sw, layer: TransactionLayer::new(Timers::default()), owners: HashMap::new(), last_len: 0 };
+    let mut shard = Shard {
+        sw,
+        layer: TransactionLayer::new(Timers::default()),
+        owners: HashMap::new(),
+        last_len: 0,
+    };
     let mut batch = Vec::with_capacity(64);
     loop {
         let deadline = shard.layer.poll_timeout();
@@ -63,21 +73,33 @@ async fn sleep_until(deadline: Option<Instant>) {
 }
 
 fn has_to_tag(req: &Request) -> bool {
-    message::to_value(&req.headers).and_then(message::tag).is_some()
+    message::to_value(&req.headers)
+        .and_then(message::tag)
+        .is_some()
 }
 
 impl Shard {
     fn handle(&mut self, now: Instant, msg: ShardMsg) {
         match msg {
-            ShardMsg::Inbound(SipMessage::Request(req), source) => self.on_request(now, req, source),
+            ShardMsg::Inbound(SipMessage::Request(req), source) => {
+                self.on_request(now, req, source)
+            }
             ShardMsg::Inbound(SipMessage::Response(resp), source) => {
                 if let Some((tx, resp)) = self.layer.on_response(now, resp, source) {
                     if let Some((owner, token)) = self.owners.get(&tx) {
-                        let _ = owner.send(CallInput::Response { token: *token, resp });
+                        let _ = owner.send(CallInput::Response {
+                            token: *token,
+                            resp,
+                        });
                     }
                 }
             }
-            ShardMsg::Request { req, target, owner, token } => {
+            ShardMsg::Request {
+                req,
+                target,
+                owner,
+                token,
+            } => {
                 self.sw.metrics.sip_out.request(&req.method.to_string());
                 let tx = self.layer.send_request(now, req, target);
                 self.owners.insert(tx, (owner, token));
@@ -85,8 +107,12 @@ impl Shard {
             ShardMsg::Respond { tx, resp } => self.respond(now, tx, resp),
             ShardMsg::Stateless { msg, target } => {
                 match &msg {
-                    SipMessage::Request(r) => self.sw.metrics.sip_out.request(&r.method.to_string()),
-                    SipMessage::Response(r) => self.sw.metrics.sip_out.response(r.status_code.code()),
+                    SipMessage::Request(r) => {
+                        self.sw.metrics.sip_out.request(&r.method.to_string())
+                    }
+                    SipMessage::Response(r) => {
+                        self.sw.metrics.sip_out.response(r.status_code.code())
+                    }
                 }
                 self.layer.send_stateless(msg, target);
             }
@@ -115,7 +141,11 @@ impl Shard {
                     let _ = call.send(CallInput::Ack { req: request });
                 }
             }
-            Incoming::Cancel { tx, invite_tx, request } => {
+            Incoming::Cancel {
+                tx,
+                invite_tx,
+                request,
+            } => {
                 let owner = invite_tx.and_then(|i| self.owners.get(&i));
                 match owner {
                     Some((owner, _)) => {
@@ -135,16 +165,28 @@ impl Shard {
             .headers
             .iter()
             .filter_map(|h| match h {
-                Header::Require(v) => Some(rsip::headers::untyped::UntypedHeader::value(v).to_string()),
-                Header::ProxyRequire(v) => Some(rsip::headers::untyped::UntypedHeader::value(v).to_string()),
+                Header::Require(v) => {
+                    Some(rsip::headers::untyped::UntypedHeader::value(v).to_string())
+                }
+                Header::ProxyRequire(v) => {
+                    Some(rsip::headers::untyped::UntypedHeader::value(v).to_string())
+                }
                 _ => None,
             })
-            .flat_map(|v| v.split(',').map(|s| s.trim().to_string()).collect::<Vec<_>>())
+            .flat_map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_string())
+                    .collect::<Vec<_>>()
+            })
             .filter(|s| !s.is_empty())
             .collect();
         if !required.is_empty() {
-            let mut r = message::response(&req, 420, "Bad Extension", Some(&message::random_token(10)));
-            r.headers.push(Header::Unsupported(rsip::headers::Unsupported::from(required.join(", "))));
+            let mut r =
+                message::response(&req, 420, "Bad Extension", Some(&message::random_token(10)));
+            r.headers
+                .push(Header::Unsupported(rsip::headers::Unsupported::from(
+                    required.join(", "),
+                )));
             return self.respond(now, tx, r);
         }
         let method = req.method;
@@ -154,7 +196,15 @@ impl Shard {
                 match mf.trim().parse::<u32>() {
                     Ok(0) => return self.reply(now, tx, &req, 483, "Too Many Hops"),
                     Ok(_) => {}
-                    Err(_) => return self.reply(now, tx, &req, 400, "Bad Request - Malformed Max-Forwards"),
+                    Err(_) => {
+                        return self.reply(
+                            now,
+                            tx,
+                            &req,
+                            400,
+                            "Bad Request - Malformed Max-Forwards",
+                        )
+                    }
                 }
             }
         }
@@ -165,8 +215,11 @@ impl Shard {
             }
             rsip::Method::Options if !in_dialog => {
                 let mut r = message::response(&req, 200, "OK", Some(&message::random_token(10)));
-                r.headers.push(Header::Allow(rsip::headers::Allow::from(ALLOW)));
-                r.headers.push(Header::Accept(rsip::headers::Accept::from("application/sdp")));
+                r.headers
+                    .push(Header::Allow(rsip::headers::Allow::from(ALLOW)));
+                r.headers.push(Header::Accept(rsip::headers::Accept::from(
+                    "application/sdp",
+                )));
                 self.respond(now, tx, r);
             }
             rsip::Method::Invite if !in_dialog => {
@@ -175,7 +228,8 @@ impl Shard {
                 }
                 match call::admit(&self.sw, tx, req, source) {
                     Ok(handle) => {
-                        self.owners.insert(tx, (handle.tx.clone(), call::A_LEG_TOKEN));
+                        self.owners
+                            .insert(tx, (handle.tx.clone(), call::A_LEG_TOKEN));
                     }
                     Err((req, resp)) => {
                         let _ = req;
@@ -197,8 +251,14 @@ impl Shard {
                 self.reply(now, tx, &req, 481, "Call/Transaction Does Not Exist")
             }
             _ => {
-                let mut r = message::response(&req, 405, "Method Not Allowed", Some(&message::random_token(10)));
-                r.headers.push(Header::Allow(rsip::headers::Allow::from(ALLOW)));
+                let mut r = message::response(
+                    &req,
+                    405,
+                    "Method Not Allowed",
+                    Some(&message::random_token(10)),
+                );
+                r.headers
+                    .push(Header::Allow(rsip::headers::Allow::from(ALLOW)));
                 self.respond(now, tx, r);
             }
         }
@@ -208,8 +268,10 @@ impl Shard {
     /// branch prefix) is a loop.
     fn is_loop(&self, req: &Request) -> bool {
         let ours = [
-            self.sw.local_host_port(crate::sip::target::TransportKind::Udp),
-            self.sw.local_host_port(crate::sip::target::TransportKind::Tcp),
+            self.sw
+                .local_host_port(crate::sip::target::TransportKind::Udp),
+            self.sw
+                .local_host_port(crate::sip::target::TransportKind::Tcp),
         ];
         req.headers.iter().any(|h| match h {
             Header::Via(v) => {
@@ -240,7 +302,10 @@ impl Shard {
             }
         }
         let len = self.layer.len() as i64;
-        self.sw.metrics.transactions.fetch_add(len - self.last_len, Relaxed);
+        self.sw
+            .metrics
+            .transactions
+            .fetch_add(len - self.last_len, Relaxed);
         self.last_len = len;
     }
 }

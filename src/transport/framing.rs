@@ -78,11 +78,16 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 fn content_length(head: &[u8]) -> Result<usize, FramingError> {
     for line in head.split(|&b| b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let Some(colon) = line.iter().position(|&b| b == b':') else { continue };
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
         let name = std::str::from_utf8(&line[..colon]).unwrap_or("").trim();
         if name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("l") {
             let v = std::str::from_utf8(&line[colon + 1..]).map_err(|_| FramingError::BadLength)?;
-            return v.trim().parse::<usize>().map_err(|_| FramingError::BadLength);
+            return v
+                .trim()
+                .parse::<usize>()
+                .map_err(|_| FramingError::BadLength);
         }
     }
     Ok(0)

@@ -79,7 +79,12 @@ pub struct Transports {
 }
 
 impl Transports {
-    pub fn new(udp: Arc<UdpSocket>, local: LocalAddrs, max_per_ip: usize, metrics: Arc<Metrics>) -> Arc<Self> {
+    pub fn new(
+        udp: Arc<UdpSocket>,
+        local: LocalAddrs,
+        max_per_ip: usize,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Self> {
         Arc::new(Transports {
             udp,
             conns: DashMap::new(),
@@ -99,7 +104,11 @@ impl Transports {
 
     /// Sends one message. UDP goes straight out; TCP/WS go over the given connection,
     /// or any open connection to that address, or (TCP only) a new one.
-    pub async fn send(self: &Arc<Self>, target: &Target, bytes: Bytes) -> Result<(), TransportError> {
+    pub async fn send(
+        self: &Arc<Self>,
+        target: &Target,
+        bytes: Bytes,
+    ) -> Result<(), TransportError> {
         match target.kind {
             TransportKind::Udp => {
                 self.udp.send_to(&bytes, target.addr).await?;
@@ -133,7 +142,12 @@ impl Transports {
     }
 
     /// Registers a new connection unless its source IP already has too many.
-    fn add_conn(&self, kind: TransportKind, addr: SocketAddr, tx: mpsc::Sender<Bytes>) -> Option<ConnId> {
+    fn add_conn(
+        &self,
+        kind: TransportKind,
+        addr: SocketAddr,
+        tx: mpsc::Sender<Bytes>,
+    ) -> Option<ConnId> {
         {
             let mut n = self.per_ip.entry(addr.ip()).or_insert(0);
             if *n >= self.max_per_ip {
@@ -185,7 +199,9 @@ impl Transports {
                 self.metrics.sip_parse_errors.fetch_add(1, Relaxed);
                 let (code, reason) = err.status();
                 let reply = match &err {
-                    ParseError::Syntax(_) | ParseError::TooLarge { .. } => message::raw_reject(data, code, &reason),
+                    ParseError::Syntax(_) | ParseError::TooLarge { .. } => {
+                        message::raw_reject(data, code, &reason)
+                    }
                     _ => message::raw_reject(data, code, &reason),
                 };
                 log_rejected(&source, &err, reply.is_some());

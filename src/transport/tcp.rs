@@ -13,7 +13,11 @@ use super::framing::{Frame, Framer};
 use super::{TransportError, Transports};
 use crate::sip::target::{ConnId, Target, TransportKind};
 
-pub async fn run(transports: Arc<Transports>, listener: TcpListener, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+pub async fn run(
+    transports: Arc<Transports>,
+    listener: TcpListener,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
     loop {
         let (stream, addr) = tokio::select! {
             r = listener.accept() => match r {
@@ -32,7 +36,10 @@ pub async fn run(transports: Arc<Transports>, listener: TcpListener, mut shutdow
 }
 
 /// Opens a TCP connection to `addr` for sending requests to a peer we have no connection to.
-pub async fn connect(transports: Arc<Transports>, addr: SocketAddr) -> Result<ConnId, TransportError> {
+pub async fn connect(
+    transports: Arc<Transports>,
+    addr: SocketAddr,
+) -> Result<ConnId, TransportError> {
     let stream = tokio::time::timeout(std::time::Duration::from_secs(5), TcpStream::connect(addr))
         .await
         .map_err(|_| TransportError::NoConnection(addr))??;
@@ -56,7 +63,11 @@ fn spawn_conn(transports: Arc<Transports>, stream: TcpStream, addr: SocketAddr) 
     });
     let t = transports.clone();
     tokio::spawn(async move {
-        let source = Target { kind: TransportKind::Tcp, addr, conn: Some(id) };
+        let source = Target {
+            kind: TransportKind::Tcp,
+            addr,
+            conn: Some(id),
+        };
         let mut framer = Framer::default();
         let mut chunk = vec![0u8; 16384];
         'outer: loop {
@@ -78,7 +89,9 @@ fn spawn_conn(transports: Arc<Transports>, stream: TcpStream, addr: SocketAddr) 
                     Ok(None) => break,
                     Err(e) => {
                         tracing::warn!(%addr, "closing TCP connection: {e}");
-                        t.metrics.sip_parse_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        t.metrics
+                            .sip_parse_errors
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         break 'outer;
                     }
                 }

@@ -7,7 +7,11 @@ use tokio::net::UdpSocket;
 use super::Transports;
 use crate::sip::target::Target;
 
-pub async fn run(transports: Arc<Transports>, socket: Arc<UdpSocket>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+pub async fn run(
+    transports: Arc<Transports>,
+    socket: Arc<UdpSocket>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
     let mut buf = vec![0u8; 65536];
     loop {
         let (n, from) = tokio::select! {

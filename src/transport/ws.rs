@@ -14,7 +14,11 @@ use super::Transports;
 use crate::sip::message::MAX_MESSAGE;
 use crate::sip::target::{Target, TransportKind};
 
-pub async fn run(transports: Arc<Transports>, listener: TcpListener, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+pub async fn run(
+    transports: Arc<Transports>,
+    listener: TcpListener,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
     loop {
         let (stream, addr) = tokio::select! {
             r = listener.accept() => match r {
@@ -30,27 +34,31 @@ pub async fn run(transports: Arc<Transports>, listener: TcpListener, mut shutdow
         let t = transports.clone();
         tokio::spawn(async move {
             let _ = stream.set_nodelay(true);
-            let negotiate = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
-                let offered = req
-                    .headers()
-                    .get_all("sec-websocket-protocol")
-                    .iter()
-                    .filter_map(|v| v.to_str().ok())
-                    .flat_map(|v| v.split(','))
-                    .any(|p| p.trim().eq_ignore_ascii_case("sip"));
-                if !offered {
-                    let mut e = ErrorResponse::new(Some("subprotocol 'sip' required".into()));
-                    *e.status_mut() = StatusCode::BAD_REQUEST;
-                    return Err(e);
-                }
-                resp.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static("sip"));
-                Ok(resp)
-            };
+            let negotiate =
+                |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
+                    let offered = req
+                        .headers()
+                        .get_all("sec-websocket-protocol")
+                        .iter()
+                        .filter_map(|v| v.to_str().ok())
+                        .flat_map(|v| v.split(','))
+                        .any(|p| p.trim().eq_ignore_ascii_case("sip"));
+                    if !offered {
+                        let mut e = ErrorResponse::new(Some("subprotocol 'sip' required".into()));
+                        *e.status_mut() = StatusCode::BAD_REQUEST;
+                        return Err(e);
+                    }
+                    resp.headers_mut()
+                        .insert("sec-websocket-protocol", HeaderValue::from_static("sip"));
+                    Ok(resp)
+                };
             let cfg = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
                 .max_message_size(Some(MAX_MESSAGE))
                 .max_frame_size(Some(MAX_MESSAGE));
-            let handshake = tokio_tungstenite::accept_hdr_async_with_config(stream, negotiate, Some(cfg));
-            let ws = match tokio::time::timeout(std::time::Duration::from_secs(10), handshake).await {
+            let handshake =
+                tokio_tungstenite::accept_hdr_async_with_config(stream, negotiate, Some(cfg));
+            let ws = match tokio::time::timeout(std::time::Duration::from_secs(10), handshake).await
+            {
                 Ok(Ok(ws)) => ws,
                 Ok(Err(e)) => {
                     tracing::debug!(%addr, "websocket handshake failed: {e}");
@@ -73,7 +81,11 @@ pub async fn run(transports: Arc<Transports>, listener: TcpListener, mut shutdow
                 }
                 let _ = sink.close().await;
             });
-            let source = Target { kind: TransportKind::Ws, addr, conn: Some(id) };
+            let source = Target {
+                kind: TransportKind::Ws,
+                addr,
+                conn: Some(id),
+            };
             while let Some(frame) = stream.next().await {
                 let data: Bytes = match frame {
                     Ok(Message::Text(s)) => Bytes::copy_from_slice(s.as_bytes()),

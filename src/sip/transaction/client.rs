@@ -14,7 +14,7 @@ use rsip::{Request, Response};
 
 use super::key::{self, TxKey};
 use super::timer::{Ctx, Next, Slots, TimerKind};
-use super::{TxEvent, wire};
+use super::{wire, TxEvent};
 use crate::sip::target::Target;
 
 /// Timer D for unreliable transports (RFC 3261 §17.1.1.2: at least 32 s).

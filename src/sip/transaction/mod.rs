@@ -37,7 +37,7 @@ use bytes::Bytes;
 use rsip::{Method, Request, Response, SipMessage};
 
 pub use client::{ClientState, TIMER_D};
-pub use key::{MAGIC_COOKIE, new_branch};
+pub use key::{new_branch, MAGIC_COOKIE};
 pub use server::ServerState;
 pub use timer::TimerKind;
 

@@ -12,7 +12,7 @@ use rsip::{Request, Response};
 
 use super::key::TxKey;
 use super::timer::{Ctx, Next, Slots, TimerKind};
-use super::{TxError, TxEvent, wire};
+use super::{wire, TxError, TxEvent};
 use crate::sip::target::Target;
 
 /// States of a server transaction. INVITE starts in `Proceeding`, others in `Trying`.

@@ -27,11 +27,10 @@ fn timer_a_doubles_without_cap_and_timer_b_times_out() {
     assert_eq!(h.layer.len(), 0);
     assert_eq!(h.sent.len(), 7, "no retransmission after timer B");
     // Every retransmission is byte-identical to the first transmission.
-    assert!(
-        h.sent
-            .iter()
-            .all(|(_, t)| t.bytes == h.sent[0].1.bytes && t.target == udp())
-    );
+    assert!(h
+        .sent
+        .iter()
+        .all(|(_, t)| t.bytes == h.sent[0].1.bytes && t.target == udp()));
 }
 
 #[test]
@@ -182,14 +181,12 @@ fn non2xx_final_generates_rfc3261_ack() {
             "<sip:p2.example.com;lr>".to_owned()
         ]
     );
-    assert!(
-        header_values(&msg, |h| if let Header::Contact(v) = h {
-            Some(v.value().into())
-        } else {
-            None
-        })
-        .is_empty()
-    );
+    assert!(header_values(&msg, |h| if let Header::Contact(v) = h {
+        Some(v.value().into())
+    } else {
+        None
+    })
+    .is_empty());
     assert!(ack_req.body.is_empty());
 }
 
@@ -198,10 +195,9 @@ fn timer_d_absorbs_final_retransmissions_and_resends_ack() {
     let mut h = Harness::new();
     let tx = h.send_request(request("INVITE", "z9hG4bKa5"), udp());
     h.run_until(100);
-    assert!(
-        h.response_in(response(486, "INVITE", "z9hG4bKa5"))
-            .is_some()
-    );
+    assert!(h
+        .response_in(response(486, "INVITE", "z9hG4bKa5"))
+        .is_some());
     let ack = h.sent.last().expect("ACK").1.bytes.clone();
     h.run_until(600);
     assert!(
@@ -210,10 +206,9 @@ fn timer_d_absorbs_final_retransmissions_and_resends_ack() {
         "retransmitted final is absorbed"
     );
     assert_eq!(h.sent.last().expect("ACK again").1.bytes, ack);
-    assert!(
-        h.response_in(response(180, "INVITE", "z9hG4bKa5"))
-            .is_none()
-    );
+    assert!(h
+        .response_in(response(180, "INVITE", "z9hG4bKa5"))
+        .is_none());
     assert_eq!(
         h.sent_times(),
         vec![0, 100, 600],
@@ -227,10 +222,9 @@ fn timer_d_absorbs_final_retransmissions_and_resends_ack() {
     assert!(h.layer.contains(tx));
     h.run_until(32_100);
     assert_eq!(h.events_of(tx), vec![(32_100, TxEvent::Terminated { tx })]);
-    assert!(
-        h.response_in(response(486, "INVITE", "z9hG4bKa5"))
-            .is_none()
-    );
+    assert!(h
+        .response_in(response(486, "INVITE", "z9hG4bKa5"))
+        .is_none());
     assert_eq!(h.sent.len(), 3, "no ACK once terminated");
 }
 
@@ -238,10 +232,9 @@ fn timer_d_absorbs_final_retransmissions_and_resends_ack() {
 fn timer_d_is_zero_on_reliable_transport() {
     let mut h = Harness::new();
     let tx = h.send_request(request("INVITE", "z9hG4bKa6"), tcp());
-    assert!(
-        h.response_in(response(603, "INVITE", "z9hG4bKa6"))
-            .is_some()
-    );
+    assert!(h
+        .response_in(response(603, "INVITE", "z9hG4bKa6"))
+        .is_some());
     assert_eq!(h.sent.len(), 2, "INVITE and ACK");
     assert_eq!(h.sent[1].1.target, tcp());
     assert_eq!(h.events_of(tx), vec![(0, TxEvent::Terminated { tx })]);
@@ -266,14 +259,12 @@ fn accepted_passes_2xx_retransmissions_until_timer_m() {
         Some(tx),
         "2xx retransmission to TU"
     );
-    assert!(
-        h.response_in(response(180, "INVITE", "z9hG4bKa7"))
-            .is_none()
-    );
-    assert!(
-        h.response_in(response(500, "INVITE", "z9hG4bKa7"))
-            .is_none()
-    );
+    assert!(h
+        .response_in(response(180, "INVITE", "z9hG4bKa7"))
+        .is_none());
+    assert!(h
+        .response_in(response(500, "INVITE", "z9hG4bKa7"))
+        .is_none());
     assert_eq!(
         h.sent_times(),
         vec![0],
@@ -298,9 +289,7 @@ fn timer_e_doubles_capped_at_t2_and_timer_f_times_out() {
     h.run_until(40_000);
     assert_eq!(
         h.sent_times(),
-        vec![
-            0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500
-        ]
+        vec![0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500]
     );
     assert_eq!(
         h.events_of(tx),
@@ -316,10 +305,9 @@ fn timer_e_uses_t2_in_proceeding() {
     let mut h = Harness::new();
     let tx = h.send_request(request("REGISTER", "z9hG4bKe2"), udp());
     h.run_until(600);
-    assert!(
-        h.response_in(response(100, "REGISTER", "z9hG4bKe2"))
-            .is_some()
-    );
+    assert!(h
+        .response_in(response(100, "REGISTER", "z9hG4bKe2"))
+        .is_some());
     assert_eq!(h.layer.client_state(tx), Some(ClientState::Proceeding));
     h.run_until(14_000);
     // E was already armed for 1500; from there it is reset to T2 every time.
@@ -409,10 +397,9 @@ fn cancel_is_its_own_client_transaction() {
     let mut h = Harness::new();
     let invite = h.send_request(request("INVITE", "z9hG4bKc1"), udp());
     h.run_until(100);
-    assert!(
-        h.response_in(response(180, "INVITE", "z9hG4bKc1"))
-            .is_some()
-    );
+    assert!(h
+        .response_in(response(180, "INVITE", "z9hG4bKc1"))
+        .is_some());
     let cancel = h.send_request(request("CANCEL", "z9hG4bKc1"), udp());
     assert_ne!(invite, cancel);
     assert_eq!(
@@ -444,10 +431,9 @@ fn transport_error_ends_the_transaction() {
             (1, TxEvent::Terminated { tx })
         ]
     );
-    assert!(
-        h.response_in(response(200, "INVITE", "z9hG4bKt1"))
-            .is_none()
-    );
+    assert!(h
+        .response_in(response(200, "INVITE", "z9hG4bKt1"))
+        .is_none());
 }
 
 #[test]

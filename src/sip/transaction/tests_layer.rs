@@ -8,8 +8,8 @@ use rsip::SipMessage;
 
 use super::tests_support::*;
 use super::{
-    COMPACT_SLACK, ClientState, Incoming, ServerState, Timers, TransactionLayer, Transmit, TxEvent,
-    new_branch,
+    new_branch, ClientState, Incoming, ServerState, Timers, TransactionLayer, Transmit, TxEvent,
+    COMPACT_SLACK,
 };
 use crate::sip::target::Target;
 
@@ -54,10 +54,9 @@ fn poll_timeout_skips_cancelled_timers() {
     let mut h = Harness::new();
     let tx = h.send_request(request("INVITE", "z9hG4bKq1"), udp());
     h.run_until(100);
-    assert!(
-        h.response_in(response(180, "INVITE", "z9hG4bKq1"))
-            .is_some()
-    );
+    assert!(h
+        .response_in(response(180, "INVITE", "z9hG4bKq1"))
+        .is_some());
     assert_eq!(
         h.layer.poll_timeout(),
         None,

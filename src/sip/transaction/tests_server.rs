@@ -60,15 +60,12 @@ fn timer_g_doubles_capped_at_t2_until_timer_h() {
     h.run_until(40_000);
     assert_eq!(
         h.sent_times(),
-        vec![
-            0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500
-        ]
+        vec![0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500]
     );
-    assert!(
-        h.sent
-            .iter()
-            .all(|(_, t)| t.bytes == h.sent[0].1.bytes && t.target == udp())
-    );
+    assert!(h
+        .sent
+        .iter()
+        .all(|(_, t)| t.bytes == h.sent[0].1.bytes && t.target == udp()));
     assert_eq!(
         h.events_of(tx),
         vec![
