@@ -325,7 +325,7 @@ fn unknown_number_is_not_found() {
 #[test]
 fn outbound_call_goes_out_the_trunk() {
     let sw = Switch::start_default();
-    let sink = RtpSink::bind();
+    let sink = RtpSink::bind_on(&sw.trunk.ip().to_string());
     let mut carrier = sw
         .sipp("carrier_uas.xml")
         .ip(&sw.trunk.ip().to_string())
@@ -390,4 +390,19 @@ fn inbound_did_call_rings_the_extension() {
         assert_eq!(e.str("caller"), "+15557654321", "{all}");
         assert_eq!(e.str("callee"), "+15550100100", "{all}");
     }
+}
+
+/// A carrier trunk declared on 127.0.0.1 (another port) must not swallow the calls
+/// of phones on the same host: only its exact host:port is the trunk, so an INVITE
+/// from a phone's port is still challenged (407) like any extension's.
+#[test]
+fn phone_on_the_trunk_host_is_still_authenticated() {
+    let sw = Switch::start(SwitchOpts {
+        trunk_ip: LOCALHOST.to_string(),
+        ..SwitchOpts::default()
+    });
+    assert_eq!(sw.trunk.ip().to_string(), LOCALHOST);
+    let out = caller(&sw, "uac_unknown.xml", "1001", "1999").run();
+    out.assert_ok();
+    assert_received(&out, &[407, 404]);
 }

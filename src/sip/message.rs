@@ -10,8 +10,7 @@ use std::net::SocketAddr;
 pub const MAX_MESSAGE: usize = 64 * 1024;
 
 /// Methods the switch knows. Anything else gets 405 (Allow lists what we take).
-pub const ALLOW: &str =
-    "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, NOTIFY, MESSAGE, PRACK";
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE";
 
 /// Why a message was refused at the edge.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -76,19 +76,16 @@ impl Directory {
         }
     }
 
-    /// The trunk whose gateway is this source (exact port preferred, then IP alone).
+    /// The trunk whose gateway is this source address. IP and port must both match:
+    /// matching on the IP alone would let any phone on the carrier's host skip auth.
     pub fn trunk_by_source(&self, src: SocketAddr) -> Option<&Trunk> {
-        let ip_match = |t: &&Trunk| {
-            t.host
-                .parse::<IpAddr>()
-                .map(|ip| ip == src.ip())
-                .unwrap_or(false)
-        };
-        self.trunks
-            .iter()
-            .filter(ip_match)
-            .find(|t| t.port == src.port())
-            .or_else(|| self.trunks.iter().find(ip_match))
+        self.trunks.iter().find(|t| {
+            t.port == src.port()
+                && t.host
+                    .parse::<IpAddr>()
+                    .map(|ip| ip == src.ip())
+                    .unwrap_or(false)
+        })
     }
 
     pub fn trunk_for_account(&self, account: &str) -> Option<&Trunk> {

@@ -128,12 +128,26 @@ impl Transports {
                         }
                     }
                     None if kind == TransportKind::Tcp => {
-                        let id = tcp::connect(self.clone(), target.addr).await?;
-                        let tx = self.conns.get(&id).map(|c| c.tx.clone());
-                        match tx {
-                            Some(tx) => tx.try_send(bytes).map_err(|_| TransportError::QueueFull),
-                            None => Err(TransportError::NoConnection(target.addr)),
-                        }
+                        // connect in the background: the caller (a shard) must never wait on it
+                        let this = self.clone();
+                        let addr = target.addr;
+                        tokio::spawn(async move {
+                            let sent = match tcp::connect(this.clone(), addr).await {
+                                Ok(id) => this
+                                    .conns
+                                    .get(&id)
+                                    .map(|c| c.tx.clone())
+                                    .map(|tx| tx.try_send(bytes).is_ok()),
+                                Err(e) => {
+                                    tracing::debug!(%addr, "tcp connect failed: {e}");
+                                    None
+                                }
+                            };
+                            if sent != Some(true) {
+                                tracing::info!(%addr, "could not send over a new TCP connection");
+                            }
+                        });
+                        Ok(())
                     }
                     None => Err(TransportError::NoConnection(target.addr)),
                 }

@@ -20,6 +20,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 pub const LOCALHOST: &str = "127.0.0.1";
+/// Where the PSTN carrier lives by default: another loopback address (Linux routes all of 127/8).
+pub const CARRIER_IP: &str = "127.0.0.2";
 
 /// Seconds SIPp may run before it gives up on its own (`-timeout … -timeout_error`).
 const SIPP_TIMEOUT_SECS: u64 = 20;
@@ -70,7 +72,9 @@ pub struct SwitchOpts {
 impl Default for SwitchOpts {
     fn default() -> Self {
         SwitchOpts {
-            trunk_ip: LOCALHOST.to_string(),
+            // the carrier is another host than the phones (all on 127.0.0.1): a
+            // trunk is recognised by its source address
+            trunk_ip: CARRIER_IP.to_string(),
             extra_args: Vec::new(),
         }
     }
@@ -575,6 +579,7 @@ pub struct Sipp {
     name: String,
     args: Vec<String>,
     dir: PathBuf,
+    pub local_ip: String,
     pub local_port: u16,
     pub media_port: u16,
 }
@@ -619,6 +624,7 @@ impl Sipp {
             name,
             args,
             dir: dir.to_path_buf(),
+            local_ip: LOCALHOST.to_string(),
             local_port,
             media_port,
         }
@@ -632,6 +638,7 @@ impl Sipp {
 
     /// Local source IP (default 127.0.0.1), e.g. to play a carrier on another address.
     pub fn ip(mut self, ip: &str) -> Self {
+        self.local_ip = ip.to_string();
         for i in 0..self.args.len() {
             if self.args[i] == "-i" || self.args[i] == "-mi" {
                 self.args[i + 1] = ip.to_string();
@@ -713,7 +720,7 @@ impl RunningSipp {
     /// Waits until SIPp has bound its SIP port (a server scenario is then ready).
     pub fn wait_listening(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while UdpSocket::bind((LOCALHOST, self.sipp.local_port)).is_ok() {
+        while UdpSocket::bind((self.sipp.local_ip.as_str(), self.sipp.local_port)).is_ok() {
             if let Some(c) = self.child.as_mut() {
                 if let Ok(Some(status)) = c.try_wait() {
                     let out = self.collect(status);
@@ -975,6 +982,11 @@ pub struct SinkState {
 
 impl RtpSink {
     pub fn bind() -> RtpSink {
+        RtpSink::bind_on(LOCALHOST)
+    }
+
+    /// A sink on another loopback address (a far end that is not 127.0.0.1).
+    pub fn bind_on(ip: &str) -> RtpSink {
         // an even port with a free odd neighbour, like a real phone's RTP/RTCP pair
         let base = port_block(2);
         let port = if base % 2 == 0 {
@@ -982,7 +994,7 @@ impl RtpSink {
         } else {
             port_block(3) / 2 * 2 + 2
         };
-        let sock = UdpSocket::bind((LOCALHOST, port)).expect("bind RTP sink");
+        let sock = UdpSocket::bind((ip, port)).expect("bind RTP sink");
         sock.set_read_timeout(Some(Duration::from_millis(100)))
             .expect("timeout");
         let state = Arc::new(Mutex::new(SinkState::default()));
