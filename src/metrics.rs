@@ -68,6 +68,7 @@ pub struct Metrics {
     pub sip_in: MessageCounts,
     pub sip_out: MessageCounts,
     pub sip_parse_errors: AtomicU64,
+    pub sip_dropped_overload: AtomicU64,
     pub registrations: AtomicI64,
     pub active_channels: AtomicI64,
     pub active_calls: AtomicI64,
@@ -123,7 +124,8 @@ impl Metrics {
         for (name, kind, v) in gauges {
             let _ = writeln!(out, "# TYPE {name} {kind}\n{name} {v}");
         }
-        let counters: [(&str, &AtomicU64); 7] = [
+        let counters: [(&str, &AtomicU64); 8] = [
+            ("switchyard_sip_dropped_overload_total", &self.sip_dropped_overload),
             ("switchyard_sip_parse_errors_total", &self.sip_parse_errors),
             (
                 "switchyard_rtp_packets_relayed_total",

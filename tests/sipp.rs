@@ -324,7 +324,8 @@ fn unknown_number_is_not_found() {
 
 #[test]
 fn outbound_call_goes_out_the_trunk() {
-    let sw = Switch::start_default();
+    // the carrier on a host of its own, as in production
+    let sw = Switch::start(SwitchOpts { trunk_ip: OTHER_HOST.to_string(), ..SwitchOpts::default() });
     let sink = RtpSink::bind_on(&sw.trunk.ip().to_string());
     let mut carrier = sw
         .sipp("carrier_uas.xml")
@@ -405,4 +406,15 @@ fn phone_on_the_trunk_host_is_still_authenticated() {
     let out = caller(&sw, "uac_unknown.xml", "1001", "1999").run();
     out.assert_ok();
     assert_received(&out, &[407, 404]);
+}
+
+#[test]
+fn unregistered_extension_is_temporarily_unavailable() {
+    let sw = Switch::start_default();
+    let events = sw.events();
+    let out = caller(&sw, "uac_unavailable.xml", "1001", "1004").run();
+    out.assert_ok();
+    assert_received(&out, &[407, 480]);
+    let evs = events.wait_for(Duration::from_secs(3), |e| count(e, "channel_destroy") >= 1);
+    assert_eq!(destroy_causes(&evs), vec!["USER_NOT_REGISTERED"], "{}", describe(&evs));
 }

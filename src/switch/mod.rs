@@ -27,6 +27,9 @@ use directory::Directory;
 use registrations::Registrations;
 pub use shard::ShardMsg;
 
+/// Messages a shard may have queued from the network before new ones are dropped.
+pub const INBOUND_QUEUE: usize = 50_000;
+
 /// Tunables of the switch that the SIP logic consults.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -49,6 +52,9 @@ pub struct Switch {
     pub metrics: Arc<Metrics>,
     pub ports: Arc<PortPool>,
     shards: Vec<mpsc::UnboundedSender<ShardMsg>>,
+    /// Bounded queues for network input: when a shard falls behind, datagrams are
+    /// dropped (UDP peers retransmit) instead of memory growing without bound.
+    inbound: Vec<mpsc::Sender<(SipMessage, Target)>>,
 }
 
 impl Switch {
@@ -65,13 +71,16 @@ impl Switch {
         metrics: Arc<Metrics>,
         ports: Arc<PortPool>,
         shards: usize,
-    ) -> (Arc<Switch>, Vec<mpsc::UnboundedReceiver<ShardMsg>>) {
+    ) -> (Arc<Switch>, Vec<shard::Queues>) {
         let mut senders = Vec::new();
+        let mut inbound = Vec::new();
         let mut receivers = Vec::new();
         for _ in 0..shards.max(1) {
             let (tx, rx) = mpsc::unbounded_channel();
+            let (itx, irx) = mpsc::channel(INBOUND_QUEUE);
             senders.push(tx);
-            receivers.push(rx);
+            inbound.push(itx);
+            receivers.push(shard::Queues { commands: rx, inbound: irx });
         }
         let sw = Arc::new(Switch {
             settings,
@@ -86,6 +95,7 @@ impl Switch {
             metrics,
             ports,
             shards: senders,
+            inbound,
         });
         (sw, receivers)
     }
@@ -123,7 +133,10 @@ impl Switch {
         }
         .unwrap_or("")
         .to_string();
-        self.to_shard(&cid, ShardMsg::Inbound(msg, source));
+        let i = self.shard_for(&cid);
+        if self.inbound[i].try_send((msg, source)).is_err() {
+            self.metrics.sip_dropped_overload.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 
     /// `host:port` this switch puts into Via/Contact for a transport.

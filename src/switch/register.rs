@@ -66,14 +66,16 @@ pub fn gate(
     };
     let challenge = |stale: bool| {
         let mut r = message::response(req, code, reason, Some(&tag));
-        let value = sw
-            .nonces
-            .challenge(realm, Algorithm::Md5, stale, unix_secs());
-        r.headers.push(if proxy {
-            Header::ProxyAuthenticate(rsip::headers::ProxyAuthenticate::from(value))
-        } else {
-            Header::WwwAuthenticate(rsip::headers::WwwAuthenticate::from(value))
-        });
+        // RFC 7616 §3.7: one challenge per algorithm. MD5 first, because most deployed
+        // UAs (and SIPp) answer the first challenge they see; SHA-256 for those that prefer it.
+        for alg in [Algorithm::Md5, Algorithm::Sha256] {
+            let value = sw.nonces.challenge(realm, alg, stale, unix_secs());
+            r.headers.push(if proxy {
+                Header::ProxyAuthenticate(rsip::headers::ProxyAuthenticate::from(value))
+            } else {
+                Header::WwwAuthenticate(rsip::headers::WwwAuthenticate::from(value))
+            });
+        }
         r
     };
     // Credentials for our realm (a UA may carry several Authorization headers).

@@ -39,7 +39,16 @@ struct Shard {
     last_len: i64,
 }
 
-pub async fn run(sw: Arc<Switch>, mut rx: mpsc::UnboundedReceiver<ShardMsg>) {
+/// A shard's two input queues: commands from call tasks (never dropped) and
+/// messages from the network (bounded).
+pub struct Queues {
+    pub commands: mpsc::UnboundedReceiver<ShardMsg>,
+    pub inbound: mpsc::Receiver<(SipMessage, Target)>,
+}
+
+pub async fn run(sw: Arc<Switch>, queues: Queues) {
+    let Queues { commands: mut rx, inbound: mut net } = queues;
+    let mut net_batch = Vec::with_capacity(64);
     let mut shard = Shard {
         sw,
         layer: TransactionLayer::new(Timers::default()),
@@ -55,6 +64,13 @@ pub async fn run(sw: Arc<Switch>, mut rx: mpsc::UnboundedReceiver<ShardMsg>) {
                 let now = Instant::now();
                 for m in batch.drain(..) {
                     shard.handle(now, m);
+                }
+            }
+            n = net.recv_many(&mut net_batch, 64) => {
+                if n == 0 { break; }
+                let now = Instant::now();
+                for (m, source) in net_batch.drain(..) {
+                    shard.handle(now, ShardMsg::Inbound(m, source));
                 }
             }
             _ = sleep_until(deadline) => {

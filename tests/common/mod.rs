@@ -20,8 +20,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 pub const LOCALHOST: &str = "127.0.0.1";
-/// Where the PSTN carrier lives by default: another loopback address (Linux routes all of 127/8).
-pub const CARRIER_IP: &str = "127.0.0.2";
+/// Another loopback address (Linux routes all of 127/8), for a carrier on a host of its own.
+pub const OTHER_HOST: &str = "127.0.0.2";
 
 /// Seconds SIPp may run before it gives up on its own (`-timeout … -timeout_error`).
 const SIPP_TIMEOUT_SECS: u64 = 20;
@@ -72,9 +72,7 @@ pub struct SwitchOpts {
 impl Default for SwitchOpts {
     fn default() -> Self {
         SwitchOpts {
-            // the carrier is another host than the phones (all on 127.0.0.1): a
-            // trunk is recognised by its source address
-            trunk_ip: CARRIER_IP.to_string(),
+            trunk_ip: LOCALHOST.to_string(),
             extra_args: Vec::new(),
         }
     }
@@ -120,8 +118,10 @@ impl Switch {
     }
 
     pub fn start(opts: SwitchOpts) -> Switch {
+        // SWITCHYARD_KEEP_TEST_DIRS=1 keeps logs and traces for reading afterwards
         let tmp = tempfile::Builder::new()
             .prefix("switchyard-it-")
+            .disable_cleanup(std::env::var_os("SWITCHYARD_KEEP_TEST_DIRS").is_some())
             .tempdir()
             .expect("tempdir");
         let sip_port = port_block(1);

@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# Switchyard benchmarks with SIPp against a release build. Prints figures; copy them
+# into docs/BENCHMARKS.md with the date.
+#
+#   sip-tests/bench/run.sh register   # REGISTER+digest auth per second at <0.1 % failures
+#   sip-tests/bench/run.sh calls      # calls per second set up and torn down through the B2BUA
+#   sip-tests/bench/run.sh rtp        # concurrent calls with 20 ms G.711 both ways, loss measured
+#   sip-tests/bench/run.sh all
+#
+# Environment: RATES (register rates to try), CALL_RATES, RTP_CALLS (concurrency steps),
+# SIPP (path), SY_BIN (switch binary; default target/release/switchyard, built if missing).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+cd "$root"
+
+SIPP=${SIPP:-sipp}
+command -v "$SIPP" >/dev/null || { echo "sipp missing: apt-get install sip-tester" >&2; exit 1; }
+SY_BIN=${SY_BIN:-$root/target/release/switchyard}
+[ -x "$SY_BIN" ] || cargo build --release
+work=$(mktemp -d /tmp/sy-bench.XXXXXX)
+SIP_PORT=${SIP_PORT:-25060}
+HTTP_PORT=${HTTP_PORT:-28080}
+USERS=${USERS:-2000}
+PCAP=${PCAP:-/usr/share/sip-tester/g711a.pcap}
+sy_pid=""
+
+cleanup() {
+  [ -n "$sy_pid" ] && kill "$sy_pid" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+# A dialplan with $USERS extensions 10000.. (password pw<number>), default account.
+gen_dialplan() {
+  {
+    echo '[[accounts]]'
+    echo 'id = "bench"'
+    echo 'name = "Bench"'
+    echo 'sip_domain = "bench.switchyard.test"'
+    echo 'default = true'
+    for ((i = 0; i < USERS; i++)); do
+      n=$((10000 + i))
+      printf '[[accounts.extensions]]\nnumber = "%s"\npassword = "pw%s"\ndisplay_name = "User %s"\n' "$n" "$n" "$n"
+    done
+  } > "$work/bench.toml"
+  : > "$work/users.csv"
+  echo "RANDOM" > "$work/users.csv"
+  for ((i = 0; i < USERS; i++)); do n=$((10000 + i)); echo "$n;pw$n" >> "$work/users.csv"; done
+}
+
+start_switch() {
+  rm -rf "$work/data"
+  RUST_LOG=${RUST_LOG:-warn} "$SY_BIN" serve --sip-udp 127.0.0.1:$SIP_PORT --sip-tcp 127.0.0.1:$SIP_PORT \
+    --sip-ws 127.0.0.1:$((SIP_PORT + 6)) --http 127.0.0.1:$HTTP_PORT --rtp-ports 40000-49999 \
+    --public-ip 127.0.0.1 --data-dir "$work/data" --dialplan "$work/bench.toml" \
+    --auth-max-failures 1000000 > "$work/switch.log" 2>&1 &
+  sy_pid=$!
+  for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "switch did not start:" >&2; cat "$work/switch.log" >&2; exit 1
+}
+
+stop_switch() { kill "$sy_pid" 2>/dev/null || true; wait "$sy_pid" 2>/dev/null || true; sy_pid=""; }
+
+# Runs sipp with a stats file; prints "successful failed elapsed_s".
+sipp_stats() {
+  local stf="$work/stats-$RANDOM.csv"
+  "$SIPP" "$@" -trace_stat -stf "$stf" -fd 60 -nostdin -timeout 120s >/dev/null 2>&1 || true
+  python3 - "$stf" <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1]), delimiter=';'))
+h, last = rows[0], rows[-1]
+def col(name):
+    return last[h.index(name)]
+def secs(t):
+    hms, _, us = t.partition(':')
+    parts = t.split(':')
+    h_, m_, s_ = int(parts[0]), int(parts[1]), int(parts[2])
+    frac = int(parts[3]) / 1e6 if len(parts) > 3 else 0
+    return h_ * 3600 + m_ * 60 + s_ + frac
+print(col('SuccessfulCall(C)'), col('FailedCall(C)'), f"{secs(col('ElapsedTime(C)')):.3f}")
+PY
+}
+
+bench_register() {
+  echo "== REGISTER + digest auth (each 'call' = REGISTER, 401, REGISTER with Authorization, 200)"
+  start_switch
+  local best=0
+  for rate in ${RATES:-4000 8000 10000 12000 14000 16000}; do
+    local total=$((rate * 5))
+    read -r ok fail secs < <(sipp_stats -sf "$here/reg_auth.xml" -inf "$work/users.csv" 127.0.0.1:$SIP_PORT \
+      -i 127.0.0.1 -p 0 -r "$rate" -rp 1000 -m "$total" -l 20000)
+    local achieved fpct
+    achieved=$(python3 -c "print(int($ok / $secs) if $secs > 0 else 0)")
+    fpct=$(python3 -c "print(round(100.0 * $fail / max(1, $ok + $fail), 3))")
+    echo "target ${rate}/s: ${ok} ok, ${fail} failed (${fpct} %), ${achieved} registrations/s"
+    if python3 -c "import sys; sys.exit(0 if $fpct < 0.1 else 1)"; then
+      [ "$achieved" -gt "$best" ] && best=$achieved
+    fi
+  done
+  echo "RESULT register_auth_per_s=$best (best achieved with < 0.1 % failures)"
+  stop_switch
+}
+
+register_callee() {
+  # one REGISTER of extension 10001 from the port the UAS will listen on
+  echo "SEQUENTIAL" > "$work/callee.csv"; echo "10001;pw10001" >> "$work/callee.csv"
+  "$SIPP" -sf "$here/reg_auth.xml" -inf "$work/callee.csv" 127.0.0.1:$SIP_PORT -i 127.0.0.1 -p "$1" \
+    -m 1 -nostdin -timeout 10s >/dev/null 2>&1
+}
+
+bench_calls() {
+  echo "== calls set up and torn down through the B2BUA (INVITE/407/INVITE/180/200/ACK/BYE on both legs)"
+  start_switch
+  local uas_port=$((SIP_PORT + 100)) best=0
+  register_callee $uas_port
+  "$SIPP" -sf "$here/call_uas.xml" -i 127.0.0.1 -p $uas_port -nostdin -bg >/dev/null 2>&1 || true
+  sleep 0.5
+  for rate in ${CALL_RATES:-200 400 600 800 1000 1200}; do
+    local total=$((rate * 5))
+    read -r ok fail secs < <(sipp_stats -sf "$here/call_uac.xml" 127.0.0.1:$SIP_PORT -i 127.0.0.1 -p 0 \
+      -key caller 10000 -key password pw10000 -key callee 10001 -r "$rate" -rp 1000 -m "$total" -l 20000 -d 0)
+    local achieved fpct
+    achieved=$(python3 -c "print(int($ok / $secs) if $secs > 0 else 0)")
+    fpct=$(python3 -c "print(round(100.0 * $fail / max(1, $ok + $fail), 3))")
+    echo "target ${rate}/s: ${ok} ok, ${fail} failed (${fpct} %), ${achieved} calls/s"
+    if python3 -c "import sys; sys.exit(0 if $fpct < 0.1 else 1)"; then
+      [ "$achieved" -gt "$best" ] && best=$achieved
+    fi
+  done
+  pkill -f "call_uas.xml" 2>/dev/null || true
+  echo "RESULT calls_per_s=$best (best achieved with < 0.1 % failures)"
+  stop_switch
+}
+
+metric() { curl -s "http://127.0.0.1:$HTTP_PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+
+bench_rtp() {
+  echo "== concurrent calls with RTP relayed (pcap of 20 ms G.711 both ways; loss = 1 - relayed/sent)"
+  local pkts_per_pcap
+  pkts_per_pcap=$(python3 - "$PCAP" <<'PY'
+import struct, sys
+d = open(sys.argv[1], 'rb').read()
+off, n = 24, 0
+while off + 16 <= len(d):
+    incl = struct.unpack('<I', d[off + 8:off + 12])[0]
+    off += 16 + incl
+    n += 1
+print(n)
+PY
+)
+  start_switch
+  local uas_port=$((SIP_PORT + 100)) best=0
+  register_callee $uas_port
+  "$SIPP" -sf "$here/call_uas_rtp.xml" -i 127.0.0.1 -p $uas_port -key pcap "$PCAP" -nostdin -bg >/dev/null 2>&1 || true
+  sleep 0.5
+  for n in ${RTP_CALLS:-50 100 200 300 400}; do
+    local before after sent loss
+    before=$(metric switchyard_rtp_packets_relayed_total)
+    read -r ok fail secs < <(sipp_stats -sf "$here/call_uac_rtp.xml" 127.0.0.1:$SIP_PORT -i 127.0.0.1 -p 0 \
+      -key caller 10000 -key password pw10000 -key callee 10001 -key pcap "$PCAP" \
+      -r 50 -rp 1000 -m "$n" -l "$n" -d 10000)
+    sleep 1
+    after=$(metric switchyard_rtp_packets_relayed_total)
+    sent=$((ok * 2 * pkts_per_pcap))
+    loss=$(python3 -c "print(round(100.0 * (1 - ($after - $before) / max(1, $sent)), 3))")
+    echo "${n} concurrent calls: ${ok} ok, ${fail} failed, relayed $((after - before)) of ${sent} packets, loss ${loss} %"
+    if [ "$fail" = 0 ] && python3 -c "import sys; sys.exit(0 if $loss <= 0.0 else 1)"; then best=$n; fi
+  done
+  pkill -f "call_uas_rtp.xml" 2>/dev/null || true
+  echo "RESULT rtp_concurrent_calls_without_loss=$best (pcap: $pkts_per_pcap packets per direction per call)"
+  stop_switch
+}
+
+gen_dialplan
+case "${1:-all}" in
+  register) bench_register ;;
+  calls) bench_calls ;;
+  rtp) bench_rtp ;;
+  all) bench_register; bench_calls; bench_rtp ;;
+  *) echo "usage: $0 register|calls|rtp|all" >&2; exit 2 ;;
+esac
