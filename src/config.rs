@@ -96,6 +96,10 @@ pub struct ServeArgs {
     /// Lifetime of a digest nonce in seconds (stale=true after).
     #[arg(long, env = "SWITCHYARD_NONCE_TTL", default_value_t = 300)]
     pub nonce_ttl: u64,
+    /// Digest algorithms offered in 401/407 challenges, preferred first: `md5`, `sha256`
+    /// or both (e.g. `sha256,md5`).
+    #[arg(long, env = "SWITCHYARD_DIGEST_ALGORITHMS", value_delimiter = ',', default_value = "md5", value_parser = parse_algorithm)]
+    pub digest_algorithms: Vec<crate::sip::auth::Algorithm>,
     /// Most concurrent TCP/WebSocket connections from one IP address.
     #[arg(long, env = "SWITCHYARD_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
     pub max_connections_per_ip: usize,
@@ -112,6 +116,14 @@ pub struct ImportArgs {
     pub file: PathBuf,
     #[command(flatten)]
     pub store: StoreArgs,
+}
+
+fn parse_algorithm(s: &str) -> Result<crate::sip::auth::Algorithm, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "md5" => Ok(crate::sip::auth::Algorithm::Md5),
+        "sha256" | "sha-256" => Ok(crate::sip::auth::Algorithm::Sha256),
+        other => Err(format!("unknown digest algorithm {other:?} (md5, sha256)")),
+    }
 }
 
 fn parse_range(s: &str) -> Result<(u16, u16), String> {

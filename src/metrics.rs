@@ -125,7 +125,10 @@ impl Metrics {
             let _ = writeln!(out, "# TYPE {name} {kind}\n{name} {v}");
         }
         let counters: [(&str, &AtomicU64); 8] = [
-            ("switchyard_sip_dropped_overload_total", &self.sip_dropped_overload),
+            (
+                "switchyard_sip_dropped_overload_total",
+                &self.sip_dropped_overload,
+            ),
             ("switchyard_sip_parse_errors_total", &self.sip_parse_errors),
             (
                 "switchyard_rtp_packets_relayed_total",

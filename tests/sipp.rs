@@ -325,7 +325,10 @@ fn unknown_number_is_not_found() {
 #[test]
 fn outbound_call_goes_out_the_trunk() {
     // the carrier on a host of its own, as in production
-    let sw = Switch::start(SwitchOpts { trunk_ip: OTHER_HOST.to_string(), ..SwitchOpts::default() });
+    let sw = Switch::start(SwitchOpts {
+        trunk_ip: OTHER_HOST.to_string(),
+        ..SwitchOpts::default()
+    });
     let sink = RtpSink::bind_on(&sw.trunk.ip().to_string());
     let mut carrier = sw
         .sipp("carrier_uas.xml")
@@ -416,5 +419,10 @@ fn unregistered_extension_is_temporarily_unavailable() {
     out.assert_ok();
     assert_received(&out, &[407, 480]);
     let evs = events.wait_for(Duration::from_secs(3), |e| count(e, "channel_destroy") >= 1);
-    assert_eq!(destroy_causes(&evs), vec!["USER_NOT_REGISTERED"], "{}", describe(&evs));
+    assert_eq!(
+        destroy_causes(&evs),
+        vec!["USER_NOT_REGISTERED"],
+        "{}",
+        describe(&evs)
+    );
 }

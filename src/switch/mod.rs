@@ -35,6 +35,8 @@ pub const INBOUND_QUEUE: usize = 50_000;
 pub struct Settings {
     pub ring_timeout: std::time::Duration,
     pub policy: crate::sip::registrar::Policy,
+    /// Digest algorithms offered in challenges, preferred first.
+    pub digest_algorithms: Vec<crate::sip::auth::Algorithm>,
 }
 
 /// Everything the shards and call tasks share. Cheap to clone through an `Arc`.
@@ -80,7 +82,10 @@ impl Switch {
             let (itx, irx) = mpsc::channel(INBOUND_QUEUE);
             senders.push(tx);
             inbound.push(itx);
-            receivers.push(shard::Queues { commands: rx, inbound: irx });
+            receivers.push(shard::Queues {
+                commands: rx,
+                inbound: irx,
+            });
         }
         let sw = Arc::new(Switch {
             settings,
@@ -135,7 +140,9 @@ impl Switch {
         .to_string();
         let i = self.shard_for(&cid);
         if self.inbound[i].try_send((msg, source)).is_err() {
-            self.metrics.sip_dropped_overload.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.metrics
+                .sip_dropped_overload
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
     }
 

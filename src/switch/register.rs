@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use super::Switch;
 use crate::events::now_ms;
-use crate::sip::auth::{Algorithm, DigestCredentials, Verdict};
+use crate::sip::auth::{DigestCredentials, Verdict};
 use crate::sip::message;
 use crate::sip::registrar::{Outcome, Register};
 use crate::sip::target::Target;
@@ -66,9 +66,9 @@ pub fn gate(
     };
     let challenge = |stale: bool| {
         let mut r = message::response(req, code, reason, Some(&tag));
-        // RFC 7616 §3.7: one challenge per algorithm. MD5 first, because most deployed
-        // UAs (and SIPp) answer the first challenge they see; SHA-256 for those that prefer it.
-        for alg in [Algorithm::Md5, Algorithm::Sha256] {
+        // RFC 7616 §3.7: one challenge per configured algorithm, preferred first. The
+        // default is MD5 alone: some deployed UAs give up on a challenge they cannot answer.
+        for &alg in &sw.settings.digest_algorithms {
             let value = sw.nonces.challenge(realm, alg, stale, unix_secs());
             r.headers.push(if proxy {
                 Header::ProxyAuthenticate(rsip::headers::ProxyAuthenticate::from(value))

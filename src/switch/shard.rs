@@ -47,7 +47,10 @@ pub struct Queues {
 }
 
 pub async fn run(sw: Arc<Switch>, queues: Queues) {
-    let Queues { commands: mut rx, inbound: mut net } = queues;
+    let Queues {
+        commands: mut rx,
+        inbound: mut net,
+    } = queues;
     let mut net_batch = Vec::with_capacity(64);
     let mut shard = Shard {
         sw,

@@ -5,7 +5,23 @@
 //! far end (a UDP socket owned by the test).
 //!
 //! Every test gets distinct ports, so the tests of one binary run in parallel.
-//! On a failing test the switch log and the SIPp traces are printed.
+//! On a failing test the switch log and the SIPp traces are printed;
+//! `SWITCHYARD_KEEP_TEST_DIRS=1` keeps every test's directory (switch log, SIPp
+//! `*.messages.log`/`*.errors.log`) under /tmp/switchyard-it-*.
+//!
+//! Scenario conventions (`sip-tests/*.xml`): `-key user EXT` is the phone's own
+//! extension, `-s NUMBER` whom it calls, `-au/-ap` its digest credentials,
+//! `-key rtp_port PORT` where a callee wants its RTP, `-key expires SECS` the
+//! registration lifetime. SIPp runs with `sip-tests/` as its working directory so
+//! `play_pcap_audio="pcap/tone-1khz-pcma.pcap"` resolves; that file (2 s of a 1 kHz
+//! PCMA tone) is written by [`write_tone_pcap`] and checked by a test. By hand:
+//!
+//! ```text
+//! cd sip-tests
+//! sipp 127.0.0.1:5060 -sf register_auth.xml -m 1 -p 5072 -key user 1002 -key expires 300 -au 1002 -ap demo1002
+//! sipp 127.0.0.1:5060 -sf uas_answer.xml -m 1 -p 5072 -key user 1002 -key rtp_port 40000
+//! sipp 127.0.0.1:5060 -sf uac_call.xml -m 1 -key user 1001 -s 1002 -au 1001 -ap demo1001
+//! ```
 
 #![allow(dead_code)]
 
@@ -988,12 +1004,8 @@ impl RtpSink {
     /// A sink on another loopback address (a far end that is not 127.0.0.1).
     pub fn bind_on(ip: &str) -> RtpSink {
         // an even port with a free odd neighbour, like a real phone's RTP/RTCP pair
-        let base = port_block(2);
-        let port = if base % 2 == 0 {
-            base
-        } else {
-            port_block(3) / 2 * 2 + 2
-        };
+        let base = port_block(3);
+        let port = base + base % 2;
         let sock = UdpSocket::bind((ip, port)).expect("bind RTP sink");
         sock.set_read_timeout(Some(Duration::from_millis(100)))
             .expect("timeout");
