@@ -35,12 +35,7 @@ fn registration_survives_a_restart() {
         .key("rtp_port", sink.port)
         .spawn();
     callee.wait_listening();
-    let out = sw
-        .sipp("uac_call.xml")
-        .key("user", "1001")
-        .service("1002")
-        .auth("1001", "demo1001")
-        .run();
+    let out = caller(&sw, "uac_call.xml", "1001", "1002").run();
     out.assert_ok();
     assert!(!out.received_statuses().contains(&480), "{}", out.report());
     callee.wait().assert_ok();

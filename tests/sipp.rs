@@ -26,13 +26,6 @@ fn phone(sw: &Switch, ext: &str, scenario: &str, rtp_port: Option<u16>) -> Runni
     running
 }
 
-fn caller(sw: &Switch, scenario: &str, ext: &str, dial: &str) -> Sipp {
-    sw.sipp(scenario)
-        .key("user", ext)
-        .service(dial)
-        .auth(ext, &password_of(ext))
-}
-
 /// The far end heard the caller's tone: most packets arrived, as PCMA, at ~1 kHz.
 fn assert_heard_tone(sink: &RtpSink) {
     let st = sink.state();

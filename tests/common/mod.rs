@@ -924,6 +924,17 @@ pub fn register(sw: &Switch, user: &str, password: &str, port: u16, expires: u32
     out
 }
 
+/// `scenario` as extension `ext` (authenticating with its demo password) calling
+/// `dial`; the digest uri is the Request-URI, as a phone would send it.
+pub fn caller(sw: &Switch, scenario: &str, ext: &str, dial: &str) -> Sipp {
+    sw.sipp(scenario)
+        .key("user", ext)
+        .service(dial)
+        .auth(ext, &password_of(ext))
+        .arg("-auth_uri")
+        .arg(&format!("{dial}@{}", sw.sip))
+}
+
 pub fn password_of(ext: &str) -> String {
     format!("demo{ext}")
 }
