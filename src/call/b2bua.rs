@@ -508,7 +508,10 @@ impl Call {
                     );
                 }
             }
-            CallInput::Cancel => {
+            CallInput::Cancel { tx, req } => {
+                let ok = message::response(&req, 200, "OK", Some(&self.a_tag));
+                self.sw
+                    .to_shard(&self.a_call_id, ShardMsg::Respond { tx, resp: ok });
                 if !self.a_final_sent {
                     self.fail_a(HangupCause::OriginatorCancel);
                 }

@@ -41,8 +41,8 @@ pub enum CallInput {
     },
     /// ACK for a 2xx (not part of any transaction).
     Ack { req: Request },
-    /// The caller CANCELled (the shard already answered the CANCEL).
-    Cancel,
+    /// The caller CANCELled; answer the CANCEL on `tx` (200) and the INVITE (487).
+    Cancel { tx: TxId, req: Request },
     /// Hang up from the operator side (API, shutdown).
     Hangup,
 }

@@ -126,6 +126,23 @@ pub fn gate(
     let Some(ext) = dir.extension(&account.id, &creds.username) else {
         return fail("unknown user");
     };
+    // RFC 2617 §3.2.2.5: the digest must be about this request's URI (compared by
+    // host and user, so ports and parameters a UA normalises differently still match).
+    let ruri = req.uri.to_string();
+    let same_host = message::uri_host(&creds.uri).map(str::to_ascii_lowercase)
+        == message::uri_host(&ruri).map(str::to_ascii_lowercase);
+    let user_ok = match (message::uri_user(&creds.uri), message::uri_user(&ruri)) {
+        (Some(a), Some(b)) => a == b,
+        _ => true,
+    };
+    if !same_host || !user_ok {
+        return Gate::Reply(message::response(
+            req,
+            400,
+            "Bad Request - Digest URI Mismatch",
+            Some(&tag),
+        ));
+    }
     let method = req.method.to_string();
     match sw
         .nonces

@@ -168,8 +168,8 @@ impl Shard {
                 let owner = invite_tx.and_then(|i| self.owners.get(&i));
                 match owner {
                     Some((owner, _)) => {
-                        let _ = owner.send(CallInput::Cancel);
-                        self.reply(now, tx, &request, 200, "OK");
+                        // the call answers the CANCEL itself, with its own To tag (§9.2)
+                        let _ = owner.send(CallInput::Cancel { tx, req: request });
                     }
                     None => self.reply(now, tx, &request, 481, "Call/Transaction Does Not Exist"),
                 }
