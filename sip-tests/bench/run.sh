@@ -46,7 +46,7 @@ gen_dialplan() {
   } > "$work/bench.toml"
   : > "$work/users.csv"
   echo "RANDOM" > "$work/users.csv"
-  for ((i = 0; i < USERS; i++)); do n=$((10000 + i)); echo "$n;pw$n" >> "$work/users.csv"; done
+  for ((i = 0; i < USERS; i++)); do n=$((10000 + i)); echo "$n;[authentication username=$n password=pw$n]" >> "$work/users.csv"; done
 }
 
 start_switch() {
@@ -54,7 +54,7 @@ start_switch() {
   RUST_LOG=${RUST_LOG:-warn} "$SY_BIN" serve --sip-udp 127.0.0.1:$SIP_PORT --sip-tcp 127.0.0.1:$SIP_PORT \
     --sip-ws 127.0.0.1:$((SIP_PORT + 6)) --http 127.0.0.1:$HTTP_PORT --rtp-ports 40000-49999 \
     --public-ip 127.0.0.1 --data-dir "$work/data" --dialplan "$work/bench.toml" \
-    --auth-max-failures 1000000 > "$work/switch.log" 2>&1 &
+    --auth-max-failures 1000000 ${SY_EXTRA:-} > "$work/switch.log" 2>&1 &
   sy_pid=$!
   for _ in $(seq 1 100); do
     curl -sf "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null 2>&1 && return 0
@@ -73,15 +73,11 @@ sipp_stats() {
 import csv, sys
 rows = list(csv.reader(open(sys.argv[1]), delimiter=';'))
 h, last = rows[0], rows[-1]
-def col(name):
-    return last[h.index(name)]
-def secs(t):
-    hms, _, us = t.partition(':')
-    parts = t.split(':')
-    h_, m_, s_ = int(parts[0]), int(parts[1]), int(parts[2])
-    frac = int(parts[3]) / 1e6 if len(parts) > 3 else 0
-    return h_ * 3600 + m_ * 60 + s_ + frac
-print(col('SuccessfulCall(C)'), col('FailedCall(C)'), f"{secs(col('ElapsedTime(C)')):.3f}")
+col = lambda name: last[h.index(name)]
+# StartTime and CurrentTime are "date<TAB>time<TAB>epoch.micros"
+epoch = lambda v: float(v.split('\t')[-1])
+elapsed = epoch(col('CurrentTime')) - epoch(col('StartTime'))
+print(col('SuccessfulCall(C)'), col('FailedCall(C)'), f"{elapsed:.3f}")
 PY
 }
 
@@ -107,7 +103,7 @@ bench_register() {
 
 register_callee() {
   # one REGISTER of extension 10001 from the port the UAS will listen on
-  echo "SEQUENTIAL" > "$work/callee.csv"; echo "10001;pw10001" >> "$work/callee.csv"
+  echo "SEQUENTIAL" > "$work/callee.csv"; echo "10001;[authentication username=10001 password=pw10001]" >> "$work/callee.csv"
   "$SIPP" -sf "$here/reg_auth.xml" -inf "$work/callee.csv" 127.0.0.1:$SIP_PORT -i 127.0.0.1 -p "$1" \
     -m 1 -nostdin -timeout 10s >/dev/null 2>&1
 }

@@ -85,6 +85,9 @@ pub fn spawn(a: PortPair, b: PortPair, metrics: Arc<Metrics>) -> RelayHandle {
         let mut buf_c = vec![0u8; 2048];
         let mut buf_d = vec![0u8; 2048];
         let (mut relayed, mut dropped) = (0u64, 0u64);
+        // counters reach the metrics at least once a second even on a quiet call
+        let mut flush = tokio::time::interval(std::time::Duration::from_secs(1));
+        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 r = a.rtp.recv_from(&mut buf_a) => if let Ok((n, src)) = r {
@@ -108,6 +111,12 @@ pub fn spawn(a: PortPair, b: PortPair, metrics: Arc<Metrics>) -> RelayHandle {
                     if latch(&mut pb.rtcp, &mut pb.rtcp_latched, src) {
                         if let Some(dst) = pa.rtcp { let _ = a.rtcp.send_to(&buf_d[..n], dst).await; }
                     }
+                },
+                _ = flush.tick() => {
+                    metrics.rtp_packets_relayed.fetch_add(relayed, Relaxed);
+                    metrics.rtp_packets_dropped.fetch_add(dropped, Relaxed);
+                    relayed = 0;
+                    dropped = 0;
                 },
                 cmd = rx.recv() => match cmd {
                     Some(RelayCmd::SetRemote { side: Side::A, rtp, rtcp }) => pa.set(rtp, rtcp),

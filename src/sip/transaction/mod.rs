@@ -225,7 +225,7 @@ impl TransactionLayer {
                     .filter(|invite| {
                         matches!(self.txs.get(invite), Some(Tx::Server(s)) if s.state == ServerState::Proceeding)
                     });
-                let tx = ServerTx::new(key.clone(), req.clone(), source, &self.timers);
+                let tx = ServerTx::new(key.clone(), req.method, source, &self.timers);
                 self.server_keys.insert(key, id);
                 self.txs.insert(id, Tx::Server(tx));
                 if method == Method::Cancel {
@@ -385,9 +385,9 @@ impl TransactionLayer {
     }
 
     /// The request that created server transaction `tx`.
-    pub fn server_request(&self, tx: TxId) -> Option<&Request> {
+    pub fn server_method(&self, tx: TxId) -> Option<rsip::Method> {
         match self.txs.get(&tx)? {
-            Tx::Server(s) => Some(&s.request),
+            Tx::Server(s) => Some(s.method),
             Tx::Client(_) => None,
         }
     }

@@ -1,14 +1,14 @@
 //! Server transactions (RFC 3261 §17.2, with the RFC 6026 Accepted state).
 //!
 //! One [`ServerTx`] per request received that is not a retransmission. It
-//! keeps the request for the TU, the serialised last response for
+//! keeps the request's method (not the whole request: the TU got that), the serialised last response for
 //! retransmission, and the response target (the request's source, so RFC 3581
 //! `rport` behaviour and TCP/WS connection reuse come for free). It never
 //! creates responses itself (no automatic 100 Trying), never removes itself
 //! from the layer's tables and never reads the clock.
 
 use bytes::Bytes;
-use rsip::{Request, Response};
+use rsip::Response;
 
 use super::key::TxKey;
 use super::timer::{Ctx, Next, Slots, TimerKind};
@@ -38,7 +38,7 @@ pub(crate) struct ServerTx {
     pub key: TxKey,
     pub state: ServerState,
     pub slots: Slots,
-    pub request: Request,
+    pub method: rsip::Method,
     source: Target,
     invite: bool,
     /// The last response sent, re-sent on request retransmissions and timer G.
@@ -47,8 +47,8 @@ pub(crate) struct ServerTx {
 }
 
 impl ServerTx {
-    pub fn new(key: TxKey, request: Request, source: Target, timers: &super::Timers) -> Self {
-        let invite = request.method == rsip::Method::Invite;
+    pub fn new(key: TxKey, method: rsip::Method, source: Target, timers: &super::Timers) -> Self {
+        let invite = method == rsip::Method::Invite;
         ServerTx {
             key,
             state: if invite {
@@ -57,7 +57,7 @@ impl ServerTx {
                 ServerState::Trying
             },
             slots: Slots::default(),
-            request,
+            method,
             source,
             invite,
             last: None,

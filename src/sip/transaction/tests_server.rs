@@ -22,7 +22,7 @@ fn new_invite_is_stored_and_retransmissions_resend_last_provisional() {
     let tx = h.new_server_tx(request("INVITE", "z9hG4bKs1"), udp());
     assert_eq!(h.layer.server_state(tx), Some(ServerState::Proceeding));
     assert_eq!(
-        h.layer.server_request(tx).map(|r| r.method),
+        h.layer.server_method(tx),
         Some(Method::Invite)
     );
     assert!(matches!(
@@ -288,7 +288,7 @@ fn send_response_errors_never_panic() {
         h.respond(client, response(200, "BYE", "z9hG4bKx")),
         Err(TxError::NotServer(client))
     );
-    assert!(h.layer.server_request(client).is_none());
+    assert!(h.layer.server_method(client).is_none());
     let tx = h.new_server_tx(request("BYE", "z9hG4bKy"), udp());
     let mut bad = response(200, "BYE", "z9hG4bKy");
     bad.status_code = rsip::StatusCode::from(99u16);
@@ -329,7 +329,7 @@ fn cancel_matches_proceeding_invite() {
     };
     assert_ne!(cancel, invite);
     assert_eq!(
-        h.layer.server_request(cancel).map(|r| r.method),
+        h.layer.server_method(cancel),
         Some(Method::Cancel)
     );
     h.respond(cancel, response(200, "CANCEL", "z9hG4bKc1"))
