@@ -280,10 +280,16 @@ impl Switch {
 
     /// `/metrics` as text.
     pub fn metrics_text(&self) -> String {
-        match http_get(self.http, "/metrics") {
-            Ok((200, body)) => body,
-            other => panic!("GET /metrics: {other:?}"),
+        // a busy CI machine may stall one request: retry a few times before failing
+        let mut last = None;
+        for _ in 0..3 {
+            match http_get(self.http, "/metrics") {
+                Ok((200, body)) => return body,
+                other => last = Some(other),
+            }
+            thread::sleep(Duration::from_millis(200));
         }
+        panic!("GET /metrics: {last:?}")
     }
 
     /// The sum of every series named `name` (with any labels), 0 if absent.
@@ -361,7 +367,7 @@ fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
 /// A minimal HTTP/1.0 GET: (status, body).
 pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
     write!(
         s,
         "GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
