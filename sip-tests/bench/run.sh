@@ -6,6 +6,7 @@
 #   sip-tests/bench/run.sh calls      # calls per second set up and torn down through the B2BUA
 #   sip-tests/bench/run.sh rtp        # concurrent calls with 20 ms G.711 both ways, loss measured
 #   sip-tests/bench/run.sh all
+#   PEER=kamailio sip-tests/bench/run.sh register   # the same load against Kamailio (reference)
 #
 # Environment: RATES (register rates to try), CALL_RATES, RTP_CALLS (concurrency steps),
 # SIPP (path), SY_BIN (switch binary; default target/release/switchyard, built if missing).
@@ -49,7 +50,21 @@ gen_dialplan() {
   for ((i = 0; i < USERS; i++)); do n=$((10000 + i)); echo "$n;[authentication username=$n password=pw$n]" >> "$work/users.csv"; done
 }
 
+start_kamailio() {
+  command -v kamailio >/dev/null || { echo "kamailio missing: apt-get install kamailio" >&2; exit 1; }
+  sed -e "s/LISTEN/127.0.0.1:$SIP_PORT/" -e "s/CHILDREN/${KAM_CHILDREN:-4}/" \
+    "$here/kamailio/kamailio.cfg" > "$work/kamailio.cfg"
+  kamailio -f "$work/kamailio.cfg" -DD -E -m 256 -M 16 -P "$work/kamailio.pid" > "$work/kamailio.log" 2>&1 &
+  sy_pid=$!
+  for _ in $(seq 1 50); do
+    ss -lun | grep -q ":$SIP_PORT " && { sleep 0.3; return 0; }
+    sleep 0.1
+  done
+  echo "kamailio did not start:" >&2; cat "$work/kamailio.log" >&2; exit 1
+}
+
 start_switch() {
+  if [ "${PEER:-switchyard}" = kamailio ]; then start_kamailio; return; fi
   rm -rf "$work/data"
   RUST_LOG=${RUST_LOG:-warn} "$SY_BIN" serve --sip-udp 127.0.0.1:$SIP_PORT --sip-tcp 127.0.0.1:$SIP_PORT \
     --sip-ws 127.0.0.1:$((SIP_PORT + 6)) --http 127.0.0.1:$HTTP_PORT --rtp-ports 40000-49999 \
@@ -62,6 +77,19 @@ start_switch() {
   done
   echo "switch did not start:" >&2; cat "$work/switch.log" >&2; exit 1
 }
+
+# CPU time (clock ticks) used so far by the system under test (all its processes).
+cpu_ticks() {
+  local pids t=0
+  if [ "${PEER:-switchyard}" = kamailio ]; then pids=$(pgrep -x kamailio); else pids=$sy_pid; fi
+  for p in $pids; do
+    t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo $t
+}
+
+# Microseconds of CPU per completed call between two cpu_ticks readings.
+cpu_us() { python3 -c "print(int(($2 - $1) * 1e6 / $(getconf CLK_TCK) / max(1, $3)))"; }
 
 stop_switch() { kill "$sy_pid" 2>/dev/null || true; wait "$sy_pid" 2>/dev/null || true; sy_pid=""; }
 
@@ -86,13 +114,15 @@ bench_register() {
   start_switch
   local best=0
   for rate in ${RATES:-4000 8000 10000 12000 14000 16000}; do
-    local total=$((rate * 5))
+    local total=$((rate * 5)) c0 c1
+    c0=$(cpu_ticks)
     read -r ok fail secs < <(sipp_stats -sf "$here/reg_auth.xml" -inf "$work/users.csv" 127.0.0.1:$SIP_PORT \
       -i 127.0.0.1 -p 0 -r "$rate" -rp 1000 -m "$total" -l 20000)
     local achieved fpct
     achieved=$(python3 -c "print(int($ok / $secs) if $secs > 0 else 0)")
     fpct=$(python3 -c "print(round(100.0 * $fail / max(1, $ok + $fail), 3))")
-    echo "target ${rate}/s: ${ok} ok, ${fail} failed (${fpct} %), ${achieved} registrations/s"
+    c1=$(cpu_ticks)
+    echo "target ${rate}/s: ${ok} ok, ${fail} failed (${fpct} %), ${achieved} registrations/s, $(cpu_us "$c0" "$c1" "$ok") us CPU per registration"
     if python3 -c "import sys; sys.exit(0 if $fpct < 0.1 else 1)"; then
       [ "$achieved" -gt "$best" ] && best=$achieved
     fi
@@ -116,13 +146,15 @@ bench_calls() {
   "$SIPP" -sf "$here/call_uas.xml" -i 127.0.0.1 -p $uas_port -nostdin -bg >/dev/null 2>&1 || true
   sleep 0.5
   for rate in ${CALL_RATES:-200 400 600 800 1000 1200}; do
-    local total=$((rate * 5))
+    local total=$((rate * 5)) c0 c1
+    c0=$(cpu_ticks)
     read -r ok fail secs < <(sipp_stats -sf "$here/call_uac.xml" 127.0.0.1:$SIP_PORT -i 127.0.0.1 -p 0 \
       -key caller 10000 -key password pw10000 -key callee 10001 -r "$rate" -rp 1000 -m "$total" -l 20000 -d 0)
     local achieved fpct
     achieved=$(python3 -c "print(int($ok / $secs) if $secs > 0 else 0)")
     fpct=$(python3 -c "print(round(100.0 * $fail / max(1, $ok + $fail), 3))")
-    echo "target ${rate}/s: ${ok} ok, ${fail} failed (${fpct} %), ${achieved} calls/s"
+    c1=$(cpu_ticks)
+    echo "target ${rate}/s: ${ok} ok, ${fail} failed (${fpct} %), ${achieved} calls/s, $(cpu_us "$c0" "$c1" "$ok") us CPU per call"
     if python3 -c "import sys; sys.exit(0 if $fpct < 0.1 else 1)"; then
       [ "$achieved" -gt "$best" ] && best=$achieved
     fi

@@ -187,10 +187,24 @@ impl Registrations {
     }
 }
 
+/// Most changes written in one go, and the longest a change waits for company.
+const BATCH: usize = 8192;
+const COALESCE: std::time::Duration = std::time::Duration::from_millis(25);
+
 async fn writer(store: Store, mut rx: mpsc::UnboundedReceiver<Op>) {
-    let mut batch = Vec::with_capacity(1024);
+    let mut batch = Vec::with_capacity(BATCH);
     let mut upserts: Vec<RegistrationRow> = Vec::new();
-    while rx.recv_many(&mut batch, 1024).await > 0 {
+    while rx.recv_many(&mut batch, BATCH).await > 0 {
+        // Coalesce: under load, one transaction per COALESCE window instead of one per
+        // handful of REGISTERs (each commit wakes the SQLite thread and syncs the WAL).
+        let deadline = tokio::time::Instant::now() + COALESCE;
+        while batch.len() < BATCH && !batch.iter().any(|op| matches!(op, Op::Flush(_))) {
+            let room = BATCH - batch.len();
+            match tokio::time::timeout_at(deadline, rx.recv_many(&mut batch, room)).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
         let mut flushes = Vec::new();
         for op in batch.drain(..) {
             match op {

@@ -177,9 +177,11 @@ impl TransactionLayer {
         TransactionLayer {
             timers,
             next_id: 1,
-            txs: HashMap::new(),
-            client_keys: HashMap::new(),
-            server_keys: HashMap::new(),
+            // sized for a busy shard (UDP keeps non-INVITE transactions 32 s): growing
+            // the tables under load costs rehashes on the hot path
+            txs: HashMap::with_capacity(1 << 15),
+            client_keys: HashMap::with_capacity(1 << 14),
+            server_keys: HashMap::with_capacity(1 << 15),
             queue: TimerQueue::default(),
             out: VecDeque::new(),
             events: VecDeque::new(),

@@ -21,10 +21,7 @@ fn new_invite_is_stored_and_retransmissions_resend_last_provisional() {
     let mut h = Harness::new();
     let tx = h.new_server_tx(request("INVITE", "z9hG4bKs1"), udp());
     assert_eq!(h.layer.server_state(tx), Some(ServerState::Proceeding));
-    assert_eq!(
-        h.layer.server_method(tx),
-        Some(Method::Invite)
-    );
+    assert_eq!(h.layer.server_method(tx), Some(Method::Invite));
     assert!(matches!(
         h.request_in(request("INVITE", "z9hG4bKs1"), udp()),
         Incoming::Absorbed
@@ -328,10 +325,7 @@ fn cancel_matches_proceeding_invite() {
         other => panic!("expected Cancel, got {other:?}"),
     };
     assert_ne!(cancel, invite);
-    assert_eq!(
-        h.layer.server_method(cancel),
-        Some(Method::Cancel)
-    );
+    assert_eq!(h.layer.server_method(cancel), Some(Method::Cancel));
     h.respond(cancel, response(200, "CANCEL", "z9hG4bKc1"))
         .expect("200 CANCEL");
     h.respond(invite, response(487, "INVITE", "z9hG4bKc1"))
