@@ -149,7 +149,7 @@ bench_calls() {
     local total=$((rate * 5)) c0 c1
     c0=$(cpu_ticks)
     read -r ok fail secs < <(sipp_stats -sf "$here/call_uac.xml" 127.0.0.1:$SIP_PORT -i 127.0.0.1 -p 0 \
-      -key caller 10000 -key password pw10000 -key callee 10001 -r "$rate" -rp 1000 -m "$total" -l 20000 -d 0)
+      -key caller 10000 -au 10000 -ap pw10000 -key callee 10001 -r "$rate" -rp 1000 -m "$total" -l 20000 -d 0)
     local achieved fpct
     achieved=$(python3 -c "print(int($ok / $secs) if $secs > 0 else 0)")
     fpct=$(python3 -c "print(round(100.0 * $fail / max(1, $ok + $fail), 3))")
@@ -189,7 +189,7 @@ PY
     local before after sent loss
     before=$(metric switchyard_rtp_packets_relayed_total)
     read -r ok fail secs < <(sipp_stats -sf "$here/call_uac_rtp.xml" 127.0.0.1:$SIP_PORT -i 127.0.0.1 -p 0 \
-      -key caller 10000 -key password pw10000 -key callee 10001 -key pcap "$PCAP" \
+      -key caller 10000 -au 10000 -ap pw10000 -key callee 10001 -key pcap "$PCAP" \
       -r 50 -rp 1000 -m "$n" -l "$n" -d 10000)
     sleep 1
     after=$(metric switchyard_rtp_packets_relayed_total)
