@@ -23,7 +23,7 @@ work=$(mktemp -d /tmp/sy-bench.XXXXXX)
 SIP_PORT=${SIP_PORT:-25060}
 HTTP_PORT=${HTTP_PORT:-28080}
 USERS=${USERS:-2000}
-PCAP=${PCAP:-/usr/share/sip-tester/g711a.pcap}
+PCAP=${PCAP:-}
 sy_pid=""
 
 cleanup() {
@@ -167,6 +167,10 @@ bench_calls() {
 metric() { curl -s "http://127.0.0.1:$HTTP_PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 
 bench_rtp() {
+  if [ -z "$PCAP" ]; then
+    PCAP="$work/tone-30s.pcap"
+    python3 "$here/gen_pcap.py" "$PCAP" "${RTP_SECONDS:-20}"
+  fi
   echo "== concurrent calls with RTP relayed (pcap of 20 ms G.711 both ways; loss = 1 - relayed/sent)"
   local pkts_per_pcap
   pkts_per_pcap=$(python3 - "$PCAP" <<'PY'
@@ -190,7 +194,7 @@ PY
     before=$(metric switchyard_rtp_packets_relayed_total)
     read -r ok fail secs < <(sipp_stats -sf "$here/call_uac_rtp.xml" 127.0.0.1:$SIP_PORT -i 127.0.0.1 -p 0 \
       -key caller 10000 -au 10000 -ap pw10000 -key callee 10001 -key pcap "$PCAP" \
-      -r 50 -rp 1000 -m "$n" -l "$n" -d 10000)
+      -r 200 -rp 1000 -m "$n" -l "$n" -d $(( ${RTP_SECONDS:-20} * 1000 + 1000 )))
     sleep 1
     after=$(metric switchyard_rtp_packets_relayed_total)
     sent=$((ok * 2 * pkts_per_pcap))

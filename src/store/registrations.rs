@@ -35,6 +35,9 @@ pub struct RegistrationRow {
 /// PostgreSQL's 65535 bind-parameter limits.
 pub const UPSERT_CHUNK: usize = 256;
 
+/// Statement sizes a batch is cut into (largest first).
+const CHUNK_SIZES: [usize; 5] = [UPSERT_CHUNK, 64, 16, 4, 1];
+
 const COLUMNS: &str =
     "account_id, extension, contact, expires_at, call_id, cseq, source, user_agent, instance";
 const COLUMN_COUNT: usize = 9;
@@ -113,17 +116,20 @@ impl Store {
             return Ok(());
         }
         let rows = dedup_last(rows);
-        let full_chunk_sql = upsert_sql(UPSERT_CHUNK.min(rows.len()));
         let mut tx = self.pool().begin().await.op("begin a registration batch")?;
-        for chunk in rows.chunks(UPSERT_CHUNK) {
-            let partial_sql;
-            let sql = if chunk.len() == UPSERT_CHUNK.min(rows.len()) {
-                &full_chunk_sql
-            } else {
-                partial_sql = upsert_sql(chunk.len());
-                &partial_sql
-            };
-            let mut query = sqlx::query(sql);
+        // Only a few fixed statement sizes, so every statement text is prepared once
+        // and then served from the connection's statement cache.
+        let mut rest: &[&RegistrationRow] = &rows;
+        while !rest.is_empty() {
+            let n = CHUNK_SIZES
+                .iter()
+                .copied()
+                .find(|&c| c <= rest.len())
+                .unwrap_or(1);
+            let (chunk, tail) = rest.split_at(n);
+            rest = tail;
+            let sql = upsert_sql(n);
+            let mut query = sqlx::query(&sql);
             for row in chunk {
                 query = query
                     .bind(row.account_id.as_str())

@@ -1,0 +1,182 @@
+//! The switch on PostgreSQL (`--database-url postgres://…`): registrations outlive a
+//! restart and every finished call leaves a CDR row. Runs when `DATABASE_URL` is set
+//! (CI: `postgres://postgres@127.0.0.1:5432/test`); each run creates and drops a
+//! database of its own. Without `DATABASE_URL` it prints a notice and passes.
+
+mod common;
+
+use common::*;
+use sqlx::{Connection, Executor, Row};
+use std::time::{Duration, Instant};
+
+/// A fresh database on the server named by `DATABASE_URL`, dropped on drop.
+struct TestDb {
+    rt: tokio::runtime::Runtime,
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl TestDb {
+    fn create(base: &str) -> TestDb {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        let name = format!("sy_it_{}", uuid::Uuid::new_v4().simple());
+        rt.block_on(async {
+            let mut admin = sqlx::postgres::PgConnection::connect(base)
+                .await
+                .expect("connect to DATABASE_URL");
+            admin
+                .execute(format!("CREATE DATABASE {name}").as_str())
+                .await
+                .expect("create the test database");
+            admin.close().await.ok();
+        });
+        TestDb {
+            rt,
+            admin_url: base.to_string(),
+            url: with_database(base, &name),
+            name,
+        }
+    }
+
+    /// Rows of `sql` run against the test database.
+    fn query(&self, sql: &str) -> Vec<sqlx::postgres::PgRow> {
+        self.rt.block_on(async {
+            let mut c = sqlx::postgres::PgConnection::connect(&self.url)
+                .await
+                .expect("connect to the test database");
+            let rows = sqlx::query(sql)
+                .fetch_all(&mut c)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            c.close().await.ok();
+            rows
+        })
+    }
+
+    /// Polls `sql` until it returns a row (or `timeout`).
+    fn wait_rows(&self, sql: &str, timeout: Duration) -> Vec<sqlx::postgres::PgRow> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let rows = self.query(sql);
+            if !rows.is_empty() || Instant::now() > deadline {
+                return rows;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let (url, name) = (self.admin_url.clone(), self.name.clone());
+        let dropped = self.rt.block_on(async move {
+            let mut admin = sqlx::postgres::PgConnection::connect(&url).await?;
+            admin
+                .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                .await?;
+            admin.close().await
+        });
+        if let Err(e) = dropped {
+            eprintln!("could not drop test database {}: {e}", self.name);
+        }
+    }
+}
+
+/// `postgres://u@h:p/db?x` with the database name replaced.
+fn with_database(base: &str, name: &str) -> String {
+    let (url, query) = match base.split_once('?') {
+        Some((url, query)) => (url, format!("?{query}")),
+        None => (base, String::new()),
+    };
+    let authority_end = url.find("://").map_or(0, |i| i + 3);
+    let root = match url[authority_end..].find('/') {
+        Some(slash) => &url[..authority_end + slash],
+        None => url,
+    };
+    format!("{root}/{name}{query}")
+}
+
+#[test]
+fn registration_survives_a_restart_and_the_call_leaves_a_cdr_in_postgres() {
+    let Ok(base) = std::env::var("DATABASE_URL") else {
+        eprintln!("DATABASE_URL not set: PostgreSQL integration test skipped");
+        return;
+    };
+    let db = TestDb::create(&base);
+    let mut sw = Switch::start(SwitchOpts {
+        extra_args: vec!["--database-url".into(), db.url.clone()],
+        ..SwitchOpts::default()
+    });
+    // the demo dialplan was imported into this database
+    let ext = db.query("SELECT extension FROM extensions WHERE extension = '1002'");
+    assert_eq!(ext.len(), 1, "1002 is not in {}.extensions", db.name);
+
+    let port = free_port();
+    register(&sw, "1002", "demo1002", port, 300);
+    assert_eq!(sw.metric("switchyard_registrations"), 1.0);
+    let contact = format!("sip:1002@{LOCALHOST}:{port}");
+    let bound = db.wait_rows(
+        "SELECT contact FROM registrations WHERE extension = '1002'",
+        Duration::from_secs(5),
+    );
+    let contacts: Vec<String> = bound.iter().map(|r| r.get("contact")).collect();
+    assert!(
+        contacts.iter().any(|c| c.contains(&contact)),
+        "registrations in {}: {contacts:?}, want {contact}",
+        db.name
+    );
+
+    sw.restart();
+    assert_eq!(
+        sw.wait_metric("switchyard_registrations", Duration::from_secs(3), |v| v
+            == 1.0),
+        1.0,
+        "the binding of 1002 was not restored from PostgreSQL"
+    );
+
+    // the restored binding routes the call to the phone
+    let sink = RtpSink::bind();
+    let mut callee = sw
+        .sipp("uas_answer.xml")
+        .port(port)
+        .key("user", "1002")
+        .key("rtp_port", sink.port)
+        .spawn();
+    callee.wait_listening();
+    let out = caller(&sw, "uac_call.xml", "1001", "1002").run();
+    out.assert_ok();
+    callee.wait().assert_ok();
+    assert!(sink.state().rtp_packets >= 90, "{:?}", sink.state());
+
+    let call_id = out
+        .sent()
+        .iter()
+        .find(|m| m.starts_with("INVITE "))
+        .and_then(|m| header(m, "Call-ID").map(str::to_string))
+        .expect("caller's Call-ID");
+    let rows = db.wait_rows(
+        &format!(
+            "SELECT caller, callee, direction, hangup_cause, answered_at, billsec_ms \
+             FROM cdrs WHERE call_id = '{}'",
+            call_id.replace('\'', "''")
+        ),
+        Duration::from_secs(5),
+    );
+    assert_eq!(rows.len(), 1, "CDRs for Call-ID {call_id} in {}", db.name);
+    let r = &rows[0];
+    assert_eq!(r.get::<String, _>("caller"), "1001");
+    assert_eq!(r.get::<String, _>("callee"), "1002");
+    assert_eq!(r.get::<String, _>("direction"), "internal");
+    assert_eq!(r.get::<String, _>("hangup_cause"), "NORMAL_CLEARING");
+    assert!(r.get::<Option<i64>, _>("answered_at").is_some());
+    let billsec: i64 = r.get("billsec_ms");
+    assert!(
+        (2_000..10_000).contains(&billsec),
+        "billsec_ms = {billsec}; the caller talked for ~2.6 s"
+    );
+    drop(sw);
+}
