@@ -112,7 +112,7 @@ fn registration_survives_a_restart_and_the_call_leaves_a_cdr_in_postgres() {
         ..SwitchOpts::default()
     });
     // the demo dialplan was imported into this database
-    let ext = db.query("SELECT extension FROM extensions WHERE extension = '1002'");
+    let ext = db.query("SELECT number FROM extensions WHERE number = '1002'");
     assert_eq!(ext.len(), 1, "1002 is not in {}.extensions", db.name);
 
     let port = free_port();
