@@ -40,9 +40,9 @@ fn unanswered_call_times_out_with_480_and_cancels_the_callee() {
     let tl = out.timeline();
     let invite_at = tl
         .iter()
-        .filter(|m| m.sent && m.start_line.starts_with("INVITE "))
+        .rev()
+        .find(|m| m.sent && m.start_line.starts_with("INVITE "))
         .map(|m| m.at)
-        .last()
         .expect("INVITE sent");
     let final_at = tl
         .iter()
