@@ -29,11 +29,12 @@ fn unanswered_call_times_out_with_480_and_cancels_the_callee() {
     let callee = phone_at(&sw, "1002", "uas_ring.xml", free_port(), None);
     let out = caller(&sw, "uac_no_answer.xml", "1001", "1002").run();
     out.assert_ok();
-    let finals: Vec<u16> = out
+    let mut finals: Vec<u16> = out
         .received_statuses()
         .into_iter()
         .filter(|&c| c >= 180 && c != 407)
         .collect();
+    finals.dedup(); // a retransmitted 480
     assert_eq!(finals, vec![180, 480], "{}", out.report());
 
     // the 480 comes about ring-timeout after the authenticated INVITE
@@ -86,14 +87,18 @@ fn invites(out: &SippOutcome, received: bool) -> Vec<String> {
         .collect()
 }
 
-/// The 200 responses to INVITEs a phone received, in order.
+/// The 200 responses to INVITEs a phone received, in order, one per CSeq.
 fn invite_oks(out: &SippOutcome) -> Vec<String> {
-    out.received()
+    let mut oks: Vec<String> = out
+        .received()
         .into_iter()
         .filter(|m| {
             m.starts_with("SIP/2.0 200") && header(m, "CSeq").is_some_and(|c| c.ends_with("INVITE"))
         })
-        .collect()
+        .collect();
+    // one per transaction: a retransmitted 200 is the same answer
+    oks.dedup_by(|a, b| header(a, "CSeq") == header(b, "CSeq"));
+    oks
 }
 
 #[test]

@@ -74,11 +74,12 @@ fn both_contacts_ring_and_the_loser_is_cancelled() {
         "the ringing contact is cancelled once the other answers\n{}",
         mobile.report()
     );
-    let sent: Vec<String> = mobile
+    let mut sent: Vec<String> = mobile
         .sent()
         .iter()
         .filter_map(|m| m.lines().next().map(str::to_string))
         .collect();
+    sent.dedup(); // a retransmitted 487
     assert_eq!(
         sent,
         vec![
@@ -147,11 +148,12 @@ fn busy_wins_over_unavailable_when_no_contact_answers() {
     let out = caller(&sw, "uac_busy.xml", "1001", "1002").run();
     out.assert_ok();
     assert_received(&out, &[407, 486]);
-    let finals: Vec<u16> = out
+    let mut finals: Vec<u16> = out
         .received_statuses()
         .into_iter()
         .filter(|&c| c >= 200 && c != 407)
         .collect();
+    finals.dedup(); // a retransmission of the same final response
     assert_eq!(
         finals,
         vec![486],

@@ -1012,6 +1012,11 @@ impl Call {
                 )
             }
         };
+        // end-to-end headers travel with the request (Refer-To, Event, Session-Expires, …);
+        // hop-by-hop and dialog headers are the new leg's own
+        for h in req.headers.iter().filter(|h| is_end_to_end(h)) {
+            out.headers.push(h.clone());
+        }
         if let Some(b) = body {
             message::set_body(&mut out.headers, &mut out.body, b, ctype.as_deref());
         }
@@ -1158,6 +1163,30 @@ impl Call {
             },
         );
         tracing::info!(call = %self.id, ?cause, duration_ms = duration, "call ended");
+    }
+}
+
+/// Headers copied from a forwarded in-dialog request to the other leg: everything but
+/// what identifies, routes, authenticates or frames the message on its own leg.
+fn is_end_to_end(h: &Header) -> bool {
+    match h {
+        Header::Via(_)
+        | Header::From(_)
+        | Header::To(_)
+        | Header::CallId(_)
+        | Header::CSeq(_)
+        | Header::Contact(_)
+        | Header::Route(_)
+        | Header::RecordRoute(_)
+        | Header::MaxForwards(_)
+        | Header::ContentLength(_)
+        | Header::ContentType(_)
+        | Header::Authorization(_)
+        | Header::ProxyAuthorization(_)
+        | Header::UserAgent(_)
+        | Header::Server(_) => false,
+        Header::Other(name, _) => !name.eq_ignore_ascii_case("Max-Breadth"),
+        _ => true,
     }
 }
 
