@@ -487,3 +487,227 @@ fn calls_reach_a_tcp_registered_phone_over_its_connection() {
         "busy relayed to the caller: {r}"
     );
 }
+
+#[test]
+fn loops_are_detected() {
+    let sw = Switch::start_default();
+    let ua = Udp::new(sw.sip);
+    let p = ua.port();
+    // an INVITE that already went through this switch (its Via and branch prefix)
+    let inv = format!("INVITE sip:1002@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{p};branch=z9hG4bKlp1\r\nVia: SIP/2.0/UDP {};branch=z9hG4bKsyearlier\r\nMax-Forwards: 60\r\nFrom: <sip:1001@127.0.0.1>;tag=x\r\nTo: <sip:1002@127.0.0.1>\r\nCall-ID: loop1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n", sw.sip);
+    let r = ua.request(&inv);
+    assert!(r.starts_with("SIP/2.0 482 "), "{r}");
+}
+
+#[test]
+fn connections_per_source_are_capped() {
+    let sw = Switch::start(SwitchOpts {
+        extra_args: vec!["--max-connections-per-ip".into(), "3".into()],
+        ..Default::default()
+    });
+    let mut conns: Vec<TcpStream> = (0..5)
+        .map(|_| TcpStream::connect(sw.sip_tcp).expect("connect"))
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut open = 0;
+    for (i, c) in conns.iter_mut().enumerate() {
+        c.set_read_timeout(Some(Duration::from_secs(2)))
+            .expect("timeout");
+        let p = c.local_addr().expect("addr").port();
+        let _ = c.write_all(
+            options(p, "", &format!("cap{i}"))
+                .replace("SIP/2.0/UDP", "SIP/2.0/TCP")
+                .as_bytes(),
+        );
+        let mut buf = [0u8; 2048];
+        if matches!(c.read(&mut buf), Ok(n) if n > 0 && buf.starts_with(b"SIP/2.0 200")) {
+            open += 1;
+        }
+    }
+    assert_eq!(open, 3, "only 3 connections from one address are served");
+    assert!(sw.metric("switchyard_connections_refused_total") >= 2.0);
+}
+
+#[test]
+fn interval_too_brief_and_wildcard_removal() {
+    let sw = Switch::start_default();
+    let ua = Udp::new(sw.sip);
+    let r = ua.request(&register(&ua, "1003", 1, 30, None, "UDP"));
+    let ch = header(&r, "WWW-Authenticate")
+        .expect("challenge")
+        .to_string();
+    let a = answer(&ch, "1003", "demo1003", "REGISTER", "sip:127.0.0.1", 1);
+    let r = ua.request(&register(&ua, "1003", 2, 30, Some(&a), "UDP"));
+    assert!(r.starts_with("SIP/2.0 423 "), "{r}");
+    assert_eq!(header(&r, "Min-Expires"), Some("60"));
+    // two contacts (fresh UAs: new branches), then `Contact: *` with Expires: 0 removes both
+    let (first, other) = (Udp::new(sw.sip), Udp::new(sw.sip));
+    assert!(register_ok(&sw, &first, "1003", 300).starts_with("SIP/2.0 200 "));
+    let r = register_ok(&sw, &other, "1003", 300);
+    assert_eq!(
+        r.matches("Contact:").count(),
+        2,
+        "both bindings listed: {r}"
+    );
+    let star = |cseq: u32, auth: Option<&str>| {
+        register(&other, "1003", cseq, 0, auth, "UDP")
+            .replace(&format!("<sip:1003@127.0.0.1:{}>", other.port()), "*")
+    };
+    let r = other.request(&star(5, None));
+    let ch = header(&r, "WWW-Authenticate")
+        .expect("challenge")
+        .to_string();
+    let a = answer(&ch, "1003", "demo1003", "REGISTER", "sip:127.0.0.1", 1);
+    let r = other.request(&star(6, Some(&a)));
+    assert!(
+        r.starts_with("SIP/2.0 200 ") && !r.contains("Contact:"),
+        "{r}"
+    );
+    assert_eq!(sw.metric("switchyard_registrations"), 0.0);
+}
+
+/// Registers `callee` as 1002, places an authenticated call from 1001 and returns the
+/// INVITE that reached the callee.
+fn call_to_1002(sw: &Switch, caller: &Udp, callee: &Udp, call_id: &str) -> String {
+    assert!(register_ok(sw, callee, "1002", 300).starts_with("SIP/2.0 200 "));
+    let cp = caller.port();
+    let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 41000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+    let invite = |cseq: u32, auth: &str| {
+        format!("INVITE sip:1002@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{cp};branch=z9hG4bK{call_id}{cseq}\r\nMax-Forwards: 70\r\nFrom: <sip:1001@127.0.0.1>;tag=c\r\nTo: <sip:1002@127.0.0.1>\r\nCall-ID: {call_id}\r\nCSeq: {cseq} INVITE\r\nContact: <sip:1001@127.0.0.1:{cp}>\r\n{auth}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}", sdp.len())
+    };
+    let r = caller.request(&invite(1, ""));
+    assert!(r.starts_with("SIP/2.0 407 "), "{r}");
+    caller.send(&format!("ACK sip:1002@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{cp};branch=z9hG4bK{call_id}1\r\nMax-Forwards: 70\r\nFrom: <sip:1001@127.0.0.1>;tag=c\r\nTo: {}\r\nCall-ID: {call_id}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n", header(&r, "To").expect("to")));
+    let ch = header(&r, "Proxy-Authenticate")
+        .expect("challenge")
+        .to_string();
+    let a = answer(&ch, "1001", "demo1001", "INVITE", "sip:1002@127.0.0.1", 1);
+    caller.send(&invite(2, &format!("Proxy-Authorization: {a}\r\n")));
+    loop {
+        let m = callee.recv();
+        if m.starts_with("INVITE ") {
+            return m;
+        }
+    }
+}
+
+fn reply_to(req: &str, status: &str, extra: &str, body: &str) -> String {
+    let vias: Vec<&str> = req
+        .split("\r\n")
+        .filter(|l| l.starts_with("Via:"))
+        .collect();
+    format!(
+        "SIP/2.0 {status}\r\n{}\r\nFrom: {}\r\nTo: {};tag=callee\r\nCall-ID: {}\r\nCSeq: {}\r\n{extra}Content-Length: {}\r\n\r\n{body}",
+        vias.join("\r\n"),
+        header(req, "From").expect("from"),
+        header(req, "To").expect("to"),
+        header(req, "Call-ID").expect("cid"),
+        header(req, "CSeq").expect("cseq"),
+        body.len()
+    )
+}
+
+#[test]
+fn early_media_183_is_anchored_and_relayed() {
+    let sw = Switch::start_default();
+    let (caller, callee) = (Udp::new(sw.sip), Udp::new(sw.sip));
+    let inv = call_to_1002(&sw, &caller, &callee, "early1");
+    let sdp = "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 42000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+    callee.send(&reply_to(
+        &inv,
+        "183 Session Progress",
+        "Content-Type: application/sdp\r\n",
+        sdp,
+    ));
+    let r = caller.recv_final();
+    assert!(r.starts_with("SIP/2.0 183 "), "{r}");
+    let body = r.split("\r\n\r\n").nth(1).unwrap_or("");
+    assert!(body.contains("c=IN IP4 127.0.0.1"), "{body}");
+    let port: u16 = body
+        .lines()
+        .find_map(|l| l.strip_prefix("m=audio "))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|p| p.parse().ok())
+        .expect("m= port");
+    assert!(
+        port >= sw.rtp_ports.0 && port <= sw.rtp_ports.1,
+        "early media anchored on a relay port: {port}"
+    );
+    assert_ne!(port, 42000);
+    callee.send(&reply_to(&inv, "486 Busy Here", "", ""));
+    assert!(caller.recv_final().starts_with("SIP/2.0 486 "));
+}
+
+#[test]
+fn trunk_challenge_is_answered_with_the_trunk_credentials() {
+    let sw = Switch::start_default();
+    let carrier = UdpSocket::bind(sw.trunk).expect("bind the carrier's address");
+    carrier
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let recv = || {
+        let mut buf = vec![0u8; 65535];
+        loop {
+            let (n, from) = carrier.recv_from(&mut buf).expect("carrier receives");
+            let m = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if !m.starts_with("ACK ") {
+                return (m, from);
+            }
+        }
+    };
+    let caller = Udp::new(sw.sip);
+    let cp = caller.port();
+    let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 41000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+    let invite = |cseq: u32, auth: &str| {
+        format!("INVITE sip:+15551234567@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{cp};branch=z9hG4bKtk{cseq}\r\nMax-Forwards: 70\r\nFrom: <sip:1001@127.0.0.1>;tag=c\r\nTo: <sip:+15551234567@127.0.0.1>\r\nCall-ID: trunkauth\r\nCSeq: {cseq} INVITE\r\nContact: <sip:1001@127.0.0.1:{cp}>\r\n{auth}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}", sdp.len())
+    };
+    let r = caller.request(&invite(1, ""));
+    let ch = header(&r, "Proxy-Authenticate")
+        .expect("challenge")
+        .to_string();
+    let a = answer(
+        &ch,
+        "1001",
+        "demo1001",
+        "INVITE",
+        "sip:+15551234567@127.0.0.1",
+        1,
+    );
+    caller.send(&invite(2, &format!("Proxy-Authorization: {a}\r\n")));
+    // the carrier challenges the switch
+    let (inv, from) = recv();
+    assert!(inv.starts_with("INVITE sip:+15551234567@"), "{inv}");
+    assert!(header(&inv, "Proxy-Authorization").is_none());
+    let nonce = "carrier-nonce-1";
+    let chal = format!("Proxy-Authenticate: Digest realm=\"carrier.example\", nonce=\"{nonce}\", algorithm=MD5, qop=\"auth\"\r\n");
+    carrier
+        .send_to(
+            reply_to(&inv, "407 Proxy Authentication Required", &chal, "").as_bytes(),
+            from,
+        )
+        .expect("send");
+    // … and the switch answers with the trunk's credentials
+    let (inv2, from) = recv();
+    assert!(inv2.starts_with("INVITE "), "{inv2}");
+    let auth = header(&inv2, "Proxy-Authorization").expect("credentials on the retried INVITE");
+    let p = |k: &str| param(auth, k).map(str::to_string).expect(k);
+    assert_eq!(p("username"), "demo-trunk");
+    assert_eq!(p("realm"), "carrier.example");
+    let (uri, nc, cnonce) = (p("uri"), p("nc"), p("cnonce"));
+    let ha1 = md5_hex("demo-trunk:carrier.example:carrier-secret");
+    let ha2 = md5_hex(&format!("INVITE:{uri}"));
+    let expected = md5_hex(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
+    assert_eq!(
+        p("response"),
+        expected,
+        "digest computed with the trunk password"
+    );
+    assert!(
+        header(&inv2, "CSeq").is_some_and(|c| c.starts_with("2 ")),
+        "new CSeq for the retry"
+    );
+    carrier
+        .send_to(reply_to(&inv2, "486 Busy Here", "", "").as_bytes(), from)
+        .expect("send");
+    assert!(caller.recv_final().starts_with("SIP/2.0 486 "));
+}
