@@ -90,6 +90,14 @@ pub fn spawn(a: PortPair, b: PortPair, metrics: Arc<Metrics>) -> RelayHandle {
         flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
+                // commands first: a new remote address must apply before the packets
+                // that the peer sends once it has seen the SDP carrying it
+                biased;
+                cmd = rx.recv() => match cmd {
+                    Some(RelayCmd::SetRemote { side: Side::A, rtp, rtcp }) => pa.set(rtp, rtcp),
+                    Some(RelayCmd::SetRemote { side: Side::B, rtp, rtcp }) => pb.set(rtp, rtcp),
+                    None => break,
+                },
                 r = a.rtp.recv_from(&mut buf_a) => if let Ok((n, src)) = r {
                     if latch(&mut pa.rtp, &mut pa.rtp_latched, src) {
                         if let Some(dst) = pb.rtp { if b.rtp.send_to(&buf_a[..n], dst).await.is_ok() { relayed += 1; } else { dropped += 1; } }
@@ -117,11 +125,6 @@ pub fn spawn(a: PortPair, b: PortPair, metrics: Arc<Metrics>) -> RelayHandle {
                     metrics.rtp_packets_dropped.fetch_add(dropped, Relaxed);
                     relayed = 0;
                     dropped = 0;
-                },
-                cmd = rx.recv() => match cmd {
-                    Some(RelayCmd::SetRemote { side: Side::A, rtp, rtcp }) => pa.set(rtp, rtcp),
-                    Some(RelayCmd::SetRemote { side: Side::B, rtp, rtcp }) => pb.set(rtp, rtcp),
-                    None => break,
                 },
             }
             if relayed + dropped >= 256 {

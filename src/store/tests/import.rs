@@ -83,8 +83,8 @@ pub(super) async fn demo_import_twice_changes_nothing(store: Store) -> TestResul
             host: "127.0.0.1".into(),
             port: 5080,
             transport: TrunkTransport::Udp,
-            username: None,
-            password: None,
+            username: Some("demo-trunk".into()),
+            password: Some("carrier-secret".into()),
             caller_id: Some("+15550100100".into()),
         }
     );

@@ -1,0 +1,320 @@
+//! RTP load generator for the media benchmark (`sip-tests/bench/run.sh rtp`): plays
+//! caller *and* callee for N concurrent calls through the switch over plain UDP
+//! sockets, 20 ms G.711 packets both ways, and counts at each far end what arrived.
+//! (SIPp's pcap player keeps one raw socket per stream open, and on loopback every
+//! packet is then offered to each of them; this generator has no such artefact.)
+//!
+//! cargo run --release --example rtp_load -- SWITCH_ADDR CALLS SECONDS CALLER PASS CALLEE PASS
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+use switchyard::sip::{auth, message, sdp};
+use tokio::net::UdpSocket;
+
+type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+#[derive(Default)]
+struct Counters {
+    sent: AtomicU64,
+    received: AtomicU64,
+    calls_up: AtomicU64,
+}
+
+fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
+    msg.split("\r\n").find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+fn body(msg: &str) -> &str {
+    msg.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("")
+}
+
+fn media_dest(msg: &str) -> Option<SocketAddr> {
+    sdp::parse_media(body(msg)).ok()?.rtp_destination()
+}
+
+fn offer(port: u16) -> String {
+    format!("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {port} RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n")
+}
+
+async fn recv_text(sock: &UdpSocket, secs: u64) -> Res<String> {
+    let mut buf = vec![0u8; 65535];
+    let (n, _) =
+        tokio::time::timeout(Duration::from_secs(secs), sock.recv_from(&mut buf)).await??;
+    Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+/// Sends 20 ms packets to `dest` until `stop`, and counts what `sock` receives.
+fn stream(
+    sock: Arc<UdpSocket>,
+    dest: SocketAddr,
+    counters: Arc<Counters>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let rx = sock.clone();
+    let c = counters.clone();
+    let mut stop_rx = stop.clone();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 2048];
+        loop {
+            tokio::select! {
+                r = rx.recv_from(&mut buf) => if r.is_ok() { c.received.fetch_add(1, Relaxed); },
+                _ = stop_rx.changed() => {
+                    // let the last packets in flight arrive
+                    let _ = tokio::time::timeout(Duration::from_millis(300), async {
+                        loop { if rx.recv_from(&mut buf).await.is_ok() { c.received.fetch_add(1, Relaxed); } }
+                    }).await;
+                    return;
+                }
+            }
+        }
+    });
+    let mut stop_tx = stop;
+    tokio::spawn(async move {
+        let mut pkt = [0xD5u8; 172];
+        pkt[0] = 0x80;
+        pkt[1] = 8;
+        let ssrc: u32 = rand::random();
+        pkt[8..12].copy_from_slice(&ssrc.to_be_bytes());
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        let mut seq: u16 = 0;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    pkt[2..4].copy_from_slice(&seq.to_be_bytes());
+                    pkt[4..8].copy_from_slice(&(seq as u32 * 160).to_be_bytes());
+                    seq = seq.wrapping_add(1);
+                    if sock.send_to(&pkt, dest).await.is_ok() { counters.sent.fetch_add(1, Relaxed); }
+                }
+                _ = stop_tx.changed() => return,
+            }
+        }
+    });
+}
+
+struct Ua {
+    sock: UdpSocket,
+    switch: SocketAddr,
+    user: String,
+    pass: String,
+}
+
+impl Ua {
+    fn port(&self) -> u16 {
+        self.sock.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    async fn register(&self) -> Res<()> {
+        let p = self.port();
+        let req = |cseq: u32, auth: &str| {
+            format!("REGISTER sip:{sw} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{p};branch=z9hG4bKrl{cseq}{p}\r\nMax-Forwards: 70\r\nFrom: <sip:{u}@{sw}>;tag=rl{p}\r\nTo: <sip:{u}@{sw}>\r\nCall-ID: rl-{p}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{u}@127.0.0.1:{p}>\r\nExpires: 3600\r\n{auth}Content-Length: 0\r\n\r\n", sw = self.switch.ip(), u = self.user)
+        };
+        self.sock
+            .send_to(req(1, "").as_bytes(), self.switch)
+            .await?;
+        let r = recv_text(&self.sock, 5).await?;
+        let ch = header(&r, "WWW-Authenticate").ok_or("no challenge")?;
+        let a = auth::client_authorization(
+            ch,
+            &self.user,
+            &self.pass,
+            "REGISTER",
+            &format!("sip:{}", self.switch.ip()),
+        )
+        .ok_or("cannot answer")?;
+        self.sock
+            .send_to(
+                req(2, &format!("Authorization: {a}\r\n")).as_bytes(),
+                self.switch,
+            )
+            .await?;
+        let r = recv_text(&self.sock, 5).await?;
+        if !r.starts_with("SIP/2.0 200") {
+            return Err(format!("register failed: {}", r.lines().next().unwrap_or("")).into());
+        }
+        Ok(())
+    }
+}
+
+/// The callee: answers every INVITE with its own RTP socket, streams until BYE.
+async fn callee(
+    ua: Ua,
+    counters: Arc<Counters>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Res<()> {
+    let mut buf = vec![0u8; 65535];
+    loop {
+        let (n, from) = ua.sock.recv_from(&mut buf).await?;
+        let m = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let reply = |code: &str, extra: &str, b: &str| {
+            let vias: Vec<&str> = m.split("\r\n").filter(|l| l.starts_with("Via:")).collect();
+            format!(
+                "SIP/2.0 {code}\r\n{}\r\nFrom: {}\r\nTo: {};tag=ld\r\nCall-ID: {}\r\nCSeq: {}\r\n{extra}Content-Length: {}\r\n\r\n{b}",
+                vias.join("\r\n"),
+                header(&m, "From").unwrap_or(""),
+                header(&m, "To").unwrap_or("").split(";tag=").next().unwrap_or(""),
+                header(&m, "Call-ID").unwrap_or(""),
+                header(&m, "CSeq").unwrap_or(""),
+                b.len()
+            )
+        };
+        if m.starts_with("INVITE ") {
+            let rtp = Arc::new(UdpSocket::bind("127.0.0.1:0").await?);
+            let port = rtp.local_addr()?.port();
+            let dest = media_dest(&m).ok_or("INVITE without SDP")?;
+            let sdp = offer(port);
+            let extra = format!(
+                "Contact: <sip:{}@127.0.0.1:{}>\r\nContent-Type: application/sdp\r\n",
+                ua.user,
+                ua.port()
+            );
+            ua.sock
+                .send_to(reply("200 OK", &extra, &sdp).as_bytes(), from)
+                .await?;
+            stream(rtp, dest, counters.clone(), stop.clone());
+        } else if m.starts_with("BYE ") {
+            ua.sock
+                .send_to(reply("200 OK", "", "").as_bytes(), from)
+                .await?;
+        }
+    }
+}
+
+/// One caller: INVITE with auth, ACK, stream for `secs`, BYE.
+async fn call(
+    switch: SocketAddr,
+    user: String,
+    pass: String,
+    callee: String,
+    counters: Arc<Counters>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Res<()> {
+    let sock = UdpSocket::bind("127.0.0.1:0").await?;
+    let rtp = Arc::new(UdpSocket::bind("127.0.0.1:0").await?);
+    let (p, rp) = (sock.local_addr()?.port(), rtp.local_addr()?.port());
+    let sdp = offer(rp);
+    let cid = format!("ld-{p}");
+    let ruri = format!("sip:{callee}@{}", switch.ip());
+    let invite = |cseq: u32, auth: &str| {
+        format!("INVITE {ruri} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{p};branch=z9hG4bKld{cseq}{p}\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@{}>;tag=c{p}\r\nTo: <{ruri}>\r\nCall-ID: {cid}\r\nCSeq: {cseq} INVITE\r\nContact: <sip:{user}@127.0.0.1:{p}>\r\n{auth}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}", switch.ip(), sdp.len())
+    };
+    sock.send_to(invite(1, "").as_bytes(), switch).await?;
+    let r = recv_text(&sock, 10).await?;
+    let to = header(&r, "To").unwrap_or("").to_string();
+    let ack1 = format!("ACK {ruri} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{p};branch=z9hG4bKld1{p}\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@{}>;tag=c{p}\r\nTo: {to}\r\nCall-ID: {cid}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n", switch.ip());
+    sock.send_to(ack1.as_bytes(), switch).await?;
+    let ch = header(&r, "Proxy-Authenticate").ok_or("no challenge")?;
+    let a = auth::client_authorization(ch, &user, &pass, "INVITE", &ruri).ok_or("cannot answer")?;
+    sock.send_to(
+        invite(2, &format!("Proxy-Authorization: {a}\r\n")).as_bytes(),
+        switch,
+    )
+    .await?;
+    let ok = loop {
+        let r = recv_text(&sock, 10).await?;
+        if !header(&r, "CSeq").is_some_and(|c| c.starts_with("2 ")) {
+            continue; // a retransmitted answer to the first INVITE
+        }
+        if r.starts_with("SIP/2.0 200") {
+            break r;
+        }
+        if !r.starts_with("SIP/2.0 1") {
+            return Err(format!("call failed: {}", r.lines().next().unwrap_or("")).into());
+        }
+    };
+    let to = header(&ok, "To").unwrap_or("").to_string();
+    let target = header(&ok, "Contact")
+        .map(message::uri_part)
+        .unwrap_or(&ruri)
+        .to_string();
+    let in_dialog = |method: &str, cseq: u32, branch: &str| {
+        format!("{method} {target} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{p};branch=z9hG4bK{branch}{p}\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@{}>;tag=c{p}\r\nTo: {to}\r\nCall-ID: {cid}\r\nCSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n", switch.ip())
+    };
+    sock.send_to(in_dialog("ACK", 2, "ack").as_bytes(), switch)
+        .await?;
+    counters.calls_up.fetch_add(1, Relaxed);
+    let dest = media_dest(&ok).ok_or("200 without SDP")?;
+    stream(rtp, dest, counters, stop.clone());
+    let mut stop = stop;
+    let _ = stop.changed().await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    sock.send_to(in_dialog("BYE", 3, "bye").as_bytes(), switch)
+        .await?;
+    let _ = recv_text(&sock, 5).await;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Res<()> {
+    let a: Vec<String> = std::env::args().collect();
+    if a.len() < 8 {
+        eprintln!("usage: rtp_load SWITCH_ADDR CALLS SECONDS CALLER PASS CALLEE PASS");
+        std::process::exit(2);
+    }
+    let switch: SocketAddr = a[1].parse()?;
+    let (calls, secs): (u64, u64) = (a[2].parse()?, a[3].parse()?);
+    let counters = Arc::new(Counters::default());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let callee_ua = Ua {
+        sock: UdpSocket::bind("127.0.0.1:0").await?,
+        switch,
+        user: a[6].clone(),
+        pass: a[7].clone(),
+    };
+    callee_ua.register().await?;
+    tokio::spawn(callee(callee_ua, counters.clone(), stop_rx.clone()));
+    let mut handles = Vec::new();
+    for i in 0..calls {
+        handles.push(tokio::spawn(call(
+            switch,
+            a[4].clone(),
+            a[5].clone(),
+            a[6].clone(),
+            counters.clone(),
+            stop_rx.clone(),
+        )));
+        if i % 25 == 24 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    // all calls set up, then the measured period
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while counters.calls_up.load(Relaxed) < calls && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    let _ = stop_tx.send(true);
+    let mut failed = 0;
+    for h in handles {
+        match h.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                failed += 1;
+                if failed <= 3 {
+                    eprintln!("call failed: {e}");
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("call task failed: {e}");
+            }
+        }
+    }
+    let sent = counters.sent.load(Relaxed);
+    let received = counters.received.load(Relaxed);
+    let loss = if sent > 0 {
+        100.0 * (sent.saturating_sub(received)) as f64 / sent as f64
+    } else {
+        100.0
+    };
+    println!(
+        "RTPLOAD calls={} up={} failed={failed} sent={sent} received={received} loss_pct={loss:.3}",
+        calls,
+        counters.calls_up.load(Relaxed)
+    );
+    Ok(())
+}
