@@ -73,9 +73,8 @@ const CASES: &[Case] = &[
     case("escnull", "3.1.1.4", Parse::Ok, Wire::Handled),
     case("esc02", "3.1.1.5", err(405), Wire::Final(&[405, 501])),
     case("lwsdisp", "3.1.1.6", Parse::Ok, Wire::Final(&[200])),
-    // GAP: its top Via has no branch (only the last one has); sip::transaction drops
-    // such RFC 2543-style requests ("request without top Via branch dropped").
-    case("longreq", "3.1.1.7", Parse::Ok, Wire::Silence),
+    // its top Via has no branch (RFC 2543 style): matched by Call-ID/CSeq/From tag
+    case("longreq", "3.1.1.7", Parse::Ok, Wire::Handled),
     case("dblreq", "3.1.1.8", Parse::Ok, Wire::Handled),
     // GAP: rsip cannot parse a Request-URI whose user part holds `;`
     // ("sip:user;par=u%40example.net@example.com"): the RFC says accept, we answer 400.
@@ -128,9 +127,9 @@ const CASES: &[Case] = &[
     case("regescrt", "3.3.14", Parse::Ok, Wire::Handled),
     case("sdp01", "3.3.15", Parse::Ok, Wire::Handled),
     // 3.4 backward compatibility
-    // GAP: no Via branch at all (RFC 2543); sip::transaction drops it unanswered
-    // instead of matching it by the §17.2.3 rules. The RFC expects normal processing.
-    case("inv2543", "3.4.1", Parse::Ok, Wire::Silence),
+    // no Via branch at all (RFC 2543): processed normally, the transaction keyed by
+    // Call-ID, CSeq and From tag (sip::transaction::key)
+    case("inv2543", "3.4.1", Parse::Ok, Wire::Handled),
 ];
 
 fn fixture(name: &str) -> Vec<u8> {

@@ -420,10 +420,27 @@ pub(crate) fn check_single(headers: &Headers) -> Result<(), ParseError> {
     Ok(())
 }
 
+/// `SIP/2.0/UDP host:port;k=v;flag`: one space, three non-empty protocol parts, a
+/// sent-by, and parameters with non-empty names — checked without allocating.
+fn via_already_compact(v: &str) -> bool {
+    let Some((proto, rest)) = v.split_once(' ') else { return false };
+    if rest.contains(char::is_whitespace) || proto.contains(char::is_whitespace) {
+        return false;
+    }
+    let mut parts = proto.split('/');
+    let three = (0..3).all(|_| parts.next().is_some_and(|p| !p.is_empty())) && parts.next().is_none();
+    let mut params = rest.split(';');
+    let sent_by_ok = params.next().is_some_and(|s| !s.is_empty());
+    three && sent_by_ok && params.all(|p| !p.is_empty() && !p.starts_with('='))
+}
+
 /// Rewrites every Via into its compact form, or refuses a malformed one.
 pub(crate) fn canonicalise_vias(headers: &mut Headers) -> Result<(), ParseError> {
     for h in headers.iter_mut() {
         if let Header::Via(v) = h {
+            if via_already_compact(v.value()) {
+                continue; // the common case: nothing to rewrite, no allocation
+            }
             let canon = canonical_via(v.value()).ok_or(ParseError::BadHeader("Via"))?;
             if canon != v.value() {
                 *v = rsip::headers::Via::new(canon);

@@ -166,7 +166,19 @@ pub(crate) fn cseq(headers: &Headers) -> Option<(u32, Method)> {
 /// Server key of a request (§17.2.3); `None` when Via or branch is missing.
 pub(crate) fn server_key(req: &rsip::Request) -> Option<TxKey> {
     let via = top_via(&req.headers)?;
-    Some(TxKey::server(via.branch?, via.sent_by, req.method))
+    match via.branch {
+        Some(b) => Some(TxKey::server(b, via.sent_by, req.method)),
+        None => {
+            // RFC 2543 peers send no branch (RFC 3261 §17.2.3): identify the
+            // transaction by Call-ID, CSeq number and From tag instead. An ACK or a
+            // CANCEL carries the same three as its INVITE, so they still match.
+            let cid = crate::sip::message::call_id(&req.headers)?;
+            let (seq, _) = cseq(&req.headers)?;
+            let from = crate::sip::message::from_value(&req.headers).and_then(crate::sip::message::tag).unwrap_or("");
+            let synthetic = format!("rfc2543;{cid};{seq};{from}");
+            Some(TxKey::server(&synthetic, via.sent_by, req.method))
+        }
+    }
 }
 
 /// Client key of a response (§17.1.3); `None` when Via, branch or CSeq is missing.
