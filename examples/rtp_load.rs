@@ -147,6 +147,8 @@ async fn callee(
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Res<()> {
     let mut buf = vec![0u8; 65535];
+    // answers already given, by Call-ID: a retransmitted INVITE gets the same 200 again
+    let mut answered: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     loop {
         let (n, from) = ua.sock.recv_from(&mut buf).await?;
         let m = String::from_utf8_lossy(&buf[..n]).into_owned();
@@ -163,6 +165,11 @@ async fn callee(
             )
         };
         if m.starts_with("INVITE ") {
+            let cid = header(&m, "Call-ID").unwrap_or("").to_string();
+            if let Some(ok) = answered.get(&cid) {
+                ua.sock.send_to(ok.as_bytes(), from).await?;
+                continue;
+            }
             let rtp = Arc::new(UdpSocket::bind("127.0.0.1:0").await?);
             let port = rtp.local_addr()?.port();
             let dest = media_dest(&m).ok_or("INVITE without SDP")?;
@@ -172,11 +179,12 @@ async fn callee(
                 ua.user,
                 ua.port()
             );
-            ua.sock
-                .send_to(reply("200 OK", &extra, &sdp).as_bytes(), from)
-                .await?;
+            let ok = reply("200 OK", &extra, &sdp);
+            ua.sock.send_to(ok.as_bytes(), from).await?;
+            answered.insert(cid, ok);
             stream(rtp, dest, counters.clone(), stop.clone());
         } else if m.starts_with("BYE ") {
+            answered.remove(header(&m, "Call-ID").unwrap_or(""));
             ua.sock
                 .send_to(reply("200 OK", "", "").as_bytes(), from)
                 .await?;

@@ -423,12 +423,15 @@ pub(crate) fn check_single(headers: &Headers) -> Result<(), ParseError> {
 /// `SIP/2.0/UDP host:port;k=v;flag`: one space, three non-empty protocol parts, a
 /// sent-by, and parameters with non-empty names — checked without allocating.
 fn via_already_compact(v: &str) -> bool {
-    let Some((proto, rest)) = v.split_once(' ') else { return false };
+    let Some((proto, rest)) = v.split_once(' ') else {
+        return false;
+    };
     if rest.contains(char::is_whitespace) || proto.contains(char::is_whitespace) {
         return false;
     }
     let mut parts = proto.split('/');
-    let three = (0..3).all(|_| parts.next().is_some_and(|p| !p.is_empty())) && parts.next().is_none();
+    let three =
+        (0..3).all(|_| parts.next().is_some_and(|p| !p.is_empty())) && parts.next().is_none();
     let mut params = rest.split(';');
     let sent_by_ok = params.next().is_some_and(|s| !s.is_empty());
     three && sent_by_ok && params.all(|p| !p.is_empty() && !p.starts_with('='))

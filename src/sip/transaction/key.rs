@@ -174,7 +174,9 @@ pub(crate) fn server_key(req: &rsip::Request) -> Option<TxKey> {
             // CANCEL carries the same three as its INVITE, so they still match.
             let cid = crate::sip::message::call_id(&req.headers)?;
             let (seq, _) = cseq(&req.headers)?;
-            let from = crate::sip::message::from_value(&req.headers).and_then(crate::sip::message::tag).unwrap_or("");
+            let from = crate::sip::message::from_value(&req.headers)
+                .and_then(crate::sip::message::tag)
+                .unwrap_or("");
             let synthetic = format!("rfc2543;{cid};{seq};{from}");
             Some(TxKey::server(&synthetic, via.sent_by, req.method))
         }
