@@ -1,0 +1,597 @@
+//! The back-to-back user agent: one task per call. It answers the caller's INVITE
+//! (A leg), rings every contact of the callee in parallel (B-leg forks, each its
+//! own dialog and Call-ID), bridges the first to answer and cancels the rest, and
+//! relays provisional responses, re-INVITEs/UPDATE/INFO and BYE between the two
+//! dialogs, with SDP rewritten so RTP flows through the switch's relay.
+//! Split: this file holds the call's state, its task loop and its lifecycle;
+//! `forks` the B-leg INVITEs and their responses; `dialog` what happens inside the
+//! two established dialogs.
+
+mod dialog;
+mod forks;
+
+use rsip::{Header, Request, Response, SipMessage};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use super::admit::{Destination, Origin};
+use super::channel::Channel;
+use super::{cdr, new_branch, CallHandle, CallInput, CallSender, A_LEG_TOKEN};
+use crate::events::{now_ms, Direction, HangupCause};
+use crate::media::relay::{self, RelayHandle, Side};
+use crate::sip::dialog::Dialog;
+use crate::sip::message;
+use crate::sip::sdp;
+use crate::sip::target::{Target, TransportKind};
+use crate::sip::transaction::TxId;
+use crate::store::{Cdr, CdrDirection};
+use crate::switch::{ShardMsg, Switch};
+
+const T1: Duration = Duration::from_millis(500);
+const T2: Duration = Duration::from_secs(4);
+/// Token for CANCEL and BYE transactions whose outcome does not matter.
+const IGNORED: u64 = u64::MAX;
+
+struct Fork {
+    token: u64,
+    call_id: String,
+    invite: Request,
+    target: Target,
+    provisional: bool,
+    cancel_pending: bool,
+    done: bool,
+    auth_tried: bool,
+}
+
+struct BLeg {
+    dialog: Dialog,
+    target: Target,
+    /// CSeq of the INVITE whose 2xx still awaits our ACK (late offer: sent with the caller's answer).
+    ack_pending: Option<u32>,
+}
+
+/// An in-dialog request forwarded to the other leg, waiting for its response.
+struct Pending {
+    tx: TxId,
+    req: Request,
+    from: Side,
+    cseq: u32,
+}
+
+struct Call {
+    sw: Arc<Switch>,
+    id: Uuid,
+    me: CallSender,
+    origin: Origin,
+    destination: Destination,
+    dialled: String,
+    a_tx: TxId,
+    a_invite: Request,
+    a_source: Target,
+    a_call_id: String,
+    a_tag: String,
+    a_dialog: Option<Dialog>,
+    a_chan: Channel,
+    a_final_sent: bool,
+    a_200: Option<Response>,
+    a_acked: bool,
+    a_sent_180: bool,
+    forks: Vec<Fork>,
+    best_failure: Option<u16>,
+    b: Option<BLeg>,
+    b_chan: Option<Channel>,
+    relay: Option<RelayHandle>,
+    pending: HashMap<u64, Pending>,
+    next_token: u64,
+    ended: bool,
+    cause: HangupCause,
+}
+
+pub fn spawn(
+    sw: Arc<Switch>,
+    tx: TxId,
+    invite: Request,
+    source: Target,
+    origin: Origin,
+    destination: Destination,
+    dialled: String,
+) -> CallHandle {
+    let id = Uuid::new_v4();
+    let (me, rx) = mpsc::unbounded_channel();
+    let handle = CallHandle { id, tx: me.clone() };
+    let a_call_id = message::call_id(&invite.headers).unwrap_or("").to_string();
+    sw.calls.insert(a_call_id.clone(), handle.clone());
+    sw.metrics.active_calls.fetch_add(1, Relaxed);
+    sw.metrics.calls_total.fetch_add(1, Relaxed);
+    let direction = Direction::Inbound;
+    let a_chan = Channel::create(
+        &sw.bus,
+        &sw.metrics,
+        id,
+        &origin.account.id,
+        &a_call_id,
+        direction,
+        &origin.caller,
+        &dialled,
+    );
+    let call = Call {
+        sw,
+        id,
+        me,
+        origin,
+        destination,
+        dialled,
+        a_tx: tx,
+        a_invite: invite,
+        a_source: source,
+        a_call_id,
+        a_tag: message::random_token(12),
+        a_dialog: None,
+        a_chan,
+        a_final_sent: false,
+        a_200: None,
+        a_acked: false,
+        a_sent_180: false,
+        forks: Vec::new(),
+        best_failure: None,
+        b: None,
+        b_chan: None,
+        relay: None,
+        pending: HashMap::new(),
+        next_token: 1,
+        ended: false,
+        cause: HangupCause::NormalClearing,
+    };
+    tokio::spawn(call.run(rx));
+    handle
+}
+
+fn sdp_remote(body: &[u8]) -> Option<(Option<SocketAddr>, Option<SocketAddr>)> {
+    let text = std::str::from_utf8(body).ok()?;
+    let summary = sdp::parse_media(text).ok()?;
+    let audio = summary.audio?;
+    let ip: IpAddr = audio.connection.or(summary.connection)?;
+    if audio.port == 0 || ip.is_unspecified() {
+        return Some((None, None));
+    }
+    let rtcp = audio.rtcp_port.map(|p| SocketAddr::new(ip, p));
+    Some((Some(SocketAddr::new(ip, audio.port)), rtcp))
+}
+
+fn is_sdp(headers: &rsip::Headers, body: &[u8]) -> bool {
+    !body.is_empty()
+        && message::header_value(headers, "Content-Type")
+            .map(|c| c.trim().to_ascii_lowercase().starts_with("application/sdp"))
+            .unwrap_or(true)
+}
+
+impl Call {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<CallInput>) {
+        self.start();
+        let ring_deadline = Instant::now() + self.sw.settings.ring_timeout;
+        let mut retx_at: Option<Instant> = None;
+        let mut retx_interval = T1;
+        let mut ack_deadline: Option<Instant> = None;
+        // once ended, wait at most this long for forks that still need a CANCEL
+        let mut linger_until: Option<Instant> = None;
+        loop {
+            if self.ended {
+                if self.forks.iter().all(|f| f.done || !f.cancel_pending) {
+                    break;
+                }
+                let l = *linger_until.get_or_insert_with(|| Instant::now() + 64 * T1);
+                if Instant::now() >= l {
+                    break;
+                }
+            }
+            if self.a_200.is_some()
+                && !self.a_acked
+                && retx_at.is_none()
+                && !self.a_source.kind.is_reliable()
+            {
+                retx_at = Some(Instant::now() + T1);
+                ack_deadline = Some(Instant::now() + 64 * T1);
+            }
+            if self.a_200.is_some() && !self.a_acked && ack_deadline.is_none() {
+                ack_deadline = Some(Instant::now() + 64 * T1);
+            }
+            let answered = self.b.is_some();
+            tokio::select! {
+                input = rx.recv() => match input {
+                    Some(i) => self.on_input(i),
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(ring_deadline), if !answered && !self.ended => {
+                    tracing::info!(call = %self.id, "ring timeout");
+                    self.fail_a(HangupCause::NoAnswer);
+                },
+                _ = sleep_opt(retx_at), if !self.a_acked && retx_at.is_some() => {
+                    if let Some(r) = &self.a_200 {
+                        self.sw.to_shard(&self.a_call_id, ShardMsg::Stateless { msg: SipMessage::Response(r.clone()), target: self.a_source });
+                    }
+                    retx_interval = (retx_interval * 2).min(T2);
+                    retx_at = Some(Instant::now() + retx_interval);
+                },
+                _ = sleep_opt(ack_deadline), if !self.a_acked && ack_deadline.is_some() && !self.ended => {
+                    tracing::warn!(call = %self.id, "caller never acknowledged the 200 OK; hanging up");
+                    self.hangup_both(HangupCause::RecoveryOnTimerExpire);
+                },
+                _ = sleep_opt(linger_until), if linger_until.is_some() => {},
+            }
+            if self.a_acked {
+                retx_at = None;
+                ack_deadline = None;
+            }
+        }
+        self.cleanup();
+    }
+
+    fn token(&mut self) -> u64 {
+        let t = self.next_token;
+        self.next_token += 1;
+        t
+    }
+
+    fn via(&self, kind: TransportKind) -> String {
+        format!(
+            "SIP/2.0/{} {};branch={};rport",
+            kind.via_token(),
+            self.sw.local_host_port(kind),
+            new_branch()
+        )
+    }
+
+    fn contact(&self, kind: TransportKind) -> String {
+        match kind {
+            TransportKind::Udp => format!("<sip:switchyard@{}>", self.sw.local_host_port(kind)),
+            k => format!(
+                "<sip:switchyard@{};transport={}>",
+                self.sw.local_host_port(k),
+                k.uri_param()
+            ),
+        }
+    }
+
+    fn public_ip(&self) -> IpAddr {
+        self.sw.transports.local.public_ip
+    }
+
+    fn respond_a(&mut self, mut resp: Response) {
+        let code = resp.status_code.code();
+        if code >= 200 {
+            if self.a_final_sent {
+                return;
+            }
+            self.a_final_sent = true;
+        }
+        if code > 100 && code < 300 {
+            resp.headers
+                .push(Header::Contact(rsip::headers::Contact::from(
+                    self.contact(self.a_source.kind),
+                )));
+        }
+        if code >= 200 && code < 300 {
+            self.a_200 = Some(resp.clone());
+        }
+        self.sw.to_shard(
+            &self.a_call_id,
+            ShardMsg::Respond {
+                tx: self.a_tx,
+                resp,
+            },
+        );
+    }
+
+    fn start(&mut self) {
+        let trying = message::response(&self.a_invite, 100, "Trying", None);
+        self.sw.to_shard(
+            &self.a_call_id,
+            ShardMsg::Respond {
+                tx: self.a_tx,
+                resp: trying,
+            },
+        );
+        let targets: Vec<(String, String, Target)> = match self.destination.clone() {
+            Destination::Nowhere(cause) => return self.fail_a(cause),
+            Destination::Extension { number } => {
+                let bindings =
+                    self.sw
+                        .registrations
+                        .lookup(&self.origin.account.id, &number, now_ms());
+                if bindings.is_empty() {
+                    return self.fail_a(HangupCause::UserNotRegistered);
+                }
+                let to = format!("<sip:{}@{}>", number, self.origin.account.sip_domain);
+                bindings
+                    .into_iter()
+                    .map(|b| (b.uri, to.clone(), b.source))
+                    .collect()
+            }
+            Destination::Trunk { trunk, number } => {
+                let addr = match resolve(&trunk.host, trunk.port) {
+                    Some(a) => a,
+                    None => return self.fail_a(HangupCause::NetworkOutOfOrder),
+                };
+                let kind = match trunk.transport {
+                    crate::store::TrunkTransport::Tcp => TransportKind::Tcp,
+                    _ => TransportKind::Udp,
+                };
+                let uri = format!("sip:{}@{}:{}", number, trunk.host, trunk.port);
+                vec![(
+                    uri.clone(),
+                    format!("<{uri}>"),
+                    Target {
+                        kind,
+                        addr,
+                        conn: None,
+                    },
+                )]
+            }
+        };
+        // media anchoring: one port pair for each side
+        let (pa, pb) = match (self.sw.ports.allocate(), self.sw.ports.allocate()) {
+            (Ok(a), Ok(b)) => (a, b),
+            _ => {
+                tracing::error!(call = %self.id, "RTP ports exhausted");
+                let r = message::response(
+                    &self.a_invite,
+                    503,
+                    "Service Unavailable - No Media Ports",
+                    Some(&self.a_tag),
+                );
+                self.respond_a(r);
+                return self.finish(HangupCause::NetworkOutOfOrder);
+            }
+        };
+        let relay = relay::spawn(pa, pb, self.sw.metrics.clone());
+        let offer = if is_sdp(&self.a_invite.headers, &self.a_invite.body) {
+            if let Some((rtp, rtcp)) = sdp_remote(&self.a_invite.body) {
+                relay.set_remote(Side::A, rtp, rtcp);
+            }
+            match std::str::from_utf8(&self.a_invite.body)
+                .ok()
+                .and_then(|s| sdp::rewrite_for_relay(s, self.public_ip(), relay.b_port, None).ok())
+            {
+                Some(s) => Some(s.into_bytes()),
+                None => {
+                    let r = message::response(
+                        &self.a_invite,
+                        488,
+                        "Not Acceptable Here - Unreadable SDP",
+                        Some(&self.a_tag),
+                    );
+                    self.respond_a(r);
+                    self.relay = Some(relay);
+                    return self.finish(HangupCause::CallRejected);
+                }
+            }
+        } else {
+            None
+        };
+        self.relay = Some(relay);
+        let b_chan = Channel::create(
+            &self.sw.bus,
+            &self.sw.metrics,
+            self.id,
+            &self.origin.account.id,
+            "",
+            Direction::Outbound,
+            &self.origin.caller,
+            &self.dialled,
+        );
+        self.b_chan = Some(b_chan);
+        for (uri, to, target) in targets {
+            let token = self.token();
+            let call_id = format!("{}@switchyard", message::random_token(20));
+            let invite = self.build_invite(&uri, &to, &call_id, target, offer.clone());
+            self.sw.calls.insert(
+                call_id.clone(),
+                CallHandle {
+                    id: self.id,
+                    tx: self.me.clone(),
+                },
+            );
+            self.sw.to_shard(
+                &call_id,
+                ShardMsg::Request {
+                    req: invite.clone(),
+                    target,
+                    owner: self.me.clone(),
+                    token,
+                },
+            );
+            self.forks.push(Fork {
+                token,
+                call_id,
+                invite,
+                target,
+                provisional: false,
+                cancel_pending: false,
+                done: false,
+                auth_tried: false,
+            });
+        }
+    }
+
+    fn on_input(&mut self, input: CallInput) {
+        match input {
+            CallInput::Response { token, resp } => {
+                if let Some(i) = self.forks.iter().position(|f| f.token == token) {
+                    self.on_fork_response(i, resp);
+                } else if let Some(p) = self.pending.remove(&token) {
+                    self.on_forwarded_response(p, resp, token);
+                }
+            }
+            CallInput::Timeout { token } => {
+                if token == A_LEG_TOKEN || token == IGNORED {
+                    return;
+                }
+                if let Some(i) = self.forks.iter().position(|f| f.token == token) {
+                    self.fork_failed(i, 408);
+                } else if let Some(p) = self.pending.remove(&token) {
+                    let r = message::response(&p.req, 408, "Request Timeout", None);
+                    self.sw.to_shard(
+                        message::call_id(&p.req.headers).unwrap_or(""),
+                        ShardMsg::Respond { tx: p.tx, resp: r },
+                    );
+                }
+            }
+            CallInput::Cancel { tx, req } => {
+                let ok = message::response(&req, 200, "OK", Some(&self.a_tag));
+                self.sw
+                    .to_shard(&self.a_call_id, ShardMsg::Respond { tx, resp: ok });
+                if !self.a_final_sent {
+                    self.fail_a(HangupCause::OriginatorCancel);
+                }
+            }
+            CallInput::Ack { req } => self.on_ack(req),
+            CallInput::Request { tx, req, source } => self.on_dialog_request(tx, req, source),
+            CallInput::Hangup => {
+                if self.b.is_some() {
+                    self.hangup_both(HangupCause::NormalClearing)
+                } else {
+                    self.fail_a(HangupCause::CallRejected)
+                }
+            }
+        }
+    }
+
+    /// Ends an unanswered call: cancel forks, answer the caller with the cause's status.
+    fn fail_a(&mut self, cause: HangupCause) {
+        for j in 0..self.forks.len() {
+            self.cancel_fork(j);
+        }
+        if !self.a_final_sent {
+            let (code, reason) = cause.sip_status();
+            let r = message::response(&self.a_invite, code, reason, Some(&self.a_tag));
+            self.respond_a(r);
+        }
+        self.finish(cause);
+    }
+
+    fn send_stateless(&self, call_id: &str, msg: SipMessage, target: Target) {
+        self.sw
+            .to_shard(call_id, ShardMsg::Stateless { msg, target });
+    }
+
+    fn finish(&mut self, cause: HangupCause) {
+        if self.ended {
+            return;
+        }
+        self.ended = true;
+        self.cause = cause;
+    }
+
+    fn cleanup(mut self) {
+        if !self.ended {
+            self.finish(HangupCause::NormalClearing);
+        }
+        let cause = self.cause;
+        self.relay = None;
+        let (duration, billsec) = self.a_chan.destroy(&self.sw.bus, &self.sw.metrics, cause);
+        let b_leg = self.b_chan.as_ref().map(|c| c.id().to_string());
+        if let Some(c) = self.b_chan.as_mut() {
+            c.destroy(&self.sw.bus, &self.sw.metrics, cause);
+        }
+        self.sw.calls.remove(&self.a_call_id);
+        for f in &self.forks {
+            self.sw.calls.remove(&f.call_id);
+        }
+        self.sw.metrics.active_calls.fetch_sub(1, Relaxed);
+        let ended = now_ms();
+        let direction = if self.origin.from_trunk {
+            CdrDirection::Inbound
+        } else if matches!(self.destination, Destination::Trunk { .. }) {
+            CdrDirection::Outbound
+        } else {
+            CdrDirection::Internal
+        };
+        cdr::write(
+            &self.sw.store,
+            Cdr {
+                id: self.id.to_string(),
+                call_id: self.a_call_id.clone(),
+                account_id: self.origin.account.id.clone(),
+                caller: self.origin.caller.clone(),
+                callee: self.dialled.clone(),
+                direction,
+                started_at: self.a_chan.created_ms,
+                answered_at: self.a_chan.answered_ms,
+                ended_at: ended,
+                duration_ms: duration,
+                billsec_ms: billsec,
+                hangup_cause: serde_json::to_value(cause)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                a_leg: self.a_chan.id().to_string(),
+                b_leg,
+            },
+        );
+        tracing::info!(call = %self.id, ?cause, duration_ms = duration, "call ended");
+    }
+}
+
+/// Headers copied from a forwarded in-dialog request to the other leg: everything but
+/// what identifies, routes, authenticates or frames the message on its own leg.
+fn is_end_to_end(h: &Header) -> bool {
+    match h {
+        Header::Via(_)
+        | Header::From(_)
+        | Header::To(_)
+        | Header::CallId(_)
+        | Header::CSeq(_)
+        | Header::Contact(_)
+        | Header::Route(_)
+        | Header::RecordRoute(_)
+        | Header::MaxForwards(_)
+        | Header::ContentLength(_)
+        | Header::ContentType(_)
+        | Header::Authorization(_)
+        | Header::ProxyAuthorization(_)
+        | Header::UserAgent(_)
+        | Header::Server(_) => false,
+        Header::Other(name, _) => !name.eq_ignore_ascii_case("Max-Breadth"),
+        _ => true,
+    }
+}
+
+fn reason(resp: &Response) -> String {
+    match &resp.status_code {
+        rsip::StatusCode::Other(_, r) => r.clone(),
+        other => {
+            // rsip prints well-known codes as "486 BusyHere"; turn the name back into words
+            let s = other.to_string();
+            let name = s.split_once(' ').map(|x| x.1).unwrap_or("");
+            let mut out = String::new();
+            for (i, ch) in name.chars().enumerate() {
+                if i > 0 && ch.is_ascii_uppercase() {
+                    out.push(' ');
+                }
+                out.push(ch);
+            }
+            out
+        }
+    }
+}
+
+async fn sleep_opt(at: Option<Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn resolve(host: &str, port: u16) -> Option<SocketAddr> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Some(SocketAddr::new(ip, port));
+    }
+    use std::net::ToSocketAddrs;
+    (host, port).to_socket_addrs().ok()?.next()
+}
