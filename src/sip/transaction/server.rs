@@ -72,8 +72,13 @@ impl ServerTx {
     /// The request was retransmitted: re-send the last response if the state calls for it.
     pub fn on_retransmission(&mut self, ctx: &mut Ctx<'_>) {
         let resend = match self.state {
-            ServerState::Proceeding | ServerState::Completed => self.last.clone(),
-            ServerState::Trying | ServerState::Confirmed | ServerState::Accepted => None,
+            // Accepted: the INVITE came again, so the client has not seen our 2xx; the
+            // TU retransmits 2xx on its own schedule too (§13.3.1.4), but answering the
+            // retransmission at once also covers TUs that relay a re-INVITE's 2xx.
+            ServerState::Proceeding | ServerState::Completed | ServerState::Accepted => {
+                self.last.clone()
+            }
+            ServerState::Trying | ServerState::Confirmed => None,
         };
         if let Some(bytes) = resend {
             ctx.send(self.source, bytes);
@@ -125,9 +130,10 @@ impl ServerTx {
                 self.last = Some(bytes);
             }
             200..=299 if self.invite => {
-                // The TU (dialog layer) retransmits the 2xx, not the transaction.
+                // The TU (dialog layer) retransmits the 2xx on its timer; the transaction
+                // keeps it only to answer a retransmitted INVITE (see on_retransmission).
                 self.state = ServerState::Accepted;
-                self.last = None;
+                self.last = Some(bytes);
                 ctx.arm(&mut self.slots, TimerKind::L, t1x64);
             }
             _ if self.invite => {

@@ -179,13 +179,19 @@ fn accepted_passes_ack_to_tu_until_timer_l() {
     ));
     assert_eq!(
         h.sent.len(),
-        2,
-        "INVITE retransmission absorbed without re-sending anything"
+        3,
+        "INVITE retransmission absorbed, answered with the stored 2xx"
+    );
+    assert!(
+        h.sent
+            .last()
+            .is_some_and(|t| t.1.bytes.starts_with(b"SIP/2.0 200")),
+        "the 2xx is what is re-sent"
     );
     // The TU retransmits its 2xx through the transaction; other finals are refused.
     h.respond(tx, response(200, "INVITE", "z9hG4bKl1"))
         .expect("2xx retransmission");
-    assert_eq!(h.sent.len(), 3);
+    assert_eq!(h.sent.len(), 4);
     assert_eq!(
         h.respond(tx, response(486, "INVITE", "z9hG4bKl1")),
         Err(TxError::AlreadyFinal { tx })
@@ -205,7 +211,7 @@ fn accepted_passes_ack_to_tu_until_timer_l() {
     );
     assert_eq!(
         h.sent.len(),
-        3,
+        4,
         "the transaction never retransmits a 2xx itself"
     );
 }
