@@ -7,18 +7,6 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-fn destroy_causes(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .filter(|e| e.name == "channel_destroy")
-        .map(|e| e.str("hangup_cause").to_string())
-        .collect()
-}
-
-fn two_destroys(evs: &[Event]) -> bool {
-    count(evs, "channel_destroy") >= 2
-}
-
 #[test]
 fn unanswered_call_times_out_with_480_and_cancels_the_callee() {
     let sw = Switch::start(SwitchOpts {

@@ -7,30 +7,6 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-fn assert_received(out: &SippOutcome, codes: &[u16]) {
-    let got = out.received_statuses();
-    for c in codes {
-        assert!(
-            got.contains(c),
-            "{} never received a {c}; got {got:?}\n{}",
-            out.scenario,
-            out.report()
-        );
-    }
-}
-
-fn destroy_causes(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .filter(|e| e.name == "channel_destroy")
-        .map(|e| e.str("hangup_cause").to_string())
-        .collect()
-}
-
-fn two_destroys(evs: &[Event]) -> bool {
-    count(evs, "channel_destroy") >= 2
-}
-
 /// The first INVITE a phone received.
 fn first_invite(out: &SippOutcome) -> String {
     out.received()

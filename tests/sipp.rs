@@ -42,30 +42,6 @@ fn assert_heard_tone(sink: &RtpSink) {
     );
 }
 
-fn assert_received(out: &SippOutcome, codes: &[u16]) {
-    let got = out.received_statuses();
-    for c in codes {
-        assert!(
-            got.contains(c),
-            "{} never received a {c}; got {got:?}\n{}",
-            out.scenario,
-            out.report()
-        );
-    }
-}
-
-fn destroy_causes(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .filter(|e| e.name == "channel_destroy")
-        .map(|e| e.str("hangup_cause").to_string())
-        .collect()
-}
-
-fn two_destroys(evs: &[Event]) -> bool {
-    count(evs, "channel_destroy") >= 2
-}
-
 #[test]
 fn tone_pcap_is_the_generated_one() {
     // the tone the media tests listen for: regenerate with SWITCHYARD_REGENERATE_PCAP=1

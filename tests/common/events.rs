@@ -163,3 +163,17 @@ pub fn describe(events: &[Event]) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// The hangup causes of the channel_destroy events, in order.
+pub fn destroy_causes(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e.name == "channel_destroy")
+        .map(|e| e.str("hangup_cause").to_string())
+        .collect()
+}
+
+/// Both channels of a call are gone.
+pub fn two_destroys(evs: &[Event]) -> bool {
+    count(evs, "channel_destroy") >= 2
+}

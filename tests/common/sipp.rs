@@ -424,3 +424,16 @@ pub fn caller(sw: &Switch, scenario: &str, ext: &str, dial: &str) -> Sipp {
 pub fn password_of(ext: &str) -> String {
     format!("demo{ext}")
 }
+
+/// Fails with the SIPp report unless `out` received every status in `codes`.
+pub fn assert_received(out: &SippOutcome, codes: &[u16]) {
+    let got = out.received_statuses();
+    for c in codes {
+        assert!(
+            got.contains(c),
+            "{} never received a {c}; got {got:?}\n{}",
+            out.scenario,
+            out.report()
+        );
+    }
+}

@@ -8,26 +8,19 @@ use rsip::{Header, Request, Response, SipMessage};
 use super::*;
 
 impl Call {
-    /// Rewrites an SDP body from the B side for the caller and points the relay at B.
-    pub(super) fn rewrite_from_b(&mut self, body: &[u8]) -> Option<Vec<u8>> {
+    /// Rewrites an SDP body that came from side `from` for the other side (our address,
+    /// and the relay port the other side must send to) and points the relay at `from`.
+    pub(super) fn anchor_sdp(&mut self, from: Side, body: &[u8]) -> Option<Vec<u8>> {
         let relay = self.relay.as_ref()?;
         if let Some((rtp, rtcp)) = sdp_remote(body) {
-            relay.set_remote(Side::B, rtp, rtcp);
+            relay.set_remote(from, rtp, rtcp);
         }
+        let port = match from {
+            Side::A => relay.b_port,
+            Side::B => relay.a_port,
+        };
         let s = std::str::from_utf8(body).ok()?;
-        sdp::rewrite_for_relay(s, self.public_ip(), relay.a_port, None)
-            .ok()
-            .map(String::into_bytes)
-    }
-
-    /// Rewrites an SDP body from the caller for the B side and points the relay at A.
-    pub(super) fn rewrite_from_a(&mut self, body: &[u8]) -> Option<Vec<u8>> {
-        let relay = self.relay.as_ref()?;
-        if let Some((rtp, rtcp)) = sdp_remote(body) {
-            relay.set_remote(Side::A, rtp, rtcp);
-        }
-        let s = std::str::from_utf8(body).ok()?;
-        sdp::rewrite_for_relay(s, self.public_ip(), relay.b_port, None)
+        sdp::rewrite_for_relay(s, self.public_ip(), port, None)
             .ok()
             .map(String::into_bytes)
     }
@@ -86,7 +79,7 @@ impl Call {
             self.a_acked = true;
             // late offer: the caller's answer travels in its ACK, forward it to B in ours
             let body = if is_sdp(&req.headers, &req.body) {
-                self.rewrite_from_a(&req.body)
+                self.anchor_sdp(Side::A, &req.body)
             } else {
                 None
             };
@@ -163,8 +156,8 @@ impl Call {
         // forward to the other leg (re-INVITE for hold/unhold, UPDATE, INFO, …)
         let body = if is_sdp(&req.headers, &req.body) {
             match from_side {
-                Side::A => self.rewrite_from_a(&req.body),
-                Side::B => self.rewrite_from_b(&req.body),
+                Side::A => self.anchor_sdp(Side::A, &req.body),
+                Side::B => self.anchor_sdp(Side::B, &req.body),
             }
         } else if req.body.is_empty() {
             None
@@ -281,8 +274,8 @@ impl Call {
         let mut r = message::response(&p.req, code, &reason(&resp), Some(&local_tag));
         if is_sdp(&resp.headers, &resp.body) {
             let body = match p.from {
-                Side::A => self.rewrite_from_b(&resp.body),
-                Side::B => self.rewrite_from_a(&resp.body),
+                Side::A => self.anchor_sdp(Side::B, &resp.body),
+                Side::B => self.anchor_sdp(Side::A, &resp.body),
             };
             if let Some(b) = body {
                 message::set_body(&mut r.headers, &mut r.body, b, Some("application/sdp"));
