@@ -1,0 +1,269 @@
+//! The media session of a call: one task owns the call's RTP/RTCP sockets (the
+//! caller's pair, and the callee's when there is a B leg) and decides per packet
+//! and per 20 ms tick what happens to audio:
+//!
+//! - **relay** (both legs speak the same codec, nothing played or recorded):
+//!   packets are forwarded untouched with symmetric latching, as the switch
+//!   core always did; telephone-event packets are peeked at for digit events;
+//! - **endpoint** (a leg the switch answers itself): received audio goes through
+//!   the leg's jitter buffer and decoder ([`leg`]), a paced 20 ms frame from the
+//!   playback source (or silence) is encoded and sent;
+//! - **transcode** (legs negotiated different codecs): each tick decodes one
+//!   frame per side, resamples and re-encodes it for the other side;
+//! - a **recording** taps both sides' decoded audio in any mode.
+//!
+//! The call task drives it with [`Cmd`]s and hears [`SessionEvent`]s back.
+
+pub mod leg;
+pub mod negotiate;
+mod tick;
+
+use bytes::Bytes;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::dtmf::DtmfEvent;
+use super::playback::Source;
+use super::ports::PortPair;
+use super::record::RecordingInfo;
+use super::relay::{latch, Peer, Side};
+use super::rtp::Pacer;
+use crate::metrics::Metrics;
+pub use leg::{DtmfSource, LegMedia, LegStats, PTIME};
+pub use negotiate::Negotiated;
+use tick::Engine;
+
+/// What the call task tells its media session.
+pub enum Cmd {
+    /// New RTP destination from SDP (offer or answer); resets latching for that side.
+    SetRemote {
+        side: Side,
+        rtp: Option<SocketAddr>,
+        rtcp: Option<SocketAddr>,
+    },
+    /// The codec a side negotiated (`None`: unknown, relay untouched).
+    SetCodec { side: Side, neg: Option<Negotiated> },
+    /// Play `source` to `side` (replacing what was playing); with `barge_in`
+    /// a digit from that side stops it.
+    Play {
+        side: Side,
+        source: Box<dyn Source>,
+        barge_in: bool,
+        id: u64,
+    },
+    /// Stop playing to `side`.
+    StopPlay { side: Side },
+    /// Record both sides to a stereo WAV (caller left, callee right).
+    Record { path: PathBuf },
+    /// Stop the recording (it also stops when the session ends).
+    StopRecord,
+}
+
+/// What the media session reports to its call.
+#[derive(Debug)]
+pub enum SessionEvent {
+    Dtmf {
+        side: Side,
+        event: DtmfEvent,
+        source: DtmfSource,
+    },
+    /// Playback `id` to `side` ended, played to the end or interrupted.
+    PlayDone { side: Side, id: u64, interrupted: bool },
+    /// A recording was closed.
+    Recorded(Result<RecordingInfo, String>),
+    /// Final figures of a terminated leg, sent when the session ends.
+    Stats { side: Side, stats: LegStats },
+}
+
+/// Control handle for a running session; dropping it ends the session.
+pub struct SessionHandle {
+    tx: mpsc::UnboundedSender<Cmd>,
+    pub a_port: u16,
+    pub b_port: Option<u16>,
+}
+
+impl SessionHandle {
+    pub fn send(&self, cmd: Cmd) {
+        let _ = self.tx.send(cmd);
+    }
+
+    pub fn set_remote(&self, side: Side, rtp: Option<SocketAddr>, rtcp: Option<SocketAddr>) {
+        self.send(Cmd::SetRemote { side, rtp, rtcp });
+    }
+
+    /// The port a side must send to.
+    pub fn port(&self, side: Side) -> Option<u16> {
+        match side {
+            Side::A => Some(self.a_port),
+            Side::B => self.b_port,
+        }
+    }
+}
+
+struct SideIo {
+    pair: PortPair,
+    peer: Peer,
+}
+
+/// Starts the session for a call with the caller's port pair `a` and, for a
+/// bridged call, the callee's pair `b`.
+pub fn spawn(
+    a: PortPair,
+    b: Option<PortPair>,
+    metrics: Arc<Metrics>,
+    events: mpsc::UnboundedSender<SessionEvent>,
+) -> SessionHandle {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let handle = SessionHandle {
+        tx,
+        a_port: a.port,
+        b_port: b.as_ref().map(|p| p.port),
+    };
+    let a = SideIo {
+        pair: a,
+        peer: Peer::default(),
+    };
+    let b = b.map(|pair| SideIo {
+        pair,
+        peer: Peer::default(),
+    });
+    tokio::spawn(run(a, b, rx, metrics, events));
+    handle
+}
+
+async fn recv_opt(io: Option<&SideIo>, rtcp: bool, buf: &mut [u8]) -> (usize, SocketAddr) {
+    match io {
+        Some(io) => {
+            let sock = if rtcp { &io.pair.rtcp } else { &io.pair.rtp };
+            loop {
+                if let Ok(r) = sock.recv_from(buf).await {
+                    return r;
+                }
+            }
+        }
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_opt(at: Option<Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn run(
+    mut a: SideIo,
+    mut b: Option<SideIo>,
+    mut rx: mpsc::UnboundedReceiver<Cmd>,
+    metrics: Arc<Metrics>,
+    events: mpsc::UnboundedSender<SessionEvent>,
+) {
+    let mut engine = Engine::new(events);
+    engine.set_has_b(b.is_some());
+    let mut bufs = [[0u8; 2048]; 4];
+    let (mut relayed, mut dropped) = (0u64, 0u64);
+    let mut pacer: Option<Pacer> = None;
+    let mut flush = tokio::time::interval(std::time::Duration::from_secs(1));
+    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        // the 20 ms clock runs only while some leg is terminated here
+        if engine.needs_clock() {
+            if pacer.is_none() {
+                pacer = Some(Pacer::new(Instant::now().into_std(), PTIME));
+            }
+        } else {
+            pacer = None;
+        }
+        let deadline = pacer.as_ref().map(|p| Instant::from_std(p.next_deadline()));
+        let [buf_a, buf_b, buf_c, buf_d] = &mut bufs;
+        tokio::select! {
+            // commands first: a new remote address must apply before the packets
+            // that the peer sends once it has seen the SDP carrying it
+            biased;
+            cmd = rx.recv() => match cmd {
+                Some(Cmd::SetRemote { side: Side::A, rtp, rtcp }) => a.peer.set(rtp, rtcp),
+                Some(Cmd::SetRemote { side: Side::B, rtp, rtcp }) => {
+                    if let Some(b) = b.as_mut() { b.peer.set(rtp, rtcp) }
+                }
+                Some(cmd) => engine.command(cmd),
+                None => break,
+            },
+            _ = sleep_opt(deadline) => {
+                let now = Instant::now().into_std();
+                if let Some(p) = pacer.as_mut() {
+                    let skipped = match p.on_sent(now) {
+                        crate::media::rtp::SendOutcome::Skipped { frames, .. } => frames,
+                        _ => 0,
+                    };
+                    engine.tick(now, skipped, &a, b.as_ref()).await;
+                }
+            },
+            (n, src) = recv_opt(Some(&a), false, buf_a) => {
+                if latch(&mut a.peer.rtp, &mut a.peer.rtp_latched, src) {
+                    let pkt = &buf_a[..n];
+                    if engine.on_rtp(Side::A, pkt) {
+                        match b.as_ref().and_then(|b| b.peer.rtp.map(|d| (b, d))) {
+                            Some((b, dst)) => if b.pair.rtp.send_to(pkt, dst).await.is_ok() { relayed += 1 } else { dropped += 1 },
+                            None => dropped += 1,
+                        }
+                    }
+                } else { dropped += 1; }
+            },
+            (n, src) = recv_opt(b.as_ref(), false, buf_b) => {
+                if let Some(bio) = b.as_mut() {
+                    if latch(&mut bio.peer.rtp, &mut bio.peer.rtp_latched, src) {
+                        let pkt = &buf_b[..n];
+                        if engine.on_rtp(Side::B, pkt) {
+                            match a.peer.rtp {
+                                Some(dst) => if a.pair.rtp.send_to(pkt, dst).await.is_ok() { relayed += 1 } else { dropped += 1 },
+                                None => dropped += 1,
+                            }
+                        }
+                    } else { dropped += 1; }
+                }
+            },
+            (n, src) = recv_opt(Some(&a), true, buf_c) => {
+                if latch(&mut a.peer.rtcp, &mut a.peer.rtcp_latched, src) && engine.relays(Side::A) {
+                    if let Some((b, dst)) = b.as_ref().and_then(|b| b.peer.rtcp.map(|d| (b, d))) {
+                        let _ = b.pair.rtcp.send_to(&buf_c[..n], dst).await;
+                    }
+                }
+            },
+            (n, src) = recv_opt(b.as_ref(), true, buf_d) => {
+                if let Some(bio) = b.as_mut() {
+                    if latch(&mut bio.peer.rtcp, &mut bio.peer.rtcp_latched, src) && engine.relays(Side::B) {
+                        if let Some(dst) = a.peer.rtcp { let _ = a.pair.rtcp.send_to(&buf_d[..n], dst).await; }
+                    }
+                }
+            },
+            _ = flush.tick() => {
+                metrics.rtp_packets_relayed.fetch_add(relayed, Relaxed);
+                metrics.rtp_packets_dropped.fetch_add(dropped, Relaxed);
+                relayed = 0;
+                dropped = 0;
+            },
+        }
+        if relayed + dropped >= 256 {
+            metrics.rtp_packets_relayed.fetch_add(relayed, Relaxed);
+            metrics.rtp_packets_dropped.fetch_add(dropped, Relaxed);
+            relayed = 0;
+            dropped = 0;
+        }
+    }
+    engine.finish();
+    metrics.rtp_packets_relayed.fetch_add(relayed, Relaxed);
+    metrics.rtp_packets_dropped.fetch_add(dropped, Relaxed);
+}
+
+/// Copies a received datagram for the parts that keep it (jitter buffer).
+fn owned(pkt: &[u8]) -> Bytes {
+    Bytes::copy_from_slice(pkt)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,252 @@
+//! The media session on real sockets: relay with latching, an endpoint leg
+//! hearing a played source, PCMU↔Opus transcoding and the recording tap.
+
+use super::*;
+use crate::media::codec::{CodecKind, Decoder, Encoder};
+use crate::media::ports::PortPool;
+use crate::media::rtp::RtpPacket;
+use bytes::BytesMut;
+use std::time::Duration;
+use tokio::net::UdpSocket;
+
+const WAIT: Duration = Duration::from_secs(2);
+
+/// A sine source for tests (the shipped playback sources have their own tests).
+struct Sine {
+    rate: u32,
+    freq: f32,
+    phase: f32,
+    frames_left: u32,
+}
+
+impl Source for Sine {
+    fn rate(&self) -> u32 {
+        self.rate
+    }
+    fn read_frame(&mut self, out: &mut [i16]) -> bool {
+        if self.frames_left == 0 {
+            out.fill(0);
+            return false;
+        }
+        self.frames_left -= 1;
+        for s in out.iter_mut() {
+            self.phase += 2.0 * std::f32::consts::PI * self.freq / self.rate as f32;
+            *s = (self.phase.sin() * 10000.0) as i16;
+        }
+        true
+    }
+}
+
+fn neg(codec: CodecKind, pt: u8) -> Negotiated {
+    Negotiated {
+        codec,
+        pt,
+        te_pt: Some(101),
+        te_rate: 8000,
+    }
+}
+
+fn crossings_per_second(pcm: &[i16], rate: u32) -> f64 {
+    let c = pcm.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
+    c as f64 / 2.0 / (pcm.len() as f64 / f64::from(rate))
+}
+
+async fn recv(sock: &UdpSocket, buf: &mut [u8]) -> (usize, SocketAddr) {
+    tokio::time::timeout(WAIT, sock.recv_from(buf))
+        .await
+        .expect("in time")
+        .expect("recv")
+}
+
+fn pool(base: u16) -> Arc<PortPool> {
+    PortPool::new(base, base + 20, "127.0.0.1".parse().expect("ip"))
+}
+
+#[tokio::test]
+async fn relays_both_ways_and_latches() {
+    let pool = pool(42000);
+    let (a, b) = (pool.allocate().expect("a"), pool.allocate().expect("b"));
+    let (etx, _erx) = mpsc::unbounded_channel();
+    let s = spawn(a, Some(b), Arc::new(Metrics::default()), etx);
+    let caller = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let callee = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    // SDP told us a wrong address for the caller: latching must fix it
+    s.set_remote(Side::A, Some("127.0.0.1:9".parse().expect("a")), None);
+    s.set_remote(Side::B, Some(callee.local_addr().expect("addr")), None);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let to_a = SocketAddr::from(([127, 0, 0, 1], s.a_port));
+    let to_b = SocketAddr::from(([127, 0, 0, 1], s.b_port.expect("b")));
+    let mut buf = [0u8; 64];
+    caller.send_to(b"hello-from-a", to_a).await.expect("send");
+    let (n, from) = recv(&callee, &mut buf).await;
+    assert_eq!((&buf[..n], from), (&b"hello-from-a"[..], to_b));
+    callee.send_to(b"hello-from-b", to_b).await.expect("send");
+    let (n, from) = recv(&caller, &mut buf).await;
+    assert_eq!((&buf[..n], from), (&b"hello-from-b"[..], to_a));
+    // a third party cannot hijack the latched caller side
+    let intruder = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    intruder.send_to(b"evil", to_a).await.expect("send");
+    caller.send_to(b"good", to_a).await.expect("send");
+    let (n, _) = recv(&callee, &mut buf).await;
+    assert_eq!(&buf[..n], b"good");
+}
+
+#[tokio::test]
+async fn endpoint_plays_a_source_paced_and_reports_its_end() {
+    let pool = pool(42040);
+    let (etx, mut erx) = mpsc::unbounded_channel();
+    let s = spawn(pool.allocate().expect("a"), None, Arc::new(Metrics::default()), etx);
+    let phone = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    s.set_remote(Side::A, Some(phone.local_addr().expect("addr")), None);
+    s.send(Cmd::SetCodec {
+        side: Side::A,
+        neg: Some(neg(CodecKind::Pcmu, 0)),
+    });
+    s.send(Cmd::Play {
+        side: Side::A,
+        source: Box::new(Sine {
+            rate: 8000,
+            freq: 1000.0,
+            phase: 0.0,
+            frames_left: 50,
+        }),
+        barge_in: false,
+        id: 7,
+    });
+    let mut dec = Decoder::new(CodecKind::Pcmu).expect("dec");
+    let mut pcm = Vec::new();
+    let mut buf = [0u8; 1500];
+    let mut seqs = Vec::new();
+    let started = std::time::Instant::now();
+    for _ in 0..50 {
+        let (n, _) = recv(&phone, &mut buf).await;
+        let pkt = RtpPacket::parse(Bytes::copy_from_slice(&buf[..n])).expect("rtp");
+        assert_eq!(pkt.payload_type, 0);
+        seqs.push(pkt.sequence);
+        dec.decode(&pkt.payload, &mut pcm).expect("decode");
+    }
+    let elapsed = started.elapsed();
+    // 50 frames of 20 ms: paced, not burst (generous bounds: this is not a timing test)
+    assert!(elapsed >= Duration::from_millis(800), "{elapsed:?}");
+    assert!(seqs.windows(2).all(|w| w[1] == w[0].wrapping_add(1)));
+    let f = crossings_per_second(&pcm[800..], 8000);
+    assert!((950.0..1050.0).contains(&f), "heard {f} Hz");
+    let done = tokio::time::timeout(WAIT, erx.recv()).await.expect("in time");
+    assert!(matches!(
+        done,
+        Some(SessionEvent::PlayDone {
+            id: 7,
+            interrupted: false,
+            ..
+        })
+    ));
+}
+
+#[tokio::test]
+async fn transcodes_pcmu_to_opus_and_records_both_sides() {
+    let pool = pool(42080);
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("rec/call.wav");
+    let (etx, mut erx) = mpsc::unbounded_channel();
+    let s = spawn(
+        pool.allocate().expect("a"),
+        Some(pool.allocate().expect("b")),
+        Arc::new(Metrics::default()),
+        etx,
+    );
+    let phone = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let browser = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    s.set_remote(Side::A, Some(phone.local_addr().expect("addr")), None);
+    s.set_remote(Side::B, Some(browser.local_addr().expect("addr")), None);
+    s.send(Cmd::SetCodec {
+        side: Side::A,
+        neg: Some(neg(CodecKind::Pcmu, 0)),
+    });
+    s.send(Cmd::SetCodec {
+        side: Side::B,
+        neg: Some(neg(CodecKind::Opus, 111)),
+    });
+    s.send(Cmd::Record { path: path.clone() });
+    let to_a = SocketAddr::from(([127, 0, 0, 1], s.a_port));
+    let to_b = SocketAddr::from(([127, 0, 0, 1], s.b_port.expect("b")));
+    // the phone sends 1 kHz in PCMU, the browser 440 Hz in Opus, for 1.5 s
+    let mut pcmu = Encoder::new(CodecKind::Pcmu).expect("enc");
+    let mut opus = Encoder::new(CodecKind::Opus).expect("enc");
+    let mut tone_a = Sine {
+        rate: 8000,
+        freq: 1000.0,
+        phase: 0.0,
+        frames_left: u32::MAX,
+    };
+    let mut tone_b = Sine {
+        rate: 48000,
+        freq: 440.0,
+        phase: 0.0,
+        frames_left: u32::MAX,
+    };
+    let mut opus_dec = Decoder::new(CodecKind::Opus).expect("dec");
+    let mut pcmu_dec = Decoder::new(CodecKind::Pcmu).expect("dec");
+    let (mut heard_b, mut heard_a) = (Vec::new(), Vec::new());
+    let mut tick = tokio::time::interval(PTIME);
+    let mut wire = BytesMut::new();
+    let mut buf = [0u8; 1500];
+    for i in 0..75u16 {
+        tick.tick().await;
+        let mut f = vec![0i16; 160];
+        tone_a.read_frame(&mut f);
+        let mut payload = Vec::new();
+        pcmu.encode(&f, &mut payload).expect("enc");
+        RtpPacket::new(0, i, u32::from(i) * 160, 1, payload.into())
+            .write_to(&mut wire)
+            .expect("w");
+        phone.send_to(&wire, to_a).await.expect("send");
+        wire.clear();
+        let mut f = vec![0i16; 960];
+        tone_b.read_frame(&mut f);
+        let mut payload = Vec::new();
+        opus.encode(&f, &mut payload).expect("enc");
+        RtpPacket::new(111, i, u32::from(i) * 960, 2, payload.into())
+            .write_to(&mut wire)
+            .expect("w");
+        browser.send_to(&wire, to_b).await.expect("send");
+        wire.clear();
+        while let Ok(Ok((n, _))) =
+            tokio::time::timeout(Duration::from_millis(1), browser.recv_from(&mut buf)).await
+        {
+            let p = RtpPacket::parse(Bytes::copy_from_slice(&buf[..n])).expect("rtp");
+            assert_eq!(p.payload_type, 111, "the browser hears Opus");
+            opus_dec.decode(&p.payload, &mut heard_b).expect("opus");
+        }
+        while let Ok(Ok((n, _))) =
+            tokio::time::timeout(Duration::from_millis(1), phone.recv_from(&mut buf)).await
+        {
+            let p = RtpPacket::parse(Bytes::copy_from_slice(&buf[..n])).expect("rtp");
+            assert_eq!(p.payload_type, 0, "the phone hears PCMU");
+            pcmu_dec.decode(&p.payload, &mut heard_a).expect("pcmu");
+        }
+    }
+    s.send(Cmd::StopRecord);
+    assert!(heard_b.len() > 48000 / 2, "browser heard {} samples", heard_b.len());
+    let f = crossings_per_second(&heard_b[heard_b.len() / 2..], 48000);
+    assert!((950.0..1050.0).contains(&f), "browser heard {f} Hz");
+    let f = crossings_per_second(&heard_a[heard_a.len() / 2..], 8000);
+    assert!((420.0..460.0).contains(&f), "phone heard {f} Hz");
+    let info = loop {
+        match tokio::time::timeout(WAIT, erx.recv()).await.expect("in time") {
+            Some(SessionEvent::Recorded(r)) => break r.expect("recorded"),
+            Some(_) => continue,
+            None => panic!("session ended without the recording"),
+        }
+    };
+    assert!(info.duration_ms >= 1000, "{info:?}");
+    let mut wav = hound::WavReader::open(&path).expect("wav");
+    assert_eq!(wav.spec().channels, 2);
+    let samples: Vec<i16> = wav.samples::<i16>().map(|s| s.expect("sample")).collect();
+    let left: Vec<i16> = samples.iter().step_by(2).copied().collect();
+    let right: Vec<i16> = samples.iter().skip(1).step_by(2).copied().collect();
+    let half = left.len() / 2;
+    let fl = crossings_per_second(&left[half..], 8000);
+    let fr = crossings_per_second(&right[half..], 8000);
+    assert!((950.0..1050.0).contains(&fl), "caller channel {fl} Hz");
+    assert!((420.0..460.0).contains(&fr), "callee channel {fr} Hz");
+}

@@ -1,0 +1,403 @@
+//! The media session's decisions: which packets are forwarded untouched and
+//! which are terminated, and what each terminated leg hears on every 20 ms tick
+//! (a playback source, the other leg transcoded, or silence), plus the
+//! recording tap. The socket loop in `mod.rs` only moves bytes.
+
+use bytes::BytesMut;
+use std::collections::HashMap;
+use std::time::Instant;
+use tokio::sync::mpsc;
+
+use super::{owned, Cmd, LegMedia, SessionEvent, SideIo};
+use crate::media::codec::Resampler;
+use crate::media::playback::Source;
+use crate::media::record::Recorder;
+use crate::media::relay::Side;
+use crate::media::rtp::RtpPacket;
+
+/// Rate of call recordings.
+pub const RECORDING_RATE: u32 = 8000;
+
+const SIDES: [Side; 2] = [Side::A, Side::B];
+
+fn ix(side: Side) -> usize {
+    match side {
+        Side::A => 0,
+        Side::B => 1,
+    }
+}
+
+fn other(side: Side) -> Side {
+    match side {
+        Side::A => Side::B,
+        Side::B => Side::A,
+    }
+}
+
+struct Playing {
+    source: Box<dyn Source>,
+    barge_in: bool,
+    id: u64,
+}
+
+/// Which stream a resampler converts (each keeps its own filter state).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Stream {
+    Bridge(usize),
+    Record(usize),
+    Play(usize),
+}
+
+pub(super) struct Engine {
+    events: mpsc::UnboundedSender<SessionEvent>,
+    legs: [Option<LegMedia>; 2],
+    play: [Option<Playing>; 2],
+    rec: Option<Recorder>,
+    has_b: bool,
+    heard: [Vec<i16>; 2],
+    sent_a: Vec<i16>,
+    scratch: Vec<i16>,
+    conv: Vec<i16>,
+    rec_l: Vec<i16>,
+    rec_r: Vec<i16>,
+    resamplers: HashMap<(Stream, u32, u32), Resampler>,
+    out: BytesMut,
+}
+
+impl Engine {
+    pub(super) fn new(events: mpsc::UnboundedSender<SessionEvent>) -> Self {
+        Engine {
+            events,
+            legs: [None, None],
+            play: [None, None],
+            rec: None,
+            has_b: true,
+            heard: [Vec::with_capacity(960), Vec::with_capacity(960)],
+            sent_a: Vec::with_capacity(960),
+            scratch: Vec::with_capacity(960),
+            conv: Vec::with_capacity(960),
+            rec_l: Vec::with_capacity(160),
+            rec_r: Vec::with_capacity(160),
+            resamplers: HashMap::new(),
+            out: BytesMut::with_capacity(1500),
+        }
+    }
+
+    pub(super) fn set_has_b(&mut self, has_b: bool) {
+        self.has_b = has_b;
+    }
+
+    fn transcoding(&self) -> bool {
+        match (&self.legs[0], &self.legs[1]) {
+            (Some(a), Some(b)) => {
+                let (na, nb) = (a.negotiated(), b.negotiated());
+                na.codec != nb.codec || na.pt != nb.pt
+            }
+            _ => false,
+        }
+    }
+
+    /// Packets from `from` go to the other side untouched.
+    fn forwards(&self, from: Side) -> bool {
+        self.has_b && !self.transcoding() && self.play[ix(other(from))].is_none()
+    }
+
+    /// RTCP from `from` is forwarded (only while its RTP is).
+    pub(super) fn relays(&self, from: Side) -> bool {
+        self.forwards(from)
+    }
+
+    /// Some leg is terminated here, so the 20 ms clock must run.
+    pub(super) fn needs_clock(&self) -> bool {
+        self.legs.iter().any(Option::is_some)
+            && (!self.has_b
+                || self.transcoding()
+                || self.rec.is_some()
+                || self.play.iter().any(Option::is_some))
+    }
+
+    pub(super) fn command(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::SetCodec { side, neg } => {
+                let leg = neg.and_then(|n| match LegMedia::new(n) {
+                    Ok(l) => Some(l),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "codec could not be set up; relaying untouched");
+                        None
+                    }
+                });
+                self.legs[ix(side)] = leg;
+                self.resamplers.clear();
+            }
+            Cmd::Play {
+                side,
+                source,
+                barge_in,
+                id,
+            } => {
+                if let Some(old) = self.play[ix(side)].replace(Playing {
+                    source,
+                    barge_in,
+                    id,
+                }) {
+                    self.emit(SessionEvent::PlayDone {
+                        side,
+                        id: old.id,
+                        interrupted: true,
+                    });
+                }
+            }
+            Cmd::StopPlay { side } => self.stop_play(side, true),
+            Cmd::Record { path } => match Recorder::create(&path, RECORDING_RATE) {
+                Ok(r) => {
+                    if let Some(old) = self.rec.replace(r) {
+                        let info = old.finish().map_err(|e| e.to_string());
+                        self.emit(SessionEvent::Recorded(info));
+                    }
+                }
+                Err(e) => self.emit(SessionEvent::Recorded(Err(e.to_string()))),
+            },
+            Cmd::StopRecord => self.stop_record(),
+            Cmd::SetRemote { .. } => {}
+        }
+    }
+
+    fn emit(&self, ev: SessionEvent) {
+        let _ = self.events.send(ev);
+    }
+
+    fn stop_play(&mut self, side: Side, interrupted: bool) {
+        if let Some(p) = self.play[ix(side)].take() {
+            self.emit(SessionEvent::PlayDone {
+                side,
+                id: p.id,
+                interrupted,
+            });
+        }
+    }
+
+    fn stop_record(&mut self) {
+        if let Some(r) = self.rec.take() {
+            let info = r.finish().map_err(|e| e.to_string());
+            self.emit(SessionEvent::Recorded(info));
+        }
+    }
+
+    /// A packet arrived from `from`; true when the caller must forward it untouched.
+    pub(super) fn on_rtp(&mut self, from: Side, pkt: &[u8]) -> bool {
+        let forward = self.forwards(from);
+        let tap = !forward || self.rec.is_some();
+        if let Some(leg) = self.legs[ix(from)].as_mut() {
+            let now = Instant::now();
+            if tap {
+                leg.on_rtp(now, owned(pkt));
+            } else if let Some(te) = leg.negotiated().te_pt {
+                // relay path: only digits are looked at
+                if pkt.len() >= 12 && pkt[1] & 0x7f == te {
+                    if let Ok(p) = RtpPacket::parse(owned(pkt)) {
+                        leg.on_telephone_event(now, &p);
+                    }
+                }
+            }
+        }
+        self.drain_dtmf(from);
+        forward
+    }
+
+    fn drain_dtmf(&mut self, side: Side) {
+        let Some(leg) = self.legs[ix(side)].as_mut() else {
+            return;
+        };
+        let mut barge = false;
+        while let Some((event, source)) = leg.poll_dtmf() {
+            barge = true;
+            let _ = self.events.send(SessionEvent::Dtmf {
+                side,
+                event,
+                source,
+            });
+        }
+        if barge && self.play[ix(side)].as_ref().is_some_and(|p| p.barge_in) {
+            self.stop_play(side, true);
+        }
+    }
+
+    /// Converts `input` (one 20 ms frame at `from` Hz) to `to` Hz into `out`.
+    fn convert(
+        resamplers: &mut HashMap<(Stream, u32, u32), Resampler>,
+        stream: Stream,
+        from: u32,
+        to: u32,
+        input: &[i16],
+        out: &mut Vec<i16>,
+    ) {
+        out.clear();
+        if from == to {
+            out.extend_from_slice(input);
+            return;
+        }
+        let key = (stream, from, to);
+        if !resamplers.contains_key(&key) {
+            match Resampler::new(from, to) {
+                Ok(r) => {
+                    resamplers.insert(key, r);
+                }
+                Err(_) => {
+                    out.resize((to / 50) as usize, 0);
+                    return;
+                }
+            }
+        }
+        if let Some(r) = resamplers.get_mut(&key) {
+            if r.process(input, out).is_err() {
+                out.clear();
+            }
+        }
+        out.resize((to / 50) as usize, 0);
+    }
+
+    /// One 20 ms tick: pull a frame from every terminated leg, send every
+    /// terminated leg what it must hear, feed the recording.
+    pub(super) async fn tick(
+        &mut self,
+        now: Instant,
+        skipped: u64,
+        a: &SideIo,
+        b: Option<&SideIo>,
+    ) {
+        for side in SIDES {
+            let i = ix(side);
+            self.heard[i].clear();
+            if let Some(leg) = self.legs[i].as_mut() {
+                leg.pull_frame(now, &mut self.heard[i]);
+            }
+            self.drain_dtmf(side);
+        }
+        let transcoding = self.transcoding();
+        self.sent_a.clear();
+        for side in SIDES {
+            let i = ix(side);
+            let io = match side {
+                Side::A => Some(a),
+                Side::B => b,
+            };
+            let (Some(io), Some(out_rate)) = (io, self.legs[i].as_ref().map(LegMedia::rate))
+            else {
+                continue;
+            };
+            // what this side hears now
+            let mut finished = false;
+            if let Some(p) = self.play[i].as_mut() {
+                let src_rate = p.source.rate();
+                self.scratch.clear();
+                self.scratch.resize((src_rate / 50) as usize, 0);
+                finished = !p.source.read_frame(&mut self.scratch);
+                Self::convert(
+                    &mut self.resamplers,
+                    Stream::Play(i),
+                    src_rate,
+                    out_rate,
+                    &self.scratch,
+                    &mut self.conv,
+                );
+            } else if transcoding {
+                let j = 1 - i;
+                let in_rate = self.legs[j].as_ref().map(LegMedia::rate).unwrap_or(out_rate);
+                Self::convert(
+                    &mut self.resamplers,
+                    Stream::Bridge(i),
+                    in_rate,
+                    out_rate,
+                    &self.heard[j],
+                    &mut self.conv,
+                );
+            } else if !self.has_b && side == Side::A {
+                self.conv.clear();
+                self.conv.resize((out_rate / 50) as usize, 0);
+            } else {
+                continue;
+            }
+            if finished {
+                self.stop_play(side, false);
+            }
+            let Some(leg) = self.legs[i].as_mut() else {
+                continue;
+            };
+            if skipped > 0 {
+                leg.skip_frames(skipped);
+            }
+            if leg.encode_frame(&self.conv, &mut self.out).is_ok() {
+                if let Some(dst) = io.peer.rtp {
+                    let _ = io.pair.rtp.send_to(&self.out, dst).await;
+                }
+            }
+            if side == Side::A {
+                self.sent_a.extend_from_slice(&self.conv);
+            }
+        }
+        self.record_tick();
+    }
+
+    fn record_tick(&mut self) {
+        if self.rec.is_none() {
+            return;
+        }
+        let left = self.legs[0].as_ref().map(|l| (l.rate(), 0usize));
+        if let Some((rate, i)) = left {
+            Self::convert(
+                &mut self.resamplers,
+                Stream::Record(i),
+                rate,
+                RECORDING_RATE,
+                &self.heard[i],
+                &mut self.rec_l,
+            );
+        }
+        // the callee's side: the B leg, or what the switch played to an answered caller
+        let right = if self.has_b {
+            self.legs[1].as_ref().map(|l| (l.rate(), &self.heard[1]))
+        } else {
+            self.legs[0]
+                .as_ref()
+                .filter(|_| !self.sent_a.is_empty())
+                .map(|l| (l.rate(), &self.sent_a))
+        };
+        if let Some((rate, pcm)) = right {
+            Self::convert(
+                &mut self.resamplers,
+                Stream::Record(1),
+                rate,
+                RECORDING_RATE,
+                pcm,
+                &mut self.rec_r,
+            );
+        }
+        let l = left.is_some().then_some(&self.rec_l[..]);
+        let r = right.is_some().then_some(&self.rec_r[..]);
+        if let Some(rec) = self.rec.as_mut() {
+            if let Err(e) = rec.write_frame(l, r) {
+                tracing::warn!(error = %e, "recording failed; stopped");
+                self.rec = None;
+                self.emit(SessionEvent::Recorded(Err(e.to_string())));
+            }
+        }
+    }
+
+    /// The session ends: close the recording, report playback and figures.
+    pub(super) fn finish(&mut self) {
+        self.stop_record();
+        for side in SIDES {
+            self.stop_play(side, true);
+            if let Some(leg) = self.legs[ix(side)].as_mut() {
+                leg.flush_dtmf();
+            }
+            self.drain_dtmf(side);
+            if let Some(leg) = self.legs[ix(side)].as_ref() {
+                self.emit(SessionEvent::Stats {
+                    side,
+                    stats: leg.stats(),
+                });
+            }
+        }
+    }
+}
