@@ -11,13 +11,13 @@ impl Call {
     /// Rewrites an SDP body that came from side `from` for the other side (our address,
     /// and the relay port the other side must send to) and points the relay at `from`.
     pub(super) fn anchor_sdp(&mut self, from: Side, body: &[u8]) -> Option<Vec<u8>> {
-        let relay = self.relay.as_ref()?;
+        let media = self.media.as_ref()?;
         if let Some((rtp, rtcp)) = sdp_remote(body) {
-            relay.set_remote(from, rtp, rtcp);
+            media.set_remote(from, rtp, rtcp);
         }
         let port = match from {
-            Side::A => relay.b_port,
-            Side::B => relay.a_port,
+            Side::A => media.b_port?,
+            Side::B => media.a_port,
         };
         let s = std::str::from_utf8(body).ok()?;
         sdp::rewrite_for_relay(s, self.public_ip(), port, None)

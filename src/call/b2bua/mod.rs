@@ -24,7 +24,8 @@ use super::admit::{Destination, Origin};
 use super::channel::Channel;
 use super::{cdr, new_branch, CallHandle, CallInput, CallSender, A_LEG_TOKEN};
 use crate::events::{now_ms, Direction, HangupCause};
-use crate::media::relay::{self, RelayHandle, Side};
+use crate::media::relay::Side;
+use crate::media::session::{self, SessionEvent, SessionHandle};
 use crate::sip::dialog::Dialog;
 use crate::sip::message;
 use crate::sip::sdp;
@@ -86,7 +87,8 @@ struct Call {
     best_failure: Option<u16>,
     b: Option<BLeg>,
     b_chan: Option<Channel>,
-    relay: Option<RelayHandle>,
+    media: Option<SessionHandle>,
+    media_events: Option<mpsc::UnboundedReceiver<SessionEvent>>,
     pending: HashMap<u64, Pending>,
     next_token: u64,
     ended: bool,
@@ -142,7 +144,8 @@ pub fn spawn(
         best_failure: None,
         b: None,
         b_chan: None,
-        relay: None,
+        media: None,
+        media_events: None,
         pending: HashMap::new(),
         next_token: 1,
         ended: false,
@@ -349,15 +352,16 @@ impl Call {
                 return self.finish(HangupCause::NetworkOutOfOrder);
             }
         };
-        let relay = relay::spawn(pa, pb, self.sw.metrics.clone());
+        let (etx, erx) = mpsc::unbounded_channel();
+        let relay = session::spawn(pa, Some(pb), self.sw.metrics.clone(), etx);
+        self.media_events = Some(erx);
         let offer = if is_sdp(&self.a_invite.headers, &self.a_invite.body) {
             if let Some((rtp, rtcp)) = sdp_remote(&self.a_invite.body) {
                 relay.set_remote(Side::A, rtp, rtcp);
             }
-            match std::str::from_utf8(&self.a_invite.body)
-                .ok()
-                .and_then(|s| sdp::rewrite_for_relay(s, self.public_ip(), relay.b_port, None).ok())
-            {
+            match std::str::from_utf8(&self.a_invite.body).ok().and_then(|s| {
+                sdp::rewrite_for_relay(s, self.public_ip(), relay.b_port.unwrap_or(0), None).ok()
+            }) {
                 Some(s) => Some(s.into_bytes()),
                 None => {
                     let r = message::response(
@@ -367,14 +371,14 @@ impl Call {
                         Some(&self.a_tag),
                     );
                     self.respond_a(r);
-                    self.relay = Some(relay);
+                    self.media = Some(relay);
                     return self.finish(HangupCause::CallRejected);
                 }
             }
         } else {
             None
         };
-        self.relay = Some(relay);
+        self.media = Some(relay);
         let b_chan = Channel::create(
             &self.sw.bus,
             &self.sw.metrics,
@@ -493,7 +497,7 @@ impl Call {
             self.finish(HangupCause::NormalClearing);
         }
         let cause = self.cause;
-        self.relay = None;
+        self.media = None;
         let (duration, billsec) = self.a_chan.destroy(&self.sw.bus, &self.sw.metrics, cause);
         let b_leg = self.b_chan.as_ref().map(|c| c.id().to_string());
         if let Some(c) = self.b_chan.as_mut() {

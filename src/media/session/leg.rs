@@ -16,7 +16,7 @@ use crate::media::codec::{CodecError, CodecKind, Decoder, Encoder};
 use crate::media::dtmf::goertzel::GoertzelDetector;
 use crate::media::dtmf::rfc4733::Rfc4733Receiver;
 use crate::media::dtmf::DtmfEvent;
-use crate::media::rtp::{Frame, JitterBuffer, JitterConfig, RtpPacket, ReceiverStats, Stamper};
+use crate::media::rtp::{Frame, JitterBuffer, JitterConfig, ReceiverStats, RtpPacket, Stamper};
 
 /// How a digit reached the switch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -65,14 +65,20 @@ impl LegMedia {
             clock_rate: rate,
             ..JitterConfig::default()
         };
-        let inband = (neg.te_pt.is_none() && matches!(neg.codec, CodecKind::Pcmu | CodecKind::Pcma))
-            .then(GoertzelDetector::default);
+        let inband = (neg.te_pt.is_none()
+            && matches!(neg.codec, CodecKind::Pcmu | CodecKind::Pcma))
+        .then(GoertzelDetector::default);
         Ok(LegMedia {
             dec: Decoder::new(neg.codec)?,
             enc: Encoder::new(neg.codec)?,
             jitter: JitterBuffer::new(cfg),
             stats: ReceiverStats::new(rate),
-            stamper: Stamper::new(rand::random(), rand::random(), rand::random(), frame_len as u32),
+            stamper: Stamper::new(
+                rand::random(),
+                rand::random(),
+                rand::random(),
+                frame_len as u32,
+            ),
             te_rx: neg.te_pt.map(|_| Rfc4733Receiver::new(neg.te_rate)),
             te_last: None,
             inband,
@@ -114,7 +120,8 @@ impl LegMedia {
         if pkt.payload_type != self.neg.pt {
             return;
         }
-        self.stats.on_packet(now, pkt.ssrc, pkt.sequence, pkt.timestamp);
+        self.stats
+            .on_packet(now, pkt.ssrc, pkt.sequence, pkt.timestamp);
         self.jitter.push(now, pkt);
     }
 
@@ -124,7 +131,10 @@ impl LegMedia {
         let Some(rx) = self.te_rx.as_mut() else {
             return;
         };
-        if rx.on_packet(pkt.timestamp, pkt.marker, &pkt.payload).is_ok() {
+        if rx
+            .on_packet(pkt.timestamp, pkt.marker, &pkt.payload)
+            .is_ok()
+        {
             let dur = pkt
                 .payload
                 .get(2..4)

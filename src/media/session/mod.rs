@@ -72,7 +72,11 @@ pub enum SessionEvent {
         source: DtmfSource,
     },
     /// Playback `id` to `side` ended, played to the end or interrupted.
-    PlayDone { side: Side, id: u64, interrupted: bool },
+    PlayDone {
+        side: Side,
+        id: u64,
+        interrupted: bool,
+    },
     /// A recording was closed.
     Recorded(Result<RecordingInfo, String>),
     /// Final figures of a terminated leg, sent when the session ends.

@@ -207,7 +207,10 @@ mod tests {
 
     #[test]
     fn chooses_the_first_supported_codec_and_its_events() {
-        let audio = sdp::parse_media(PCMU_ONLY).expect("sdp").audio.expect("audio");
+        let audio = sdp::parse_media(PCMU_ONLY)
+            .expect("sdp")
+            .audio
+            .expect("audio");
         let n = choose(&audio).expect("codec");
         assert_eq!(
             n,
@@ -221,7 +224,10 @@ mod tests {
         let opus = "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 5 RTP/AVP 9 111 110\r\na=rtpmap:9 G722/8000\r\na=rtpmap:111 opus/48000/2\r\na=rtpmap:110 telephone-event/48000\r\n";
         let audio = sdp::parse_media(opus).expect("sdp").audio.expect("audio");
         let n = choose(&audio).expect("codec");
-        assert_eq!((n.codec, n.pt, n.te_pt, n.te_rate), (CodecKind::Opus, 111, Some(110), 48000));
+        assert_eq!(
+            (n.codec, n.pt, n.te_pt, n.te_rate),
+            (CodecKind::Opus, 111, Some(110), 48000)
+        );
         let none = "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 5 RTP/AVP 9 18\r\n";
         let audio = sdp::parse_media(none).expect("sdp").audio.expect("audio");
         assert!(choose(&audio).is_none());

@@ -95,7 +95,12 @@ async fn relays_both_ways_and_latches() {
 async fn endpoint_plays_a_source_paced_and_reports_its_end() {
     let pool = pool(42040);
     let (etx, mut erx) = mpsc::unbounded_channel();
-    let s = spawn(pool.allocate().expect("a"), None, Arc::new(Metrics::default()), etx);
+    let s = spawn(
+        pool.allocate().expect("a"),
+        None,
+        Arc::new(Metrics::default()),
+        etx,
+    );
     let phone = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
     s.set_remote(Side::A, Some(phone.local_addr().expect("addr")), None);
     s.send(Cmd::SetCodec {
@@ -131,7 +136,9 @@ async fn endpoint_plays_a_source_paced_and_reports_its_end() {
     assert!(seqs.windows(2).all(|w| w[1] == w[0].wrapping_add(1)));
     let f = crossings_per_second(&pcm[800..], 8000);
     assert!((950.0..1050.0).contains(&f), "heard {f} Hz");
-    let done = tokio::time::timeout(WAIT, erx.recv()).await.expect("in time");
+    let done = tokio::time::timeout(WAIT, erx.recv())
+        .await
+        .expect("in time");
     assert!(matches!(
         done,
         Some(SessionEvent::PlayDone {
@@ -226,13 +233,20 @@ async fn transcodes_pcmu_to_opus_and_records_both_sides() {
         }
     }
     s.send(Cmd::StopRecord);
-    assert!(heard_b.len() > 48000 / 2, "browser heard {} samples", heard_b.len());
+    assert!(
+        heard_b.len() > 48000 / 2,
+        "browser heard {} samples",
+        heard_b.len()
+    );
     let f = crossings_per_second(&heard_b[heard_b.len() / 2..], 48000);
     assert!((950.0..1050.0).contains(&f), "browser heard {f} Hz");
     let f = crossings_per_second(&heard_a[heard_a.len() / 2..], 8000);
     assert!((420.0..460.0).contains(&f), "phone heard {f} Hz");
     let info = loop {
-        match tokio::time::timeout(WAIT, erx.recv()).await.expect("in time") {
+        match tokio::time::timeout(WAIT, erx.recv())
+            .await
+            .expect("in time")
+        {
             Some(SessionEvent::Recorded(r)) => break r.expect("recorded"),
             Some(_) => continue,
             None => panic!("session ended without the recording"),

@@ -281,8 +281,7 @@ impl Engine {
                 Side::A => Some(a),
                 Side::B => b,
             };
-            let (Some(io), Some(out_rate)) = (io, self.legs[i].as_ref().map(LegMedia::rate))
-            else {
+            let (Some(io), Some(out_rate)) = (io, self.legs[i].as_ref().map(LegMedia::rate)) else {
                 continue;
             };
             // what this side hears now
@@ -302,7 +301,10 @@ impl Engine {
                 );
             } else if transcoding {
                 let j = 1 - i;
-                let in_rate = self.legs[j].as_ref().map(LegMedia::rate).unwrap_or(out_rate);
+                let in_rate = self.legs[j]
+                    .as_ref()
+                    .map(LegMedia::rate)
+                    .unwrap_or(out_rate);
                 Self::convert(
                     &mut self.resamplers,
                     Stream::Bridge(i),
