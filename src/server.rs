@@ -171,6 +171,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     let registrations = Registrations::start(store.clone(), metrics.clone(), now_ms()).await?;
     let settings = Settings {
         digest_algorithms: args.digest_algorithms.clone(),
+        data_dir: args.store.data_dir.clone(),
         ring_timeout: Duration::from_secs(args.ring_timeout.max(1)),
         policy: Policy {
             min_expires: args.min_expires,

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 const BARESIP: &str = "baresip";
 const MODULE_DIR: &str = "/usr/lib/baresip/modules";
-const MODULES: &[&str] = &["g711", "aufile", "aubridge", "sndfile", "cons"];
+const MODULES: &[&str] = &["g711", "opus", "aufile", "aubridge", "sndfile", "cons"];
 const APP_MODULES: &[&str] = &["account", "menu"];
 
 const RATE: u32 = 8_000;
@@ -45,6 +45,17 @@ impl Phone {
     /// Starts baresip as `ext` of the default account, registering at `sw` and
     /// sending `tone` (a WAV file) as its microphone.
     fn start(sw: &Switch, ext: &'static str, tone: &Path, auto_answer: bool) -> Phone {
+        Phone::start_with(sw, ext, tone, auto_answer, "PCMU")
+    }
+
+    /// Like [`start`](Self::start), offering only `codec` (`PCMU`, `opus`).
+    fn start_with(
+        sw: &Switch,
+        ext: &'static str,
+        tone: &Path,
+        auto_answer: bool,
+        codec: &str,
+    ) -> Phone {
         let dir = tempfile::Builder::new()
             .prefix(&format!("switchyard-baresip-{ext}-"))
             .tempdir()
@@ -80,7 +91,7 @@ impl Phone {
         fs::write(
             dir.path().join("accounts"),
             format!(
-                "<sip:{ext}@{}>;auth_pass={};regint=300;audio_codecs=PCMU{answer}\n",
+                "<sip:{ext}@{}>;auth_pass={};regint=300;audio_codecs={codec}{answer}\n",
                 sw.sip,
                 password_of(ext)
             ),
@@ -265,6 +276,18 @@ fn write_tone_wav(path: &Path, freq: f64, secs: u32) {
 /// The samples of a mono 16-bit 8 kHz WAV file. The data chunk's length is not
 /// trusted: a writer that did not close its file leaves it short or zero.
 fn read_wav(path: &Path) -> Vec<i16> {
+    let (rate, channels, samples) = read_wav_any(path);
+    assert_eq!(
+        (rate, channels),
+        (RATE, 1),
+        "{}: (rate, channels)",
+        path.display()
+    );
+    samples
+}
+
+/// A 16-bit PCM WAV file of any rate and channel count: (rate, channels, interleaved samples).
+fn read_wav_any(path: &Path) -> (u32, u16, Vec<i16>) {
     let bytes = fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     assert!(
         bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WAVE",
@@ -275,7 +298,7 @@ fn read_wav(path: &Path) -> Vec<i16> {
     let u32_at =
         |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
     let mut pos = 12;
-    let mut format_ok = false;
+    let mut format: Option<(u32, u16)> = None;
     while pos + 8 <= bytes.len() {
         let id = &bytes[pos..pos + 4];
         let len = u32_at(pos + 4) as usize;
@@ -288,18 +311,20 @@ fn read_wav(path: &Path) -> Vec<i16> {
                 u16_at(body + 14),
             );
             assert_eq!(
-                (fmt, ch, rate, bits),
-                (1, 1, RATE, 16),
-                "{}: (format, channels, rate, bits)",
+                (fmt, bits),
+                (1, 16),
+                "{}: (format, bits) of a {ch}-channel {rate} Hz file",
                 path.display()
             );
-            format_ok = true;
+            format = Some((rate, ch));
         } else if id == b"data" {
-            assert!(format_ok, "{}: data before fmt", path.display());
-            return bytes[body..]
+            let (rate, ch) =
+                format.unwrap_or_else(|| panic!("{}: data before fmt", path.display()));
+            let samples = bytes[body..]
                 .chunks_exact(2)
                 .map(|c| i16::from_le_bytes([c[0], c[1]]))
                 .collect();
+            return (rate, ch, samples);
         }
         pos = body + len + (len & 1);
     }
@@ -308,8 +333,8 @@ fn read_wav(path: &Path) -> Vec<i16> {
 
 /// Power of `freq` in `x` (Goertzel), normalised so that a sine of amplitude A
 /// over the whole block gives A²/2 — its mean square.
-fn tone_power(x: &[f64], freq: f64) -> f64 {
-    let w = 2.0 * std::f64::consts::PI * freq / RATE as f64;
+fn tone_power(x: &[f64], rate: u32, freq: f64) -> f64 {
+    let w = 2.0 * std::f64::consts::PI * freq / rate as f64;
     let coeff = 2.0 * w.cos();
     let (mut s1, mut s2) = (0.0, 0.0);
     for &v in x {
@@ -338,14 +363,19 @@ struct Heard {
 /// What a listener would say about a recording: how long it had sound, how loud,
 /// at which pitch, and how much of the given frequencies it contains.
 fn analyse(samples: &[i16], probes: &[f64]) -> Heard {
-    const FRAME: usize = (RATE / 50) as usize;
+    analyse_at(samples, RATE, probes)
+}
+
+/// [`analyse`] for mono audio at `rate` Hz.
+fn analyse_at(samples: &[i16], rate: u32, probes: &[f64]) -> Heard {
+    let frame = (rate / 50) as usize;
     // full-scale 0.01 RMS: silence and comfort noise stay below it
     let loud = |f: &[i16]| {
         let ms = f.iter().map(|&s| (s as f64).powi(2)).sum::<f64>() / f.len() as f64;
         ms.sqrt() / 32_768.0 > 0.01
     };
     let (mut best, mut start) = ((0, 0), None);
-    for (i, f) in samples.chunks(FRAME).enumerate() {
+    for (i, f) in samples.chunks(frame).enumerate() {
         match (loud(f), start) {
             (true, None) => start = Some(i),
             (false, Some(s)) => {
@@ -358,17 +388,17 @@ fn analyse(samples: &[i16], probes: &[f64]) -> Heard {
         }
     }
     if let Some(s) = start {
-        let end = samples.len().div_ceil(FRAME);
+        let end = samples.len().div_ceil(frame);
         if end - s > best.1 - best.0 {
             best = (s, end);
         }
     }
-    let run: Vec<f64> = samples[best.0 * FRAME..(best.1 * FRAME).min(samples.len())]
+    let run: Vec<f64> = samples[best.0 * frame..(best.1 * frame).min(samples.len())]
         .iter()
         .map(|&s| s as f64 / 32_768.0)
         .collect();
-    let sound = Duration::from_millis(run.len() as u64 * 1000 / RATE as u64);
-    if run.len() < FRAME {
+    let sound = Duration::from_millis(run.len() as u64 * 1000 / rate as u64);
+    if run.len() < frame {
         return Heard {
             sound,
             rms: 0.0,
@@ -378,7 +408,7 @@ fn analyse(samples: &[i16], probes: &[f64]) -> Heard {
         };
     }
     // two seconds from the middle of the run are plenty (0.5 Hz resolution)
-    let take = run.len().min(2 * RATE as usize);
+    let take = run.len().min(2 * rate as usize);
     let skip = (run.len() - take) / 2;
     let x = &run[skip..skip + take];
     let ms = x.iter().map(|v| v * v).sum::<f64>() / x.len() as f64;
@@ -386,7 +416,7 @@ fn analyse(samples: &[i16], probes: &[f64]) -> Heard {
         let mut f = from;
         let mut best = (from, 0.0);
         while f <= to {
-            let p = tone_power(x, f);
+            let p = tone_power(x, rate, f);
             if p > best.1 {
                 best = (f, p);
             }
@@ -401,7 +431,10 @@ fn analyse(samples: &[i16], probes: &[f64]) -> Heard {
         rms: ms.sqrt(),
         peak_hz,
         purity: peak / ms,
-        shares: probes.iter().map(|&f| (f, tone_power(x, f) / ms)).collect(),
+        shares: probes
+            .iter()
+            .map(|&f| (f, tone_power(x, rate, f) / ms))
+            .collect(),
     }
 }
 
@@ -525,4 +558,71 @@ fn tone_analysis_finds_the_tone_and_rejects_silence() {
     let h = analyse(&mixed, &[440.0, 1_000.0]);
     assert!(h.purity < 0.6, "a 50/50 mixture is not a pure tone: {h:?}");
     assert!(h.shares[1].1 > 0.3, "{h:?}");
+}
+
+#[test]
+fn opus_phone_and_pcmu_phone_talk_through_the_transcoder_and_are_recorded() {
+    assert_baresip_installed();
+    // 1001 records every call it places: the recording must hold both sides
+    let sw = Switch::start(common::SwitchOpts {
+        dialplan_patch: vec![(
+            "display_name = \"Alice\"".into(),
+            "display_name = \"Alice\"\nrecord = true".into(),
+        )],
+        ..Default::default()
+    });
+    let tones = tempfile::tempdir().expect("tempdir");
+    let tone_1001 = tones.path().join("tone-440.wav");
+    let tone_1002 = tones.path().join("tone-1000.wav");
+    write_tone_wav(&tone_1001, TONE_1001, TONE_SECS);
+    write_tone_wav(&tone_1002, TONE_1002, TONE_SECS);
+
+    // the two phones share no codec: only the switch can make them talk
+    let mut callee = Phone::start_with(&sw, "1002", &tone_1002, true, "PCMU");
+    let mut caller = Phone::start_with(&sw, "1001", &tone_1001, false, "opus");
+    let regs = sw.wait_metric("switchyard_registrations", Duration::from_secs(10), |v| {
+        v >= 2.0
+    });
+    assert_eq!(regs, 2.0, "both phones should be registered");
+    let events = sw.events();
+    caller.command(&format!("/dial sip:1002@{}", sw.sip));
+    let evs = events.wait_for(Duration::from_secs(10), |e| count(e, "channel_bridge") >= 1);
+    assert!(
+        count(&evs, "channel_bridge") >= 1,
+        "the call was not bridged within 10 s; events:\n{}",
+        describe(&evs)
+    );
+    thread::sleep(TALK);
+    caller.command("/hangup");
+    let evs = events.wait_for(Duration::from_secs(10), |e| count(e, "recording") >= 1);
+    caller.quit();
+    callee.quit();
+
+    let at_1002 = analyse(&read_wav(&callee.heard()), &[TONE_1001, TONE_1002]);
+    let (rate, channels, samples) = read_wav_any(&caller.heard());
+    let mono: Vec<i16> = samples
+        .chunks(usize::from(channels))
+        .map(|c| (c.iter().map(|&s| i32::from(s)).sum::<i32>() / i32::from(channels)) as i16)
+        .collect();
+    let at_1001 = analyse_at(&mono, rate, &[TONE_1001, TONE_1002]);
+    eprintln!("1002 (PCMU) heard: {at_1002:?}\n1001 (Opus, {rate} Hz) heard: {at_1001:?}");
+    assert_heard("1002", &at_1002, TONE_1001, TONE_1002);
+    assert_heard("1001", &at_1001, TONE_1002, TONE_1001);
+
+    // the recording: one event with the file, caller (440 Hz) left, callee (1000 Hz) right
+    let rec = evs
+        .iter()
+        .find(|e| e["event"] == "recording")
+        .unwrap_or_else(|| panic!("no recording event; events:\n{}", describe(&evs)));
+    let path = PathBuf::from(rec["path"].as_str().expect("path"));
+    let (rate, channels, samples) = read_wav_any(&path);
+    assert_eq!((rate, channels), (RATE, 2), "recording format");
+    let left: Vec<i16> = samples.iter().step_by(2).copied().collect();
+    let right: Vec<i16> = samples.iter().skip(1).step_by(2).copied().collect();
+    let l = analyse(&left, &[TONE_1001, TONE_1002]);
+    let r = analyse(&right, &[TONE_1001, TONE_1002]);
+    eprintln!("recording left: {l:?}\nrecording right: {r:?}");
+    assert_heard("recording (left)", &l, TONE_1001, TONE_1002);
+    assert_heard("recording (right)", &r, TONE_1002, TONE_1001);
+    assert!(rec["duration_ms"].as_i64().unwrap_or(0) >= 3000, "{rec}");
 }

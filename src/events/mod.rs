@@ -101,6 +101,27 @@ pub enum Event {
         billsec_ms: i64,
         timestamp_ms: i64,
     },
+    /// One key press on a channel, reported when it is over.
+    Dtmf {
+        #[serde(flatten)]
+        channel: ChannelInfo,
+        /// `0`-`9`, `*`, `#`, `A`-`D`.
+        digit: String,
+        duration_ms: u32,
+        /// `rfc4733`, `info` or `inband`.
+        source: crate::media::session::DtmfSource,
+        timestamp_ms: i64,
+    },
+    /// A call recording was closed and stored.
+    Recording {
+        #[serde(flatten)]
+        channel: ChannelInfo,
+        recording_id: String,
+        path: String,
+        duration_ms: i64,
+        size_bytes: i64,
+        timestamp_ms: i64,
+    },
 }
 
 impl Event {
@@ -110,6 +131,8 @@ impl Event {
             Event::ChannelAnswer { .. } => "channel_answer",
             Event::ChannelBridge { .. } => "channel_bridge",
             Event::ChannelDestroy { .. } => "channel_destroy",
+            Event::Dtmf { .. } => "dtmf",
+            Event::Recording { .. } => "recording",
         }
     }
 }

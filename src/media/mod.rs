@@ -2,21 +2,14 @@
 //! (`session`: relay with symmetric latching when both legs agree, endpoint
 //! and transcoding otherwise), with the engine's parts: codecs and resampling
 //! ([`codec`]), RTP endpoint pieces ([`rtp`]), DTMF ([`dtmf`]), playback
-//! sources, call recording ([`record`]) and the conference mixer ([`mixer`]).
+//! sources, prompts, tones, music on hold and TTS ([`playback`]), call recording ([`record`]) and the conference mixer ([`mixer`]).
 
 pub mod codec;
 pub mod dtmf;
 pub mod mixer;
+pub mod playback;
 pub mod ports;
 pub mod record;
 pub mod relay;
 pub mod rtp;
 pub mod session;
-
-// TEMP until the playback module lands
-pub mod playback {
-    pub trait Source: Send {
-        fn rate(&self) -> u32;
-        fn read_frame(&mut self, out: &mut [i16]) -> bool;
-    }
-}

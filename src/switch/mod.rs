@@ -37,6 +37,8 @@ pub struct Settings {
     pub policy: crate::sip::registrar::Policy,
     /// Digest algorithms offered in challenges, preferred first.
     pub digest_algorithms: Vec<crate::sip::auth::Algorithm>,
+    /// Where recordings (and other files the switch writes) go.
+    pub data_dir: std::path::PathBuf,
 }
 
 /// Everything the shards and call tasks share. Cheap to clone through an `Arc`.

@@ -94,6 +94,8 @@ pub struct SwitchOpts {
     pub trunk_ip: String,
     /// Extra command-line flags, e.g. `["--ring-timeout", "5"]`.
     pub extra_args: Vec<String>,
+    /// Text replacements applied to the demo dialplan (each must match).
+    pub dialplan_patch: Vec<(String, String)>,
 }
 
 impl Default for SwitchOpts {
@@ -101,6 +103,7 @@ impl Default for SwitchOpts {
         SwitchOpts {
             trunk_ip: LOCALHOST.to_string(),
             extra_args: Vec::new(),
+            dialplan_patch: Vec::new(),
         }
     }
 }
@@ -161,7 +164,15 @@ impl Switch {
             .parse()
             .expect("trunk address");
         let plan = tmp.path().join("dialplan.toml");
-        fs::write(&plan, dialplan(trunk)).expect("write dialplan");
+        let mut text = dialplan(trunk);
+        for (from, to) in &opts.dialplan_patch {
+            assert!(
+                text.contains(from.as_str()),
+                "dialplan patch: {from:?} not in the demo plan"
+            );
+            text = text.replace(from.as_str(), to);
+        }
+        fs::write(&plan, text).expect("write dialplan");
         let data = tmp.path().join("data");
         let mut args: Vec<String> = vec![
             "serve".into(),
@@ -181,6 +192,11 @@ impl Switch {
             data.display().to_string(),
             "--dialplan".into(),
             plan.display().to_string(),
+            "--media-dir".into(),
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("media")
+                .display()
+                .to_string(),
         ];
         args.extend(opts.extra_args.iter().cloned());
         let mut sw = Switch {

@@ -79,7 +79,7 @@ impl Call {
             self.a_acked = true;
             // late offer: the caller's answer travels in its ACK, forward it to B in ours
             let body = if is_sdp(&req.headers, &req.body) {
-                self.anchor_sdp(Side::A, &req.body)
+                self.anchor_answer(Side::A, &req.body)
             } else {
                 None
             };
@@ -155,9 +155,10 @@ impl Call {
         }
         // forward to the other leg (re-INVITE for hold/unhold, UPDATE, INFO, …)
         let body = if is_sdp(&req.headers, &req.body) {
-            match from_side {
-                Side::A => self.anchor_sdp(Side::A, &req.body),
-                Side::B => self.anchor_sdp(Side::B, &req.body),
+            if matches!(req.method, rsip::Method::Invite | rsip::Method::Update) {
+                self.anchor_offer(from_side, &req.body)
+            } else {
+                self.anchor_sdp(from_side, &req.body)
             }
         } else if req.body.is_empty() {
             None
@@ -273,10 +274,11 @@ impl Call {
         };
         let mut r = message::response(&p.req, code, &reason(&resp), Some(&local_tag));
         if is_sdp(&resp.headers, &resp.body) {
-            let body = match p.from {
-                Side::A => self.anchor_sdp(Side::B, &resp.body),
-                Side::B => self.anchor_sdp(Side::A, &resp.body),
+            let answerer = match p.from {
+                Side::A => Side::B,
+                Side::B => Side::A,
             };
+            let body = self.anchor_answer(answerer, &resp.body);
             if let Some(b) = body {
                 message::set_body(&mut r.headers, &mut r.body, b, Some("application/sdp"));
             }

@@ -100,7 +100,13 @@ impl Call {
                     message::response(&self.a_invite, code, &reason(&resp), Some(&self.a_tag));
                 if is_sdp(&resp.headers, &resp.body) {
                     // early media: anchor it like the answer
-                    if let Some(body) = self.anchor_sdp(Side::B, &resp.body) {
+                    let late_offer = self.a_invite.body.is_empty();
+                    let body = if late_offer {
+                        self.anchor_offer(Side::B, &resp.body)
+                    } else {
+                        self.anchor_answer(Side::B, &resp.body)
+                    };
+                    if let Some(body) = body {
                         message::set_body(
                             &mut r.headers,
                             &mut r.body,
@@ -159,7 +165,12 @@ impl Call {
         // the caller's 200 carries B's SDP, rewritten to our A-side port
         let mut ok = message::response(&self.a_invite, 200, "OK", Some(&self.a_tag));
         if is_sdp(&resp.headers, &resp.body) {
-            match self.anchor_sdp(Side::B, &resp.body) {
+            let body = if late_offer {
+                self.anchor_offer(Side::B, &resp.body)
+            } else {
+                self.anchor_answer(Side::B, &resp.body)
+            };
+            match body {
                 Some(body) => {
                     message::set_body(&mut ok.headers, &mut ok.body, body, Some("application/sdp"))
                 }

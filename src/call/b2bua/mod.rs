@@ -9,6 +9,7 @@
 
 mod dialog;
 mod forks;
+mod media;
 
 use rsip::{Header, Request, Response, SipMessage};
 use std::collections::HashMap;
@@ -89,6 +90,10 @@ struct Call {
     b_chan: Option<Channel>,
     media: Option<SessionHandle>,
     media_events: Option<mpsc::UnboundedReceiver<SessionEvent>>,
+    /// The last SDP offer that passed through, and the side that made it.
+    last_offer: Option<(Side, crate::sip::sdp::MediaLine)>,
+    /// Version of the SDP bodies the switch writes itself.
+    sdp_session: u64,
     pending: HashMap<u64, Pending>,
     next_token: u64,
     ended: bool,
@@ -146,6 +151,8 @@ pub fn spawn(
         b_chan: None,
         media: None,
         media_events: None,
+        last_offer: None,
+        sdp_session: rand::random::<u32>() as u64,
         pending: HashMap::new(),
         next_token: 1,
         ended: false,
@@ -226,6 +233,7 @@ impl Call {
                     self.hangup_both(HangupCause::RecoveryOnTimerExpire);
                 },
                 _ = sleep_opt(linger_until), if linger_until.is_some() => {},
+                Some(ev) = recv_media(self.media_events.as_mut()) => self.on_media_event(ev),
             }
             if self.a_acked {
                 retx_at = None;
@@ -355,14 +363,11 @@ impl Call {
         let (etx, erx) = mpsc::unbounded_channel();
         let relay = session::spawn(pa, Some(pb), self.sw.metrics.clone(), etx);
         self.media_events = Some(erx);
+        self.media = Some(relay);
         let offer = if is_sdp(&self.a_invite.headers, &self.a_invite.body) {
-            if let Some((rtp, rtcp)) = sdp_remote(&self.a_invite.body) {
-                relay.set_remote(Side::A, rtp, rtcp);
-            }
-            match std::str::from_utf8(&self.a_invite.body).ok().and_then(|s| {
-                sdp::rewrite_for_relay(s, self.public_ip(), relay.b_port.unwrap_or(0), None).ok()
-            }) {
-                Some(s) => Some(s.into_bytes()),
+            let body = self.a_invite.body.clone();
+            match self.anchor_offer(Side::A, &body) {
+                Some(s) => Some(s),
                 None => {
                     let r = message::response(
                         &self.a_invite,
@@ -371,14 +376,12 @@ impl Call {
                         Some(&self.a_tag),
                     );
                     self.respond_a(r);
-                    self.media = Some(relay);
                     return self.finish(HangupCause::CallRejected);
                 }
             }
         } else {
             None
         };
-        self.media = Some(relay);
         let b_chan = Channel::create(
             &self.sw.bus,
             &self.sw.metrics,
@@ -582,6 +585,15 @@ fn reason(resp: &Response) -> String {
             }
             out
         }
+    }
+}
+
+async fn recv_media(
+    rx: Option<&mut mpsc::UnboundedReceiver<SessionEvent>>,
+) -> Option<SessionEvent> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -55,6 +55,9 @@ pub enum Cmd {
         barge_in: bool,
         id: u64,
     },
+    /// Play back to `side` what it sends, for `frames` 20 ms frames (echo test);
+    /// reported with `PlayDone` like a playback.
+    Echo { side: Side, frames: u64, id: u64 },
     /// Stop playing to `side`.
     StopPlay { side: Side },
     /// Record both sides to a stereo WAV (caller left, callee right).
@@ -93,6 +96,11 @@ pub struct SessionHandle {
 impl SessionHandle {
     pub fn send(&self, cmd: Cmd) {
         let _ = self.tx.send(cmd);
+    }
+
+    /// A sender for tasks that feed the session on the call's behalf.
+    pub fn sender(&self) -> mpsc::UnboundedSender<Cmd> {
+        self.tx.clone()
     }
 
     pub fn set_remote(&self, side: Side, rtp: Option<SocketAddr>, rtcp: Option<SocketAddr>) {

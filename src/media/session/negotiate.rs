@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use crate::media::codec::CodecKind;
-use crate::sip::sdp::{self, MediaLine, SdpError};
+use crate::sip::sdp::{self, Direction, MediaLine, SdpError};
 
 /// What one leg agreed to speak.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,7 +100,14 @@ pub fn rtpmap(codec: CodecKind) -> String {
 
 /// SDP the switch sends when it is the media endpoint (or the transcoding side):
 /// one audio stream at `ip:port` speaking `neg`, sendrecv, RTCP on port + 1.
-pub fn endpoint_sdp(ip: IpAddr, port: u16, proto: &str, neg: &Negotiated, session: u64) -> String {
+pub fn endpoint_sdp(
+    ip: IpAddr,
+    port: u16,
+    proto: &str,
+    neg: &Negotiated,
+    session: u64,
+    direction: Direction,
+) -> String {
     let fam = if ip.is_ipv4() { "IP4" } else { "IP6" };
     let mut pts = neg.pt.to_string();
     if let Some(te) = neg.te_pt {
@@ -121,8 +128,17 @@ pub fn endpoint_sdp(ip: IpAddr, port: u16, proto: &str, neg: &Negotiated, sessio
             neg.te_rate
         );
     }
-    s.push_str("a=ptime:20\r\na=sendrecv\r\n");
+    let _ = write!(s, "a=ptime:20\r\na={}\r\n", direction.as_str());
     s
+}
+
+/// The direction an answer takes to an offer with `offered` (RFC 3264 §6.1).
+pub fn answer_direction(offered: Direction) -> Direction {
+    match offered {
+        Direction::SendOnly => Direction::RecvOnly,
+        Direction::RecvOnly => Direction::SendOnly,
+        d => d,
+    }
 }
 
 /// Adds the codecs of [`SUPPORTED`] that the caller did not offer to an
@@ -241,7 +257,15 @@ mod tests {
             te_pt: Some(101),
             te_rate: 48000,
         };
-        let s = endpoint_sdp("192.0.2.1".parse().expect("ip"), 30000, "RTP/AVP", &n, 7);
+        let s = endpoint_sdp(
+            "192.0.2.1".parse().expect("ip"),
+            30000,
+            "RTP/AVP",
+            &n,
+            7,
+            Direction::RecvOnly,
+        );
+        assert!(s.contains("a=recvonly\r\n"));
         let sum = sdp::parse_media(&s).expect("parses");
         let audio = sum.audio.expect("audio");
         assert_eq!(audio.port, 30000);

@@ -34,8 +34,14 @@ fn other(side: Side) -> Side {
     }
 }
 
+enum Feed {
+    Source(Box<dyn Source>),
+    /// The leg hears itself for this many more frames.
+    Echo(u64),
+}
+
 struct Playing {
-    source: Box<dyn Source>,
+    feed: Feed,
     barge_in: bool,
     id: u64,
 }
@@ -135,18 +141,9 @@ impl Engine {
                 barge_in,
                 id,
             } => {
-                if let Some(old) = self.play[ix(side)].replace(Playing {
-                    source,
-                    barge_in,
-                    id,
-                }) {
-                    self.emit(SessionEvent::PlayDone {
-                        side,
-                        id: old.id,
-                        interrupted: true,
-                    });
-                }
+                self.start_play(side, Feed::Source(source), barge_in, id);
             }
+            Cmd::Echo { side, frames, id } => self.start_play(side, Feed::Echo(frames), false, id),
             Cmd::StopPlay { side } => self.stop_play(side, true),
             Cmd::Record { path } => match Recorder::create(&path, RECORDING_RATE) {
                 Ok(r) => {
@@ -159,6 +156,17 @@ impl Engine {
             },
             Cmd::StopRecord => self.stop_record(),
             Cmd::SetRemote { .. } => {}
+        }
+    }
+
+    fn start_play(&mut self, side: Side, feed: Feed, barge_in: bool, id: u64) {
+        let new = Playing { feed, barge_in, id };
+        if let Some(old) = self.play[ix(side)].replace(new) {
+            self.emit(SessionEvent::PlayDone {
+                side,
+                id: old.id,
+                interrupted: true,
+            });
         }
     }
 
@@ -287,18 +295,29 @@ impl Engine {
             // what this side hears now
             let mut finished = false;
             if let Some(p) = self.play[i].as_mut() {
-                let src_rate = p.source.rate();
-                self.scratch.clear();
-                self.scratch.resize((src_rate / 50) as usize, 0);
-                finished = !p.source.read_frame(&mut self.scratch);
-                Self::convert(
-                    &mut self.resamplers,
-                    Stream::Play(i),
-                    src_rate,
-                    out_rate,
-                    &self.scratch,
-                    &mut self.conv,
-                );
+                match &mut p.feed {
+                    Feed::Source(source) => {
+                        let src_rate = source.rate();
+                        self.scratch.clear();
+                        self.scratch.resize((src_rate / 50) as usize, 0);
+                        finished = !source.read_frame(&mut self.scratch);
+                        Self::convert(
+                            &mut self.resamplers,
+                            Stream::Play(i),
+                            src_rate,
+                            out_rate,
+                            &self.scratch,
+                            &mut self.conv,
+                        );
+                    }
+                    Feed::Echo(left) => {
+                        self.conv.clear();
+                        self.conv.extend_from_slice(&self.heard[i]);
+                        self.conv.resize((out_rate / 50) as usize, 0);
+                        *left = left.saturating_sub(1);
+                        finished = *left == 0;
+                    }
+                }
             } else if transcoding {
                 let j = 1 - i;
                 let in_rate = self.legs[j]

@@ -1,0 +1,170 @@
+//! The call's side of media negotiation and the media session's reports.
+//! Offers pass to the other leg anchored at our ports and widened with the
+//! codecs we can transcode; an answer picks the codec each leg speaks: the
+//! same codec on both legs keeps the untouched relay, a codec the offerer did
+//! not offer makes the switch answer the offerer itself and transcode. Digits
+//! and recordings the session reports become bus events and store rows.
+
+use super::*;
+use crate::events::Event;
+use crate::media::session::negotiate::{self, Negotiated};
+use crate::media::session::Cmd;
+use crate::sip::sdp::MediaLine;
+
+impl Call {
+    fn channel_info(&self, side: Side) -> Option<crate::events::ChannelInfo> {
+        match side {
+            Side::A => Some(self.a_chan.info.clone()),
+            Side::B => self.b_chan.as_ref().map(|c| c.info.clone()),
+        }
+    }
+
+    /// An SDP offer from `from`: anchored for the other leg and widened with
+    /// the codecs we transcode; remembered for the answer.
+    pub(super) fn anchor_offer(&mut self, from: Side, body: &[u8]) -> Option<Vec<u8>> {
+        self.last_offer = negotiate::audio_line(body)
+            .ok()
+            .flatten()
+            .map(|line| (from, line));
+        let anchored = self.anchor_sdp(from, body)?;
+        let text = String::from_utf8(anchored).ok()?;
+        Some(negotiate::widen_offer(&text).into_bytes())
+    }
+
+    /// An SDP answer from `from` to the last offer: sets each leg's codec and
+    /// returns the body for the offerer (ours when the legs must be transcoded).
+    pub(super) fn anchor_answer(&mut self, from: Side, body: &[u8]) -> Option<Vec<u8>> {
+        let relayed = self.anchor_sdp(from, body)?;
+        let answer = negotiate::audio_line(body).ok().flatten();
+        let Some((offerer, offer)) = self.last_offer.clone() else {
+            return Some(relayed);
+        };
+        if offerer == from {
+            return Some(relayed);
+        }
+        let Some(answered) = answer.as_ref().and_then(negotiate::choose) else {
+            // no codec of ours: relay as before, nothing decoded
+            self.set_codec(from, None);
+            self.set_codec(offerer, None);
+            return Some(relayed);
+        };
+        if let Some(same) = same_codec(&offer, &answered) {
+            self.set_codec(from, Some(answered));
+            self.set_codec(offerer, Some(same));
+            return Some(relayed);
+        }
+        // the answerer picked a codec the offerer never offered: transcode
+        let Some(own) = negotiate::choose(&offer) else {
+            return Some(relayed);
+        };
+        tracing::info!(call = %self.id, offerer = ?offerer, a = ?own.codec, b = ?answered.codec, "transcoding");
+        let port = self.media.as_ref()?.port(offerer)?;
+        self.set_codec(from, Some(answered));
+        self.set_codec(offerer, Some(own.clone()));
+        let direction = negotiate::answer_direction(offer.direction);
+        Some(
+            negotiate::endpoint_sdp(
+                self.public_ip(),
+                port,
+                &offer.proto,
+                &own,
+                self.sdp_version(),
+                direction,
+            )
+            .into_bytes(),
+        )
+    }
+
+    fn sdp_version(&mut self) -> u64 {
+        self.sdp_session += 1;
+        self.sdp_session
+    }
+
+    fn set_codec(&self, side: Side, neg: Option<Negotiated>) {
+        if let Some(m) = self.media.as_ref() {
+            m.send(Cmd::SetCodec { side, neg });
+        }
+    }
+
+    /// Starts recording the call to the data dir (caller left, callee right).
+    pub(super) fn start_recording(&mut self) {
+        let Some(m) = self.media.as_ref() else {
+            return;
+        };
+        let path = self
+            .sw
+            .settings
+            .data_dir
+            .join("recordings")
+            .join(&self.origin.account.id)
+            .join(format!("{}.wav", self.id));
+        m.send(Cmd::Record { path });
+    }
+
+    pub(super) fn on_media_event(&mut self, ev: SessionEvent) {
+        match ev {
+            SessionEvent::Dtmf {
+                side,
+                event,
+                source,
+            } => {
+                let Some(channel) = self.channel_info(side) else {
+                    return;
+                };
+                tracing::info!(call = %self.id, digit = %event.digit, ?source, "dtmf");
+                self.sw.bus.publish(Event::Dtmf {
+                    channel,
+                    digit: event.digit.as_char().to_string(),
+                    duration_ms: event.duration_ms,
+                    source,
+                    timestamp_ms: now_ms(),
+                });
+            }
+            SessionEvent::Recorded(Ok(info)) => {
+                let id = Uuid::new_v4().to_string();
+                self.sw.bus.publish(Event::Recording {
+                    channel: self.a_chan.info.clone(),
+                    recording_id: id.clone(),
+                    path: info.path.to_string_lossy().into_owned(),
+                    duration_ms: info.duration_ms as i64,
+                    size_bytes: info.size_bytes as i64,
+                    timestamp_ms: now_ms(),
+                });
+                self.store_recording(id, info);
+            }
+            SessionEvent::Recorded(Err(e)) => {
+                tracing::error!(call = %self.id, error = %e, "recording failed");
+            }
+            SessionEvent::PlayDone { .. } => {}
+            SessionEvent::Stats { side, stats } => {
+                tracing::debug!(call = %self.id, ?side, ?stats, "media figures");
+            }
+        }
+    }
+}
+
+impl Call {
+    /// MERGE: the recordings table lands with the store work.
+    fn store_recording(&self, id: String, info: crate::media::record::RecordingInfo) {
+        tracing::info!(call = %self.id, %id, path = %info.path.display(), "recording stored");
+    }
+}
+
+/// The offerer's own payload type for the codec the answerer chose, if it offered it.
+fn same_codec(offer: &MediaLine, answered: &Negotiated) -> Option<Negotiated> {
+    let (pt, codec) = negotiate::offered_codecs(offer)
+        .into_iter()
+        .find(|(pt, k)| *k == answered.codec && *pt == answered.pt)
+        .or_else(|| {
+            negotiate::offered_codecs(offer)
+                .into_iter()
+                .find(|(_, k)| *k == answered.codec)
+        })?;
+    let te = negotiate::telephone_event(offer, codec.clock_rate());
+    Some(Negotiated {
+        codec,
+        pt,
+        te_pt: te.map(|t| t.0),
+        te_rate: te.map(|t| t.1).unwrap_or(8000),
+    })
+}
