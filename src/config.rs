@@ -75,6 +75,9 @@ pub struct ServeArgs {
         default_value = "dialplans/demo.toml"
     )]
     pub dialplans: Vec<PathBuf>,
+    /// Directory of prompts (`prompts/…`) and music-on-hold classes (`moh/<class>/`).
+    #[arg(long, env = "SWITCHYARD_MEDIA_DIR", default_value = "media")]
+    pub media_dir: PathBuf,
     /// Seconds a call rings before it is given up.
     #[arg(long, env = "SWITCHYARD_RING_TIMEOUT", default_value_t = 60)]
     pub ring_timeout: u64,

@@ -2,6 +2,7 @@
 //! dialplans, bind every listener, start shards, transports, HTTP and
 //! housekeeping, and on SIGTERM/SIGINT drain calls and flush registrations.
 
+use crate::media::playback::MediaLibrary;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -172,6 +173,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     let settings = Settings {
         digest_algorithms: args.digest_algorithms.clone(),
         data_dir: args.store.data_dir.clone(),
+        media: Arc::new(MediaLibrary::new(&args.media_dir, &args.store.data_dir)),
         ring_timeout: Duration::from_secs(args.ring_timeout.max(1)),
         policy: Policy {
             min_expires: args.min_expires,

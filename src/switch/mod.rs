@@ -39,6 +39,8 @@ pub struct Settings {
     pub digest_algorithms: Vec<crate::sip::auth::Algorithm>,
     /// Where recordings (and other files the switch writes) go.
     pub data_dir: std::path::PathBuf,
+    /// Prompts, speech and music on hold.
+    pub media: Arc<crate::media::playback::MediaLibrary>,
 }
 
 /// Everything the shards and call tasks share. Cheap to clone through an `Arc`.

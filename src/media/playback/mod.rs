@@ -10,6 +10,7 @@
 
 pub mod cache;
 pub mod convert;
+pub mod library;
 pub mod moh;
 pub mod source;
 pub mod tone;
@@ -24,6 +25,7 @@ mod test_util;
 use std::path::PathBuf;
 
 pub use cache::PromptCache;
+pub use library::{Limited, MediaLibrary};
 pub use moh::{moh_source, MohClass};
 pub use source::{ComfortNoise, Looping, Playlist, Prompt, Silence};
 pub use tone::{Tone, ToneKind, ToneRegion};
@@ -84,6 +86,12 @@ impl<S: Source + ?Sized> Source for Box<S> {
 /// Everything that can go wrong loading or preparing audio for playback.
 #[derive(Debug, thiserror::Error)]
 pub enum PlaybackError {
+    /// A media path that is absolute or leaves the media directory.
+    #[error("{path}: media paths must be relative and stay inside the media directory")]
+    InvalidPath { path: String },
+    /// Text-to-speech took too long.
+    #[error("text-to-speech did not finish in time")]
+    TtsTimeout,
     /// The file does not exist.
     #[error("{path}: file not found")]
     NotFound { path: PathBuf },

@@ -58,6 +58,13 @@ pub enum Cmd {
     /// Play back to `side` what it sends, for `frames` 20 ms frames (echo test);
     /// reported with `PlayDone` like a playback.
     Echo { side: Side, frames: u64, id: u64 },
+    /// A digit that reached the call another way (SIP INFO): reported like
+    /// the session's own, and it barges in on a playback that allows it.
+    Digit {
+        side: Side,
+        event: DtmfEvent,
+        source: DtmfSource,
+    },
     /// Stop playing to `side`.
     StopPlay { side: Side },
     /// Record both sides to a stereo WAV (caller left, callee right).

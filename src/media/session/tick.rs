@@ -155,6 +155,20 @@ impl Engine {
                 Err(e) => self.emit(SessionEvent::Recorded(Err(e.to_string()))),
             },
             Cmd::StopRecord => self.stop_record(),
+            Cmd::Digit {
+                side,
+                event,
+                source,
+            } => {
+                self.emit(SessionEvent::Dtmf {
+                    side,
+                    event,
+                    source,
+                });
+                if self.play[ix(side)].as_ref().is_some_and(|p| p.barge_in) {
+                    self.stop_play(side, true);
+                }
+            }
             Cmd::SetRemote { .. } => {}
         }
     }

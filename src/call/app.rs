@@ -1,0 +1,101 @@
+//! Runs the steps of a dialplan app (`[[accounts.apps]]`) on a call the switch
+//! answered itself: each step becomes a playback source (prompt, speech, tone,
+//! music on hold, silence) or an echo, handed to the call's media session; the
+//! next step starts when the session reports the previous one done (played out
+//! or cut short by a digit). After the last step the call is hung up.
+//!
+//! The runner is its own task so that loading files and rendering speech never
+//! stall the call task; it must not touch SIP.
+
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+use super::{CallInput, CallSender};
+use crate::dialplan::apps::{Step, ToneName};
+use crate::media::playback::{MediaLibrary, PlaybackError, ToneKind, ToneRegion};
+use crate::media::relay::Side;
+use crate::media::session::Cmd;
+
+/// Tells the runner that playback `id` is over.
+pub type DoneSender = mpsc::UnboundedSender<u64>;
+
+/// Starts the runner; the call forwards `PlayDone` ids to the returned sender.
+pub fn spawn(
+    steps: Vec<Step>,
+    media: Arc<MediaLibrary>,
+    session: mpsc::UnboundedSender<Cmd>,
+    rate: u32,
+    call: CallSender,
+) -> DoneSender {
+    let (done_tx, done_rx) = mpsc::unbounded_channel();
+    tokio::spawn(run(steps, media, session, rate, call, done_rx));
+    done_tx
+}
+
+async fn command(
+    step: &Step,
+    media: &MediaLibrary,
+    rate: u32,
+    id: u64,
+) -> Result<Option<Cmd>, PlaybackError> {
+    let play = |source, barge_in| {
+        Some(Cmd::Play {
+            side: Side::A,
+            source,
+            barge_in,
+            id,
+        })
+    };
+    Ok(match step {
+        Step::Play { path, barge_in } => play(media.prompt(path, rate).await?, *barge_in),
+        Step::Say { text, voice } => play(media.say(text, voice.as_deref(), rate).await?, false),
+        Step::Tone { tone, seconds } => {
+            let (kind, region) = match tone {
+                ToneName::Ringback => (ToneKind::Ringback, ToneRegion::Us),
+                ToneName::Busy => (ToneKind::Busy, ToneRegion::Us),
+                ToneName::RingbackEu => (ToneKind::Ringback, ToneRegion::Europe),
+            };
+            play(MediaLibrary::tone(kind, region, *seconds, rate)?, false)
+        }
+        Step::Moh { class, seconds } => play(media.moh(class, *seconds, rate).await?, false),
+        Step::Pause { seconds } => play(MediaLibrary::pause(*seconds, rate)?, false),
+        Step::Echo { seconds } => Some(Cmd::Echo {
+            side: Side::A,
+            frames: u64::from(*seconds) * 50,
+            id,
+        }),
+        Step::Hangup => None,
+    })
+}
+
+async fn run(
+    steps: Vec<Step>,
+    media: Arc<MediaLibrary>,
+    session: mpsc::UnboundedSender<Cmd>,
+    rate: u32,
+    call: CallSender,
+    mut done: mpsc::UnboundedReceiver<u64>,
+) {
+    for (i, step) in steps.iter().enumerate() {
+        let id = i as u64 + 1;
+        let cmd = match command(step, &media, rate, id).await {
+            Ok(Some(cmd)) => cmd,
+            Ok(None) => break,
+            Err(e) => {
+                tracing::warn!(step = i, error = %e, "app step skipped");
+                continue;
+            }
+        };
+        if session.send(cmd).is_err() {
+            return;
+        }
+        loop {
+            match done.recv().await {
+                Some(d) if d == id => break,
+                Some(_) => continue,
+                None => return,
+            }
+        }
+    }
+    let _ = call.send(CallInput::Hangup);
+}

@@ -1,0 +1,183 @@
+//! Calls the switch answers itself (dialplan apps): the caller's offer is
+//! answered with the switch as the media endpoint, the app's steps run in
+//! their own task (`call::app`), and the caller's in-dialog requests (BYE,
+//! INFO digits, re-INVITE, UPDATE) are answered here since there is no B leg.
+
+use rsip::Request;
+
+use super::*;
+use crate::call::app;
+use crate::media::dtmf::{info, DtmfEvent};
+use crate::media::session::negotiate;
+use crate::media::session::{Cmd, DtmfSource};
+use crate::store::App;
+
+/// A running app on this call.
+pub(super) struct AppState {
+    pub done: app::DoneSender,
+}
+
+impl Call {
+    fn reject_a(&mut self, code: u16, reason: &str, cause: HangupCause) {
+        let r = message::response(&self.a_invite, code, reason, Some(&self.a_tag));
+        self.respond_a(r);
+        self.finish(cause);
+    }
+
+    /// Answers the caller as the media endpoint and starts the app's steps.
+    pub(super) fn start_app(&mut self, app: App) {
+        let offer = if is_sdp(&self.a_invite.headers, &self.a_invite.body) {
+            negotiate::audio_line(&self.a_invite.body).ok().flatten()
+        } else {
+            None
+        };
+        let Some(offer) = offer else {
+            return self.reject_a(
+                488,
+                "Not Acceptable Here - SDP Offer Required",
+                HangupCause::CallRejected,
+            );
+        };
+        let Some(neg) = negotiate::choose(&offer).filter(|_| offer.proto == "RTP/AVP") else {
+            return self.reject_a(
+                488,
+                "Not Acceptable Here - No Common Codec",
+                HangupCause::CallRejected,
+            );
+        };
+        let Ok(pa) = self.sw.ports.allocate() else {
+            tracing::error!(call = %self.id, "RTP ports exhausted");
+            return self.reject_a(
+                503,
+                "Service Unavailable - No Media Ports",
+                HangupCause::NetworkOutOfOrder,
+            );
+        };
+        let (etx, erx) = mpsc::unbounded_channel();
+        let session = session::spawn(pa, None, self.sw.metrics.clone(), etx);
+        self.media_events = Some(erx);
+        if let Some((rtp, rtcp)) = sdp_remote(&self.a_invite.body) {
+            session.set_remote(Side::A, rtp, rtcp);
+        }
+        session.send(Cmd::SetCodec {
+            side: Side::A,
+            neg: Some(neg.clone()),
+        });
+        let body = negotiate::endpoint_sdp(
+            self.public_ip(),
+            session.a_port,
+            &offer.proto,
+            &neg,
+            self.sdp_session,
+            negotiate::answer_direction(offer.direction),
+        );
+        let sender = session.sender();
+        self.media = Some(session);
+        let mut ok = message::response(&self.a_invite, 200, "OK", Some(&self.a_tag));
+        message::set_body(
+            &mut ok.headers,
+            &mut ok.body,
+            body.into_bytes(),
+            Some("application/sdp"),
+        );
+        self.a_dialog = Dialog::uas(&self.a_invite, &self.a_tag);
+        self.respond_a(ok);
+        self.a_chan.answer(&self.sw.bus);
+        if app.record {
+            self.start_recording();
+        }
+        tracing::info!(call = %self.id, app = %app.number, codec = ?neg.codec, "app answered");
+        let done = app::spawn(
+            app.steps,
+            self.sw.settings.media.clone(),
+            sender,
+            neg.codec.clock_rate(),
+            self.me.clone(),
+        );
+        self.app = Some(AppState { done });
+    }
+
+    /// A digit in a SIP INFO on `side`: reported through the media session.
+    pub(super) fn info_digit(&mut self, side: Side, req: &Request) {
+        let ctype = message::header_value(&req.headers, "Content-Type").unwrap_or("");
+        let body = String::from_utf8_lossy(&req.body);
+        if let Ok(d) = info::parse_info(ctype, &body) {
+            if let Some(m) = self.media.as_ref() {
+                m.send(Cmd::Digit {
+                    side,
+                    event: DtmfEvent {
+                        digit: d.digit,
+                        duration_ms: d.duration_ms.unwrap_or(100),
+                    },
+                    source: DtmfSource::Info,
+                });
+            }
+        }
+    }
+
+    /// An in-dialog request from the caller of an app call.
+    pub(super) fn on_app_request(&mut self, tx: TxId, req: Request) {
+        let cid = self.a_call_id.clone();
+        let respond = |sw: &Switch, r: Response| sw.to_shard(&cid, ShardMsg::Respond { tx, resp: r });
+        let seq = message::cseq(&req.headers).map(|c| c.0).unwrap_or(0);
+        if self.a_dialog.as_mut().map(|d| d.accept_remote_seq(seq)) == Some(false) {
+            let r = message::response(&req, 500, "Server Internal Error - CSeq Out Of Order", None);
+            return respond(&self.sw, r);
+        }
+        match req.method {
+            rsip::Method::Bye => {
+                respond(&self.sw, message::response(&req, 200, "OK", None));
+                self.finish(HangupCause::NormalClearing);
+            }
+            rsip::Method::Info => {
+                self.info_digit(Side::A, &req);
+                respond(&self.sw, message::response(&req, 200, "OK", None));
+            }
+            rsip::Method::Invite | rsip::Method::Update if is_sdp(&req.headers, &req.body) => {
+                // a new offer (hold, new address, codec change): answer it again
+                let line = negotiate::audio_line(&req.body).ok().flatten();
+                let neg = line.as_ref().and_then(negotiate::choose);
+                let (Some(line), Some(neg), Some(m)) = (line, neg, self.media.as_ref()) else {
+                    let r = message::response(&req, 488, "Not Acceptable Here - No Common Codec", None);
+                    return respond(&self.sw, r);
+                };
+                if let Some((rtp, rtcp)) = sdp_remote(&req.body) {
+                    m.set_remote(Side::A, rtp, rtcp);
+                }
+                m.send(Cmd::SetCodec {
+                    side: Side::A,
+                    neg: Some(neg.clone()),
+                });
+                let port = m.a_port;
+                self.sdp_session += 1;
+                let body = negotiate::endpoint_sdp(
+                    self.public_ip(),
+                    port,
+                    &line.proto,
+                    &neg,
+                    self.sdp_session,
+                    negotiate::answer_direction(line.direction),
+                );
+                let mut r = message::response(&req, 200, "OK", None);
+                r.headers.push(Header::Contact(rsip::headers::Contact::from(
+                    self.contact(self.a_source.kind),
+                )));
+                message::set_body(&mut r.headers, &mut r.body, body.into_bytes(), Some("application/sdp"));
+                respond(&self.sw, r);
+            }
+            _ => respond(&self.sw, message::response(&req, 200, "OK", None)),
+        }
+    }
+
+    /// The runner finished its steps (or the operator hangs up): BYE to the caller.
+    pub(super) fn end_app(&mut self) {
+        self.send_bye_a();
+        self.finish(HangupCause::NormalClearing);
+    }
+
+    pub(super) fn on_play_done(&mut self, id: u64) {
+        if let Some(app) = self.app.as_ref() {
+            let _ = app.done.send(id);
+        }
+    }
+}
