@@ -1,11 +1,13 @@
-//! Dialplan files: the TOML that declares accounts, extensions, phone numbers and trunks.
+//! Dialplan files: the TOML that declares accounts, extensions, phone numbers, trunks and
+//! media apps.
 //!
-//! This module owns the file format (typed serde structs that refuse unknown fields),
-//! reading a file, and validating the whole plan before anything is applied (rules in
-//! `validate.rs`). Every error names the file, the table and the field. It must not touch
+//! This module owns the file format (typed serde structs that refuse unknown fields; apps
+//! and their steps in `apps.rs`), reading a file, and validating the whole plan before
+//! anything is applied (rules in `validate.rs`). Every error names the file, the table and the field. It must not touch
 //! the database: `Store::import_dialplan` applies a validated [`Dialplan`]. The format is
 //! documented for users in `docs/dialplans.md`; keep the two in step.
 
+mod apps;
 mod validate;
 
 use std::fmt;
@@ -15,7 +17,8 @@ use serde::Deserialize;
 
 use crate::store::TrunkTransport;
 
-pub use validate::{is_e164, is_extension_number};
+pub use apps::{AppDef, Step, ToneName};
+pub use validate::{is_e164, is_extension_number, is_media_path};
 
 /// A parsed dialplan file, remembering where it came from for error messages.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,7 +37,7 @@ struct DialplanFile {
 }
 
 /// `[[accounts]]`
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountDef {
     pub id: String,
@@ -49,6 +52,8 @@ pub struct AccountDef {
     pub numbers: Vec<NumberDef>,
     #[serde(default)]
     pub trunks: Vec<TrunkDef>,
+    #[serde(default)]
+    pub apps: Vec<AppDef>,
 }
 
 /// `[[accounts.extensions]]`
@@ -64,6 +69,9 @@ pub struct ExtensionDef {
     pub forward_number: Option<String>,
     #[serde(default)]
     pub voicemail: bool,
+    /// Record every call placed from or answered by this extension.
+    #[serde(default)]
+    pub record: bool,
 }
 
 /// `[[accounts.numbers]]`: an E.164 number routed to one of the account's extensions.
@@ -115,6 +123,27 @@ pub enum Problem {
     },
     /// Set without the field it needs (a trunk `username` without a `password`).
     Requires(&'static str),
+    /// A media path that is absolute or climbs out of the media directory.
+    NotRelativePath(String),
+    /// Text whose length in characters is outside `1..=max`.
+    Length {
+        len: usize,
+        max: usize,
+    },
+    /// A name (voice, music-on-hold class) with characters outside `allowed`.
+    BadName {
+        value: String,
+        allowed: &'static str,
+    },
+    /// A number of seconds outside `range` (shown as written in the docs).
+    OutOfRange {
+        value: String,
+        range: &'static str,
+    },
+    TooManySteps {
+        count: usize,
+        max: usize,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -159,6 +188,22 @@ impl fmt::Display for Problem {
                 "only one account may be the default, and {first} already is"
             ),
             Problem::Requires(other) => write!(f, "is set, so {other} must be set too"),
+            Problem::NotRelativePath(v) => write!(
+                f,
+                "{v:?} is not a relative path inside the media directory (no leading '/', no '..')"
+            ),
+            Problem::Length { len, max } => {
+                write!(f, "is {len} characters long; it must be 1 to {max}")
+            }
+            Problem::BadName { value, allowed } => {
+                write!(f, "{value:?} is not a valid name ({allowed})")
+            }
+            Problem::OutOfRange { value, range } => {
+                write!(f, "{value} is out of range ({range})")
+            }
+            Problem::TooManySteps { count, max } => {
+                write!(f, "has {count} steps; an app may have at most {max}")
+            }
         }
     }
 }

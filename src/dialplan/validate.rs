@@ -2,11 +2,16 @@
 //!
 //! Pure functions over the parsed structs; collects every [`Issue`] with the path of the
 //! offending field. Must not read files or touch the database, and must not "fix" values
-//! (lower-casing a domain for storage is the importer's business).
+//! (lower-casing a domain for storage is the importer's business). The rules for media
+//! apps live in `validate/apps.rs`.
+
+mod apps;
 
 use std::collections::HashMap;
 
 use super::{Dialplan, Issue, Problem};
+
+pub use apps::is_media_path;
 
 /// `1`–`15` ASCII digits: something a phone can dial.
 pub fn is_extension_number(s: &str) -> bool {
@@ -219,6 +224,8 @@ pub(super) fn check(plan: &Dialplan) -> Vec<Issue> {
             }
             c.dialable(trunk.caller_id.as_deref(), format!("{tt}.caller_id"));
         }
+
+        apps::check(&mut c, &at, account, &ext_numbers);
     }
     c.issues
 }

@@ -19,10 +19,12 @@ pub struct Extension {
     pub caller_id: Option<String>,
     pub forward_number: Option<String>,
     pub voicemail: bool,
+    /// Record every call placed from or answered by this extension.
+    pub record: bool,
 }
 
 pub(crate) const COLUMNS: &str =
-    "account_id, number, password, display_name, caller_id, forward_number, voicemail";
+    "account_id, number, password, display_name, caller_id, forward_number, voicemail, record";
 
 impl Extension {
     pub(crate) fn from_row(row: &AnyRow) -> Result<Extension, sqlx::Error> {
@@ -34,6 +36,7 @@ impl Extension {
             caller_id: row.try_get("caller_id")?,
             forward_number: row.try_get("forward_number")?,
             voicemail: get_bool(row, "voicemail")?,
+            record: get_bool(row, "record")?,
         })
     }
 }

@@ -1,7 +1,7 @@
 //! Applies a validated [`Dialplan`] to the database in one transaction.
 //!
-//! For each account in the plan: upsert the account, its extensions, numbers and trunks,
-//! and delete the extensions, numbers and trunks of that account the plan no longer lists.
+//! For each account in the plan: upsert the account, its extensions, numbers, trunks and
+//! apps, and delete the ones of that account the plan no longer lists (apps: `apps.rs`).
 //! Each row is compared with what is stored first, so re-importing the same plan writes
 //! nothing and the [`ImportReport`] says so. Accounts absent from the plan are left alone
 //! (apart from losing the default flag when the plan names another default). This file
@@ -12,7 +12,7 @@ use std::fmt;
 
 use sqlx::AnyConnection;
 
-use super::{extensions, numbers, trunks, Account, Extension, PhoneNumber, Trunk};
+use super::{apps, extensions, numbers, trunks, Account, Extension, PhoneNumber, Trunk};
 use super::{QueryContext, Store, StoreError};
 use crate::dialplan::{AccountDef, Dialplan};
 
@@ -49,6 +49,7 @@ pub struct ImportReport {
     pub extensions: ImportCounts,
     pub numbers: ImportCounts,
     pub trunks: ImportCounts,
+    pub apps: ImportCounts,
 }
 
 impl ImportReport {
@@ -58,6 +59,7 @@ impl ImportReport {
             + self.extensions.changes()
             + self.numbers.changes()
             + self.trunks.changes()
+            + self.apps.changes()
     }
 }
 
@@ -65,14 +67,18 @@ impl fmt::Display for ImportReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "accounts: {}; extensions: {}; numbers: {}; trunks: {}",
-            self.accounts, self.extensions, self.numbers, self.trunks
+            "accounts: {}; extensions: {}; numbers: {}; trunks: {}; apps: {}",
+            self.accounts, self.extensions, self.numbers, self.trunks, self.apps
         )
     }
 }
 
 /// Whether a compared row must be inserted, updated, or left alone.
-fn tally<T: PartialEq>(counts: &mut ImportCounts, before: Option<&T>, wanted: &T) -> Write {
+pub(super) fn tally<T: PartialEq>(
+    counts: &mut ImportCounts,
+    before: Option<&T>,
+    wanted: &T,
+) -> Write {
     match before {
         None => {
             counts.inserted += 1;
@@ -90,7 +96,7 @@ fn tally<T: PartialEq>(counts: &mut ImportCounts, before: Option<&T>, wanted: &T
 }
 
 #[derive(PartialEq, Eq)]
-enum Write {
+pub(super) enum Write {
     Insert,
     Update,
     Nothing,
@@ -111,6 +117,7 @@ impl Store {
         for def in &plan.accounts {
             sync_numbers(&mut tx, def, &mut report).await?;
             sync_trunks(&mut tx, def, &mut report).await?;
+            apps::sync(&mut tx, def, &mut report).await?;
         }
         // Last, so that no number still routes to an extension being removed.
         for (account_id, number) in stale_extensions {
@@ -227,16 +234,18 @@ async fn upsert_extensions(
             caller_id: ext.caller_id.clone(),
             forward_number: ext.forward_number.clone(),
             voicemail: ext.voicemail,
+            record: ext.record,
         };
         let sql = match tally(&mut report.extensions, before.get(&ext.number), &wanted) {
             Write::Nothing => continue,
             Write::Insert => {
                 "INSERT INTO extensions (password, display_name, caller_id, forward_number, \
-                 voicemail, account_id, number) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                 voicemail, record, account_id, number) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
             }
             Write::Update => {
                 "UPDATE extensions SET password = $1, display_name = $2, caller_id = $3, \
-                 forward_number = $4, voicemail = $5 WHERE account_id = $6 AND number = $7"
+                 forward_number = $4, voicemail = $5, record = $6 \
+                 WHERE account_id = $7 AND number = $8"
             }
         };
         sqlx::query(sql)
@@ -245,6 +254,7 @@ async fn upsert_extensions(
             .bind(wanted.caller_id)
             .bind(wanted.forward_number)
             .bind(wanted.voicemail)
+            .bind(wanted.record)
             .bind(wanted.account_id)
             .bind(wanted.number)
             .execute(&mut *conn)

@@ -2,18 +2,20 @@
 //!
 //! This module owns connecting, the PRAGMAs SQLite needs, running the embedded migration
 //! set that matches the backend, and the shared row-decoding helpers. Each table family
-//! has its own repository file (`accounts`, `extensions`, `numbers`, `trunks`,
-//! `registrations`, `cdrs`, `import`) that adds `impl Store` methods. Every query is
+//! has its own repository file (`accounts`, `extensions`, `numbers`, `trunks`, `apps`,
+//! `registrations`, `cdrs`, `recordings`, `import`) that adds `impl Store` methods. Every query is
 //! written once with `$N` placeholders (sqlx-sqlite binds `$N` by number), uses only the
 //! types the Any driver maps (i64, f64, String, bool, Option), stores times as unix
 //! milliseconds and ids as TEXT. This module must not hold protocol logic, cache rows,
 //! or decide policy (expiry, routing): callers pass `now` and interpret what they read.
 
 mod accounts;
+mod apps;
 mod cdrs;
 mod extensions;
 mod import;
 mod numbers;
+mod recordings;
 mod registrations;
 mod trunks;
 
@@ -26,10 +28,12 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
 pub use accounts::Account;
+pub use apps::App;
 pub use cdrs::{Cdr, CdrDirection};
 pub use extensions::Extension;
 pub use import::{ImportCounts, ImportReport};
 pub use numbers::PhoneNumber;
+pub use recordings::Recording;
 pub use registrations::RegistrationRow;
 pub use trunks::{Trunk, TrunkTransport};
 

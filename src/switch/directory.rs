@@ -1,11 +1,11 @@
-//! An in-memory snapshot of provisioning (accounts, extensions, numbers, trunks)
+//! An in-memory snapshot of provisioning (accounts, extensions, apps, numbers, trunks)
 //! read from the store, so the SIP hot path never waits on the database. The
 //! switch swaps in a fresh snapshot after imports and periodically.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
-use crate::store::{Account, Extension, PhoneNumber, Store, StoreError, Trunk};
+use crate::store::{Account, App, Extension, PhoneNumber, Store, StoreError, Trunk};
 
 #[derive(Default)]
 pub struct Directory {
@@ -13,6 +13,7 @@ pub struct Directory {
     by_domain: HashMap<String, String>,
     default_account: Option<String>,
     extensions: HashMap<(String, String), Extension>,
+    apps: HashMap<(String, String), App>,
     numbers: HashMap<String, PhoneNumber>,
     trunks: Vec<Trunk>,
 }
@@ -30,6 +31,10 @@ impl Directory {
             d.by_domain
                 .insert(a.sip_domain.to_ascii_lowercase(), a.id.clone());
             d.accounts.insert(a.id.clone(), a);
+        }
+        for app in store.list_apps().await? {
+            d.apps
+                .insert((app.account_id.clone(), app.number.clone()), app);
         }
         for n in store.list_phone_numbers().await? {
             d.numbers.insert(n.number.clone(), n);
@@ -65,6 +70,11 @@ impl Directory {
     pub fn extension(&self, account: &str, number: &str) -> Option<&Extension> {
         self.extensions
             .get(&(account.to_string(), number.to_string()))
+    }
+
+    /// The media app answering `number` in `account`, if one does.
+    pub fn app(&self, account: &str, number: &str) -> Option<&App> {
+        self.apps.get(&(account.to_string(), number.to_string()))
     }
 
     /// A DID, dialled with or without the leading `+`.

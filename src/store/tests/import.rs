@@ -10,13 +10,15 @@ pub(super) async fn migrations_create_empty_tables(store: Store) -> TestResult {
     let applied = sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations")
         .fetch_one(store.pool())
         .await?;
-    assert_eq!(applied.try_get::<i64, _>("n")?, 1);
+    assert_eq!(applied.try_get::<i64, _>("n")?, 2);
     assert!(store.list_accounts().await?.is_empty());
     assert!(store.default_account().await?.is_none());
     assert!(store.list_trunks().await?.is_empty());
     assert!(store.list_cdrs(10).await?.is_empty());
     assert!(store.load_registrations(0).await?.is_empty());
     assert!(store.phone_number("+15550100100").await?.is_none());
+    assert!(store.list_apps().await?.is_empty());
+    assert!(store.recordings_for_call("any").await?.is_empty());
     Ok(())
 }
 
@@ -30,6 +32,7 @@ pub(super) async fn demo_import_twice_changes_nothing(store: Store) -> TestResul
     assert_eq!(first.extensions, all_new(5));
     assert_eq!(first.numbers, all_new(1));
     assert_eq!(first.trunks, all_new(1));
+    assert_eq!(first.apps, all_new(3));
 
     let second = store.import_dialplan(&demo()).await?;
     assert_eq!(second.changes(), 0, "{second}");
@@ -38,6 +41,7 @@ pub(super) async fn demo_import_twice_changes_nothing(store: Store) -> TestResul
         ..Default::default()
     };
     assert_eq!(second.extensions, same(5));
+    assert_eq!(second.apps, same(3));
     assert_eq!(
         (second.accounts, second.numbers, second.trunks),
         (same(1), same(1), same(1))
@@ -161,7 +165,7 @@ pub(super) async fn edits_update_and_delete(store: Store) -> TestResult {
         5090
     );
 
-    // Dropping the numbers and trunks tables entirely deletes their rows.
+    // Dropping the numbers, trunks and apps tables entirely deletes their rows.
     let bare = edited.replace(
         "[[accounts.numbers]]\nnumber = \"+15550100100\"\nextension = \"1002\"\n",
         "",
@@ -172,9 +176,10 @@ pub(super) async fn edits_update_and_delete(store: Store) -> TestResult {
         (
             report.numbers.deleted,
             report.trunks.deleted,
+            report.apps.deleted,
             report.changes()
         ),
-        (1, 1, 2)
+        (1, 1, 3, 5)
     );
     assert!(store.phone_number("+15550100100").await?.is_none());
     assert!(store.list_trunks().await?.is_empty());

@@ -8,11 +8,13 @@ use std::future::Future;
 use sqlx::{Connection, Executor, Row};
 
 mod import;
+mod media;
 mod runtime;
 
 use super::*;
 use crate::dialplan::{self, Dialplan};
 use import::*;
+use media::*;
 use runtime::*;
 
 pub(super) type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
@@ -103,6 +105,10 @@ on_both_backends!(
     registrations_batch_load_purge,
     cdrs_insert_and_list,
     trunk_by_source_prefers_port_match,
+    apps_import_update_delete,
+    app_steps_round_trip_every_kind,
+    extension_record_flag,
+    recordings_insert_and_query,
 );
 
 pub(super) fn demo() -> Dialplan {
