@@ -612,9 +612,9 @@ fn opus_phone_and_pcmu_phone_talk_through_the_transcoder_and_are_recorded() {
     // the recording: one event with the file, caller (440 Hz) left, callee (1000 Hz) right
     let rec = evs
         .iter()
-        .find(|e| e["event"] == "recording")
+        .find(|e| e.name == "recording")
         .unwrap_or_else(|| panic!("no recording event; events:\n{}", describe(&evs)));
-    let path = PathBuf::from(rec["path"].as_str().expect("path"));
+    let path = PathBuf::from(rec.data["path"].as_str().expect("path"));
     let (rate, channels, samples) = read_wav_any(&path);
     assert_eq!((rate, channels), (RATE, 2), "recording format");
     let left: Vec<i16> = samples.iter().step_by(2).copied().collect();
@@ -624,5 +624,9 @@ fn opus_phone_and_pcmu_phone_talk_through_the_transcoder_and_are_recorded() {
     eprintln!("recording left: {l:?}\nrecording right: {r:?}");
     assert_heard("recording (left)", &l, TONE_1001, TONE_1002);
     assert_heard("recording (right)", &r, TONE_1002, TONE_1001);
-    assert!(rec["duration_ms"].as_i64().unwrap_or(0) >= 3000, "{rec}");
+    assert!(
+        rec.data["duration_ms"].as_i64().unwrap_or(0) >= 3000,
+        "{:?}",
+        rec.data
+    );
 }

@@ -37,6 +37,8 @@ pub enum Destination {
         trunk: Trunk,
         number: String,
     },
+    /// A dialplan app: the switch answers and runs its steps.
+    App(crate::store::App),
     /// Nothing to ring: end with this cause (404 unknown number, …).
     Nowhere(HangupCause),
 }
@@ -104,6 +106,8 @@ pub fn admit(
             Destination::Extension {
                 number: dialled.clone(),
             }
+        } else if let Some(app) = dir.app(&account.id, &dialled) {
+            Destination::App(app.clone())
         } else if let Some(n) = dir.number(&dialled).filter(|n| n.account_id == account.id) {
             Destination::Extension {
                 number: n.extension.clone(),

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::{CallInput, CallSender};
-use crate::dialplan::apps::{Step, ToneName};
+use crate::dialplan::{Step, ToneName};
 use crate::media::playback::{MediaLibrary, PlaybackError, ToneKind, ToneRegion};
 use crate::media::relay::Side;
 use crate::media::session::Cmd;

@@ -4,6 +4,7 @@
 //! where it goes); `b2bua` runs the call.
 
 pub mod admit;
+pub mod app;
 pub mod b2bua;
 pub mod cdr;
 pub mod channel;

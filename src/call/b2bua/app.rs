@@ -118,7 +118,8 @@ impl Call {
     /// An in-dialog request from the caller of an app call.
     pub(super) fn on_app_request(&mut self, tx: TxId, req: Request) {
         let cid = self.a_call_id.clone();
-        let respond = |sw: &Switch, r: Response| sw.to_shard(&cid, ShardMsg::Respond { tx, resp: r });
+        let respond =
+            |sw: &Switch, r: Response| sw.to_shard(&cid, ShardMsg::Respond { tx, resp: r });
         let seq = message::cseq(&req.headers).map(|c| c.0).unwrap_or(0);
         if self.a_dialog.as_mut().map(|d| d.accept_remote_seq(seq)) == Some(false) {
             let r = message::response(&req, 500, "Server Internal Error - CSeq Out Of Order", None);
@@ -138,7 +139,8 @@ impl Call {
                 let line = negotiate::audio_line(&req.body).ok().flatten();
                 let neg = line.as_ref().and_then(negotiate::choose);
                 let (Some(line), Some(neg), Some(m)) = (line, neg, self.media.as_ref()) else {
-                    let r = message::response(&req, 488, "Not Acceptable Here - No Common Codec", None);
+                    let r =
+                        message::response(&req, 488, "Not Acceptable Here - No Common Codec", None);
                     return respond(&self.sw, r);
                 };
                 if let Some((rtp, rtcp)) = sdp_remote(&req.body) {
@@ -162,7 +164,12 @@ impl Call {
                 r.headers.push(Header::Contact(rsip::headers::Contact::from(
                     self.contact(self.a_source.kind),
                 )));
-                message::set_body(&mut r.headers, &mut r.body, body.into_bytes(), Some("application/sdp"));
+                message::set_body(
+                    &mut r.headers,
+                    &mut r.body,
+                    body.into_bytes(),
+                    Some("application/sdp"),
+                );
                 respond(&self.sw, r);
             }
             _ => respond(&self.sw, message::response(&req, 200, "OK", None)),

@@ -121,6 +121,9 @@ impl Call {
             let r = message::response(&req, code, reason, None);
             sw.to_shard(&cid, ShardMsg::Respond { tx, resp: r });
         };
+        if self.app.is_some() && from_side == Side::A && self.a_dialog.is_some() {
+            return self.on_app_request(tx, req);
+        }
         if self.b.is_none() || self.a_dialog.is_none() {
             // in-dialog request before the call is bridged (e.g. BYE on an early dialog)
             if req.method == rsip::Method::Bye && from_side == Side::A {
@@ -152,6 +155,10 @@ impl Call {
                 .any(|p| p.req.method == rsip::Method::Invite)
         {
             return answer(&self.sw, 491, "Request Pending");
+        }
+        if req.method == rsip::Method::Info {
+            // digits in INFO are reported, and still reach the other leg
+            self.info_digit(from_side, &req);
         }
         // forward to the other leg (re-INVITE for hold/unhold, UPDATE, INFO, …)
         let body = if is_sdp(&req.headers, &req.body) {

@@ -195,6 +195,9 @@ impl Call {
         });
         self.a_dialog = Dialog::uas(&self.a_invite, &self.a_tag);
         self.respond_a(ok);
+        if self.records() {
+            self.start_recording();
+        }
         for j in 0..self.forks.len() {
             if j != i && !self.forks[j].done {
                 self.cancel_fork(j);

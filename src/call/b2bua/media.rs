@@ -86,6 +86,23 @@ impl Call {
         }
     }
 
+    /// The caller's or the callee's extension asks for its calls to be recorded.
+    pub(super) fn records(&self) -> bool {
+        let dir = self.sw.directory();
+        let account = &self.origin.account.id;
+        let caller = !self.origin.from_trunk
+            && dir
+                .extension(account, &self.origin.caller)
+                .is_some_and(|e| e.record);
+        let callee = match &self.destination {
+            Destination::Extension { number } => {
+                dir.extension(account, number).is_some_and(|e| e.record)
+            }
+            _ => false,
+        };
+        caller || callee
+    }
+
     /// Starts recording the call to the data dir (caller left, callee right).
     pub(super) fn start_recording(&mut self) {
         let Some(m) = self.media.as_ref() else {
@@ -130,23 +147,32 @@ impl Call {
                     size_bytes: info.size_bytes as i64,
                     timestamp_ms: now_ms(),
                 });
-                self.store_recording(id, info);
+                let rec = crate::store::Recording {
+                    id,
+                    account_id: self.origin.account.id.clone(),
+                    call_id: self.id.to_string(),
+                    channel_id: self.a_chan.id().to_string(),
+                    path: info.path.to_string_lossy().into_owned(),
+                    duration_ms: info.duration_ms as i64,
+                    size_bytes: info.size_bytes as i64,
+                    rate: info.rate,
+                    created_at: now_ms(),
+                };
+                let store = self.sw.store.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = store.insert_recording(&rec).await {
+                        tracing::error!(error = %e, "recording row not stored");
+                    }
+                });
             }
             SessionEvent::Recorded(Err(e)) => {
                 tracing::error!(call = %self.id, error = %e, "recording failed");
             }
-            SessionEvent::PlayDone { .. } => {}
+            SessionEvent::PlayDone { id, .. } => self.on_play_done(id),
             SessionEvent::Stats { side, stats } => {
                 tracing::debug!(call = %self.id, ?side, ?stats, "media figures");
             }
         }
-    }
-}
-
-impl Call {
-    /// MERGE: the recordings table lands with the store work.
-    fn store_recording(&self, id: String, info: crate::media::record::RecordingInfo) {
-        tracing::info!(call = %self.id, %id, path = %info.path.display(), "recording stored");
     }
 }
 

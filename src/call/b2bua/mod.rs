@@ -7,6 +7,7 @@
 //! `forks` the B-leg INVITEs and their responses; `dialog` what happens inside the
 //! two established dialogs.
 
+mod app;
 mod dialog;
 mod forks;
 mod media;
@@ -94,6 +95,8 @@ struct Call {
     last_offer: Option<(Side, crate::sip::sdp::MediaLine)>,
     /// Version of the SDP bodies the switch writes itself.
     sdp_session: u64,
+    /// The dialplan app running on this call (the switch answered it).
+    app: Option<app::AppState>,
     pending: HashMap<u64, Pending>,
     next_token: u64,
     ended: bool,
@@ -153,6 +156,7 @@ pub fn spawn(
         media_events: None,
         last_offer: None,
         sdp_session: rand::random::<u32>() as u64,
+        app: None,
         pending: HashMap::new(),
         next_token: 1,
         ended: false,
@@ -310,6 +314,7 @@ impl Call {
         );
         let targets: Vec<(String, String, Target)> = match self.destination.clone() {
             Destination::Nowhere(cause) => return self.fail_a(cause),
+            Destination::App(app) => return self.start_app(app),
             Destination::Extension { number } => {
                 let bindings =
                     self.sw
@@ -460,7 +465,9 @@ impl Call {
             CallInput::Ack { req } => self.on_ack(req),
             CallInput::Request { tx, req, source } => self.on_dialog_request(tx, req, source),
             CallInput::Hangup => {
-                if self.b.is_some() {
+                if self.app.is_some() && !self.ended {
+                    self.end_app()
+                } else if self.b.is_some() {
                     self.hangup_both(HangupCause::NormalClearing)
                 } else {
                     self.fail_a(HangupCause::CallRejected)

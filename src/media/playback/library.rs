@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{
-    frame_len, moh_source, PlaybackError, Prompt, PromptCache, Silence, Source, Tone, ToneKind,
-    ToneRegion, Tts,
+    moh_source, PlaybackError, Prompt, PromptCache, Silence, Source, Tone, ToneKind, ToneRegion,
+    Tts,
 };
 
 /// Longest a text-to-speech render may take.
@@ -23,6 +23,14 @@ pub struct MediaLibrary {
     root: PathBuf,
     cache: Arc<PromptCache>,
     tts: Tts,
+}
+
+impl std::fmt::Debug for MediaLibrary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaLibrary")
+            .field("root", &self.root)
+            .finish_non_exhaustive()
+    }
 }
 
 impl MediaLibrary {
@@ -155,6 +163,7 @@ impl<S: Source> Source for Limited<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::playback::frame_len;
 
     fn library() -> MediaLibrary {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("media");
@@ -181,7 +190,10 @@ mod tests {
     async fn shipped_prompts_load_at_every_rate_and_missing_ones_fail() {
         let lib = library();
         for rate in [8000, 16000, 48000] {
-            let mut s = lib.prompt("prompts/en/tone-1khz", rate).await.expect("prompt");
+            let mut s = lib
+                .prompt("prompts/en/tone-1khz", rate)
+                .await
+                .expect("prompt");
             let mut frame = vec![0i16; frame_len(rate)];
             let mut frames = 0;
             while s.read_frame(&mut frame) {

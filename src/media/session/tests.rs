@@ -264,3 +264,96 @@ async fn transcodes_pcmu_to_opus_and_records_both_sides() {
     assert!((950.0..1050.0).contains(&fl), "caller channel {fl} Hz");
     assert!((420.0..460.0).contains(&fr), "callee channel {fr} Hz");
 }
+
+#[tokio::test]
+async fn a_digit_barges_in_on_a_playback_that_allows_it() {
+    let pool = pool(42120);
+    let (etx, mut erx) = mpsc::unbounded_channel();
+    let s = spawn(
+        pool.allocate().expect("a"),
+        None,
+        Arc::new(Metrics::default()),
+        etx,
+    );
+    s.send(Cmd::SetCodec {
+        side: Side::A,
+        neg: Some(neg(CodecKind::Pcmu, 0)),
+    });
+    let tone = |frames_left| {
+        Box::new(Sine {
+            rate: 8000,
+            freq: 440.0,
+            phase: 0.0,
+            frames_left,
+        })
+    };
+    let digit = |d| Cmd::Digit {
+        side: Side::A,
+        event: DtmfEvent {
+            digit: d,
+            duration_ms: 100,
+        },
+        source: DtmfSource::Info,
+    };
+    // without barge-in a digit is reported and the prompt goes on
+    s.send(Cmd::Play {
+        side: Side::A,
+        source: tone(10_000),
+        barge_in: false,
+        id: 1,
+    });
+    s.send(digit(crate::media::dtmf::Digit::D1));
+    let ev = tokio::time::timeout(WAIT, erx.recv())
+        .await
+        .expect("in time");
+    assert!(
+        matches!(
+            ev,
+            Some(SessionEvent::Dtmf {
+                source: DtmfSource::Info,
+                ..
+            })
+        ),
+        "{ev:?}"
+    );
+    // a new playback replaces it (reported as interrupted), this one allows barge-in
+    s.send(Cmd::Play {
+        side: Side::A,
+        source: tone(10_000),
+        barge_in: true,
+        id: 2,
+    });
+    let ev = tokio::time::timeout(WAIT, erx.recv())
+        .await
+        .expect("in time");
+    assert!(
+        matches!(
+            ev,
+            Some(SessionEvent::PlayDone {
+                id: 1,
+                interrupted: true,
+                ..
+            })
+        ),
+        "{ev:?}"
+    );
+    s.send(digit(crate::media::dtmf::Digit::Pound));
+    let ev = tokio::time::timeout(WAIT, erx.recv())
+        .await
+        .expect("in time");
+    assert!(matches!(ev, Some(SessionEvent::Dtmf { .. })), "{ev:?}");
+    let ev = tokio::time::timeout(WAIT, erx.recv())
+        .await
+        .expect("in time");
+    assert!(
+        matches!(
+            ev,
+            Some(SessionEvent::PlayDone {
+                id: 2,
+                interrupted: true,
+                ..
+            })
+        ),
+        "{ev:?}"
+    );
+}

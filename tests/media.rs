@@ -1,0 +1,96 @@
+//! The switch as a media endpoint, against SIPp: dialplan apps answer, play
+//! prompts whose audio is checked at the far end (frequency and length, not
+//! bytes), hang up after their last step; the RFC 2833 key presses SIPp ships
+//! as pcaps and a SIP INFO digit come out as exactly those digits on the bus.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+#[test]
+fn app_answers_plays_the_tone_prompt_and_hangs_up() {
+    let sw = Switch::start_default();
+    let sink = RtpSink::bind();
+    let events = sw.events();
+    // app 7001: the 2 s 1 kHz prompt (media/prompts/en/tone-1khz.wav), 0.5 s pause, hang up
+    let out = caller(&sw, "uac_app_listen.xml", "1001", "7001")
+        .key("rtp_port", sink.port)
+        .run();
+    out.assert_ok();
+    let st = sink.state();
+    // 2.5 s of 20 ms frames: the prompt then silence (±10 % for start-up and the BYE race)
+    assert!(
+        (110..=140).contains(&st.rtp_packets),
+        "far end received {} RTP packets in a 2.5 s app: {st:?}",
+        st.rtp_packets
+    );
+    assert_eq!(
+        st.payload_types,
+        vec![8],
+        "the switch speaks the offered PCMA"
+    );
+    // the first two seconds are the prompt: a 1 kHz tone at about -10 dBFS
+    let prompt = &st.samples[..16000.min(st.samples.len())];
+    let f = tone_frequency(&prompt[800..]);
+    assert!((f - 1000.0).abs() < 10.0, "far end heard {f:.1} Hz");
+    let rms = (prompt[800..]
+        .iter()
+        .map(|&s| f64::from(s).powi(2))
+        .sum::<f64>()
+        / (prompt.len() - 800) as f64)
+        .sqrt();
+    assert!(
+        (5000.0..9000.0).contains(&rms),
+        "prompt level RMS {rms:.0} (a -10 dBFS sine is ~7300)"
+    );
+    // the pause after it is silence
+    let tail = &st.samples[st.samples.len().saturating_sub(800)..];
+    assert!(
+        tail.iter().all(|s| s.abs() < 64),
+        "the pause after the prompt is not silent"
+    );
+    let evs = events.wait_for(Duration::from_secs(3), |e| count(e, "channel_destroy") >= 1);
+    assert_eq!(count(&evs, "channel_answer"), 1, "{}", describe(&evs));
+    assert_eq!(count(&evs, "channel_destroy"), 1, "{}", describe(&evs));
+}
+
+#[test]
+fn rfc2833_pcaps_and_sip_info_become_exactly_those_digits() {
+    let sw = Switch::start_default();
+    let sink = RtpSink::bind();
+    let events = sw.events();
+    // app 7000 plays the welcome prompt with barge-in, then music on hold
+    let out = caller(&sw, "uac_app_dtmf.xml", "1001", "7000")
+        .key("rtp_port", sink.port)
+        .run();
+    out.assert_ok();
+    let evs = events.wait_for(Duration::from_secs(3), |e| count(e, "channel_destroy") >= 1);
+    let digits: Vec<(String, String, i64)> = evs
+        .iter()
+        .filter(|e| e.name == "dtmf")
+        .map(|e| {
+            (
+                e.data["digit"].as_str().unwrap_or("").to_string(),
+                e.data["source"].as_str().unwrap_or("").to_string(),
+                e.data["duration_ms"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect();
+    let keys: String = digits.iter().map(|d| d.0.as_str()).collect();
+    assert_eq!(
+        keys,
+        "159#7",
+        "digits on the bus: {digits:?}\n{}",
+        describe(&evs)
+    );
+    for d in &digits[..4] {
+        assert_eq!(d.1, "rfc4733", "{d:?}");
+        // each pcap holds a 280 ms key press (duration 2240 at 8 kHz)
+        assert_eq!(d.2, 280, "{d:?}");
+    }
+    assert_eq!((digits[4].1.as_str(), digits[4].2), ("info", 160));
+    // (the media itself went back to SIPp's own port: the switch latches onto
+    // where the caller's RTP comes from, so the sink is not asked about it here)
+    drop(sink);
+}
