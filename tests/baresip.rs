@@ -247,10 +247,17 @@ fn assert_baresip_installed() {
 // ---------------------------------------------------------------------------
 // audio files and analysis
 
-/// A mono 16-bit PCM WAV file of a sine at `freq`, half of full scale.
+/// A mono 16-bit PCM WAV file of a sine at `freq`, half of full scale, at 8 kHz.
 fn write_tone_wav(path: &Path, freq: f64, secs: u32) {
-    let n = RATE * secs;
-    let data_len = n * 2;
+    write_tone_wav_at(path, freq, secs, RATE, 1)
+}
+
+/// [`write_tone_wav`] at `rate` Hz with `channels` identical channels (baresip's
+/// `aufile` does not resample: an Opus phone needs 48 kHz stereo).
+fn write_tone_wav_at(path: &Path, freq: f64, secs: u32, rate: u32, channels: u16) {
+    let n = rate * secs;
+    let block = 2 * u32::from(channels);
+    let data_len = n * block;
     let mut out = Vec::with_capacity(44 + data_len as usize);
     out.extend_from_slice(b"RIFF");
     out.extend_from_slice(&(36 + data_len).to_le_bytes());
@@ -258,17 +265,19 @@ fn write_tone_wav(path: &Path, freq: f64, secs: u32) {
     out.extend_from_slice(b"fmt ");
     out.extend_from_slice(&16u32.to_le_bytes());
     out.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    out.extend_from_slice(&1u16.to_le_bytes()); // mono
-    out.extend_from_slice(&RATE.to_le_bytes());
-    out.extend_from_slice(&(RATE * 2).to_le_bytes()); // byte rate
-    out.extend_from_slice(&2u16.to_le_bytes()); // block align
+    out.extend_from_slice(&channels.to_le_bytes());
+    out.extend_from_slice(&rate.to_le_bytes());
+    out.extend_from_slice(&(rate * block).to_le_bytes()); // byte rate
+    out.extend_from_slice(&(block as u16).to_le_bytes()); // block align
     out.extend_from_slice(&16u16.to_le_bytes()); // bits per sample
     out.extend_from_slice(b"data");
     out.extend_from_slice(&data_len.to_le_bytes());
     for i in 0..n {
-        let t = i as f64 / RATE as f64;
+        let t = i as f64 / rate as f64;
         let s = (2.0 * std::f64::consts::PI * freq * t).sin() * 16_384.0;
-        out.extend_from_slice(&(s as i16).to_le_bytes());
+        for _ in 0..channels {
+            out.extend_from_slice(&(s as i16).to_le_bytes());
+        }
     }
     fs::write(path, out).expect("write tone WAV");
 }
@@ -574,12 +583,12 @@ fn opus_phone_and_pcmu_phone_talk_through_the_transcoder_and_are_recorded() {
     let tones = tempfile::tempdir().expect("tempdir");
     let tone_1001 = tones.path().join("tone-440.wav");
     let tone_1002 = tones.path().join("tone-1000.wav");
-    write_tone_wav(&tone_1001, TONE_1001, TONE_SECS);
+    write_tone_wav_at(&tone_1001, TONE_1001, TONE_SECS, 48_000, 2);
     write_tone_wav(&tone_1002, TONE_1002, TONE_SECS);
 
     // the two phones share no codec: only the switch can make them talk
     let mut callee = Phone::start_with(&sw, "1002", &tone_1002, true, "PCMU");
-    let mut caller = Phone::start_with(&sw, "1001", &tone_1001, false, "opus");
+    let mut caller = Phone::start_with(&sw, "1001", &tone_1001, false, "opus/48000/2");
     let regs = sw.wait_metric("switchyard_registrations", Duration::from_secs(10), |v| {
         v >= 2.0
     });
@@ -608,6 +617,10 @@ fn opus_phone_and_pcmu_phone_talk_through_the_transcoder_and_are_recorded() {
     eprintln!("1002 (PCMU) heard: {at_1002:?}\n1001 (Opus, {rate} Hz) heard: {at_1001:?}");
     assert_heard("1002", &at_1002, TONE_1001, TONE_1002);
     assert_heard("1001", &at_1001, TONE_1002, TONE_1001);
+    assert!(
+        sw.log_text().contains("transcoding"),
+        "the switch never logged that it transcodes this call"
+    );
 
     // the recording: one event with the file, caller (440 Hz) left, callee (1000 Hz) right
     let rec = evs

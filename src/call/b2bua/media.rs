@@ -137,34 +137,7 @@ impl Call {
                     timestamp_ms: now_ms(),
                 });
             }
-            SessionEvent::Recorded(Ok(info)) => {
-                let id = Uuid::new_v4().to_string();
-                self.sw.bus.publish(Event::Recording {
-                    channel: self.a_chan.info.clone(),
-                    recording_id: id.clone(),
-                    path: info.path.to_string_lossy().into_owned(),
-                    duration_ms: info.duration_ms as i64,
-                    size_bytes: info.size_bytes as i64,
-                    timestamp_ms: now_ms(),
-                });
-                let rec = crate::store::Recording {
-                    id,
-                    account_id: self.origin.account.id.clone(),
-                    call_id: self.id.to_string(),
-                    channel_id: self.a_chan.id().to_string(),
-                    path: info.path.to_string_lossy().into_owned(),
-                    duration_ms: info.duration_ms as i64,
-                    size_bytes: info.size_bytes as i64,
-                    rate: info.rate,
-                    created_at: now_ms(),
-                };
-                let store = self.sw.store.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = store.insert_recording(&rec).await {
-                        tracing::error!(error = %e, "recording row not stored");
-                    }
-                });
-            }
+            SessionEvent::Recorded(Ok(info)) => self.recording_sink().publish(info),
             SessionEvent::Recorded(Err(e)) => {
                 tracing::error!(call = %self.id, error = %e, "recording failed");
             }
@@ -173,6 +146,76 @@ impl Call {
                 tracing::debug!(call = %self.id, ?side, ?stats, "media figures");
             }
         }
+    }
+}
+
+impl Call {
+    fn recording_sink(&self) -> RecordingSink {
+        RecordingSink {
+            bus: self.sw.bus.clone(),
+            store: self.sw.store.clone(),
+            channel: self.a_chan.info.clone(),
+            call_id: self.id,
+        }
+    }
+
+    /// The call is over but its media session may still close a recording:
+    /// a small task waits for the session's last reports.
+    pub(super) fn drain_media_events(&mut self) {
+        let Some(mut rx) = self.media_events.take() else {
+            return;
+        };
+        let sink = self.recording_sink();
+        tokio::spawn(async move {
+            while let Some(ev) = rx.recv().await {
+                match ev {
+                    SessionEvent::Recorded(Ok(info)) => sink.publish(info),
+                    SessionEvent::Recorded(Err(e)) => {
+                        tracing::error!(call = %sink.call_id, error = %e, "recording failed")
+                    }
+                    _ => {}
+                }
+            }
+        });
+    }
+}
+
+/// Where a closed recording is announced (bus) and kept (store).
+struct RecordingSink {
+    bus: crate::events::Bus,
+    store: crate::store::Store,
+    channel: crate::events::ChannelInfo,
+    call_id: Uuid,
+}
+
+impl RecordingSink {
+    fn publish(&self, info: crate::media::record::RecordingInfo) {
+        let rec = crate::store::Recording {
+            id: Uuid::new_v4().to_string(),
+            account_id: self.channel.account_id.clone(),
+            call_id: self.call_id.to_string(),
+            channel_id: self.channel.channel_id.to_string(),
+            path: info.path.to_string_lossy().into_owned(),
+            duration_ms: info.duration_ms as i64,
+            size_bytes: info.size_bytes as i64,
+            rate: info.rate,
+            created_at: now_ms(),
+        };
+        tracing::info!(call = %self.call_id, path = %rec.path, duration_ms = rec.duration_ms, "recording closed");
+        self.bus.publish(Event::Recording {
+            channel: self.channel.clone(),
+            recording_id: rec.id.clone(),
+            path: rec.path.clone(),
+            duration_ms: rec.duration_ms,
+            size_bytes: rec.size_bytes,
+            timestamp_ms: rec.created_at,
+        });
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.insert_recording(&rec).await {
+                tracing::error!(error = %e, "recording row not stored");
+            }
+        });
     }
 }
 

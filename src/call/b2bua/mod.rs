@@ -508,6 +508,7 @@ impl Call {
         }
         let cause = self.cause;
         self.media = None;
+        self.drain_media_events();
         let (duration, billsec) = self.a_chan.destroy(&self.sw.bus, &self.sw.metrics, cause);
         let b_leg = self.b_chan.as_ref().map(|c| c.id().to_string());
         if let Some(c) = self.b_chan.as_mut() {
