@@ -4,7 +4,12 @@
 //! (SIPp's pcap player keeps one raw socket per stream open, and on loopback every
 //! packet is then offered to each of them; this generator has no such artefact.)
 //!
-//! cargo run --release --example rtp_load -- SWITCH_ADDR CALLS SECONDS CALLER PASS CALLEE PASS
+//! Modes (last argument): `relay` (default; G.711 both ways, the switch relays),
+//! `opus` (the caller speaks only Opus — real encoded frames — and the callee only
+//! PCMA: the switch transcodes every packet both ways), `app` (CALLEE is a dialplan
+//! app number the switch answers and plays to; the caller only listens).
+//!
+//! cargo run --release --example rtp_load -- SWITCH_ADDR CALLS SECONDS CALLER PASS CALLEE PASS [MODE]
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -41,6 +46,69 @@ fn offer(port: u16) -> String {
     format!("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {port} RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n")
 }
 
+fn opus_offer(port: u16) -> String {
+    format!("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {port} RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\n")
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Relay,
+    Opus,
+    App,
+}
+
+/// What one side sends every 20 ms: payload type, timestamp step, payloads to cycle.
+#[derive(Clone)]
+struct Voice {
+    pt: u8,
+    ts_step: u32,
+    payloads: Arc<Vec<Vec<u8>>>,
+    /// Send at all (an app caller only listens).
+    send: bool,
+}
+
+impl Voice {
+    fn pcma() -> Voice {
+        Voice {
+            pt: 8,
+            ts_step: 160,
+            payloads: Arc::new(vec![vec![0xD5; 160]]),
+            send: true,
+        }
+    }
+
+    /// One second of a 440 Hz tone, really Opus-encoded (the switch decodes it).
+    fn opus() -> Voice {
+        static OPUS: std::sync::OnceLock<Voice> = std::sync::OnceLock::new();
+        OPUS.get_or_init(Voice::encode_opus).clone()
+    }
+
+    fn encode_opus() -> Voice {
+        use switchyard::media::codec::OpusEncoder;
+        let mut enc = OpusEncoder::new().expect("opus encoder");
+        let mut phase = 0.0f32;
+        let payloads = (0..50)
+            .map(|_| {
+                let pcm: Vec<i16> = (0..960)
+                    .map(|_| {
+                        phase += 2.0 * std::f32::consts::PI * 440.0 / 48_000.0;
+                        (phase.sin() * 8000.0) as i16
+                    })
+                    .collect();
+                let mut out = Vec::new();
+                enc.encode(&pcm, &mut out).expect("encode");
+                out
+            })
+            .collect();
+        Voice {
+            pt: 111,
+            ts_step: 960,
+            payloads: Arc::new(payloads),
+            send: true,
+        }
+    }
+}
+
 async fn recv_text(sock: &UdpSocket, secs: u64) -> Res<String> {
     let mut buf = vec![0u8; 65535];
     let (n, _) =
@@ -54,6 +122,7 @@ fn stream(
     dest: SocketAddr,
     counters: Arc<Counters>,
     stop: tokio::sync::watch::Receiver<bool>,
+    voice: Voice,
 ) {
     let rx = sock.clone();
     let c = counters.clone();
@@ -73,20 +142,25 @@ fn stream(
             }
         }
     });
+    if !voice.send {
+        return;
+    }
     let mut stop_tx = stop;
     tokio::spawn(async move {
-        let mut pkt = [0xD5u8; 172];
-        pkt[0] = 0x80;
-        pkt[1] = 8;
         let ssrc: u32 = rand::random();
-        pkt[8..12].copy_from_slice(&ssrc.to_be_bytes());
         let mut tick = tokio::time::interval(Duration::from_millis(20));
         let mut seq: u16 = 0;
+        let mut pkt = Vec::with_capacity(1500);
         loop {
             tokio::select! {
                 _ = tick.tick() => {
-                    pkt[2..4].copy_from_slice(&seq.to_be_bytes());
-                    pkt[4..8].copy_from_slice(&(seq as u32 * 160).to_be_bytes());
+                    let payload = &voice.payloads[usize::from(seq) % voice.payloads.len()];
+                    pkt.clear();
+                    pkt.extend_from_slice(&[0x80, voice.pt]);
+                    pkt.extend_from_slice(&seq.to_be_bytes());
+                    pkt.extend_from_slice(&(u32::from(seq).wrapping_mul(voice.ts_step)).to_be_bytes());
+                    pkt.extend_from_slice(&ssrc.to_be_bytes());
+                    pkt.extend_from_slice(payload);
                     seq = seq.wrapping_add(1);
                     if sock.send_to(&pkt, dest).await.is_ok() { counters.sent.fetch_add(1, Relaxed); }
                 }
@@ -182,7 +256,7 @@ async fn callee(
             let ok = reply("200 OK", &extra, &sdp);
             ua.sock.send_to(ok.as_bytes(), from).await?;
             answered.insert(cid, ok);
-            stream(rtp, dest, counters.clone(), stop.clone());
+            stream(rtp, dest, counters.clone(), stop.clone(), Voice::pcma());
         } else if m.starts_with("BYE ") {
             answered.remove(header(&m, "Call-ID").unwrap_or(""));
             ua.sock
@@ -200,11 +274,22 @@ async fn call(
     callee: String,
     counters: Arc<Counters>,
     stop: tokio::sync::watch::Receiver<bool>,
+    mode: Mode,
 ) -> Res<()> {
     let sock = UdpSocket::bind("127.0.0.1:0").await?;
     let rtp = Arc::new(UdpSocket::bind("127.0.0.1:0").await?);
     let (p, rp) = (sock.local_addr()?.port(), rtp.local_addr()?.port());
-    let sdp = offer(rp);
+    let (sdp, voice) = match mode {
+        Mode::Relay => (offer(rp), Voice::pcma()),
+        Mode::Opus => (opus_offer(rp), Voice::opus()),
+        Mode::App => (
+            offer(rp),
+            Voice {
+                send: false,
+                ..Voice::pcma()
+            },
+        ),
+    };
     let cid = format!("ld-{p}");
     let ruri = format!("sip:{callee}@{}", switch.ip());
     let invite = |cseq: u32, auth: &str| {
@@ -246,7 +331,7 @@ async fn call(
         .await?;
     counters.calls_up.fetch_add(1, Relaxed);
     let dest = media_dest(&ok).ok_or("200 without SDP")?;
-    stream(rtp, dest, counters, stop.clone());
+    stream(rtp, dest, counters, stop.clone(), voice);
     let mut stop = stop;
     let _ = stop.changed().await;
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -265,6 +350,12 @@ async fn main() -> Res<()> {
     }
     let switch: SocketAddr = a[1].parse()?;
     let (calls, secs): (u64, u64) = (a[2].parse()?, a[3].parse()?);
+    let mode = match a.get(8).map(String::as_str) {
+        None | Some("relay") => Mode::Relay,
+        Some("opus") => Mode::Opus,
+        Some("app") => Mode::App,
+        Some(m) => return Err(format!("unknown mode {m}").into()),
+    };
     let counters = Arc::new(Counters::default());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let callee_ua = Ua {
@@ -273,8 +364,10 @@ async fn main() -> Res<()> {
         user: a[6].clone(),
         pass: a[7].clone(),
     };
-    callee_ua.register().await?;
-    tokio::spawn(callee(callee_ua, counters.clone(), stop_rx.clone()));
+    if mode != Mode::App {
+        callee_ua.register().await?;
+        tokio::spawn(callee(callee_ua, counters.clone(), stop_rx.clone()));
+    }
     let mut handles = Vec::new();
     for i in 0..calls {
         handles.push(tokio::spawn(call(
@@ -284,6 +377,7 @@ async fn main() -> Res<()> {
             a[6].clone(),
             counters.clone(),
             stop_rx.clone(),
+            mode,
         )));
         if i % 25 == 24 {
             tokio::time::sleep(Duration::from_millis(100)).await;

@@ -75,6 +75,10 @@ pub struct ServeArgs {
         default_value = "dialplans/demo.toml"
     )]
     pub dialplans: Vec<PathBuf>,
+    /// Opus encoder complexity, 0 (cheapest) to 10 (best): what a transcoded
+    /// Opus leg costs in CPU (docs/BENCHMARKS.md).
+    #[arg(long, env = "SWITCHYARD_OPUS_COMPLEXITY", default_value_t = 3, value_parser = clap::value_parser!(u8).range(0..=10))]
+    pub opus_complexity: u8,
     /// Directory of prompts (`prompts/…`) and music-on-hold classes (`moh/<class>/`).
     #[arg(long, env = "SWITCHYARD_MEDIA_DIR", default_value = "media")]
     pub media_dir: PathBuf,

@@ -76,6 +76,12 @@ pub struct Metrics {
     pub calls_total: AtomicU64,
     pub rtp_packets_relayed: AtomicU64,
     pub rtp_packets_dropped: AtomicU64,
+    /// 20 ms frames the media engine encoded and sent (played, transcoded, echoed).
+    pub media_frames: AtomicU64,
+    /// Media ticks that ran more than 2 ms after their deadline.
+    pub media_ticks_late: AtomicU64,
+    /// Frames not sent at all because a tick ran more than 60 ms late.
+    pub media_frames_skipped: AtomicU64,
     pub auth_failures: AtomicU64,
     pub auth_blocks: AtomicU64,
     pub auth_blocked_requests: AtomicU64,
@@ -124,7 +130,13 @@ impl Metrics {
         for (name, kind, v) in gauges {
             let _ = writeln!(out, "# TYPE {name} {kind}\n{name} {v}");
         }
-        let counters: [(&str, &AtomicU64); 8] = [
+        let counters: [(&str, &AtomicU64); 11] = [
+            ("switchyard_media_frames_total", &self.media_frames),
+            ("switchyard_media_ticks_late_total", &self.media_ticks_late),
+            (
+                "switchyard_media_frames_skipped_total",
+                &self.media_frames_skipped,
+            ),
             (
                 "switchyard_sip_dropped_overload_total",
                 &self.sip_dropped_overload,

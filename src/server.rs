@@ -170,6 +170,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
         Duration::from_secs(args.auth_cooldown),
     );
     let registrations = Registrations::start(store.clone(), metrics.clone(), now_ms()).await?;
+    crate::media::codec::opus::set_default_complexity(args.opus_complexity);
     let settings = Settings {
         digest_algorithms: args.digest_algorithms.clone(),
         data_dir: args.store.data_dir.clone(),

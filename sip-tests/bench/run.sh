@@ -6,6 +6,8 @@
 #   sip-tests/bench/run.sh calls      # calls per second set up and torn down through the B2BUA
 #   sip-tests/bench/run.sh rtp        # concurrent calls with 20 ms G.711 both ways (examples/rtp_load)
 #   sip-tests/bench/run.sh rtp-sipp   # the same load played by SIPp from a pcap
+#   sip-tests/bench/run.sh transcode  # concurrent Opus<->PCMA calls transcoded by the switch
+#   sip-tests/bench/run.sh playback   # concurrent channels the switch plays music on hold to
 #   sip-tests/bench/run.sh all
 #   PEER=kamailio sip-tests/bench/run.sh register   # the same load against Kamailio (reference)
 #
@@ -45,6 +47,8 @@ gen_dialplan() {
       n=$((10000 + i))
       printf '[[accounts.extensions]]\nnumber = "%s"\npassword = "pw%s"\ndisplay_name = "User %s"\n' "$n" "$n" "$n"
     done
+    # a dialplan app for the playback benchmark: an hour of music on hold
+    printf '[[accounts.apps]]\nnumber = "9000"\nname = "Bench MOH"\nsteps = [ { moh = "default", seconds = 3600 } ]\n'
   } > "$work/bench.toml"
   : > "$work/users.csv"
   echo "RANDOM" > "$work/users.csv"
@@ -190,6 +194,33 @@ bench_rtp() {
   stop_switch
 }
 
+# Concurrent transcoded calls: Opus caller (real Opus frames), PCMA callee; the switch
+# decodes, resamples and re-encodes every packet. Deadline misses from /metrics.
+bench_media() {
+  local mode=$1 label=$2 steps=$3
+  echo "== $label"
+  local load=$root/target/release/examples/rtp_load
+  [ -x "$load" ] || cargo build --release --example rtp_load
+  start_switch
+  local best=0
+  for n in $steps; do
+    local c0 c1 line f0 f1 l0 l1 s0 s1
+    f0=$(metric switchyard_media_frames_total); l0=$(metric switchyard_media_ticks_late_total); s0=$(metric switchyard_media_frames_skipped_total)
+    c0=$(cpu_ticks)
+    line=$("$load" 127.0.0.1:$SIP_PORT "$n" "${RTP_SECONDS:-10}" 10000 pw10000 "$4" pw10001 "$mode" | grep RTPLOAD)
+    c1=$(cpu_ticks)
+    sleep 1.5
+    f1=$(metric switchyard_media_frames_total); l1=$(metric switchyard_media_ticks_late_total); s1=$(metric switchyard_media_frames_skipped_total)
+    local frames=$((f1 - f0)) late=$((l1 - l0)) skipped=$((s1 - s0)) up
+    up=$(echo "$line" | sed -E 's/.*up=([0-9]+).*/\1/')
+    echo "$line frames=$frames late_ticks=$late skipped_frames=$skipped switch_cpu_us_per_frame=$(cpu_us "$c0" "$c1" "$frames")"
+    if [ "$up" = "$n" ] && [ "$skipped" = 0 ]; then best=$n; fi
+    sleep 2
+  done
+  echo "RESULT ${mode}_concurrent_calls_without_skipped_frames=$best"
+  stop_switch
+}
+
 # The same with SIPp playing a pcap on both sides (for comparison; SIPp's pcap player
 # holds a raw socket per stream, which on loopback costs every UDP packet extra work).
 bench_rtp_sipp() {
@@ -239,6 +270,8 @@ case "${1:-all}" in
   calls) bench_calls ;;
   rtp) bench_rtp ;;
   rtp-sipp) bench_rtp_sipp ;;
+  transcode) bench_media opus "concurrent Opus<->PCMA transcoded calls" "${MEDIA_CALLS:-100 200 400 600}" 10001 ;;
+  playback) bench_media app "concurrent prompt playback channels (music on hold, PCMA)" "${MEDIA_CALLS:-500 1000 2000}" 9000 ;;
   all) bench_register; bench_calls; bench_rtp ;;
-  *) echo "usage: $0 register|calls|rtp|all" >&2; exit 2 ;;
+  *) echo "usage: $0 register|calls|rtp|rtp-sipp|transcode|playback|all" >&2; exit 2 ;;
 esac

@@ -69,6 +69,19 @@ pub enum CodecKind {
 }
 
 impl CodecKind {
+    /// The PCM rates the coders can run at: the clock rate, and for Opus also
+    /// 8, 16 and 24 kHz (libopus resamples internally, much cheaper than us).
+    pub fn pcm_rates(self) -> &'static [u32] {
+        match self {
+            Self::Opus => &[48_000, 24_000, 16_000, 8000],
+            Self::Pcmu | Self::Pcma => &[8000],
+            Self::L16 { rate: 16_000 } => &[16_000],
+            Self::L16 { rate: 8000 } => &[8000],
+            Self::L16 { rate: 48_000 } => &[48_000],
+            Self::L16 { .. } => &[],
+        }
+    }
+
     /// RTP clock rate in Hz (also the rate of the PCM the coders use).
     pub fn clock_rate(self) -> u32 {
         match self {
@@ -168,11 +181,19 @@ pub enum Encoder {
 
 impl Encoder {
     pub fn new(kind: CodecKind) -> Result<Self, CodecError> {
+        Self::at_rate(kind, kind.clock_rate())
+    }
+
+    /// An encoder taking PCM at `rate`: only Opus can take another rate than
+    /// its clock (see [`CodecKind::pcm_rates`]); for the others `rate` is ignored.
+    pub fn at_rate(kind: CodecKind, rate: u32) -> Result<Self, CodecError> {
         Ok(match kind {
+            CodecKind::Opus => {
+                Self::Opus(OpusEncoder::with_config_at(OpusConfig::default(), rate)?)
+            }
             CodecKind::Pcmu => Self::G711(G711Encoder::new(Law::Ulaw)),
             CodecKind::Pcma => Self::G711(G711Encoder::new(Law::Alaw)),
             CodecKind::L16 { .. } => Self::L16(L16Encoder::new()),
-            CodecKind::Opus => Self::Opus(OpusEncoder::new()?),
         })
     }
 
@@ -203,14 +224,19 @@ pub enum Decoder {
 
 impl Decoder {
     pub fn new(kind: CodecKind) -> Result<Self, CodecError> {
+        Self::at_rate(kind, kind.clock_rate())
+    }
+
+    /// A decoder producing PCM at `rate` (Opus only; see [`Encoder::at_rate`]).
+    pub fn at_rate(kind: CodecKind, rate: u32) -> Result<Self, CodecError> {
         Ok(match kind {
+            CodecKind::Opus => Self::Opus(OpusDecoder::with_rate(rate)?),
             CodecKind::Pcmu => Self::G711(G711Decoder::new(Law::Ulaw)),
             CodecKind::Pcma => Self::G711(G711Decoder::new(Law::Alaw)),
             CodecKind::L16 { .. } => Self::L16 {
                 dec: L16Decoder::new(),
                 frame: kind.frame_samples_20ms(),
             },
-            CodecKind::Opus => Self::Opus(OpusDecoder::new()?),
         })
     }
 

@@ -60,7 +60,14 @@ pub struct LegMedia {
 impl LegMedia {
     pub fn new(neg: Negotiated) -> Result<Self, CodecError> {
         let rate = neg.codec.clock_rate();
-        let frame_len = neg.codec.frame_samples_20ms();
+        Self::with_pcm_rate(neg, rate)
+    }
+
+    /// A leg whose decoded and encoded PCM runs at `pcm_rate` (one of
+    /// [`CodecKind::pcm_rates`]; Opus bridged to G.711 runs at 8 kHz).
+    pub fn with_pcm_rate(neg: Negotiated, pcm_rate: u32) -> Result<Self, CodecError> {
+        let rate = neg.codec.clock_rate();
+        let frame_len = (pcm_rate / 50) as usize;
         let cfg = JitterConfig {
             clock_rate: rate,
             ..JitterConfig::default()
@@ -69,8 +76,8 @@ impl LegMedia {
             && matches!(neg.codec, CodecKind::Pcmu | CodecKind::Pcma))
         .then(GoertzelDetector::default);
         Ok(LegMedia {
-            dec: Decoder::new(neg.codec)?,
-            enc: Encoder::new(neg.codec)?,
+            dec: Decoder::at_rate(neg.codec, pcm_rate)?,
+            enc: Encoder::at_rate(neg.codec, pcm_rate)?,
             jitter: JitterBuffer::new(cfg),
             stats: ReceiverStats::new(rate),
             stamper: Stamper::new(
@@ -98,7 +105,7 @@ impl LegMedia {
 
     /// PCM rate of this leg's frames.
     pub fn rate(&self) -> u32 {
-        self.neg.codec.clock_rate()
+        (self.frame_len * 50) as u32
     }
 
     /// Samples per 20 ms frame.

@@ -31,7 +31,7 @@ use super::playback::Source;
 use super::ports::PortPair;
 use super::record::RecordingInfo;
 use super::relay::{latch, Peer, Side};
-use super::rtp::Pacer;
+use super::rtp::{Pacer, SendOutcome};
 use crate::metrics::Metrics;
 pub use leg::{DtmfSource, LegMedia, LegStats, PTIME};
 pub use negotiate::Negotiated;
@@ -186,6 +186,7 @@ async fn run(
     engine.set_has_b(b.is_some());
     let mut bufs = [[0u8; 2048]; 4];
     let (mut relayed, mut dropped) = (0u64, 0u64);
+    let (mut late, mut skipped_total) = (0u64, 0u64);
     let mut pacer: Option<Pacer> = None;
     let mut flush = tokio::time::interval(std::time::Duration::from_secs(1));
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -216,9 +217,11 @@ async fn run(
                 let now = Instant::now().into_std();
                 if let Some(p) = pacer.as_mut() {
                     let skipped = match p.on_sent(now) {
-                        crate::media::rtp::SendOutcome::Skipped { frames, .. } => frames,
-                        _ => 0,
+                        SendOutcome::Skipped { frames, .. } => { late += 1; frames }
+                        SendOutcome::Late { .. } => { late += 1; 0 }
+                        SendOutcome::OnTime => 0,
                     };
+                    skipped_total += skipped;
                     engine.tick(now, skipped, &a, b.as_ref()).await;
                 }
             },
@@ -263,8 +266,13 @@ async fn run(
             _ = flush.tick() => {
                 metrics.rtp_packets_relayed.fetch_add(relayed, Relaxed);
                 metrics.rtp_packets_dropped.fetch_add(dropped, Relaxed);
+                metrics.media_frames.fetch_add(engine.take_frames(), Relaxed);
+                metrics.media_ticks_late.fetch_add(late, Relaxed);
+                metrics.media_frames_skipped.fetch_add(skipped_total, Relaxed);
                 relayed = 0;
                 dropped = 0;
+                late = 0;
+                skipped_total = 0;
             },
         }
         if relayed + dropped >= 256 {
@@ -275,6 +283,13 @@ async fn run(
         }
     }
     engine.finish();
+    metrics
+        .media_frames
+        .fetch_add(engine.take_frames(), Relaxed);
+    metrics.media_ticks_late.fetch_add(late, Relaxed);
+    metrics
+        .media_frames_skipped
+        .fetch_add(skipped_total, Relaxed);
     metrics.rtp_packets_relayed.fetch_add(relayed, Relaxed);
     metrics.rtp_packets_dropped.fetch_add(dropped, Relaxed);
 }

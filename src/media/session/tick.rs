@@ -54,6 +54,18 @@ enum Stream {
     Play(usize),
 }
 
+/// The PCM rate a leg runs at: the other leg's when the codec can (no
+/// resampling at all for Opus bridged to G.711), 16 kHz for an Opus leg the
+/// switch plays to (prompts are wideband), else the codec's clock.
+fn pcm_rate(neg: &super::Negotiated, other: Option<u32>) -> u32 {
+    let rates = neg.codec.pcm_rates();
+    match other {
+        Some(r) if rates.contains(&r) => r,
+        None if rates.contains(&16_000) => 16_000,
+        _ => rates.first().copied().unwrap_or(neg.codec.clock_rate()),
+    }
+}
+
 pub(super) struct Engine {
     events: mpsc::UnboundedSender<SessionEvent>,
     legs: [Option<LegMedia>; 2],
@@ -68,6 +80,7 @@ pub(super) struct Engine {
     rec_r: Vec<i16>,
     resamplers: HashMap<(Stream, u32, u32), Resampler>,
     out: BytesMut,
+    frames: u64,
 }
 
 impl Engine {
@@ -86,7 +99,13 @@ impl Engine {
             rec_r: Vec::with_capacity(160),
             resamplers: HashMap::new(),
             out: BytesMut::with_capacity(1500),
+            frames: 0,
         }
+    }
+
+    /// Frames encoded since the last call.
+    pub(super) fn take_frames(&mut self) -> u64 {
+        std::mem::take(&mut self.frames)
     }
 
     pub(super) fn set_has_b(&mut self, has_b: bool) {
@@ -125,7 +144,8 @@ impl Engine {
     pub(super) fn command(&mut self, cmd: Cmd) {
         match cmd {
             Cmd::SetCodec { side, neg } => {
-                let leg = neg.and_then(|n| match LegMedia::new(n) {
+                let other = self.legs[1 - ix(side)].as_ref().map(LegMedia::rate);
+                let leg = neg.and_then(|n| match LegMedia::with_pcm_rate(n.clone(), pcm_rate(&n, other)) {
                     Ok(l) => Some(l),
                     Err(e) => {
                         tracing::warn!(error = %e, "codec could not be set up; relaying untouched");
@@ -362,6 +382,7 @@ impl Engine {
                 leg.skip_frames(skipped);
             }
             if leg.encode_frame(&self.conv, &mut self.out).is_ok() {
+                self.frames += 1;
                 if let Some(dst) = io.peer.rtp {
                     let _ = io.pair.rtp.send_to(&self.out, dst).await;
                 }
