@@ -77,7 +77,7 @@ pub struct ServeArgs {
     pub dialplans: Vec<PathBuf>,
     /// Opus encoder complexity, 0 (cheapest) to 10 (best): what a transcoded
     /// Opus leg costs in CPU (docs/BENCHMARKS.md).
-    #[arg(long, env = "SWITCHYARD_OPUS_COMPLEXITY", default_value_t = 3, value_parser = clap::value_parser!(u8).range(0..=10))]
+    #[arg(long, env = "SWITCHYARD_OPUS_COMPLEXITY", default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=10))]
     pub opus_complexity: u8,
     /// Directory of prompts (`prompts/…`) and music-on-hold classes (`moh/<class>/`).
     #[arg(long, env = "SWITCHYARD_MEDIA_DIR", default_value = "media")]

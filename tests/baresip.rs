@@ -450,6 +450,12 @@ fn analyse_at(samples: &[i16], rate: u32, probes: &[f64]) -> Heard {
 /// `heard` is the tone `expected` — loud, long and pure — and holds next to nothing
 /// of `own`, the listener's own tone (which would mean an echo or a crossed relay).
 fn assert_heard(who: &str, heard: &Heard, expected: f64, own: f64) {
+    assert_heard_with_purity(who, heard, expected, own, 0.8)
+}
+
+/// [`assert_heard`] with the share of power the tone must hold (a pure tone
+/// through narrowband Opus/SILK, a speech coder, keeps ~70-90 % of its power).
+fn assert_heard_with_purity(who: &str, heard: &Heard, expected: f64, own: f64, purity: f64) {
     assert!(
         heard.sound >= TALK - Duration::from_millis(500),
         "{who} heard only {:?} of sound in a {TALK:?} call: {heard:?}",
@@ -466,7 +472,7 @@ fn assert_heard(who: &str, heard: &Heard, expected: f64, own: f64) {
         heard.peak_hz
     );
     assert!(
-        heard.purity > 0.8,
+        heard.purity > purity,
         "{who} heard {expected} Hz buried in other sound: {heard:?}"
     );
     let own_share = heard
@@ -616,7 +622,7 @@ fn opus_phone_and_pcmu_phone_talk_through_the_transcoder_and_are_recorded() {
     let at_1001 = analyse_at(&mono, rate, &[TONE_1001, TONE_1002]);
     eprintln!("1002 (PCMU) heard: {at_1002:?}\n1001 (Opus, {rate} Hz) heard: {at_1001:?}");
     assert_heard("1002", &at_1002, TONE_1001, TONE_1002);
-    assert_heard("1001", &at_1001, TONE_1002, TONE_1001);
+    assert_heard_with_purity("1001", &at_1001, TONE_1002, TONE_1001, 0.6);
     assert!(
         sw.log_text().contains("transcoding"),
         "the switch never logged that it transcodes this call"

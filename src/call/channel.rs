@@ -22,6 +22,8 @@ pub struct Channel {
     pub state: ChannelState,
     pub created_ms: i64,
     pub answered_ms: Option<i64>,
+    /// The leg's RTP figures, reported with channel_destroy.
+    pub rtp: Option<crate::media::session::LegStats>,
 }
 
 impl Channel {
@@ -56,6 +58,7 @@ impl Channel {
             state: ChannelState::Created,
             created_ms,
             answered_ms: None,
+            rtp: None,
         }
     }
 
@@ -105,6 +108,7 @@ impl Channel {
                 hangup_cause: cause,
                 duration_ms: duration,
                 billsec_ms: billsec,
+                rtp: self.rtp,
                 timestamp_ms: now,
             });
         }

@@ -99,6 +99,9 @@ pub enum Event {
         hangup_cause: HangupCause,
         duration_ms: i64,
         billsec_ms: i64,
+        /// Packets, loss and jitter of the leg's RTP, when the switch saw its media.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        rtp: Option<crate::media::session::LegStats>,
         timestamp_ms: i64,
     },
     /// One key press on a channel, reported when it is over.

@@ -507,6 +507,12 @@ impl Call {
             self.finish(HangupCause::NormalClearing);
         }
         let cause = self.cause;
+        if let Some(m) = self.media.as_ref() {
+            self.a_chan.rtp = m.figures(Side::A);
+            if let Some(c) = self.b_chan.as_mut() {
+                c.rtp = m.figures(Side::B);
+            }
+        }
         self.media = None;
         self.drain_media_events();
         let (duration, billsec) = self.a_chan.destroy(&self.sw.bus, &self.sw.metrics, cause);

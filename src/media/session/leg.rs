@@ -16,7 +16,10 @@ use crate::media::codec::{CodecError, CodecKind, Decoder, Encoder};
 use crate::media::dtmf::goertzel::GoertzelDetector;
 use crate::media::dtmf::rfc4733::Rfc4733Receiver;
 use crate::media::dtmf::DtmfEvent;
-use crate::media::rtp::{Frame, JitterBuffer, JitterConfig, ReceiverStats, RtpPacket, Stamper};
+use crate::media::rtp::{
+    rtcp, Frame, JitterBuffer, JitterConfig, ReceiverStats, RtcpReport, RtpPacket, SenderInfo,
+    Stamper,
+};
 
 /// How a digit reached the switch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -28,7 +31,7 @@ pub enum DtmfSource {
 }
 
 /// Counters of one leg, for RTCP and for the channel's figures.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
 pub struct LegStats {
     pub packets_in: u64,
     pub packets_out: u64,
@@ -55,6 +58,12 @@ pub struct LegMedia {
     concealed: u64,
     decode_errors: u64,
     frame_len: usize,
+    /// Octets of payload sent (RTCP sender info).
+    out_octets: u64,
+    /// The RTP timestamp of the last frame sent and when it was sent.
+    last_sent: Option<(Instant, u32)>,
+    /// Middle 32 bits of the last SR's NTP time from the peer, and its arrival.
+    last_sr: Option<(u32, Instant)>,
 }
 
 impl LegMedia {
@@ -95,6 +104,9 @@ impl LegMedia {
             concealed: 0,
             decode_errors: 0,
             frame_len,
+            out_octets: 0,
+            last_sent: None,
+            last_sr: None,
             neg,
         })
     }
@@ -201,6 +213,8 @@ impl LegMedia {
         self.payload.clear();
         self.enc.encode(pcm, &mut self.payload)?;
         let (seq, ts, marker) = self.stamper.next_frame();
+        self.out_octets += self.payload.len() as u64;
+        self.last_sent = Some((Instant::now(), ts));
         let mut pkt = RtpPacket::new(
             self.neg.pt,
             seq,
@@ -219,6 +233,61 @@ impl LegMedia {
     /// The clock slipped `frames` frames: keep the timestamps true to time.
     pub fn skip_frames(&mut self, frames: u64) {
         self.stamper.skip_frames(frames);
+    }
+
+    /// A voice packet the relay forwarded untouched: counted for the
+    /// channel's loss and jitter figures, nothing decoded.
+    pub fn observe_relayed(&mut self, now: Instant, pkt: &[u8]) {
+        if pkt.len() < 12 || pkt[0] >> 6 != 2 || pkt[1] & 0x7f != self.neg.pt {
+            return;
+        }
+        let seq = u16::from_be_bytes([pkt[2], pkt[3]]);
+        let ts = u32::from_be_bytes([pkt[4], pkt[5], pkt[6], pkt[7]]);
+        let ssrc = u32::from_be_bytes([pkt[8], pkt[9], pkt[10], pkt[11]]);
+        self.stats.on_packet(now, ssrc, seq, ts);
+    }
+
+    /// An RTCP compound packet from the peer: remembers its last SR.
+    pub fn on_rtcp(&mut self, now: Instant, pkt: &[u8]) {
+        if let Ok(reports) = RtcpReport::parse_compound(pkt) {
+            for r in reports {
+                if let RtcpReport::Sender { info, .. } = r {
+                    self.last_sr = Some((info.lsr(), now));
+                }
+            }
+        }
+    }
+
+    /// The leg's RTCP report (SR once we have sent, else RR) into `out`.
+    pub fn rtcp_report(&mut self, now: Instant, wall: std::time::SystemTime, out: &mut BytesMut) {
+        let (lsr, dlsr) = self
+            .last_sr
+            .map(|(lsr, at)| (lsr, rtcp::dlsr(now.saturating_duration_since(at))))
+            .unwrap_or((0, 0));
+        let blocks: Vec<_> = self.stats.report_block(lsr, dlsr).into_iter().collect();
+        let ssrc = self.stamper.ssrc();
+        let report = match self.last_sent {
+            Some((at, ts)) => {
+                let since = now.saturating_duration_since(at);
+                let rtp_ts = ts.wrapping_add(
+                    (since.as_micros() * u128::from(self.neg.codec.clock_rate()) / 1_000_000)
+                        as u32,
+                );
+                RtcpReport::Sender {
+                    ssrc,
+                    info: SenderInfo {
+                        ntp_timestamp: ntp(wall),
+                        rtp_timestamp: rtp_ts,
+                        packet_count: self.out_packets as u32,
+                        octet_count: self.out_octets as u32,
+                    },
+                    blocks,
+                }
+            }
+            None => RtcpReport::Receiver { ssrc, blocks },
+        };
+        out.clear();
+        let _ = report.write_to(out);
     }
 
     /// The next completed key press on this leg.
@@ -246,6 +315,17 @@ impl LegMedia {
             decode_errors: self.decode_errors,
         }
     }
+}
+
+/// NTP time (RFC 3550 §4: seconds since 1900 in the high 32 bits).
+fn ntp(wall: std::time::SystemTime) -> u64 {
+    const NTP_UNIX_OFFSET: u64 = 2_208_988_800;
+    let d = wall
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = d.as_secs() + NTP_UNIX_OFFSET;
+    let frac = (u64::from(d.subsec_nanos()) << 32) / 1_000_000_000;
+    (secs << 32) | frac
 }
 
 /// 20 ms, the frame period of every leg the switch terminates.
@@ -361,6 +441,40 @@ mod tests {
         assert_eq!(got.len(), 1, "{got:?}");
         assert_eq!(got[0].0.digit, Digit::D1);
         assert_eq!(got[0].1, DtmfSource::Inband);
+    }
+
+    #[test]
+    fn rtcp_reports_carry_what_was_sent_and_lost() {
+        let mut tx = LegMedia::new(pcmu()).expect("leg");
+        let mut rx = LegMedia::new(pcmu()).expect("leg");
+        let t0 = Instant::now();
+        let mut out = BytesMut::new();
+        for i in 0..100u32 {
+            tx.encode_frame(&[0; 160], &mut out).expect("encode");
+            // every tenth packet is lost on the way
+            if i % 10 != 3 {
+                rx.on_rtp(t0 + PTIME * i, out.clone().freeze());
+            }
+        }
+        let mut buf = BytesMut::new();
+        tx.rtcp_report(t0, std::time::SystemTime::now(), &mut buf);
+        match RtcpReport::parse_compound(&buf).expect("parses").as_slice() {
+            [RtcpReport::Sender { info, .. }] => {
+                assert_eq!(info.packet_count, 100);
+                assert_eq!(info.octet_count, 16_000);
+            }
+            other => panic!("expected one SR: {other:?}"),
+        }
+        rx.rtcp_report(t0, std::time::SystemTime::now(), &mut buf);
+        match RtcpReport::parse_compound(&buf).expect("parses").as_slice() {
+            [RtcpReport::Receiver { blocks, .. }] => {
+                assert_eq!(blocks.len(), 1);
+                assert_eq!(blocks[0].cumulative_lost, 10);
+                assert_eq!(blocks[0].fraction_lost, 25, "10 % is 25/256");
+            }
+            other => panic!("expected one RR: {other:?}"),
+        }
+        assert_eq!(rx.stats().packets_lost, 10);
     }
 
     #[test]

@@ -96,6 +96,7 @@ pub enum SessionEvent {
 /// Control handle for a running session; dropping it ends the session.
 pub struct SessionHandle {
     tx: mpsc::UnboundedSender<Cmd>,
+    figures: Arc<std::sync::Mutex<[Option<LegStats>; 2]>>,
     pub a_port: u16,
     pub b_port: Option<u16>,
 }
@@ -112,6 +113,15 @@ impl SessionHandle {
 
     pub fn set_remote(&self, side: Side, rtp: Option<SocketAddr>, rtcp: Option<SocketAddr>) {
         self.send(Cmd::SetRemote { side, rtp, rtcp });
+    }
+
+    /// The legs' packet, loss and jitter figures (at most a second old).
+    pub fn figures(&self, side: Side) -> Option<LegStats> {
+        let f = self.figures.lock().ok()?;
+        match side {
+            Side::A => f[0],
+            Side::B => f[1],
+        }
     }
 
     /// The port a side must send to.
@@ -137,8 +147,10 @@ pub fn spawn(
     events: mpsc::UnboundedSender<SessionEvent>,
 ) -> SessionHandle {
     let (tx, rx) = mpsc::unbounded_channel();
+    let figures = Arc::new(std::sync::Mutex::new([None, None]));
     let handle = SessionHandle {
         tx,
+        figures: figures.clone(),
         a_port: a.port,
         b_port: b.as_ref().map(|p| p.port),
     };
@@ -150,7 +162,7 @@ pub fn spawn(
         pair,
         peer: Peer::default(),
     });
-    tokio::spawn(run(a, b, rx, metrics, events));
+    tokio::spawn(run(a, b, rx, metrics, events, figures));
     handle
 }
 
@@ -168,19 +180,13 @@ async fn recv_opt(io: Option<&SideIo>, rtcp: bool, buf: &mut [u8]) -> (usize, So
     }
 }
 
-async fn sleep_opt(at: Option<Instant>) {
-    match at {
-        Some(t) => tokio::time::sleep_until(t).await,
-        None => std::future::pending().await,
-    }
-}
-
 async fn run(
     mut a: SideIo,
     mut b: Option<SideIo>,
     mut rx: mpsc::UnboundedReceiver<Cmd>,
     metrics: Arc<Metrics>,
     events: mpsc::UnboundedSender<SessionEvent>,
+    figures: Arc<std::sync::Mutex<[Option<LegStats>; 2]>>,
 ) {
     let mut engine = Engine::new(events);
     engine.set_has_b(b.is_some());
@@ -188,6 +194,11 @@ async fn run(
     let (mut relayed, mut dropped) = (0u64, 0u64);
     let (mut late, mut skipped_total) = (0u64, 0u64);
     let mut pacer: Option<Pacer> = None;
+    // one timer for the session's life, moved only when the next deadline changes
+    // (re-creating it on every packet would cost a timer-wheel insert each time)
+    let clock = tokio::time::sleep(std::time::Duration::from_secs(3600));
+    tokio::pin!(clock);
+    let mut armed: Option<Instant> = None;
     let mut flush = tokio::time::interval(std::time::Duration::from_secs(1));
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -200,6 +211,12 @@ async fn run(
             pacer = None;
         }
         let deadline = pacer.as_ref().map(|p| Instant::from_std(p.next_deadline()));
+        if deadline != armed {
+            if let Some(d) = deadline {
+                clock.as_mut().reset(d);
+            }
+            armed = deadline;
+        }
         let [buf_a, buf_b, buf_c, buf_d] = &mut bufs;
         tokio::select! {
             // commands first: a new remote address must apply before the packets
@@ -213,7 +230,7 @@ async fn run(
                 Some(cmd) => engine.command(cmd),
                 None => break,
             },
-            _ = sleep_opt(deadline) => {
+            _ = &mut clock, if armed.is_some() => {
                 let now = Instant::now().into_std();
                 if let Some(p) = pacer.as_mut() {
                     let skipped = match p.on_sent(now) {
@@ -250,7 +267,10 @@ async fn run(
                 }
             },
             (n, src) = recv_opt(Some(&a), true, buf_c) => {
-                if latch(&mut a.peer.rtcp, &mut a.peer.rtcp_latched, src) && engine.relays(Side::A) {
+                if latch(&mut a.peer.rtcp, &mut a.peer.rtcp_latched, src) {
+                    engine.on_rtcp(Side::A, &buf_c[..n]);
+                }
+                if a.peer.rtcp == Some(src) && engine.relays(Side::A) {
                     if let Some((b, dst)) = b.as_ref().and_then(|b| b.peer.rtcp.map(|d| (b, d))) {
                         let _ = b.pair.rtcp.send_to(&buf_c[..n], dst).await;
                     }
@@ -258,7 +278,10 @@ async fn run(
             },
             (n, src) = recv_opt(b.as_ref(), true, buf_d) => {
                 if let Some(bio) = b.as_mut() {
-                    if latch(&mut bio.peer.rtcp, &mut bio.peer.rtcp_latched, src) && engine.relays(Side::B) {
+                    if latch(&mut bio.peer.rtcp, &mut bio.peer.rtcp_latched, src) {
+                        engine.on_rtcp(Side::B, &buf_d[..n]);
+                    }
+                    if bio.peer.rtcp == Some(src) && engine.relays(Side::B) {
                         if let Some(dst) = a.peer.rtcp { let _ = a.pair.rtcp.send_to(&buf_d[..n], dst).await; }
                     }
                 }
@@ -269,6 +292,7 @@ async fn run(
                 metrics.media_frames.fetch_add(engine.take_frames(), Relaxed);
                 metrics.media_ticks_late.fetch_add(late, Relaxed);
                 metrics.media_frames_skipped.fetch_add(skipped_total, Relaxed);
+                if let Ok(mut f) = figures.lock() { *f = engine.stats(); }
                 relayed = 0;
                 dropped = 0;
                 late = 0;

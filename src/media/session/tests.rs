@@ -357,3 +357,122 @@ async fn a_digit_barges_in_on_a_playback_that_allows_it() {
         "{ev:?}"
     );
 }
+
+/// Sends one 20 ms frame of `tone` from `sock` to `to` as `codec`/`pt`.
+async fn send_frame(
+    sock: &UdpSocket,
+    to: SocketAddr,
+    codec: CodecKind,
+    pt: u8,
+    seq: u16,
+    tone: &mut Sine,
+    enc: &mut Encoder,
+) {
+    let rate = codec.clock_rate();
+    let mut f = vec![0i16; (rate / 50) as usize];
+    tone.rate = rate;
+    tone.read_frame(&mut f);
+    let mut payload = Vec::new();
+    enc.encode(&f, &mut payload).expect("enc");
+    let mut wire = BytesMut::new();
+    RtpPacket::new(
+        pt,
+        seq,
+        u32::from(seq) * rate / 50,
+        u32::from(pt) + 1,
+        payload.into(),
+    )
+    .write_to(&mut wire)
+    .expect("w");
+    sock.send_to(&wire, to).await.expect("send");
+}
+
+#[tokio::test]
+async fn recording_survives_a_switch_from_relay_to_transcoding() {
+    let pool = pool(42160);
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("switch.wav");
+    let (etx, mut erx) = mpsc::unbounded_channel();
+    let s = spawn(
+        pool.allocate().expect("a"),
+        Some(pool.allocate().expect("b")),
+        Arc::new(Metrics::default()),
+        etx,
+    );
+    let phone = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let other = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    s.set_remote(Side::A, Some(phone.local_addr().expect("addr")), None);
+    s.set_remote(Side::B, Some(other.local_addr().expect("addr")), None);
+    for side in [Side::A, Side::B] {
+        s.send(Cmd::SetCodec {
+            side,
+            neg: Some(neg(CodecKind::Pcmu, 0)),
+        });
+    }
+    s.send(Cmd::Record { path: path.clone() });
+    let to_a = SocketAddr::from(([127, 0, 0, 1], s.a_port));
+    let to_b = SocketAddr::from(([127, 0, 0, 1], s.b_port.expect("b")));
+    let mut tone_a = Sine {
+        rate: 8000,
+        freq: 1000.0,
+        phase: 0.0,
+        frames_left: u32::MAX,
+    };
+    let mut tone_b = Sine {
+        rate: 8000,
+        freq: 440.0,
+        phase: 0.0,
+        frames_left: u32::MAX,
+    };
+    let mut enc_a = Encoder::new(CodecKind::Pcmu).expect("enc");
+    let mut enc_b = Encoder::new(CodecKind::Pcmu).expect("enc");
+    let mut tick = tokio::time::interval(PTIME);
+    // 1 s relayed (same codec), then the callee re-negotiates to Opus: 1 s transcoded
+    for i in 0..100u16 {
+        if i == 50 {
+            s.send(Cmd::SetCodec {
+                side: Side::B,
+                neg: Some(neg(CodecKind::Opus, 111)),
+            });
+            enc_b = Encoder::new(CodecKind::Opus).expect("enc");
+        }
+        tick.tick().await;
+        send_frame(&phone, to_a, CodecKind::Pcmu, 0, i, &mut tone_a, &mut enc_a).await;
+        let (codec, pt) = if i < 50 {
+            (CodecKind::Pcmu, 0)
+        } else {
+            (CodecKind::Opus, 111)
+        };
+        send_frame(&other, to_b, codec, pt, i, &mut tone_b, &mut enc_b).await;
+    }
+    s.send(Cmd::StopRecord);
+    let info = loop {
+        match tokio::time::timeout(WAIT, erx.recv())
+            .await
+            .expect("in time")
+        {
+            Some(SessionEvent::Recorded(r)) => break r.expect("recorded"),
+            Some(_) => continue,
+            None => panic!("no recording"),
+        }
+    };
+    assert!(info.duration_ms >= 1800, "{info:?}");
+    let mut wav = hound::WavReader::open(&path).expect("wav");
+    let samples: Vec<i16> = wav.samples::<i16>().map(|s| s.expect("sample")).collect();
+    let left: Vec<i16> = samples.iter().step_by(2).copied().collect();
+    let right: Vec<i16> = samples.iter().skip(1).step_by(2).copied().collect();
+    // both halves of both channels hold their side's tone: nothing lost at the switch
+    let n = left.len();
+    for (name, ch, want) in [("left", &left, 1000.0), ("right", &right, 440.0)] {
+        for (half, part) in [
+            ("relayed", &ch[n / 10..n / 2 - 800]),
+            ("transcoded", &ch[n / 2 + 1600..n * 9 / 10]),
+        ] {
+            let f = crossings_per_second(part, 8000);
+            assert!(
+                (f - want).abs() < want * 0.05,
+                "{name} channel, {half} part: {f} Hz"
+            );
+        }
+    }
+}

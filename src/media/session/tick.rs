@@ -15,6 +15,9 @@ use crate::media::record::Recorder;
 use crate::media::relay::Side;
 use crate::media::rtp::RtpPacket;
 
+/// How often a terminated leg gets an RTCP report (RFC 3550's 5 s minimum).
+const RTCP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Rate of call recordings.
 pub const RECORDING_RATE: u32 = 8000;
 
@@ -81,6 +84,7 @@ pub(super) struct Engine {
     resamplers: HashMap<(Stream, u32, u32), Resampler>,
     out: BytesMut,
     frames: u64,
+    next_rtcp: Option<Instant>,
 }
 
 impl Engine {
@@ -100,6 +104,7 @@ impl Engine {
             resamplers: HashMap::new(),
             out: BytesMut::with_capacity(1500),
             frames: 0,
+            next_rtcp: None,
         }
     }
 
@@ -233,17 +238,35 @@ impl Engine {
             let now = Instant::now();
             if tap {
                 leg.on_rtp(now, owned(pkt));
-            } else if let Some(te) = leg.negotiated().te_pt {
-                // relay path: only digits are looked at
-                if pkt.len() >= 12 && pkt[1] & 0x7f == te {
-                    if let Ok(p) = RtpPacket::parse(owned(pkt)) {
-                        leg.on_telephone_event(now, &p);
+            } else {
+                // relay path: counted for the figures, only digits are looked at
+                leg.observe_relayed(now, pkt);
+                if let Some(te) = leg.negotiated().te_pt {
+                    if pkt.len() >= 12 && pkt[1] & 0x7f == te {
+                        if let Ok(p) = RtpPacket::parse(owned(pkt)) {
+                            leg.on_telephone_event(now, &p);
+                        }
                     }
                 }
             }
         }
         self.drain_dtmf(from);
         forward
+    }
+
+    /// RTCP from `from`: its sender report feeds our receiver reports.
+    pub(super) fn on_rtcp(&mut self, from: Side, pkt: &[u8]) {
+        if let Some(leg) = self.legs[ix(from)].as_mut() {
+            leg.on_rtcp(Instant::now(), pkt);
+        }
+    }
+
+    /// Current figures of each leg (for the channels' records).
+    pub(super) fn stats(&self) -> [Option<super::LegStats>; 2] {
+        [
+            self.legs[0].as_ref().map(LegMedia::stats),
+            self.legs[1].as_ref().map(LegMedia::stats),
+        ]
     }
 
     fn drain_dtmf(&mut self, side: Side) {
@@ -392,6 +415,34 @@ impl Engine {
             }
         }
         self.record_tick();
+        self.send_rtcp(now, a, b).await;
+    }
+
+    /// Every 5 s an SR/RR to each leg that hears the switch itself (relayed
+    /// legs exchange their own RTCP end to end).
+    async fn send_rtcp(&mut self, now: Instant, a: &SideIo, b: Option<&SideIo>) {
+        let due = *self.next_rtcp.get_or_insert(now + RTCP_INTERVAL);
+        if now < due {
+            return;
+        }
+        self.next_rtcp = Some(now + RTCP_INTERVAL);
+        let wall = std::time::SystemTime::now();
+        for side in SIDES {
+            if self.forwards(other(side)) {
+                continue;
+            }
+            let io = match side {
+                Side::A => Some(a),
+                Side::B => b,
+            };
+            let (Some(io), Some(leg)) = (io, self.legs[ix(side)].as_mut()) else {
+                continue;
+            };
+            leg.rtcp_report(now, wall, &mut self.out);
+            if let Some(dst) = io.peer.rtcp {
+                let _ = io.pair.rtcp.send_to(&self.out, dst).await;
+            }
+        }
     }
 
     fn record_tick(&mut self) {
