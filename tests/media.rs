@@ -94,3 +94,50 @@ fn rfc2833_pcaps_and_sip_info_become_exactly_those_digits() {
     // where the caller's RTP comes from, so the sink is not asked about it here)
     drop(sink);
 }
+
+#[test]
+fn app_speaks_text_rendered_by_espeak_then_rings_back() {
+    // app 7002 with a 1 s echo: speech from text, 1 s of US ringback, then hang up
+    let sw = Switch::start(SwitchOpts {
+        dialplan_patch: vec![("{ echo = 30 }".into(), "{ echo = 1 }".into())],
+        ..Default::default()
+    });
+    let sink = RtpSink::bind();
+    let out = caller(&sw, "uac_app_listen.xml", "1001", "7002")
+        .key("rtp_port", sink.port)
+        .run();
+    out.assert_ok();
+    let st = sink.state();
+    let frames: Vec<&[i16]> = st.samples.chunks(160).collect();
+    let rms = |f: &[i16]| {
+        (f.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / f.len().max(1) as f64).sqrt()
+    };
+    // speech: most of the first second is voiced (espeak-ng really ran)
+    let voiced = frames.iter().take(50).filter(|f| rms(f) > 300.0).count();
+    assert!(
+        voiced >= 25,
+        "only {voiced} of the first 50 frames carry speech"
+    );
+    // the rendering is cached by text and voice in the data dir
+    let tts = sw.tmp.path().join("data/tts");
+    let cached = std::fs::read_dir(&tts)
+        .unwrap_or_else(|e| panic!("{}: {e}", tts.display()))
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "wav"))
+        })
+        .count();
+    assert_eq!(cached, 1, "one cached rendering in {}", tts.display());
+    // ringback (440 + 480 Hz) follows the speech: find a second of steady tone
+    let tone_start = frames
+        .iter()
+        .rposition(|f| rms(f) > 1000.0)
+        .map(|last| last.saturating_sub(45))
+        .expect("a loud part");
+    let tone: Vec<i16> = frames[tone_start..tone_start + 40].concat();
+    let f = tone_frequency(&tone);
+    assert!(
+        (440.0..=480.0).contains(&f),
+        "the ringback heard has zero crossings at {f:.0} Hz (expected 440-480)"
+    );
+}
