@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use super::negotiate::Negotiated;
 use crate::media::codec::{CodecError, CodecKind, Decoder, Encoder};
 use crate::media::dtmf::goertzel::GoertzelDetector;
-use crate::media::dtmf::rfc4733::Rfc4733Receiver;
-use crate::media::dtmf::DtmfEvent;
+use crate::media::dtmf::rfc4733::{PlannedPacket, Rfc4733Receiver, Rfc4733Sender};
+use crate::media::dtmf::{Digit, DtmfEvent};
 use crate::media::rtp::{
     rtcp, Frame, JitterBuffer, JitterConfig, ReceiverStats, RtcpReport, RtpPacket, SenderInfo,
     Stamper,
@@ -64,6 +64,15 @@ pub struct LegMedia {
     last_sent: Option<(Instant, u32)>,
     /// Middle 32 bits of the last SR's NTP time from the peer, and its arrival.
     last_sr: Option<(u32, Instant)>,
+    /// Digits waiting to be sent as telephone-events, with their durations.
+    digits_out: VecDeque<(Digit, u32)>,
+    /// The digit being sent: its planned packets, the event timestamp, ticks so far.
+    sending: Option<Sending>,
+}
+
+struct Sending {
+    plan: VecDeque<PlannedPacket>,
+    ticks: u32,
 }
 
 impl LegMedia {
@@ -107,6 +116,8 @@ impl LegMedia {
             out_octets: 0,
             last_sent: None,
             last_sr: None,
+            digits_out: VecDeque::new(),
+            sending: None,
             neg,
         })
     }
@@ -233,6 +244,71 @@ impl LegMedia {
     /// The clock slipped `frames` frames: keep the timestamps true to time.
     pub fn skip_frames(&mut self, frames: u64) {
         self.stamper.skip_frames(frames);
+    }
+
+    /// Queues `digit` to be sent as RFC 4733 telephone-events (instead of
+    /// voice while it lasts); false when this leg negotiated no telephone-event.
+    pub fn queue_digit(&mut self, digit: Digit, duration_ms: u32) -> bool {
+        if self.neg.te_pt.is_none() {
+            return false;
+        }
+        self.digits_out
+            .push_back((digit, duration_ms.clamp(40, 2000)));
+        true
+    }
+
+    /// A digit is being sent: this tick's packet replaces the voice frame.
+    pub fn sending_digit(&self) -> bool {
+        self.sending.is_some() || !self.digits_out.is_empty()
+    }
+
+    /// This tick's telephone-event packet into `out` (false: nothing due this tick).
+    pub fn encode_digit_tick(&mut self, out: &mut BytesMut) -> bool {
+        let Some(te_pt) = self.neg.te_pt else {
+            return false;
+        };
+        // every tick advances the stream's numbering, event packet or not
+        let (seq, ts, _) = self.stamper.next_frame();
+        if self.sending.is_none() {
+            let Some((digit, ms)) = self.digits_out.pop_front() else {
+                return false;
+            };
+            let plan = Rfc4733Sender::new(self.neg.te_rate).plan(digit, ts, ms);
+            self.sending = Some(Sending {
+                plan: plan.into(),
+                ticks: 0,
+            });
+        }
+        let Some(s) = self.sending.as_mut() else {
+            return false;
+        };
+        let now_ms = s.ticks * 20;
+        s.ticks += 1;
+        let mut due = None;
+        while s.plan.front().is_some_and(|p| p.at_ms <= now_ms) {
+            due = s.plan.pop_front();
+            if due.is_some_and(|p| p.event.end) {
+                break; // each end copy in its own tick
+            }
+        }
+        if s.plan.is_empty() {
+            self.sending = None;
+        }
+        let Some(p) = due else {
+            return false;
+        };
+        let mut pkt = RtpPacket::new(
+            te_pt,
+            seq,
+            p.timestamp,
+            self.stamper.ssrc(),
+            Bytes::copy_from_slice(&p.event.encode()),
+        );
+        pkt.marker = p.marker;
+        out.clear();
+        let _ = pkt.write_to(out);
+        self.out_packets += 1;
+        true
     }
 
     /// A voice packet the relay forwarded untouched: counted for the
@@ -475,6 +551,34 @@ mod tests {
             other => panic!("expected one RR: {other:?}"),
         }
         assert_eq!(rx.stats().packets_lost, 10);
+    }
+
+    #[test]
+    fn queued_digits_go_out_as_telephone_events_another_leg_reads() {
+        let mut tx = LegMedia::new(pcmu()).expect("leg");
+        let mut rx = LegMedia::new(pcmu()).expect("leg");
+        assert!(tx.queue_digit(Digit::D7, 120));
+        assert!(tx.queue_digit(Digit::Star, 100));
+        let t0 = Instant::now();
+        let mut out = BytesMut::new();
+        let mut ticks = 0u32;
+        while tx.sending_digit() {
+            if tx.encode_digit_tick(&mut out) {
+                rx.on_rtp(t0 + PTIME * ticks, out.clone().freeze());
+            }
+            ticks += 1;
+            assert!(ticks < 100, "digits never finish");
+        }
+        let got: Vec<_> = std::iter::from_fn(|| rx.poll_dtmf()).collect();
+        let digits: Vec<_> = got.iter().map(|(e, _)| (e.digit, e.duration_ms)).collect();
+        assert_eq!(digits, [(Digit::D7, 120), (Digit::Star, 100)]);
+        // a leg without telephone-event refuses
+        let mut plain = LegMedia::new(Negotiated {
+            te_pt: None,
+            ..pcmu()
+        })
+        .expect("leg");
+        assert!(!plain.queue_digit(Digit::D1, 100));
     }
 
     #[test]

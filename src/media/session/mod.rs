@@ -65,6 +65,13 @@ pub enum Cmd {
         event: DtmfEvent,
         source: DtmfSource,
     },
+    /// Send `digit` to `side` as RFC 4733 telephone-events (legs the switch
+    /// terminates; a relayed leg gets the other side's own events).
+    SendDigit {
+        side: Side,
+        digit: crate::media::dtmf::Digit,
+        duration_ms: u32,
+    },
     /// Stop playing to `side`.
     StopPlay { side: Side },
     /// Record both sides to a stereo WAV (caller left, callee right).

@@ -476,3 +476,78 @@ async fn recording_survives_a_switch_from_relay_to_transcoding() {
         }
     }
 }
+
+#[tokio::test]
+async fn digits_cross_a_transcoding_bridge_as_telephone_events() {
+    use crate::media::dtmf::rfc4733::{Rfc4733Receiver, Rfc4733Sender};
+    use crate::media::dtmf::Digit;
+    let pool = pool(42200);
+    let (etx, mut erx) = mpsc::unbounded_channel();
+    let s = spawn(
+        pool.allocate().expect("a"),
+        Some(pool.allocate().expect("b")),
+        Arc::new(Metrics::default()),
+        etx,
+    );
+    let phone = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let browser = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    s.set_remote(Side::A, Some(phone.local_addr().expect("addr")), None);
+    s.set_remote(Side::B, Some(browser.local_addr().expect("addr")), None);
+    s.send(Cmd::SetCodec {
+        side: Side::A,
+        neg: Some(neg(CodecKind::Pcmu, 0)),
+    });
+    s.send(Cmd::SetCodec {
+        side: Side::B,
+        neg: Some(neg(CodecKind::Opus, 111)),
+    });
+    let to_a = SocketAddr::from(([127, 0, 0, 1], s.a_port));
+    // the phone presses 4 for 100 ms (RFC 4733, PT 101)
+    let plan = Rfc4733Sender::new(8000).plan(Digit::D4, 5000, 100);
+    let mut tick = tokio::time::interval(PTIME);
+    let mut wire = BytesMut::new();
+    let mut rx = Rfc4733Receiver::new(8000);
+    let mut buf = [0u8; 1500];
+    let mut sent = 0;
+    for i in 0..40u16 {
+        tick.tick().await;
+        while sent < plan.len() && plan[sent].at_ms <= u32::from(i) * 20 {
+            let p = plan[sent];
+            let mut pkt = RtpPacket::new(
+                101,
+                100 + sent as u16,
+                p.timestamp,
+                9,
+                Bytes::copy_from_slice(&p.event.encode()),
+            );
+            pkt.marker = p.marker;
+            wire.clear();
+            pkt.write_to(&mut wire).expect("w");
+            phone.send_to(&wire, to_a).await.expect("send");
+            sent += 1;
+        }
+        while let Ok(Ok((n, _))) =
+            tokio::time::timeout(Duration::from_millis(1), browser.recv_from(&mut buf)).await
+        {
+            let p = RtpPacket::parse(Bytes::copy_from_slice(&buf[..n])).expect("rtp");
+            if p.payload_type == 101 {
+                rx.on_packet(p.timestamp, p.marker, &p.payload)
+                    .expect("event");
+            } else {
+                assert_eq!(p.payload_type, 111, "voice to the browser is Opus");
+            }
+        }
+    }
+    let got = rx.poll_event().expect("the browser got the digit");
+    assert_eq!((got.digit, got.duration_ms), (Digit::D4, 100));
+    assert!(rx.poll_event().is_none(), "exactly one key press");
+    // and the bus heard it once, from the phone's side
+    let mut digits = 0;
+    while let Ok(ev) = erx.try_recv() {
+        if let SessionEvent::Dtmf { side, event, .. } = ev {
+            assert_eq!((side, event.digit), (Side::A, Digit::D4));
+            digits += 1;
+        }
+    }
+    assert_eq!(digits, 1);
+}

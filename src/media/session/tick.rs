@@ -194,6 +194,15 @@ impl Engine {
                     self.stop_play(side, true);
                 }
             }
+            Cmd::SendDigit {
+                side,
+                digit,
+                duration_ms,
+            } => {
+                if let Some(leg) = self.legs[ix(side)].as_mut() {
+                    leg.queue_digit(digit, duration_ms);
+                }
+            }
             Cmd::SetRemote { .. } => {}
         }
     }
@@ -274,16 +283,34 @@ impl Engine {
             return;
         };
         let mut barge = false;
+        let mut pass_on = Vec::new();
         while let Some((event, source)) = leg.poll_dtmf() {
             barge = true;
+            pass_on.push(event);
             let _ = self.events.send(SessionEvent::Dtmf {
                 side,
                 event,
                 source,
             });
         }
+        for event in pass_on {
+            self.pass_digit_on(side, event);
+        }
         if barge && self.play[ix(side)].as_ref().is_some_and(|p| p.barge_in) {
             self.stop_play(side, true);
+        }
+    }
+
+    /// A digit from `from` reaches the other leg as telephone-events when the
+    /// bridge does not forward `from`'s packets itself (transcoding).
+    fn pass_digit_on(&mut self, from: Side, event: crate::media::dtmf::DtmfEvent) {
+        if !self.has_b || self.forwards(from) || self.play[ix(other(from))].is_some() {
+            return;
+        }
+        if let Some(leg) = self.legs[ix(other(from))].as_mut() {
+            if !leg.queue_digit(event.digit, event.duration_ms) {
+                tracing::debug!(digit = %event.digit, "other leg has no telephone-event; digit not passed on");
+            }
         }
     }
 
@@ -404,7 +431,13 @@ impl Engine {
             if skipped > 0 {
                 leg.skip_frames(skipped);
             }
-            if leg.encode_frame(&self.conv, &mut self.out).is_ok() {
+            if leg.sending_digit() {
+                if leg.encode_digit_tick(&mut self.out) {
+                    if let Some(dst) = io.peer.rtp {
+                        let _ = io.pair.rtp.send_to(&self.out, dst).await;
+                    }
+                }
+            } else if leg.encode_frame(&self.conv, &mut self.out).is_ok() {
                 self.frames += 1;
                 if let Some(dst) = io.peer.rtp {
                     let _ = io.pair.rtp.send_to(&self.out, dst).await;
