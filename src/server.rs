@@ -171,10 +171,20 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     );
     let registrations = Registrations::start(store.clone(), metrics.clone(), now_ms()).await?;
     crate::media::codec::opus::set_default_complexity(args.opus_complexity);
+    let media = Arc::new(MediaLibrary::new(&args.media_dir, &args.store.data_dir));
+    // convert the default hold music once up front: the first hold then starts at once
+    let warm = media.clone();
+    tokio::spawn(async move {
+        for rate in [8000, 16_000] {
+            if let Err(e) = warm.moh("default", 1, rate).await {
+                tracing::warn!(error = %e, "music on hold class `default` not loadable");
+            }
+        }
+    });
     let settings = Settings {
         digest_algorithms: args.digest_algorithms.clone(),
         data_dir: args.store.data_dir.clone(),
-        media: Arc::new(MediaLibrary::new(&args.media_dir, &args.store.data_dir)),
+        media,
         ring_timeout: Duration::from_secs(args.ring_timeout.max(1)),
         policy: Policy {
             min_expires: args.min_expires,

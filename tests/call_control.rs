@@ -90,7 +90,7 @@ fn invite_oks(out: &SippOutcome) -> Vec<String> {
 }
 
 #[test]
-fn hold_and_unhold_reinvites_are_relayed_through_the_b_leg() {
+fn hold_and_unhold_reinvites_are_relayed_through_the_b_leg_and_the_held_side_hears_music() {
     let sw = Switch::start_default();
     let events = sw.events();
     let (rtp_low, rtp_high) = sw.rtp_ports;
@@ -184,6 +184,28 @@ fn hold_and_unhold_reinvites_are_relayed_through_the_b_leg() {
         assert!(in_relay_range(sdp_audio_port(ok)), "{ok}");
         assert_eq!(sdp_audio_port(ok), sdp_audio_port(&oks[0]), "{ok}");
     }
+
+    // while held (~0.5 s) the callee hears the switch's music on hold, and only then
+    // (the caller sends no audio in this scenario): ~25 frames of PCMA with sound in them
+    let st = sink.state();
+    assert!(
+        (5..=60).contains(&st.rtp_packets),
+        "the held callee got {} RTP packets: {st:?}",
+        st.rtp_packets
+    );
+    assert_eq!(
+        st.payload_types,
+        vec![8],
+        "music on hold in the callee's codec"
+    );
+    let rms = (st
+        .samples
+        .iter()
+        .map(|&s| f64::from(s).powi(2))
+        .sum::<f64>()
+        / st.samples.len().max(1) as f64)
+        .sqrt();
+    assert!(rms > 200.0, "music on hold is audible (RMS {rms:.0})");
 
     let evs = events.wait_for(Duration::from_secs(5), two_destroys);
     assert_eq!(

@@ -11,6 +11,13 @@ use crate::media::session::negotiate::{self, Negotiated};
 use crate::media::session::Cmd;
 use crate::sip::sdp::MediaLine;
 
+/// The music-on-hold class a held party hears.
+const MOH_CLASS: &str = "default";
+/// Longest hold with music (the held party then hears silence).
+const HOLD_LIMIT_SECS: u32 = 4 * 3600;
+/// Playback id of hold music (app steps count from 1).
+const HOLD_MUSIC: u64 = u64::MAX - 1;
+
 impl Call {
     fn channel_info(&self, side: Side) -> Option<crate::events::ChannelInfo> {
         match side {
@@ -26,6 +33,10 @@ impl Call {
             .ok()
             .flatten()
             .map(|line| (from, line));
+        self.offer_holds = std::str::from_utf8(body)
+            .ok()
+            .and_then(|t| crate::sip::sdp::parse_media(t).ok())
+            .is_some_and(|s| s.is_hold());
         let anchored = self.anchor_sdp(from, body)?;
         let text = String::from_utf8(anchored).ok()?;
         Some(negotiate::widen_offer(&text).into_bytes())
@@ -42,6 +53,7 @@ impl Call {
         if offerer == from {
             return Some(relayed);
         }
+        self.hold_music(offerer, self.offer_holds);
         let Some(answered) = answer.as_ref().and_then(negotiate::choose) else {
             // no codec of ours: relay as before, nothing decoded
             self.set_codec(from, None);
@@ -73,6 +85,46 @@ impl Call {
             )
             .into_bytes(),
         )
+    }
+
+    /// `holder` put the other side on hold (or resumed): the held side hears
+    /// the `default` music-on-hold class from the switch until the call resumes.
+    fn hold_music(&mut self, holder: Side, hold: bool) {
+        let held = match holder {
+            Side::A => Side::B,
+            Side::B => Side::A,
+        };
+        let Some(m) = self.media.as_ref() else {
+            return;
+        };
+        if !hold {
+            if self.on_hold.take().is_some() {
+                self.hold_generation.fetch_add(1, Relaxed);
+                m.send(Cmd::StopPlay { side: held });
+            }
+            return;
+        }
+        if self.on_hold == Some(held) || self.b.is_none() {
+            return;
+        }
+        self.on_hold = Some(held);
+        let generation = self.hold_generation.fetch_add(1, Relaxed) + 1;
+        let current = self.hold_generation.clone();
+        let (library, tx, call) = (self.sw.settings.media.clone(), m.sender(), self.id);
+        tokio::spawn(async move {
+            match library.moh(MOH_CLASS, HOLD_LIMIT_SECS, 8000).await {
+                Ok(source) if current.load(Relaxed) == generation => {
+                    let _ = tx.send(Cmd::Play {
+                        side: held,
+                        source,
+                        barge_in: false,
+                        id: HOLD_MUSIC,
+                    });
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(%call, error = %e, "no music on hold"),
+            }
+        });
     }
 
     fn sdp_version(&mut self) -> u64 {

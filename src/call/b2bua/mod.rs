@@ -93,6 +93,13 @@ struct Call {
     media_events: Option<mpsc::UnboundedReceiver<SessionEvent>>,
     /// The last SDP offer that passed through, and the side that made it.
     last_offer: Option<(Side, crate::sip::sdp::MediaLine)>,
+    /// That offer puts the other side on hold.
+    offer_holds: bool,
+    /// Bumped on every hold change: a music-on-hold load that finishes after the
+    /// call was resumed must not start playing.
+    hold_generation: Arc<std::sync::atomic::AtomicU64>,
+    /// The side hearing our music on hold, if any.
+    on_hold: Option<Side>,
     /// Version of the SDP bodies the switch writes itself.
     sdp_session: u64,
     /// The dialplan app running on this call (the switch answered it).
@@ -155,6 +162,9 @@ pub fn spawn(
         media: None,
         media_events: None,
         last_offer: None,
+        offer_holds: false,
+        hold_generation: Arc::default(),
+        on_hold: None,
         sdp_session: rand::random::<u32>() as u64,
         app: None,
         pending: HashMap::new(),
