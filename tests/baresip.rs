@@ -649,3 +649,40 @@ fn opus_phone_and_pcmu_phone_talk_through_the_transcoder_and_are_recorded() {
         rec.data
     );
 }
+
+#[test]
+fn opus_phone_hears_the_prompt_an_app_plays() {
+    assert_baresip_installed();
+    let sw = Switch::start_default();
+    let tones = tempfile::tempdir().expect("tempdir");
+    let tone = tones.path().join("tone-440.wav");
+    write_tone_wav_at(&tone, TONE_1001, TONE_SECS, 48_000, 2);
+    let mut caller = Phone::start_with(&sw, "1001", &tone, false, "opus/48000/2");
+    let regs = sw.wait_metric("switchyard_registrations", Duration::from_secs(10), |v| {
+        v >= 1.0
+    });
+    assert_eq!(regs, 1.0);
+    let events = sw.events();
+    // app 7001: 2 s of the 1 kHz prompt, 0.5 s of silence, then the switch hangs up
+    caller.command(&format!("/dial sip:7001@{}", sw.sip));
+    let evs = events.wait_for(Duration::from_secs(10), |e| {
+        count(e, "channel_destroy") >= 1
+    });
+    assert_eq!(count(&evs, "channel_destroy"), 1, "{}", describe(&evs));
+    thread::sleep(Duration::from_millis(300));
+    caller.quit();
+    let (rate, channels, samples) = read_wav_any(&caller.heard());
+    let mono: Vec<i16> = samples
+        .chunks(usize::from(channels))
+        .map(|c| (c.iter().map(|&s| i32::from(s)).sum::<i32>() / i32::from(channels)) as i16)
+        .collect();
+    let heard = analyse_at(&mono, rate, &[1_000.0, TONE_1001]);
+    eprintln!("1001 (Opus, {rate} Hz) heard: {heard:?}");
+    assert!(
+        heard.sound >= Duration::from_millis(1800),
+        "the 2 s prompt lasted {:?}: {heard:?}",
+        heard.sound
+    );
+    assert!((heard.peak_hz - 1_000.0).abs() <= 3.0, "{heard:?}");
+    assert!(heard.purity > 0.8, "{heard:?}");
+}
