@@ -64,6 +64,8 @@ pub struct LegMedia {
     last_sent: Option<(Instant, u32)>,
     /// Middle 32 bits of the last SR's NTP time from the peer, and its arrival.
     last_sr: Option<(u32, Instant)>,
+    /// Decoded audio of a relayed packet (in-band DTMF detection).
+    scratch: Vec<i16>,
     /// Digits waiting to be sent as telephone-events, with their durations.
     digits_out: VecDeque<(Digit, u32)>,
     /// The digit being sent: its planned packets, the event timestamp, ticks so far.
@@ -118,6 +120,7 @@ impl LegMedia {
             last_sr: None,
             digits_out: VecDeque::new(),
             sending: None,
+            scratch: Vec::with_capacity(160),
             neg,
         })
     }
@@ -321,6 +324,20 @@ impl LegMedia {
         let ts = u32::from_be_bytes([pkt[4], pkt[5], pkt[6], pkt[7]]);
         let ssrc = u32::from_be_bytes([pkt[8], pkt[9], pkt[10], pkt[11]]);
         self.stats.on_packet(now, ssrc, seq, ts);
+        // a G.711 call without telephone-event: its digits are tones in the audio
+        if self.inband.is_some() {
+            if let Some(payload) = payload_of(pkt) {
+                self.scratch.clear();
+                if self.dec.decode(payload, &mut self.scratch).is_ok() {
+                    if let Some(det) = self.inband.as_mut() {
+                        det.push(&self.scratch);
+                        while let Some(ev) = det.poll_event() {
+                            self.dtmf.push_back((ev, DtmfSource::Inband));
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// An RTCP compound packet from the peer: remembers its last SR.
@@ -391,6 +408,22 @@ impl LegMedia {
             decode_errors: self.decode_errors,
         }
     }
+}
+
+/// The payload of an RTP datagram (after CSRCs and header extension, before
+/// padding), read in place.
+fn payload_of(pkt: &[u8]) -> Option<&[u8]> {
+    let cc = usize::from(pkt.first()? & 0x0f);
+    let mut start = 12 + 4 * cc;
+    if pkt[0] & 0x10 != 0 {
+        let words = pkt.get(start + 2..start + 4)?;
+        start += 4 + 4 * usize::from(u16::from_be_bytes([words[0], words[1]]));
+    }
+    let mut end = pkt.len();
+    if pkt[0] & 0x20 != 0 {
+        end = end.checked_sub(usize::from(*pkt.last()?))?;
+    }
+    pkt.get(start..end)
 }
 
 /// NTP time (RFC 3550 §4: seconds since 1900 in the high 32 bits).
@@ -579,6 +612,44 @@ mod tests {
         })
         .expect("leg");
         assert!(!plain.queue_digit(Digit::D1, 100));
+    }
+
+    #[test]
+    fn inband_digits_are_found_on_relayed_g711_packets() {
+        let neg = Negotiated {
+            te_pt: None,
+            ..pcmu()
+        };
+        let mut tx = LegMedia::new(neg.clone()).expect("leg");
+        let mut relay = LegMedia::new(neg).expect("leg");
+        let t0 = Instant::now();
+        let (mut p1, mut p2) = (0.0, 0.0);
+        let mut out = BytesMut::new();
+        for i in 0..40u32 {
+            // digit 9 (852 + 1477 Hz) for 120 ms
+            let frame: Vec<i16> = if (5..11).contains(&i) {
+                let a = sine(852.0, 160, 8000, &mut p1);
+                let b = sine(1477.0, 160, 8000, &mut p2);
+                a.iter().zip(&b).map(|(x, y)| x / 2 + y / 2).collect()
+            } else {
+                vec![0; 160]
+            };
+            tx.encode_frame(&frame, &mut out).expect("encode");
+            relay.observe_relayed(t0 + PTIME * i, &out);
+        }
+        let got: Vec<_> = std::iter::from_fn(|| relay.poll_dtmf()).collect();
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!((got[0].0.digit, got[0].1), (Digit::D9, DtmfSource::Inband));
+        assert_eq!(relay.stats().packets_in, 40);
+        // malformed headers never reach the decoder
+        assert_eq!(
+            payload_of(&[0x90, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]),
+            None
+        );
+        assert_eq!(
+            payload_of(&[0xa0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 9]),
+            None
+        );
     }
 
     #[test]
