@@ -10,7 +10,11 @@ use std::time::Duration;
 
 #[test]
 fn app_answers_plays_the_tone_prompt_and_hangs_up() {
-    let sw = Switch::start_default();
+    // a ring timeout shorter than the app: an answered app call must not be cut by it
+    let sw = Switch::start(SwitchOpts {
+        extra_args: vec!["--ring-timeout".into(), "1".into()],
+        ..Default::default()
+    });
     let sink = RtpSink::bind();
     let events = sw.events();
     // app 7001: the 2 s 1 kHz prompt (media/prompts/en/tone-1khz.wav), 0.5 s pause, hang up

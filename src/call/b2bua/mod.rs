@@ -225,7 +225,7 @@ impl Call {
             if self.a_200.is_some() && !self.a_acked && ack_deadline.is_none() {
                 ack_deadline = Some(Instant::now() + 64 * T1);
             }
-            let answered = self.b.is_some();
+            let answered = self.b.is_some() || self.app.is_some();
             tokio::select! {
                 input = rx.recv() => match input {
                     Some(i) => self.on_input(i),

@@ -159,6 +159,9 @@ impl Engine {
                 });
                 self.legs[ix(side)] = leg;
                 self.resamplers.clear();
+                if self.legs[ix(side)].is_none() {
+                    self.stop_play(side, true);
+                }
             }
             Cmd::Play {
                 side,
@@ -208,6 +211,15 @@ impl Engine {
     }
 
     fn start_play(&mut self, side: Side, feed: Feed, barge_in: bool, id: u64) {
+        if self.legs[ix(side)].is_none() {
+            // nothing can be played to a leg without a codec: report it done at once
+            self.emit(SessionEvent::PlayDone {
+                side,
+                id,
+                interrupted: true,
+            });
+            return;
+        }
         let new = Playing { feed, barge_in, id };
         if let Some(old) = self.play[ix(side)].replace(new) {
             self.emit(SessionEvent::PlayDone {
