@@ -145,3 +145,20 @@ fn app_speaks_text_rendered_by_espeak_then_rings_back() {
         "the ringback heard has zero crossings at {f:.0} Hz (expected 440-480)"
     );
 }
+
+#[test]
+fn app_offers_first_when_the_invite_has_no_sdp() {
+    let sw = Switch::start_default();
+    let sink = RtpSink::bind();
+    // the switch's 200 offers PCMU, PCMA, Opus and telephone-event (checked by the
+    // scenario); the caller answers PCMA in its ACK and must hear the 1 kHz prompt
+    let out = caller(&sw, "uac_app_late_offer.xml", "1001", "7001")
+        .key("rtp_port", sink.port)
+        .run();
+    out.assert_ok();
+    let st = sink.state();
+    assert_eq!(st.payload_types, vec![8], "the codec the ACK answered with");
+    assert!(st.rtp_packets >= 100, "{st:?}");
+    let f = tone_frequency(&st.samples[800..16000.min(st.samples.len())]);
+    assert!((f - 1000.0).abs() < 10.0, "far end heard {f:.1} Hz");
+}

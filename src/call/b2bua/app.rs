@@ -24,26 +24,36 @@ impl Call {
         self.finish(cause);
     }
 
-    /// Answers the caller as the media endpoint and starts the app's steps.
+    /// Answers the caller as the media endpoint and starts the app's steps
+    /// (with an INVITE without SDP, the switch offers and the steps start
+    /// once the ACK brings the answer).
     pub(super) fn start_app(&mut self, app: App) {
         let offer = if is_sdp(&self.a_invite.headers, &self.a_invite.body) {
-            negotiate::audio_line(&self.a_invite.body).ok().flatten()
+            match negotiate::audio_line(&self.a_invite.body).ok().flatten() {
+                Some(line) => Some(line),
+                None => {
+                    return self.reject_a(
+                        488,
+                        "Not Acceptable Here - No Audio Stream",
+                        HangupCause::CallRejected,
+                    )
+                }
+            }
         } else {
             None
         };
-        let Some(offer) = offer else {
-            return self.reject_a(
-                488,
-                "Not Acceptable Here - SDP Offer Required",
-                HangupCause::CallRejected,
-            );
-        };
-        let Some(neg) = negotiate::choose(&offer).filter(|_| offer.proto == "RTP/AVP") else {
-            return self.reject_a(
-                488,
-                "Not Acceptable Here - No Common Codec",
-                HangupCause::CallRejected,
-            );
+        let neg = match &offer {
+            Some(line) => match negotiate::choose(line).filter(|_| line.proto == "RTP/AVP") {
+                Some(n) => Some(n),
+                None => {
+                    return self.reject_a(
+                        488,
+                        "Not Acceptable Here - No Common Codec",
+                        HangupCause::CallRejected,
+                    )
+                }
+            },
+            None => None,
         };
         let Ok(pa) = self.sw.ports.allocate() else {
             tracing::error!(call = %self.id, "RTP ports exhausted");
@@ -56,23 +66,22 @@ impl Call {
         let (etx, erx) = mpsc::unbounded_channel();
         let session = session::spawn(pa, None, self.sw.metrics.clone(), etx);
         self.media_events = Some(erx);
-        if let Some((rtp, rtcp)) = sdp_remote(&self.a_invite.body) {
-            session.set_remote(Side::A, rtp, rtcp);
-        }
-        session.send(Cmd::SetCodec {
-            side: Side::A,
-            neg: Some(neg.clone()),
-        });
-        let body = negotiate::endpoint_sdp(
-            self.public_ip(),
-            session.a_port,
-            &offer.proto,
-            &neg,
-            self.sdp_session,
-            negotiate::answer_direction(offer.direction),
-        );
-        let sender = session.sender();
+        let port = session.a_port;
         self.media = Some(session);
+        let body = match (&offer, &neg) {
+            (Some(line), Some(neg)) => {
+                self.app_media(&self.a_invite.body.clone(), neg.clone());
+                negotiate::endpoint_sdp(
+                    self.public_ip(),
+                    port,
+                    &line.proto,
+                    neg,
+                    self.sdp_session,
+                    negotiate::answer_direction(line.direction),
+                )
+            }
+            _ => negotiate::endpoint_offer(self.public_ip(), port, self.sdp_session),
+        };
         let mut ok = message::response(&self.a_invite, 200, "OK", Some(&self.a_tag));
         message::set_body(
             &mut ok.headers,
@@ -86,15 +95,61 @@ impl Call {
         if app.record {
             self.start_recording();
         }
-        tracing::info!(call = %self.id, app = %app.number, codec = ?neg.codec, "app answered");
+        match neg {
+            Some(neg) => self.run_app(app, neg.codec.clock_rate()),
+            None => self.app_waiting = Some(app),
+        }
+    }
+
+    /// Points the session at the caller's media and sets its codec.
+    fn app_media(&self, body: &[u8], neg: negotiate::Negotiated) {
+        let Some(m) = self.media.as_ref() else {
+            return;
+        };
+        if let Some((rtp, rtcp)) = sdp_remote(body) {
+            m.set_remote(Side::A, rtp, rtcp);
+        }
+        m.send(Cmd::SetCodec {
+            side: Side::A,
+            neg: Some(neg),
+        });
+    }
+
+    fn run_app(&mut self, app: App, rate: u32) {
+        let Some(sender) = self.media.as_ref().map(|m| m.sender()) else {
+            return;
+        };
+        tracing::info!(call = %self.id, app = %app.number, "app answered");
         let done = app::spawn(
             app.steps,
             self.sw.settings.media.clone(),
             sender,
-            neg.codec.clock_rate(),
+            rate,
             self.me.clone(),
         );
         self.app = Some(AppState { done });
+    }
+
+    /// The ACK of an app call the switch made the offer in: its answer picks
+    /// the codec and the steps start; an ACK without a usable answer ends the call.
+    pub(super) fn app_answer_in_ack(&mut self, req: &Request) {
+        let Some(app) = self.app_waiting.take() else {
+            return;
+        };
+        let line = is_sdp(&req.headers, &req.body)
+            .then(|| negotiate::audio_line(&req.body).ok().flatten())
+            .flatten();
+        match line.as_ref().and_then(negotiate::choose) {
+            Some(neg) => {
+                self.app_media(&req.body, neg.clone());
+                self.run_app(app, neg.codec.clock_rate());
+            }
+            None => {
+                tracing::info!(call = %self.id, "ACK without a usable SDP answer; hanging up");
+                self.send_bye_a();
+                self.finish(HangupCause::CallRejected);
+            }
+        }
     }
 
     /// A digit in a SIP INFO on `side`: reported through the media session.

@@ -77,6 +77,9 @@ impl Call {
         let a_cseq = message::cseq(&self.a_invite.headers).map(|c| c.0);
         if message::cseq(&req.headers).map(|c| c.0) == a_cseq && !self.a_acked {
             self.a_acked = true;
+            if self.app_waiting.is_some() {
+                return self.app_answer_in_ack(&req);
+            }
             // late offer: the caller's answer travels in its ACK, forward it to B in ours
             let body = if is_sdp(&req.headers, &req.body) {
                 self.anchor_answer(Side::A, &req.body)
@@ -121,7 +124,10 @@ impl Call {
             let r = message::response(&req, code, reason, None);
             sw.to_shard(&cid, ShardMsg::Respond { tx, resp: r });
         };
-        if self.app.is_some() && from_side == Side::A && self.a_dialog.is_some() {
+        if (self.app.is_some() || self.app_waiting.is_some())
+            && from_side == Side::A
+            && self.a_dialog.is_some()
+        {
             return self.on_app_request(tx, req);
         }
         if self.b.is_none() || self.a_dialog.is_none() {

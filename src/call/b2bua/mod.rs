@@ -104,6 +104,8 @@ struct Call {
     sdp_session: u64,
     /// The dialplan app running on this call (the switch answered it).
     app: Option<app::AppState>,
+    /// An app answered with our offer, waiting for the caller's answer in its ACK.
+    app_waiting: Option<crate::store::App>,
     pending: HashMap<u64, Pending>,
     next_token: u64,
     ended: bool,
@@ -167,6 +169,7 @@ pub fn spawn(
         on_hold: None,
         sdp_session: rand::random::<u32>() as u64,
         app: None,
+        app_waiting: None,
         pending: HashMap::new(),
         next_token: 1,
         ended: false,
@@ -225,7 +228,7 @@ impl Call {
             if self.a_200.is_some() && !self.a_acked && ack_deadline.is_none() {
                 ack_deadline = Some(Instant::now() + 64 * T1);
             }
-            let answered = self.b.is_some() || self.app.is_some();
+            let answered = self.b.is_some() || self.app.is_some() || self.app_waiting.is_some();
             tokio::select! {
                 input = rx.recv() => match input {
                     Some(i) => self.on_input(i),
@@ -475,7 +478,7 @@ impl Call {
             CallInput::Ack { req } => self.on_ack(req),
             CallInput::Request { tx, req, source } => self.on_dialog_request(tx, req, source),
             CallInput::Hangup => {
-                if self.app.is_some() && !self.ended {
+                if (self.app.is_some() || self.app_waiting.is_some()) && !self.ended {
                     self.end_app()
                 } else if self.b.is_some() {
                     self.hangup_both(HangupCause::NormalClearing)

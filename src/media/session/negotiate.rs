@@ -132,6 +132,18 @@ pub fn endpoint_sdp(
     s
 }
 
+/// The offer the switch makes when it must offer first (an INVITE without
+/// SDP to a number it answers itself): every codec it speaks plus telephone-event.
+pub fn endpoint_offer(ip: IpAddr, port: u16, session: u64) -> String {
+    let fam = if ip.is_ipv4() { "IP4" } else { "IP6" };
+    format!(
+        "v=0\r\no=switchyard {session} {session} IN {fam} {ip}\r\ns=switchyard\r\nc=IN {fam} {ip}\r\nt=0 0\r\n\
+         m=audio {port} RTP/AVP 0 8 111 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n\
+         a=rtpmap:111 opus/48000/2\r\na=fmtp:111 useinbandfec=1\r\n\
+         a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=ptime:20\r\na=sendrecv\r\n"
+    )
+}
+
 /// The direction an answer takes to an offer with `offered` (RFC 3264 §6.1).
 pub fn answer_direction(offered: Direction) -> Direction {
     match offered {
@@ -270,6 +282,15 @@ mod tests {
         let audio = sum.audio.expect("audio");
         assert_eq!(audio.port, 30000);
         assert_eq!(choose(&audio), Some(n));
+    }
+
+    #[test]
+    fn our_own_offer_lists_every_codec_we_speak() {
+        let s = endpoint_offer("192.0.2.1".parse().expect("ip"), 30000, 1);
+        let audio = sdp::parse_media(&s).expect("sdp").audio.expect("audio");
+        let kinds: Vec<CodecKind> = offered_codecs(&audio).into_iter().map(|c| c.1).collect();
+        assert_eq!(kinds, [CodecKind::Pcmu, CodecKind::Pcma, CodecKind::Opus]);
+        assert_eq!(telephone_event(&audio, 8000), Some((101, 8000)));
     }
 
     #[test]
