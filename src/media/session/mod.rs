@@ -250,7 +250,7 @@ async fn run(
                 }
             },
             (n, src) = recv_opt(Some(&a), false, buf_a) => {
-                if latch(&mut a.peer.rtp, &mut a.peer.rtp_latched, src) {
+                if looks_like_rtp(&buf_a[..n]) && latch(&mut a.peer.rtp, &mut a.peer.rtp_latched, src) {
                     let pkt = &buf_a[..n];
                     if engine.on_rtp(Side::A, pkt) {
                         match b.as_ref().and_then(|b| b.peer.rtp.map(|d| (b, d))) {
@@ -262,7 +262,7 @@ async fn run(
             },
             (n, src) = recv_opt(b.as_ref(), false, buf_b) => {
                 if let Some(bio) = b.as_mut() {
-                    if latch(&mut bio.peer.rtp, &mut bio.peer.rtp_latched, src) {
+                    if looks_like_rtp(&buf_b[..n]) && latch(&mut bio.peer.rtp, &mut bio.peer.rtp_latched, src) {
                         let pkt = &buf_b[..n];
                         if engine.on_rtp(Side::B, pkt) {
                             match a.peer.rtp {
@@ -274,7 +274,7 @@ async fn run(
                 }
             },
             (n, src) = recv_opt(Some(&a), true, buf_c) => {
-                if latch(&mut a.peer.rtcp, &mut a.peer.rtcp_latched, src) {
+                if looks_like_rtcp(&buf_c[..n]) && latch(&mut a.peer.rtcp, &mut a.peer.rtcp_latched, src) {
                     engine.on_rtcp(Side::A, &buf_c[..n]);
                 }
                 if a.peer.rtcp == Some(src) && engine.relays(Side::A) {
@@ -285,7 +285,7 @@ async fn run(
             },
             (n, src) = recv_opt(b.as_ref(), true, buf_d) => {
                 if let Some(bio) = b.as_mut() {
-                    if latch(&mut bio.peer.rtcp, &mut bio.peer.rtcp_latched, src) {
+                    if looks_like_rtcp(&buf_d[..n]) && latch(&mut bio.peer.rtcp, &mut bio.peer.rtcp_latched, src) {
                         engine.on_rtcp(Side::B, &buf_d[..n]);
                     }
                     if bio.peer.rtcp == Some(src) && engine.relays(Side::B) {
@@ -323,6 +323,17 @@ async fn run(
         .fetch_add(skipped_total, Relaxed);
     metrics.rtp_packets_relayed.fetch_add(relayed, Relaxed);
     metrics.rtp_packets_dropped.fetch_add(dropped, Relaxed);
+}
+
+/// Version 2 and a whole fixed header: only such a datagram may latch a side or
+/// be relayed (stray or hostile garbage never steals a call's media).
+fn looks_like_rtp(pkt: &[u8]) -> bool {
+    pkt.len() >= 12 && pkt[0] >> 6 == 2
+}
+
+/// Version 2 and an RTCP packet type (SR, RR, SDES, BYE, APP, feedback, XR).
+fn looks_like_rtcp(pkt: &[u8]) -> bool {
+    pkt.len() >= 8 && pkt[0] >> 6 == 2 && (192..=207).contains(&pkt[1])
 }
 
 /// Copies a received datagram for the parts that keep it (jitter buffer).

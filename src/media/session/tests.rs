@@ -77,18 +77,36 @@ async fn relays_both_ways_and_latches() {
     let to_a = SocketAddr::from(([127, 0, 0, 1], s.a_port));
     let to_b = SocketAddr::from(([127, 0, 0, 1], s.b_port.expect("b")));
     let mut buf = [0u8; 64];
-    caller.send_to(b"hello-from-a", to_a).await.expect("send");
-    let (n, from) = recv(&callee, &mut buf).await;
-    assert_eq!((&buf[..n], from), (&b"hello-from-a"[..], to_b));
-    callee.send_to(b"hello-from-b", to_b).await.expect("send");
-    let (n, from) = recv(&caller, &mut buf).await;
-    assert_eq!((&buf[..n], from), (&b"hello-from-b"[..], to_a));
-    // a third party cannot hijack the latched caller side
+    // garbage arriving before the caller's first packet must not latch the side
     let intruder = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
-    intruder.send_to(b"evil", to_a).await.expect("send");
-    caller.send_to(b"good", to_a).await.expect("send");
+    intruder
+        .send_to(b"not rtp at all", to_a)
+        .await
+        .expect("send");
+    caller
+        .send_to(&rtp(b"hello-from-a"), to_a)
+        .await
+        .expect("send");
+    let (n, from) = recv(&callee, &mut buf).await;
+    assert_eq!((&buf[12..n], from), (&b"hello-from-a"[..], to_b));
+    callee
+        .send_to(&rtp(b"hello-from-b"), to_b)
+        .await
+        .expect("send");
+    let (n, from) = recv(&caller, &mut buf).await;
+    assert_eq!((&buf[12..n], from), (&b"hello-from-b"[..], to_a));
+    // a third party cannot hijack the latched caller side, even with valid RTP
+    intruder.send_to(&rtp(b"evil"), to_a).await.expect("send");
+    caller.send_to(&rtp(b"good"), to_a).await.expect("send");
     let (n, _) = recv(&callee, &mut buf).await;
-    assert_eq!(&buf[..n], b"good");
+    assert_eq!(&buf[12..n], b"good");
+}
+
+/// A minimal RTP packet (version 2, PT 0) around `payload`.
+fn rtp(payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0x80, 0, 0, 1, 0, 0, 0, 160, 0, 0, 0, 7];
+    p.extend_from_slice(payload);
+    p
 }
 
 #[tokio::test]
