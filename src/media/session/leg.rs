@@ -244,6 +244,16 @@ impl LegMedia {
         Ok(())
     }
 
+    /// Takes over `old`'s outgoing SSRC, sequence and timestamp when both run
+    /// on the same RTP clock (a codec change keeps one continuous stream).
+    pub fn continue_numbering(&mut self, old: &LegMedia) {
+        if old.neg.codec.clock_rate() == self.neg.codec.clock_rate() {
+            self.stamper = old.stamper.clone();
+            self.out_packets = old.out_packets;
+            self.out_octets = old.out_octets;
+        }
+    }
+
     /// The clock slipped `frames` frames: keep the timestamps true to time.
     pub fn skip_frames(&mut self, frames: u64) {
         self.stamper.skip_frames(frames);

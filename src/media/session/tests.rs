@@ -569,3 +569,75 @@ async fn digits_cross_a_transcoding_bridge_as_telephone_events() {
     }
     assert_eq!(digits, 1);
 }
+
+#[tokio::test]
+async fn digits_reach_a_leg_without_telephone_event_as_tones() {
+    use crate::media::dtmf::goertzel::GoertzelDetector;
+    use crate::media::dtmf::rfc4733::Rfc4733Sender;
+    use crate::media::dtmf::Digit;
+    let pool = pool(42240);
+    let (etx, _erx) = mpsc::unbounded_channel();
+    let s = spawn(
+        pool.allocate().expect("a"),
+        Some(pool.allocate().expect("b")),
+        Arc::new(Metrics::default()),
+        etx,
+    );
+    let phone = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let old_phone = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    s.set_remote(Side::A, Some(phone.local_addr().expect("addr")), None);
+    s.set_remote(Side::B, Some(old_phone.local_addr().expect("addr")), None);
+    s.send(Cmd::SetCodec {
+        side: Side::A,
+        neg: Some(neg(CodecKind::Pcmu, 0)),
+    });
+    // the callee speaks PCMA and negotiated no telephone-event
+    s.send(Cmd::SetCodec {
+        side: Side::B,
+        neg: Some(Negotiated {
+            te_pt: None,
+            ..neg(CodecKind::Pcma, 8)
+        }),
+    });
+    let to_a = SocketAddr::from(([127, 0, 0, 1], s.a_port));
+    let plan = Rfc4733Sender::new(8000).plan(Digit::D6, 7000, 120);
+    let mut tick = tokio::time::interval(PTIME);
+    let mut wire = BytesMut::new();
+    let mut buf = [0u8; 1500];
+    let mut dec = Decoder::new(CodecKind::Pcma).expect("dec");
+    let mut det = GoertzelDetector::default();
+    let mut pcm = Vec::new();
+    let mut sent = 0;
+    for i in 0..50u16 {
+        tick.tick().await;
+        while sent < plan.len() && plan[sent].at_ms <= u32::from(i) * 20 {
+            let p = plan[sent];
+            let mut pkt = RtpPacket::new(
+                101,
+                200 + sent as u16,
+                p.timestamp,
+                9,
+                Bytes::copy_from_slice(&p.event.encode()),
+            );
+            pkt.marker = p.marker;
+            wire.clear();
+            pkt.write_to(&mut wire).expect("w");
+            phone.send_to(&wire, to_a).await.expect("send");
+            sent += 1;
+        }
+        while let Ok(Ok((n, _))) =
+            tokio::time::timeout(Duration::from_millis(1), old_phone.recv_from(&mut buf)).await
+        {
+            let p = RtpPacket::parse(Bytes::copy_from_slice(&buf[..n])).expect("rtp");
+            assert_eq!(p.payload_type, 8, "only PCMA voice to this leg");
+            pcm.clear();
+            dec.decode(&p.payload, &mut pcm).expect("pcma");
+            det.push(&pcm);
+        }
+    }
+    det.flush();
+    let got: Vec<_> = std::iter::from_fn(|| det.poll_event()).collect();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].digit, Digit::D6);
+    assert!((100..=160).contains(&got[0].duration_ms), "{got:?}");
+}

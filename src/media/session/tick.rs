@@ -10,13 +10,17 @@ use tokio::sync::mpsc;
 
 use super::{owned, Cmd, LegMedia, SessionEvent, SideIo};
 use crate::media::codec::Resampler;
-use crate::media::playback::Source;
+use crate::media::playback::tone::ToneSpec;
+use crate::media::playback::{Source, Tone};
 use crate::media::record::Recorder;
 use crate::media::relay::Side;
 use crate::media::rtp::RtpPacket;
 
 /// How often a terminated leg gets an RTCP report (RFC 3550's 5 s minimum).
 const RTCP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Playback id of an in-band digit the switch generates.
+const INBAND_DIGIT: u64 = u64::MAX - 2;
 
 /// Rate of call recordings.
 pub const RECORDING_RATE: u32 = 8000;
@@ -150,6 +154,7 @@ impl Engine {
         match cmd {
             Cmd::SetCodec { side, neg } => {
                 let other = self.legs[1 - ix(side)].as_ref().map(LegMedia::rate);
+                let old = self.legs[ix(side)].take();
                 let leg = neg.and_then(|n| match LegMedia::with_pcm_rate(n.clone(), pcm_rate(&n, other)) {
                     Ok(l) => Some(l),
                     Err(e) => {
@@ -157,6 +162,14 @@ impl Engine {
                         None
                     }
                 });
+                // same clock: the outgoing stream keeps its SSRC and numbering
+                let leg = match (leg, old) {
+                    (Some(mut new), Some(old)) => {
+                        new.continue_numbering(&old);
+                        Some(new)
+                    }
+                    (leg, _) => leg,
+                };
                 self.legs[ix(side)] = leg;
                 self.resamplers.clear();
                 if self.legs[ix(side)].is_none() {
@@ -319,10 +332,23 @@ impl Engine {
         if !self.has_b || self.forwards(from) || self.play[ix(other(from))].is_some() {
             return;
         }
-        if let Some(leg) = self.legs[ix(other(from))].as_mut() {
-            if !leg.queue_digit(event.digit, event.duration_ms) {
-                tracing::debug!(digit = %event.digit, "other leg has no telephone-event; digit not passed on");
-            }
+        let to = other(from);
+        let Some(leg) = self.legs[ix(to)].as_mut() else {
+            return;
+        };
+        if leg.queue_digit(event.digit, event.duration_ms) {
+            return;
+        }
+        // no telephone-event on that leg: the digit goes as its two tones, in band
+        let (low, high) = crate::media::dtmf::goertzel::frequencies(event.digit);
+        let spec = ToneSpec {
+            freqs: [f64::from(low), f64::from(high)],
+            on_ms: event.duration_ms.clamp(40, 2000),
+            off_ms: 0,
+        };
+        match Tone::from_spec(spec, Some(spec.on_ms), leg.rate()) {
+            Ok(tone) => self.start_play(to, Feed::Source(Box::new(tone)), false, INBAND_DIGIT),
+            Err(e) => tracing::debug!(error = %e, "in-band digit not generated"),
         }
     }
 
