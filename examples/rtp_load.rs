@@ -116,6 +116,105 @@ async fn recv_text(sock: &UdpSocket, secs: u64) -> Res<String> {
     Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
 }
 
+/// One RTP stream of the generator: a socket, where it sends, what it says.
+struct Stream {
+    sock: Arc<UdpSocket>,
+    dest: SocketAddr,
+    voice: Voice,
+    seq: u16,
+    ssrc: u32,
+}
+
+/// A pump sends one packet on each of its streams every 20 ms and reads what
+/// arrived since, without waking per packet: the generator must cost far less
+/// than the switch it loads, on the same two cores.
+struct Pump {
+    streams: std::sync::Mutex<Vec<Stream>>,
+}
+
+/// Pumps tick 2 ms apart, spreading the generator's work over the 20 ms period.
+const PUMPS: usize = 10;
+static PUMP_SET: std::sync::OnceLock<Vec<Arc<Pump>>> = std::sync::OnceLock::new();
+static NEXT_PUMP: AtomicU64 = AtomicU64::new(0);
+
+fn pumps(
+    counters: &Arc<Counters>,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> &'static [Arc<Pump>] {
+    PUMP_SET.get_or_init(|| {
+        (0..PUMPS)
+            .map(|i| {
+                let pump = Arc::new(Pump {
+                    streams: std::sync::Mutex::new(Vec::new()),
+                });
+                let phase = Duration::from_millis(2 * i as u64);
+                tokio::spawn(run_pump(
+                    pump.clone(),
+                    counters.clone(),
+                    stop.clone(),
+                    phase,
+                ));
+                pump
+            })
+            .collect()
+    })
+}
+
+async fn run_pump(
+    pump: Arc<Pump>,
+    counters: Arc<Counters>,
+    stop: tokio::sync::watch::Receiver<bool>,
+    phase: Duration,
+) {
+    let mut tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + phase,
+        Duration::from_millis(20),
+    );
+    let mut buf = [0u8; 2048];
+    let mut pkt = Vec::with_capacity(1500);
+    // after the stop, keep reading for 300 ms: the last packets in flight arrive
+    let mut drain_ticks: Option<u32> = None;
+    loop {
+        tick.tick().await;
+        if *stop.borrow() && drain_ticks.is_none() {
+            drain_ticks = Some(15);
+        }
+        let sending = drain_ticks.is_none();
+        let (mut sent, mut received) = (0u64, 0u64);
+        {
+            let mut streams = pump.streams.lock().unwrap_or_else(|e| e.into_inner());
+            for s in streams.iter_mut() {
+                if sending && s.voice.send {
+                    let payload = &s.voice.payloads[usize::from(s.seq) % s.voice.payloads.len()];
+                    pkt.clear();
+                    pkt.extend_from_slice(&[0x80, s.voice.pt]);
+                    pkt.extend_from_slice(&s.seq.to_be_bytes());
+                    pkt.extend_from_slice(
+                        &(u32::from(s.seq).wrapping_mul(s.voice.ts_step)).to_be_bytes(),
+                    );
+                    pkt.extend_from_slice(&s.ssrc.to_be_bytes());
+                    pkt.extend_from_slice(payload);
+                    s.seq = s.seq.wrapping_add(1);
+                    if s.sock.try_send_to(&pkt, s.dest).is_ok() {
+                        sent += 1;
+                    }
+                }
+                while s.sock.try_recv_from(&mut buf).is_ok() {
+                    received += 1;
+                }
+            }
+        }
+        counters.sent.fetch_add(sent, Relaxed);
+        counters.received.fetch_add(received, Relaxed);
+        if let Some(left) = drain_ticks.as_mut() {
+            if *left == 0 {
+                return;
+            }
+            *left -= 1;
+        }
+    }
+}
+
 /// Sends 20 ms packets to `dest` until `stop`, and counts what `sock` receives.
 fn stream(
     sock: Arc<UdpSocket>,
@@ -124,50 +223,19 @@ fn stream(
     stop: tokio::sync::watch::Receiver<bool>,
     voice: Voice,
 ) {
-    let rx = sock.clone();
-    let c = counters.clone();
-    let mut stop_rx = stop.clone();
-    tokio::spawn(async move {
-        let mut buf = [0u8; 2048];
-        loop {
-            tokio::select! {
-                r = rx.recv_from(&mut buf) => if r.is_ok() { c.received.fetch_add(1, Relaxed); },
-                _ = stop_rx.changed() => {
-                    // let the last packets in flight arrive
-                    let _ = tokio::time::timeout(Duration::from_millis(300), async {
-                        loop { if rx.recv_from(&mut buf).await.is_ok() { c.received.fetch_add(1, Relaxed); } }
-                    }).await;
-                    return;
-                }
-            }
-        }
-    });
-    if !voice.send {
-        return;
-    }
-    let mut stop_tx = stop;
-    tokio::spawn(async move {
-        let ssrc: u32 = rand::random();
-        let mut tick = tokio::time::interval(Duration::from_millis(20));
-        let mut seq: u16 = 0;
-        let mut pkt = Vec::with_capacity(1500);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {
-                    let payload = &voice.payloads[usize::from(seq) % voice.payloads.len()];
-                    pkt.clear();
-                    pkt.extend_from_slice(&[0x80, voice.pt]);
-                    pkt.extend_from_slice(&seq.to_be_bytes());
-                    pkt.extend_from_slice(&(u32::from(seq).wrapping_mul(voice.ts_step)).to_be_bytes());
-                    pkt.extend_from_slice(&ssrc.to_be_bytes());
-                    pkt.extend_from_slice(payload);
-                    seq = seq.wrapping_add(1);
-                    if sock.send_to(&pkt, dest).await.is_ok() { counters.sent.fetch_add(1, Relaxed); }
-                }
-                _ = stop_tx.changed() => return,
-            }
-        }
-    });
+    let set = pumps(&counters, &stop);
+    let i = NEXT_PUMP.fetch_add(1, Relaxed) as usize % set.len();
+    set[i]
+        .streams
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(Stream {
+            sock,
+            dest,
+            voice,
+            seq: 0,
+            ssrc: rand::random(),
+        });
 }
 
 struct Ua {
