@@ -366,22 +366,15 @@ impl Engine {
             out.extend_from_slice(input);
             return;
         }
-        let key = (stream, from, to);
-        if !resamplers.contains_key(&key) {
-            match Resampler::new(from, to) {
-                Ok(r) => {
-                    resamplers.insert(key, r);
-                }
-                Err(_) => {
-                    out.resize((to / 50) as usize, 0);
-                    return;
-                }
+        let r = match resamplers.entry((stream, from, to)) {
+            std::collections::hash_map::Entry::Occupied(e) => Some(e.into_mut()),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                Resampler::new(from, to).ok().map(|r| v.insert(r))
             }
-        }
-        if let Some(r) = resamplers.get_mut(&key) {
-            if r.process(input, out).is_err() {
-                out.clear();
-            }
+        };
+        // a rate pair we cannot convert plays as silence rather than noise
+        if r.is_some_and(|r| r.process(input, out).is_err()) {
+            out.clear();
         }
         out.resize((to / 50) as usize, 0);
     }
