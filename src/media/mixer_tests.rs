@@ -2,8 +2,7 @@
 //! checked tone by tone, as a listener would notice it.
 
 use super::*;
-
-use std::f64::consts::PI;
+use crate::media::test_util::{goertzel_amplitude, sine_at};
 
 /// Tones per party; all whole cycles in 20 ms, so frames join without clicks
 /// and each sits in its own DFT bin.
@@ -12,22 +11,12 @@ const LEVEL: f64 = 0.25;
 const TICKS: usize = 10;
 
 fn sine(freq: f64, rate: u32, level: f64, len: usize) -> Vec<i16> {
-    (0..len)
-        .map(|n| (level * 32767.0 * (2.0 * PI * freq * n as f64 / f64::from(rate)).sin()) as i16)
-        .collect()
+    sine_at(freq, rate, level, 0, len)
 }
 
 /// Peak amplitude of the `freq` component of `x`, as a share of full scale.
 fn amplitude(x: &[i16], rate: u32, freq: f64) -> f64 {
-    let coeff = 2.0 * (2.0 * PI * freq / f64::from(rate)).cos();
-    let (mut s1, mut s2) = (0.0f64, 0.0f64);
-    for &v in x {
-        let s0 = f64::from(v) + coeff * s1 - s2;
-        s2 = s1;
-        s1 = s0;
-    }
-    let mag = (s1 * s1 + s2 * s2 - coeff * s1 * s2).max(0.0).sqrt();
-    2.0 * mag / x.len() as f64 / 32767.0
+    goertzel_amplitude(x, rate, freq) / 32767.0
 }
 
 /// Which of the three tones `heard` holds: present ones at about `LEVEL`,

@@ -13,3 +13,5 @@ pub mod record;
 pub mod relay;
 pub mod rtp;
 pub mod session;
+#[cfg(test)]
+pub(crate) mod test_util;

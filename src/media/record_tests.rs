@@ -1,35 +1,10 @@
 //! Recorder tests: each one reads the file back with hound, as a player would.
 
 use super::*;
+use crate::media::test_util::{power_share, sine_at};
 
-use std::f64::consts::PI;
-
-/// `len` samples of a `freq` Hz sine at `rate`, peak `level` × full scale,
-/// starting at sample `start` (so consecutive frames join up).
 fn sine(freq: f64, rate: u32, level: f64, start: usize, len: usize) -> Vec<i16> {
-    (start..start + len)
-        .map(|n| (level * 32767.0 * (2.0 * PI * freq * n as f64 / f64::from(rate)).sin()) as i16)
-        .collect()
-}
-
-/// Share of the power of `x` that lies at `freq` (Goertzel single bin).
-fn power_share(x: &[i16], rate: u32, freq: f64) -> f64 {
-    let coeff = 2.0 * (2.0 * PI * freq / f64::from(rate)).cos();
-    let (mut s1, mut s2) = (0.0f64, 0.0f64);
-    for &v in x {
-        let s0 = f64::from(v) + coeff * s1 - s2;
-        s2 = s1;
-        s1 = s0;
-    }
-    let n = x.len() as f64;
-    // |X(f)|² → mean power of that component (A²/2 = 2|X|²/N²).
-    let bin = (s1 * s1 + s2 * s2 - coeff * s1 * s2) * 2.0 / (n * n);
-    let total = x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / n;
-    if total == 0.0 {
-        0.0
-    } else {
-        bin / total
-    }
+    sine_at(freq, rate, level, start, len)
 }
 
 /// Reads a WAV back: (spec, left, right).

@@ -26,28 +26,7 @@ pub fn snr_db(reference: &[i16], actual: &[i16]) -> f64 {
     10.0 * (signal / noise).log10()
 }
 
-/// Root mean square of a block.
-pub fn rms(x: &[i16]) -> f64 {
-    if x.is_empty() {
-        return 0.0;
-    }
-    let sum: f64 = x.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
-    (sum / x.len() as f64).sqrt()
-}
-
-/// Peak amplitude of the `freq` component of `x` (Goertzel algorithm).
-pub fn goertzel_amplitude(x: &[i16], rate: u32, freq: f64) -> f64 {
-    let w = 2.0 * std::f64::consts::PI * freq / f64::from(rate);
-    let coeff = 2.0 * w.cos();
-    let (mut s1, mut s2) = (0.0f64, 0.0f64);
-    for &v in x {
-        let s0 = f64::from(v) + coeff * s1 - s2;
-        s2 = s1;
-        s1 = s0;
-    }
-    let power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
-    2.0 * power.max(0.0).sqrt() / x.len() as f64
-}
+pub use crate::media::test_util::{goertzel_amplitude, rms};
 
 /// The lag in `[min, max]` at which `delayed` best matches `reference`
 /// (normalised cross-correlation).

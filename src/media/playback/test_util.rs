@@ -14,19 +14,7 @@ pub fn sine_f32(freq: f64, rate: u32, level: f64, len: usize) -> Vec<f32> {
         .collect()
 }
 
-/// Peak amplitude (in sample units) of the `freq` component of `x`.
-pub fn goertzel(x: &[i16], rate: u32, freq: f64) -> f64 {
-    let w = 2.0 * std::f64::consts::PI * freq / f64::from(rate);
-    let coeff = 2.0 * w.cos();
-    let (mut s1, mut s2) = (0.0f64, 0.0f64);
-    for &v in x {
-        let s0 = f64::from(v) + coeff * s1 - s2;
-        s2 = s1;
-        s1 = s0;
-    }
-    let power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
-    2.0 * power.max(0.0).sqrt() / x.len() as f64
-}
+pub use crate::media::test_util::{goertzel_amplitude as goertzel, rms};
 
 /// Frequency estimated from the rising zero crossings of `x`, in Hz.
 pub fn dominant_freq(x: &[i16], rate: u32) -> f64 {
@@ -41,15 +29,6 @@ pub fn dominant_freq(x: &[i16], rate: u32) -> f64 {
     }
     let span = (rising[rising.len() - 1] - rising[0]) as f64;
     (rising.len() - 1) as f64 * f64::from(rate) / span
-}
-
-/// Root mean square of a block.
-pub fn rms(x: &[i16]) -> f64 {
-    if x.is_empty() {
-        return 0.0;
-    }
-    let sum: f64 = x.iter().map(|&v| f64::from(v).powi(2)).sum();
-    (sum / x.len() as f64).sqrt()
 }
 
 /// Reads up to `max_frames` frames, checking each `true` frame has the right

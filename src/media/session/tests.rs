@@ -5,6 +5,7 @@ use super::*;
 use crate::media::codec::{CodecKind, Decoder, Encoder};
 use crate::media::ports::PortPool;
 use crate::media::rtp::RtpPacket;
+use crate::media::test_util::crossings_per_second;
 use bytes::BytesMut;
 use std::time::Duration;
 use tokio::net::UdpSocket;
@@ -44,11 +45,6 @@ fn neg(codec: CodecKind, pt: u8) -> Negotiated {
         te_pt: Some(101),
         te_rate: 8000,
     }
-}
-
-fn crossings_per_second(pcm: &[i16], rate: u32) -> f64 {
-    let c = pcm.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
-    c as f64 / 2.0 / (pcm.len() as f64 / f64::from(rate))
 }
 
 async fn recv(sock: &UdpSocket, buf: &mut [u8]) -> (usize, SocketAddr) {
