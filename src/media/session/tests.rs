@@ -491,6 +491,27 @@ async fn recording_survives_a_switch_from_relay_to_transcoding() {
     }
 }
 
+/// Sends the telephone-event packets of `plan` due by `now_ms` (PT 101).
+async fn send_due_events(
+    sock: &UdpSocket,
+    to: SocketAddr,
+    plan: &[crate::media::dtmf::rfc4733::PlannedPacket],
+    now_ms: u32,
+    sent: &mut usize,
+) {
+    let mut wire = BytesMut::new();
+    while *sent < plan.len() && plan[*sent].at_ms <= now_ms {
+        let p = plan[*sent];
+        let payload = Bytes::copy_from_slice(&p.event.encode());
+        let mut pkt = RtpPacket::new(101, 100 + *sent as u16, p.timestamp, 9, payload);
+        pkt.marker = p.marker;
+        wire.clear();
+        pkt.write_to(&mut wire).expect("w");
+        sock.send_to(&wire, to).await.expect("send");
+        *sent += 1;
+    }
+}
+
 #[tokio::test]
 async fn digits_cross_a_transcoding_bridge_as_telephone_events() {
     use crate::media::dtmf::rfc4733::{Rfc4733Receiver, Rfc4733Sender};
@@ -519,27 +540,12 @@ async fn digits_cross_a_transcoding_bridge_as_telephone_events() {
     // the phone presses 4 for 100 ms (RFC 4733, PT 101)
     let plan = Rfc4733Sender::new(8000).plan(Digit::D4, 5000, 100);
     let mut tick = tokio::time::interval(PTIME);
-    let mut wire = BytesMut::new();
     let mut rx = Rfc4733Receiver::new(8000);
     let mut buf = [0u8; 1500];
     let mut sent = 0;
     for i in 0..40u16 {
         tick.tick().await;
-        while sent < plan.len() && plan[sent].at_ms <= u32::from(i) * 20 {
-            let p = plan[sent];
-            let mut pkt = RtpPacket::new(
-                101,
-                100 + sent as u16,
-                p.timestamp,
-                9,
-                Bytes::copy_from_slice(&p.event.encode()),
-            );
-            pkt.marker = p.marker;
-            wire.clear();
-            pkt.write_to(&mut wire).expect("w");
-            phone.send_to(&wire, to_a).await.expect("send");
-            sent += 1;
-        }
+        send_due_events(&phone, to_a, &plan, u32::from(i) * 20, &mut sent).await;
         while let Ok(Ok((n, _))) =
             tokio::time::timeout(Duration::from_millis(1), browser.recv_from(&mut buf)).await
         {
@@ -598,7 +604,6 @@ async fn digits_reach_a_leg_without_telephone_event_as_tones() {
     let to_a = SocketAddr::from(([127, 0, 0, 1], s.a_port));
     let plan = Rfc4733Sender::new(8000).plan(Digit::D6, 7000, 120);
     let mut tick = tokio::time::interval(PTIME);
-    let mut wire = BytesMut::new();
     let mut buf = [0u8; 1500];
     let mut dec = Decoder::new(CodecKind::Pcma).expect("dec");
     let mut det = GoertzelDetector::default();
@@ -606,21 +611,7 @@ async fn digits_reach_a_leg_without_telephone_event_as_tones() {
     let mut sent = 0;
     for i in 0..50u16 {
         tick.tick().await;
-        while sent < plan.len() && plan[sent].at_ms <= u32::from(i) * 20 {
-            let p = plan[sent];
-            let mut pkt = RtpPacket::new(
-                101,
-                200 + sent as u16,
-                p.timestamp,
-                9,
-                Bytes::copy_from_slice(&p.event.encode()),
-            );
-            pkt.marker = p.marker;
-            wire.clear();
-            pkt.write_to(&mut wire).expect("w");
-            phone.send_to(&wire, to_a).await.expect("send");
-            sent += 1;
-        }
+        send_due_events(&phone, to_a, &plan, u32::from(i) * 20, &mut sent).await;
         while let Ok(Ok((n, _))) =
             tokio::time::timeout(Duration::from_millis(1), old_phone.recv_from(&mut buf)).await
         {
