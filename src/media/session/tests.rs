@@ -163,33 +163,66 @@ async fn endpoint_plays_a_source_paced_and_reports_its_end() {
     ));
 }
 
-#[tokio::test]
-async fn transcodes_pcmu_to_opus_and_records_both_sides() {
-    let pool = pool(42080);
-    let dir = tempfile::tempdir().expect("dir");
-    let path = dir.path().join("rec/call.wav");
-    let (etx, mut erx) = mpsc::unbounded_channel();
+/// A session bridging two test sockets (`a` plays the caller, `b` the callee),
+/// each side set to its codec.
+struct Bridge {
+    s: SessionHandle,
+    events: mpsc::UnboundedReceiver<SessionEvent>,
+    a: UdpSocket,
+    b: UdpSocket,
+    to_a: SocketAddr,
+    to_b: SocketAddr,
+    _pool: Arc<PortPool>,
+}
+
+async fn bridge(base: u16, a: Negotiated, b: Negotiated) -> Bridge {
+    let pool = pool(base);
+    let (etx, events) = mpsc::unbounded_channel();
     let s = spawn(
         pool.allocate().expect("a"),
         Some(pool.allocate().expect("b")),
         Arc::new(Metrics::default()),
         etx,
     );
-    let phone = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
-    let browser = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
-    s.set_remote(Side::A, Some(phone.local_addr().expect("addr")), None);
-    s.set_remote(Side::B, Some(browser.local_addr().expect("addr")), None);
+    let sa = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let sb = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    s.set_remote(Side::A, Some(sa.local_addr().expect("addr")), None);
+    s.set_remote(Side::B, Some(sb.local_addr().expect("addr")), None);
     s.send(Cmd::SetCodec {
         side: Side::A,
-        neg: Some(neg(CodecKind::Pcmu, 0)),
+        neg: Some(a),
     });
     s.send(Cmd::SetCodec {
         side: Side::B,
-        neg: Some(neg(CodecKind::Opus, 111)),
+        neg: Some(b),
     });
-    s.send(Cmd::Record { path: path.clone() });
     let to_a = SocketAddr::from(([127, 0, 0, 1], s.a_port));
     let to_b = SocketAddr::from(([127, 0, 0, 1], s.b_port.expect("b")));
+    Bridge {
+        s,
+        events,
+        a: sa,
+        b: sb,
+        to_a,
+        to_b,
+        _pool: pool,
+    }
+}
+
+#[tokio::test]
+async fn transcodes_pcmu_to_opus_and_records_both_sides() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("rec/call.wav");
+    let Bridge {
+        s,
+        events: mut erx,
+        a: phone,
+        b: browser,
+        to_a,
+        to_b,
+        ..
+    } = bridge(42080, neg(CodecKind::Pcmu, 0), neg(CodecKind::Opus, 111)).await;
+    s.send(Cmd::Record { path: path.clone() });
     // the phone sends 1 kHz in PCMU, the browser 440 Hz in Opus, for 1.5 s
     let mut pcmu = Encoder::new(CodecKind::Pcmu).expect("enc");
     let mut opus = Encoder::new(CodecKind::Opus).expect("enc");
@@ -403,29 +436,18 @@ async fn send_frame(
 
 #[tokio::test]
 async fn recording_survives_a_switch_from_relay_to_transcoding() {
-    let pool = pool(42160);
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("switch.wav");
-    let (etx, mut erx) = mpsc::unbounded_channel();
-    let s = spawn(
-        pool.allocate().expect("a"),
-        Some(pool.allocate().expect("b")),
-        Arc::new(Metrics::default()),
-        etx,
-    );
-    let phone = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
-    let other = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
-    s.set_remote(Side::A, Some(phone.local_addr().expect("addr")), None);
-    s.set_remote(Side::B, Some(other.local_addr().expect("addr")), None);
-    for side in [Side::A, Side::B] {
-        s.send(Cmd::SetCodec {
-            side,
-            neg: Some(neg(CodecKind::Pcmu, 0)),
-        });
-    }
+    let Bridge {
+        s,
+        events: mut erx,
+        a: phone,
+        b: other,
+        to_a,
+        to_b,
+        ..
+    } = bridge(42160, neg(CodecKind::Pcmu, 0), neg(CodecKind::Pcmu, 0)).await;
     s.send(Cmd::Record { path: path.clone() });
-    let to_a = SocketAddr::from(([127, 0, 0, 1], s.a_port));
-    let to_b = SocketAddr::from(([127, 0, 0, 1], s.b_port.expect("b")));
     let mut tone_a = Sine {
         rate: 8000,
         freq: 1000.0,
@@ -516,27 +538,15 @@ async fn send_due_events(
 async fn digits_cross_a_transcoding_bridge_as_telephone_events() {
     use crate::media::dtmf::rfc4733::{Rfc4733Receiver, Rfc4733Sender};
     use crate::media::dtmf::Digit;
-    let pool = pool(42200);
-    let (etx, mut erx) = mpsc::unbounded_channel();
-    let s = spawn(
-        pool.allocate().expect("a"),
-        Some(pool.allocate().expect("b")),
-        Arc::new(Metrics::default()),
-        etx,
-    );
-    let phone = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
-    let browser = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
-    s.set_remote(Side::A, Some(phone.local_addr().expect("addr")), None);
-    s.set_remote(Side::B, Some(browser.local_addr().expect("addr")), None);
-    s.send(Cmd::SetCodec {
-        side: Side::A,
-        neg: Some(neg(CodecKind::Pcmu, 0)),
-    });
-    s.send(Cmd::SetCodec {
-        side: Side::B,
-        neg: Some(neg(CodecKind::Opus, 111)),
-    });
-    let to_a = SocketAddr::from(([127, 0, 0, 1], s.a_port));
+    let Bridge {
+        s: _session,
+        events: mut erx,
+        a: phone,
+        b: browser,
+        to_a,
+        to_b: _,
+        ..
+    } = bridge(42200, neg(CodecKind::Pcmu, 0), neg(CodecKind::Opus, 111)).await;
     // the phone presses 4 for 100 ms (RFC 4733, PT 101)
     let plan = Rfc4733Sender::new(8000).plan(Digit::D4, 5000, 100);
     let mut tick = tokio::time::interval(PTIME);
@@ -577,31 +587,18 @@ async fn digits_reach_a_leg_without_telephone_event_as_tones() {
     use crate::media::dtmf::goertzel::GoertzelDetector;
     use crate::media::dtmf::rfc4733::Rfc4733Sender;
     use crate::media::dtmf::Digit;
-    let pool = pool(42240);
-    let (etx, _erx) = mpsc::unbounded_channel();
-    let s = spawn(
-        pool.allocate().expect("a"),
-        Some(pool.allocate().expect("b")),
-        Arc::new(Metrics::default()),
-        etx,
-    );
-    let phone = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
-    let old_phone = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
-    s.set_remote(Side::A, Some(phone.local_addr().expect("addr")), None);
-    s.set_remote(Side::B, Some(old_phone.local_addr().expect("addr")), None);
-    s.send(Cmd::SetCodec {
-        side: Side::A,
-        neg: Some(neg(CodecKind::Pcmu, 0)),
-    });
     // the callee speaks PCMA and negotiated no telephone-event
-    s.send(Cmd::SetCodec {
-        side: Side::B,
-        neg: Some(Negotiated {
-            te_pt: None,
-            ..neg(CodecKind::Pcma, 8)
-        }),
-    });
-    let to_a = SocketAddr::from(([127, 0, 0, 1], s.a_port));
+    let no_events = Negotiated {
+        te_pt: None,
+        ..neg(CodecKind::Pcma, 8)
+    };
+    let Bridge {
+        a: phone,
+        b: old_phone,
+        to_a,
+        s: _session,
+        ..
+    } = bridge(42240, neg(CodecKind::Pcmu, 0), no_events).await;
     let plan = Rfc4733Sender::new(8000).plan(Digit::D6, 7000, 120);
     let mut tick = tokio::time::interval(PTIME);
     let mut buf = [0u8; 1500];
