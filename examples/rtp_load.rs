@@ -6,7 +6,7 @@
 //!
 //! Modes (last argument): `relay` (default; G.711 both ways, the switch relays),
 //! `opus` (the caller speaks only Opus — real encoded frames — and the callee only
-//! PCMA: the switch transcodes every packet both ways), `app` (CALLEE is a dialplan
+//! PCMU: the switch transcodes every packet both ways), `app` (CALLEE is a dialplan
 //! app number the switch answers and plays to; the caller only listens).
 //!
 //! cargo run --release --example rtp_load -- SWITCH_ADDR CALLS SECONDS CALLER PASS CALLEE PASS [MODE]
@@ -46,6 +46,10 @@ fn offer(port: u16) -> String {
     format!("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {port} RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n")
 }
 
+fn pcmu_offer(port: u16) -> String {
+    format!("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+}
+
 fn opus_offer(port: u16) -> String {
     format!("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {port} RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\n")
 }
@@ -73,6 +77,15 @@ impl Voice {
             pt: 8,
             ts_step: 160,
             payloads: Arc::new(vec![vec![0xD5; 160]]),
+            send: true,
+        }
+    }
+
+    fn pcmu() -> Voice {
+        Voice {
+            pt: 0,
+            ts_step: 160,
+            payloads: Arc::new(vec![vec![0xFF; 160]]),
             send: true,
         }
     }
@@ -284,6 +297,7 @@ impl Ua {
 
 /// The callee: answers every INVITE with its own RTP socket, streams until BYE.
 async fn callee(
+    mode: Mode,
     ua: Ua,
     counters: Arc<Counters>,
     stop: tokio::sync::watch::Receiver<bool>,
@@ -315,7 +329,12 @@ async fn callee(
             let rtp = Arc::new(UdpSocket::bind("127.0.0.1:0").await?);
             let port = rtp.local_addr()?.port();
             let dest = media_dest(&m).ok_or("INVITE without SDP")?;
-            let sdp = offer(port);
+            // the transcoding benchmark's callee is a G.711 µ-law phone
+            let (sdp, voice) = if mode == Mode::Opus {
+                (pcmu_offer(port), Voice::pcmu())
+            } else {
+                (offer(port), Voice::pcma())
+            };
             let extra = format!(
                 "Contact: <sip:{}@127.0.0.1:{}>\r\nContent-Type: application/sdp\r\n",
                 ua.user,
@@ -324,7 +343,7 @@ async fn callee(
             let ok = reply("200 OK", &extra, &sdp);
             ua.sock.send_to(ok.as_bytes(), from).await?;
             answered.insert(cid, ok);
-            stream(rtp, dest, counters.clone(), stop.clone(), Voice::pcma());
+            stream(rtp, dest, counters.clone(), stop.clone(), voice);
         } else if m.starts_with("BYE ") {
             answered.remove(header(&m, "Call-ID").unwrap_or(""));
             ua.sock
@@ -434,7 +453,7 @@ async fn main() -> Res<()> {
     };
     if mode != Mode::App {
         callee_ua.register().await?;
-        tokio::spawn(callee(callee_ua, counters.clone(), stop_rx.clone()));
+        tokio::spawn(callee(mode, callee_ua, counters.clone(), stop_rx.clone()));
     }
     let mut handles = Vec::new();
     for i in 0..calls {

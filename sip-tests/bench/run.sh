@@ -6,7 +6,7 @@
 #   sip-tests/bench/run.sh calls      # calls per second set up and torn down through the B2BUA
 #   sip-tests/bench/run.sh rtp        # concurrent calls with 20 ms G.711 both ways (examples/rtp_load)
 #   sip-tests/bench/run.sh rtp-sipp   # the same load played by SIPp from a pcap
-#   sip-tests/bench/run.sh transcode  # concurrent Opus<->PCMA calls transcoded by the switch
+#   sip-tests/bench/run.sh transcode  # concurrent Opus<->PCMU calls transcoded by the switch
 #   sip-tests/bench/run.sh playback   # concurrent channels the switch plays music on hold to
 #   sip-tests/bench/run.sh all
 #   PEER=kamailio sip-tests/bench/run.sh register   # the same load against Kamailio (reference)
@@ -194,7 +194,7 @@ bench_rtp() {
   stop_switch
 }
 
-# Concurrent transcoded calls: Opus caller (real Opus frames), PCMA callee; the switch
+# Concurrent transcoded calls: Opus caller (real Opus frames), PCMU callee; the switch
 # decodes, resamples and re-encodes every packet. Deadline misses from /metrics.
 bench_media() {
   local mode=$1 label=$2 steps=$3
@@ -270,7 +270,7 @@ case "${1:-all}" in
   calls) bench_calls ;;
   rtp) bench_rtp ;;
   rtp-sipp) bench_rtp_sipp ;;
-  transcode) bench_media opus "concurrent Opus<->PCMA transcoded calls" "${MEDIA_CALLS:-100 200 400 600}" 10001 ;;
+  transcode) bench_media opus "concurrent Opus<->PCMU transcoded calls" "${MEDIA_CALLS:-200 300 400}" 10001 ;;
   playback) bench_media app "concurrent prompt playback channels (music on hold, PCMA)" "${MEDIA_CALLS:-500 1000 2000}" 9000 ;;
   all) bench_register; bench_calls; bench_rtp ;;
   *) echo "usage: $0 register|calls|rtp|rtp-sipp|transcode|playback|all" >&2; exit 2 ;;
