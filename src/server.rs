@@ -173,11 +173,21 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     crate::media::codec::opus::set_default_complexity(args.opus_complexity);
     let media = Arc::new(MediaLibrary::new(&args.media_dir, &args.store.data_dir));
     // convert the default hold music once up front: the first hold then starts at once
-    let warm = media.clone();
+    let (warm, apps_store) = (media.clone(), store.clone());
     tokio::spawn(async move {
         for rate in [8000, 16_000] {
             if let Err(e) = warm.moh("default", 1, rate).await {
                 tracing::warn!(error = %e, "music on hold class `default` not loadable");
+            }
+        }
+        // render the apps' speech once now, so no caller waits for espeak-ng
+        for app in apps_store.list_apps().await.unwrap_or_default() {
+            for step in &app.steps {
+                if let crate::dialplan::Step::Say { text, voice } = step {
+                    if let Err(e) = warm.say(text, voice.as_deref(), 8000).await {
+                        tracing::warn!(app = %app.number, error = %e, "speech not rendered");
+                    }
+                }
             }
         }
     });
