@@ -96,7 +96,7 @@ impl Call {
             self.start_recording();
         }
         match neg {
-            Some(neg) => self.run_app(app, neg.codec.clock_rate()),
+            Some(neg) => self.run_app(app, negotiate::pcm_rate(&neg, None)),
             None => self.app_waiting = Some(app),
         }
     }
@@ -142,7 +142,7 @@ impl Call {
         match line.as_ref().and_then(negotiate::choose) {
             Some(neg) => {
                 self.app_media(&req.body, neg.clone());
-                self.run_app(app, neg.codec.clock_rate());
+                self.run_app(app, negotiate::pcm_rate(&neg, None));
             }
             None => {
                 tracing::info!(call = %self.id, "ACK without a usable SDP answer; hanging up");

@@ -122,7 +122,7 @@ impl SessionHandle {
         self.send(Cmd::SetRemote { side, rtp, rtcp });
     }
 
-    /// The legs' packet, loss and jitter figures (at most a second old).
+    /// The legs' packet, loss and jitter figures (at most 250 ms old).
     pub fn figures(&self, side: Side) -> Option<LegStats> {
         let f = self.figures.lock().ok()?;
         match side {
@@ -206,7 +206,7 @@ async fn run(
     let clock = tokio::time::sleep(std::time::Duration::from_secs(3600));
     tokio::pin!(clock);
     let mut armed: Option<Instant> = None;
-    let mut flush = tokio::time::interval(std::time::Duration::from_secs(1));
+    let mut flush = tokio::time::interval(std::time::Duration::from_millis(250));
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         // the 20 ms clock runs only while some leg is terminated here

@@ -84,6 +84,19 @@ pub fn choose(audio: &MediaLine) -> Option<Negotiated> {
     })
 }
 
+/// The PCM rate a leg runs at: the other leg's when the codec can (no
+/// resampling at all for Opus bridged to G.711), 16 kHz for an Opus leg the
+/// switch plays to itself (prompts are wideband), else the codec's clock.
+/// Playback sources for a leg are best made at this rate.
+pub fn pcm_rate(neg: &Negotiated, other: Option<u32>) -> u32 {
+    let rates = neg.codec.pcm_rates();
+    match other {
+        Some(r) if rates.contains(&r) => r,
+        None if rates.contains(&16_000) => 16_000,
+        _ => rates.first().copied().unwrap_or(neg.codec.clock_rate()),
+    }
+}
+
 /// Reads an offer or answer body: its audio line, if it has one we could use.
 pub fn audio_line(body: &[u8]) -> Result<Option<MediaLine>, SdpError> {
     let text = sdp::sdp_text(body)?;

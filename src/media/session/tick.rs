@@ -61,18 +61,6 @@ enum Stream {
     Play(usize),
 }
 
-/// The PCM rate a leg runs at: the other leg's when the codec can (no
-/// resampling at all for Opus bridged to G.711), 16 kHz for an Opus leg the
-/// switch plays to (prompts are wideband), else the codec's clock.
-fn pcm_rate(neg: &super::Negotiated, other: Option<u32>) -> u32 {
-    let rates = neg.codec.pcm_rates();
-    match other {
-        Some(r) if rates.contains(&r) => r,
-        None if rates.contains(&16_000) => 16_000,
-        _ => rates.first().copied().unwrap_or(neg.codec.clock_rate()),
-    }
-}
-
 pub(super) struct Engine {
     events: mpsc::UnboundedSender<SessionEvent>,
     legs: [Option<LegMedia>; 2],
@@ -155,7 +143,7 @@ impl Engine {
             Cmd::SetCodec { side, neg } => {
                 let other = self.legs[1 - ix(side)].as_ref().map(LegMedia::rate);
                 let old = self.legs[ix(side)].take();
-                let leg = neg.and_then(|n| match LegMedia::with_pcm_rate(n.clone(), pcm_rate(&n, other)) {
+                let leg = neg.and_then(|n| match LegMedia::with_pcm_rate(n.clone(), super::negotiate::pcm_rate(&n, other)) {
                     Ok(l) => Some(l),
                     Err(e) => {
                         tracing::warn!(error = %e, "codec could not be set up; relaying untouched");
