@@ -71,6 +71,12 @@ impl Call {
         let body = match (&offer, &neg) {
             (Some(line), Some(neg)) => {
                 self.app_media(&self.a_invite.body.clone(), neg.clone());
+                if let Some(m) = self.media.as_ref() {
+                    m.send(Cmd::SetSending {
+                        side: Side::A,
+                        on: negotiate::we_send(negotiate::answer_direction(line.direction)),
+                    });
+                }
                 negotiate::endpoint_sdp(
                     self.public_ip(),
                     port,
@@ -205,6 +211,11 @@ impl Call {
                     side: Side::A,
                     neg: Some(neg.clone()),
                 });
+                let direction = negotiate::answer_direction(line.direction);
+                m.send(Cmd::SetSending {
+                    side: Side::A,
+                    on: negotiate::we_send(direction),
+                });
                 let port = m.a_port;
                 self.sdp_session += 1;
                 let body = negotiate::endpoint_sdp(
@@ -213,7 +224,7 @@ impl Call {
                     &line.proto,
                     &neg,
                     self.sdp_session,
-                    negotiate::answer_direction(line.direction),
+                    direction,
                 );
                 let mut r = message::response(&req, 200, "OK", None);
                 r.headers.push(Header::Contact(rsip::headers::Contact::from(

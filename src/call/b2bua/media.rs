@@ -63,6 +63,12 @@ impl Call {
         if let Some(same) = same_codec(&offer, &answered) {
             self.set_codec(from, Some(answered));
             self.set_codec(offerer, Some(same));
+            if let Some(m) = self.media.as_ref() {
+                m.send(Cmd::SetSending {
+                    side: offerer,
+                    on: true,
+                });
+            }
             return Some(relayed);
         }
         // the answerer picked a codec the offerer never offered: transcode
@@ -74,6 +80,12 @@ impl Call {
         self.set_codec(from, Some(answered));
         self.set_codec(offerer, Some(own.clone()));
         let direction = negotiate::answer_direction(offer.direction);
+        if let Some(m) = self.media.as_ref() {
+            m.send(Cmd::SetSending {
+                side: offerer,
+                on: negotiate::we_send(direction),
+            });
+        }
         Some(
             negotiate::endpoint_sdp(
                 self.public_ip(),

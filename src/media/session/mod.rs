@@ -72,6 +72,9 @@ pub enum Cmd {
         digit: crate::media::dtmf::Digit,
         duration_ms: u32,
     },
+    /// Whether the switch may send media to `side` (false when its SDP
+    /// answer to that side said `recvonly` or `inactive`).
+    SetSending { side: Side, on: bool },
     /// Stop playing to `side`.
     StopPlay { side: Side },
     /// Record both sides to a stereo WAV (caller left, callee right).

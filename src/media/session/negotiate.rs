@@ -157,6 +157,11 @@ pub fn endpoint_offer(ip: IpAddr, port: u16, session: u64) -> String {
     )
 }
 
+/// Whether a side may be sent media after we answered it with `answered`.
+pub fn we_send(answered: Direction) -> bool {
+    matches!(answered, Direction::SendRecv | Direction::SendOnly)
+}
+
 /// The direction an answer takes to an offer with `offered` (RFC 3264 §6.1).
 pub fn answer_direction(offered: Direction) -> Direction {
     match offered {

@@ -625,3 +625,47 @@ async fn digits_reach_a_leg_without_telephone_event_as_tones() {
     assert_eq!(got[0].digit, Digit::D6);
     assert!((100..=160).contains(&got[0].duration_ms), "{got:?}");
 }
+
+#[tokio::test]
+async fn nothing_is_sent_to_a_side_we_answered_recvonly() {
+    let pool = pool(42280);
+    let (etx, _erx) = mpsc::unbounded_channel();
+    let s = spawn(
+        pool.allocate().expect("a"),
+        None,
+        Arc::new(Metrics::default()),
+        etx,
+    );
+    let phone = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    s.set_remote(Side::A, Some(phone.local_addr().expect("addr")), None);
+    s.send(Cmd::SetCodec {
+        side: Side::A,
+        neg: Some(neg(CodecKind::Pcmu, 0)),
+    });
+    let mut buf = [0u8; 1500];
+    // the endpoint sends (silence) every 20 ms …
+    let (n, _) = recv(&phone, &mut buf).await;
+    let first = RtpPacket::parse(Bytes::copy_from_slice(&buf[..n])).expect("rtp");
+    // … until the phone puts the call on hold and we answer recvonly
+    s.send(Cmd::SetSending {
+        side: Side::A,
+        on: false,
+    });
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    while phone.try_recv_from(&mut buf).is_ok() {}
+    let quiet = tokio::time::timeout(Duration::from_millis(300), phone.recv_from(&mut buf)).await;
+    assert!(quiet.is_err(), "media kept coming while on hold");
+    // resumed: the stream goes on with its timestamps true to the time that passed
+    s.send(Cmd::SetSending {
+        side: Side::A,
+        on: true,
+    });
+    let (n, _) = recv(&phone, &mut buf).await;
+    let later = RtpPacket::parse(Bytes::copy_from_slice(&buf[..n])).expect("rtp");
+    assert_eq!(later.ssrc, first.ssrc);
+    let elapsed_ts = later.timestamp.wrapping_sub(first.timestamp);
+    assert!(
+        elapsed_ts >= 8 * 300,
+        "timestamps advanced only {elapsed_ts} over >300 ms"
+    );
+}

@@ -77,6 +77,8 @@ pub(super) struct Engine {
     out: BytesMut,
     frames: u64,
     next_rtcp: Option<Instant>,
+    /// Whether each side may be sent media (false after we answered recvonly/inactive).
+    sending: [bool; 2],
 }
 
 impl Engine {
@@ -97,6 +99,7 @@ impl Engine {
             out: BytesMut::with_capacity(1500),
             frames: 0,
             next_rtcp: None,
+            sending: [true, true],
         }
     }
 
@@ -184,6 +187,7 @@ impl Engine {
                 Err(e) => self.emit(SessionEvent::Recorded(Err(e.to_string()))),
             },
             Cmd::StopRecord => self.stop_record(),
+            Cmd::SetSending { side, on } => self.sending[ix(side)] = on,
             Cmd::Digit {
                 side,
                 event,
@@ -450,7 +454,11 @@ impl Engine {
             if skipped > 0 {
                 leg.skip_frames(skipped);
             }
-            if leg.sending_digit() {
+            if !self.sending[i] {
+                // the leg asked us not to send (we answered recvonly/inactive):
+                // time still passes in our stream's timestamps
+                leg.skip_frames(1);
+            } else if leg.sending_digit() {
                 if leg.encode_digit_tick(&mut self.out) {
                     if let Some(dst) = io.peer.rtp {
                         let _ = io.pair.rtp.send_to(&self.out, dst).await;
