@@ -66,6 +66,10 @@ pub struct LegMedia {
     last_sr: Option<(u32, Instant)>,
     /// Decoded audio of a relayed packet (in-band DTMF detection).
     scratch: Vec<i16>,
+    /// Decoded audio not yet played (packets longer or shorter than 20 ms).
+    decoded: Vec<i16>,
+    /// Samples the last packet decoded to (what a lost packet stands for).
+    packet_samples: usize,
     /// Digits waiting to be sent as telephone-events, with their durations.
     digits_out: VecDeque<(Digit, u32)>,
     /// The digit being sent: its planned packets, the event timestamp, ticks so far.
@@ -121,6 +125,8 @@ impl LegMedia {
             digits_out: VecDeque::new(),
             sending: None,
             scratch: Vec::with_capacity(160),
+            decoded: Vec::with_capacity(4 * frame_len),
+            packet_samples: frame_len,
             neg,
         })
     }
@@ -196,22 +202,46 @@ impl LegMedia {
     /// silence); true when it carried received audio.
     pub fn pull_frame(&mut self, now: Instant, pcm: &mut Vec<i16>) -> bool {
         self.on_tick(now);
-        let start = pcm.len();
-        let heard = match self.jitter.pop(now) {
-            Frame::Packet { payload, .. } => match self.dec.decode(&payload, pcm) {
-                Ok(()) => true,
-                Err(_) => {
-                    self.decode_errors += 1;
-                    false
+        // packets of any duration (ptime 10, 20, 30, 40 ms …) are decoded into a
+        // FIFO as they fall due; each tick takes exactly one 20 ms frame from it
+        let mut heard = false;
+        while self.decoded.len() < self.frame_len {
+            let before = self.decoded.len();
+            match self.jitter.pop(now) {
+                Frame::Packet { payload, .. } => {
+                    if self.dec.decode(&payload, &mut self.decoded).is_err() {
+                        self.decode_errors += 1;
+                    }
+                    let got = self.decoded.len() - before;
+                    if got > 0 {
+                        heard = true;
+                        self.packet_samples = got;
+                    }
                 }
-            },
-            Frame::Lost { .. } => {
-                self.concealed += 1;
-                self.dec.conceal(pcm).is_ok()
+                Frame::Lost { .. } => {
+                    self.concealed += 1;
+                    // as long as the packets of this stream last
+                    while self.decoded.len() - before < self.packet_samples {
+                        let step = self.decoded.len();
+                        if self.dec.conceal(&mut self.decoded).is_err()
+                            || self.decoded.len() == step
+                        {
+                            break;
+                        }
+                    }
+                    self.decoded.truncate(before + self.packet_samples);
+                }
+                Frame::Empty => break,
             }
-            Frame::Empty => false,
-        };
-        // exactly one frame, whatever the packet held (ptime other than 20 ms)
+        }
+        // latency stays bounded whatever a peer sends: keep at most 3 frames queued
+        let excess = self.decoded.len().saturating_sub(3 * self.frame_len);
+        if excess > 0 {
+            self.decoded.drain(..excess);
+        }
+        let start = pcm.len();
+        let take = self.decoded.len().min(self.frame_len);
+        pcm.extend(self.decoded.drain(..take));
         pcm.resize(start + self.frame_len, 0);
         if let Some(det) = self.inband.as_mut() {
             det.push(&pcm[start..]);
@@ -454,6 +484,7 @@ pub const PTIME: Duration = Duration::from_millis(20);
 mod tests {
     use super::*;
     use crate::media::dtmf::Digit;
+    use std::time::Duration;
 
     fn pcmu() -> Negotiated {
         Negotiated {
@@ -660,6 +691,51 @@ mod tests {
             payload_of(&[0xa0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 9]),
             None
         );
+    }
+
+    #[test]
+    fn thirty_ms_packets_play_as_continuous_20_ms_frames() {
+        // a phone with ptime 30: 240 samples a packet, 1.5 of our frames
+        let mut rx = LegMedia::new(pcmu()).expect("leg");
+        let mut enc = crate::media::codec::Encoder::new(CodecKind::Pcmu).expect("enc");
+        let t0 = Instant::now();
+        let mut phase = 0.0;
+        let mut heard = Vec::new();
+        let mut ticks = 0u32;
+        for n in 0..40u32 {
+            let pcm = sine(1000.0, 240, 8000, &mut phase);
+            let mut payload = Vec::new();
+            enc.encode(&pcm, &mut payload).expect("encode");
+            let pkt = RtpPacket::new(0, n as u16, n * 240, 5, Bytes::from(payload));
+            let mut buf = BytesMut::new();
+            pkt.write_to(&mut buf).expect("write");
+            let arrival = t0 + Duration::from_millis(30) * n;
+            rx.on_rtp(arrival, buf.freeze());
+            // every 20 ms tick up to this arrival
+            while PTIME * ticks <= Duration::from_millis(30) * n {
+                rx.pull_frame(t0 + PTIME * ticks, &mut heard);
+                ticks += 1;
+            }
+        }
+        assert_eq!(rx.stats().packets_in, 40);
+        assert_eq!(
+            rx.stats().concealed,
+            0,
+            "no gaps invented between 30 ms packets"
+        );
+        // after the jitter delay the tone is continuous: no silent 10 ms holes
+        let steady = &heard[8000 * 2 / 10..heard.len() - 800];
+        let holes = steady
+            .chunks(40)
+            .filter(|c| c.iter().all(|s| s.abs() < 50))
+            .count();
+        assert_eq!(holes, 0, "silent 5 ms chunks in a continuous tone");
+        let crossings = steady
+            .windows(2)
+            .filter(|w| (w[0] < 0) != (w[1] < 0))
+            .count() as f64;
+        let hz = crossings / 2.0 / (steady.len() as f64 / 8000.0);
+        assert!((hz - 1000.0).abs() < 20.0, "{hz} Hz");
     }
 
     #[test]
