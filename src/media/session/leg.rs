@@ -234,8 +234,10 @@ impl LegMedia {
                 Frame::Empty => break,
             }
         }
-        // latency stays bounded whatever a peer sends: keep at most 3 frames queued
-        let excess = self.decoded.len().saturating_sub(3 * self.frame_len);
+        // latency stays bounded whatever a peer sends: keep at most 3 frames (or
+        // one long packet and a frame) queued
+        let cap = (3 * self.frame_len).max(self.packet_samples + self.frame_len);
+        let excess = self.decoded.len().saturating_sub(cap);
         if excess > 0 {
             self.decoded.drain(..excess);
         }
