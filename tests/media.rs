@@ -162,3 +162,41 @@ fn app_offers_first_when_the_invite_has_no_sdp() {
     let f = tone_frequency(&st.samples[800..16000.min(st.samples.len())]);
     assert!((f - 1000.0).abs() < 10.0, "far end heard {f:.1} Hz");
 }
+
+#[test]
+fn a_stranger_spraying_rtp_cannot_take_the_call_media() {
+    let sw = Switch::start_default();
+    let sink = RtpSink::bind();
+    // from another address, valid-looking RTP at every media port of the switch
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (lo, hi) = sw.rtp_ports;
+    let flag = stop.clone();
+    let stranger = std::thread::spawn(move || {
+        let sock = std::net::UdpSocket::bind("127.0.0.2:0").expect("bind 127.0.0.2");
+        sock.set_nonblocking(true).expect("nonblocking");
+        let mut pkt = vec![0x80u8, 8, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4];
+        pkt.extend_from_slice(&[0xd5; 160]);
+        let (mut got, mut buf) = (0usize, [0u8; 2048]);
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            for port in lo..=hi {
+                let _ = sock.send_to(&pkt, ("127.0.0.1", port));
+            }
+            while sock.recv_from(&mut buf).is_ok() {
+                got += 1;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        got
+    });
+    let out = caller(&sw, "uac_app_listen.xml", "1001", "7001")
+        .key("rtp_port", sink.port)
+        .run();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let stolen = stranger.join().expect("stranger thread");
+    out.assert_ok();
+    assert_eq!(stolen, 0, "the stranger received the call's media");
+    let st = sink.state();
+    assert!(st.rtp_packets >= 100, "the caller lost its media: {st:?}");
+    let f = tone_frequency(&st.samples[800..16000.min(st.samples.len())]);
+    assert!((f - 1000.0).abs() < 10.0, "caller heard {f:.1} Hz");
+}

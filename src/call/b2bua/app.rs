@@ -65,6 +65,10 @@ impl Call {
         };
         let (etx, erx) = mpsc::unbounded_channel();
         let session = session::spawn(pa, None, self.sw.metrics.clone(), etx);
+        session.send(Cmd::SignallingIp {
+            side: Side::A,
+            ip: self.a_source.addr.ip(),
+        });
         self.media_events = Some(erx);
         let port = session.a_port;
         self.media = Some(session);

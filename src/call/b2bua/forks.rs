@@ -99,6 +99,12 @@ impl Call {
                 let mut r =
                     message::response(&self.a_invite, code, &reason(&resp), Some(&self.a_tag));
                 if is_sdp(&resp.headers, &resp.body) {
+                    if let Some(m) = self.media.as_ref() {
+                        m.send(crate::media::session::Cmd::SignallingIp {
+                            side: Side::B,
+                            ip: self.forks[i].target.addr.ip(),
+                        });
+                    }
                     // early media: anchor it like the answer
                     let late_offer = self.a_invite.body.is_empty();
                     let body = if late_offer {
@@ -140,6 +146,12 @@ impl Call {
         };
         let target = self.forks[i].target;
         self.forks[i].done = true;
+        if let Some(m) = self.media.as_ref() {
+            m.send(crate::media::session::Cmd::SignallingIp {
+                side: Side::B,
+                ip: target.addr.ip(),
+            });
+        }
         let late_offer = self.a_invite.body.is_empty();
         if self.b.is_some() || self.ended || self.a_final_sent {
             // lost the race (or the call is over): acknowledge and release it

@@ -380,6 +380,10 @@ impl Call {
         };
         let (etx, erx) = mpsc::unbounded_channel();
         let relay = session::spawn(pa, Some(pb), self.sw.metrics.clone(), etx);
+        relay.send(session::Cmd::SignallingIp {
+            side: Side::A,
+            ip: self.a_source.addr.ip(),
+        });
         self.media_events = Some(erx);
         self.media = Some(relay);
         let offer = if is_sdp(&self.a_invite.headers, &self.a_invite.body) {

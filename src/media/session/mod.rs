@@ -30,7 +30,7 @@ use super::dtmf::DtmfEvent;
 use super::playback::Source;
 use super::ports::PortPair;
 use super::record::RecordingInfo;
-use super::relay::{latch, Peer, Side};
+use super::relay::{Peer, Side};
 use super::rtp::{Pacer, SendOutcome};
 use crate::metrics::Metrics;
 pub use leg::{DtmfSource, LegMedia, LegStats, PTIME};
@@ -45,6 +45,9 @@ pub enum Cmd {
         rtp: Option<SocketAddr>,
         rtcp: Option<SocketAddr>,
     },
+    /// The IP a side's SIP signalling comes from: its media may come from there
+    /// too (NAT) and latch, besides the SDP's IP.
+    SignallingIp { side: Side, ip: std::net::IpAddr },
     /// The codec a side negotiated (`None`: unknown, relay untouched).
     SetCodec { side: Side, neg: Option<Negotiated> },
     /// Play `source` to `side` (replacing what was playing); with `barge_in`
@@ -237,6 +240,10 @@ async fn run(
                 Some(Cmd::SetRemote { side: Side::B, rtp, rtcp }) => {
                     if let Some(b) = b.as_mut() { b.peer.set(rtp, rtcp) }
                 }
+                Some(Cmd::SignallingIp { side: Side::A, ip }) => a.peer.set_signalling_ip(ip),
+                Some(Cmd::SignallingIp { side: Side::B, ip }) => {
+                    if let Some(b) = b.as_mut() { b.peer.set_signalling_ip(ip) }
+                }
                 Some(cmd) => engine.command(cmd),
                 None => break,
             },
@@ -253,7 +260,7 @@ async fn run(
                 }
             },
             (n, src) = recv_opt(Some(&a), false, buf_a) => {
-                if looks_like_rtp(&buf_a[..n]) && latch(&mut a.peer.rtp, &mut a.peer.rtp_latched, src) {
+                if looks_like_rtp(&buf_a[..n]) && a.peer.latch_rtp(src) {
                     let pkt = &buf_a[..n];
                     if engine.on_rtp(Side::A, pkt) {
                         match b.as_ref().and_then(|b| b.peer.rtp.map(|d| (b, d))) {
@@ -265,7 +272,7 @@ async fn run(
             },
             (n, src) = recv_opt(b.as_ref(), false, buf_b) => {
                 if let Some(bio) = b.as_mut() {
-                    if looks_like_rtp(&buf_b[..n]) && latch(&mut bio.peer.rtp, &mut bio.peer.rtp_latched, src) {
+                    if looks_like_rtp(&buf_b[..n]) && bio.peer.latch_rtp(src) {
                         let pkt = &buf_b[..n];
                         if engine.on_rtp(Side::B, pkt) {
                             match a.peer.rtp {
@@ -277,7 +284,7 @@ async fn run(
                 }
             },
             (n, src) = recv_opt(Some(&a), true, buf_c) => {
-                if looks_like_rtcp(&buf_c[..n]) && latch(&mut a.peer.rtcp, &mut a.peer.rtcp_latched, src) {
+                if looks_like_rtcp(&buf_c[..n]) && a.peer.latch_rtcp(src) {
                     engine.on_rtcp(Side::A, &buf_c[..n]);
                 }
                 if a.peer.rtcp == Some(src) && engine.relays(Side::A) {
@@ -288,7 +295,7 @@ async fn run(
             },
             (n, src) = recv_opt(b.as_ref(), true, buf_d) => {
                 if let Some(bio) = b.as_mut() {
-                    if looks_like_rtcp(&buf_d[..n]) && latch(&mut bio.peer.rtcp, &mut bio.peer.rtcp_latched, src) {
+                    if looks_like_rtcp(&buf_d[..n]) && bio.peer.latch_rtcp(src) {
                         engine.on_rtcp(Side::B, &buf_d[..n]);
                     }
                     if bio.peer.rtcp == Some(src) && engine.relays(Side::B) {

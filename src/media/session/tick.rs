@@ -211,7 +211,7 @@ impl Engine {
                     leg.queue_digit(digit, duration_ms);
                 }
             }
-            Cmd::SetRemote { .. } => {}
+            Cmd::SetRemote { .. } | Cmd::SignallingIp { .. } => {}
         }
     }
 
