@@ -295,6 +295,17 @@ fn read_wav(path: &Path) -> Vec<i16> {
     samples
 }
 
+/// A 16-bit PCM WAV file of any rate, its channels averaged: (rate, mono samples).
+fn read_wav_mono(path: &Path) -> (u32, Vec<i16>) {
+    let (rate, channels, samples) = read_wav_any(path);
+    let n = usize::from(channels.max(1));
+    let mono = samples
+        .chunks(n)
+        .map(|c| (c.iter().map(|&s| i32::from(s)).sum::<i32>() / n as i32) as i16)
+        .collect();
+    (rate, mono)
+}
+
 /// A 16-bit PCM WAV file of any rate and channel count: (rate, channels, interleaved samples).
 fn read_wav_any(path: &Path) -> (u32, u16, Vec<i16>) {
     let bytes = fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
@@ -614,11 +625,7 @@ fn opus_phone_and_pcmu_phone_talk_through_the_transcoder_and_are_recorded() {
     callee.quit();
 
     let at_1002 = analyse(&read_wav(&callee.heard()), &[TONE_1001, TONE_1002]);
-    let (rate, channels, samples) = read_wav_any(&caller.heard());
-    let mono: Vec<i16> = samples
-        .chunks(usize::from(channels))
-        .map(|c| (c.iter().map(|&s| i32::from(s)).sum::<i32>() / i32::from(channels)) as i16)
-        .collect();
+    let (rate, mono) = read_wav_mono(&caller.heard());
     let at_1001 = analyse_at(&mono, rate, &[TONE_1001, TONE_1002]);
     eprintln!("1002 (PCMU) heard: {at_1002:?}\n1001 (Opus, {rate} Hz) heard: {at_1001:?}");
     assert_heard("1002", &at_1002, TONE_1001, TONE_1002);
@@ -671,11 +678,7 @@ fn opus_phone_hears_the_prompt_an_app_plays() {
     assert_eq!(count(&evs, "channel_destroy"), 1, "{}", describe(&evs));
     thread::sleep(Duration::from_millis(300));
     caller.quit();
-    let (rate, channels, samples) = read_wav_any(&caller.heard());
-    let mono: Vec<i16> = samples
-        .chunks(usize::from(channels))
-        .map(|c| (c.iter().map(|&s| i32::from(s)).sum::<i32>() / i32::from(channels)) as i16)
-        .collect();
+    let (rate, mono) = read_wav_mono(&caller.heard());
     let heard = analyse_at(&mono, rate, &[1_000.0, TONE_1001]);
     eprintln!("1001 (Opus, {rate} Hz) heard: {heard:?}");
     assert!(

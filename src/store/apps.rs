@@ -6,7 +6,7 @@
 //! where a float would not survive a decode exactly. Must not run steps or check their
 //! limits: the dialplan validator has done that before anything reaches this file.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -112,12 +112,7 @@ pub(super) async fn sync(
         .collect::<Result<_, _>>()
         .op("decode an app")?;
 
-    let listed: HashSet<&str> = def.apps.iter().map(|a| a.number.as_str()).collect();
-    let mut stale: Vec<&String> = before
-        .keys()
-        .filter(|n| !listed.contains(n.as_str()))
-        .collect();
-    stale.sort();
+    let stale = super::import::stale_keys(&before, def.apps.iter().map(|a| a.number.as_str()));
     for number in stale {
         sqlx::query("DELETE FROM apps WHERE account_id = $1 AND number = $2")
             .bind(def.id.as_str())

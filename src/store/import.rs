@@ -272,6 +272,21 @@ async fn upsert_extensions(
     Ok(stale)
 }
 
+/// The keys of `before` (rows stored for an account) that `listed` (the file)
+/// no longer names, sorted so deletions happen in a stable order.
+pub(crate) fn stale_keys<'a, V>(
+    before: &'a HashMap<String, V>,
+    listed: impl Iterator<Item = &'a str>,
+) -> Vec<&'a String> {
+    let listed: HashSet<&str> = listed.collect();
+    let mut stale: Vec<&String> = before
+        .keys()
+        .filter(|k| !listed.contains(k.as_str()))
+        .collect();
+    stale.sort();
+    stale
+}
+
 async fn sync_numbers(
     conn: &mut AnyConnection,
     def: &AccountDef,
@@ -292,12 +307,7 @@ async fn sync_numbers(
         .collect::<Result<_, _>>()
         .op("decode a phone number")?;
 
-    let listed: HashSet<&str> = def.numbers.iter().map(|n| n.number.as_str()).collect();
-    let mut stale: Vec<&String> = before
-        .keys()
-        .filter(|n| !listed.contains(n.as_str()))
-        .collect();
-    stale.sort();
+    let stale = stale_keys(&before, def.numbers.iter().map(|n| n.number.as_str()));
     for number in stale {
         sqlx::query("DELETE FROM phone_numbers WHERE number = $1")
             .bind(number.as_str())
@@ -368,12 +378,7 @@ async fn sync_trunks(
         .map(|row| Trunk::from_row(row).map(|t| (t.id.clone(), t)))
         .collect::<Result<_, _>>()?;
 
-    let listed: HashSet<&str> = def.trunks.iter().map(|t| t.id.as_str()).collect();
-    let mut stale: Vec<&String> = before
-        .keys()
-        .filter(|id| !listed.contains(id.as_str()))
-        .collect();
-    stale.sort();
+    let stale = stale_keys(&before, def.trunks.iter().map(|t| t.id.as_str()));
     for id in stale {
         sqlx::query("DELETE FROM trunks WHERE id = $1")
             .bind(id.as_str())

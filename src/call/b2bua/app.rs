@@ -10,6 +10,7 @@ use crate::call::app;
 use crate::media::dtmf::{info, DtmfEvent};
 use crate::media::session::negotiate;
 use crate::media::session::{Cmd, DtmfSource};
+use crate::sip::sdp::Direction;
 use crate::store::App;
 
 /// A running app on this call.
@@ -74,20 +75,15 @@ impl Call {
         self.media = Some(session);
         let body = match (&offer, &neg) {
             (Some(line), Some(neg)) => {
-                self.app_media(&self.a_invite.body.clone(), neg.clone());
-                if let Some(m) = self.media.as_ref() {
-                    m.send(Cmd::SetSending {
-                        side: Side::A,
-                        on: negotiate::we_send(negotiate::answer_direction(line.direction)),
-                    });
-                }
+                let ours = negotiate::answer_direction(line.direction);
+                self.app_media(&self.a_invite.body.clone(), neg.clone(), ours);
                 negotiate::endpoint_sdp(
                     self.public_ip(),
                     port,
                     &line.proto,
                     neg,
                     self.sdp_session,
-                    negotiate::answer_direction(line.direction),
+                    ours,
                 )
             }
             _ => negotiate::endpoint_offer(self.public_ip(), port, self.sdp_session),
@@ -111,8 +107,9 @@ impl Call {
         }
     }
 
-    /// Points the session at the caller's media and sets its codec.
-    fn app_media(&self, body: &[u8], neg: negotiate::Negotiated) {
+    /// Points the session at the caller's media (from `body`), sets its codec,
+    /// and whether we may send given our side of the negotiation (`ours`).
+    fn app_media(&self, body: &[u8], neg: negotiate::Negotiated, ours: Direction) {
         let Some(m) = self.media.as_ref() else {
             return;
         };
@@ -122,6 +119,10 @@ impl Call {
         m.send(Cmd::SetCodec {
             side: Side::A,
             neg: Some(neg),
+        });
+        m.send(Cmd::SetSending {
+            side: Side::A,
+            on: negotiate::we_send(ours),
         });
     }
 
@@ -149,9 +150,14 @@ impl Call {
         let line = is_sdp(&req.headers, &req.body)
             .then(|| negotiate::audio_line(&req.body).ok().flatten())
             .flatten();
-        match line.as_ref().and_then(negotiate::choose) {
-            Some(neg) => {
-                self.app_media(&req.body, neg.clone());
+        match line
+            .as_ref()
+            .and_then(|l| negotiate::choose(l).map(|n| (l, n)))
+        {
+            Some((line, neg)) => {
+                // we offered sendrecv: their answer's direction, seen from our side
+                let ours = negotiate::answer_direction(line.direction);
+                self.app_media(&req.body, neg.clone(), ours);
                 self.run_app(app, negotiate::pcm_rate(&neg, None));
             }
             None => {
@@ -203,24 +209,15 @@ impl Call {
                 // a new offer (hold, new address, codec change): answer it again
                 let line = negotiate::audio_line(&req.body).ok().flatten();
                 let neg = line.as_ref().and_then(negotiate::choose);
-                let (Some(line), Some(neg), Some(m)) = (line, neg, self.media.as_ref()) else {
+                let (Some(line), Some(neg), Some(port)) =
+                    (line, neg, self.media.as_ref().map(|m| m.a_port))
+                else {
                     let r =
                         message::response(&req, 488, "Not Acceptable Here - No Common Codec", None);
                     return respond(&self.sw, r);
                 };
-                if let Some((rtp, rtcp)) = sdp_remote(&req.body) {
-                    m.set_remote(Side::A, rtp, rtcp);
-                }
-                m.send(Cmd::SetCodec {
-                    side: Side::A,
-                    neg: Some(neg.clone()),
-                });
                 let direction = negotiate::answer_direction(line.direction);
-                m.send(Cmd::SetSending {
-                    side: Side::A,
-                    on: negotiate::we_send(direction),
-                });
-                let port = m.a_port;
+                self.app_media(&req.body, neg.clone(), direction);
                 self.sdp_session += 1;
                 let body = negotiate::endpoint_sdp(
                     self.public_ip(),

@@ -20,6 +20,18 @@ struct Sine {
     frames_left: u32,
 }
 
+impl Sine {
+    /// `freq` Hz at `rate` for `frames` 20 ms frames.
+    fn new(rate: u32, freq: f32, frames: u32) -> Sine {
+        Sine {
+            rate,
+            freq,
+            phase: 0.0,
+            frames_left: frames,
+        }
+    }
+}
+
 impl Source for Sine {
     fn rate(&self) -> u32 {
         self.rate
@@ -123,12 +135,7 @@ async fn endpoint_plays_a_source_paced_and_reports_its_end() {
     });
     s.send(Cmd::Play {
         side: Side::A,
-        source: Box::new(Sine {
-            rate: 8000,
-            freq: 1000.0,
-            phase: 0.0,
-            frames_left: 50,
-        }),
+        source: Box::new(Sine::new(8000, 1000.0, 50)),
         barge_in: false,
         id: 7,
     });
@@ -226,18 +233,8 @@ async fn transcodes_pcmu_to_opus_and_records_both_sides() {
     // the phone sends 1 kHz in PCMU, the browser 440 Hz in Opus, for 1.5 s
     let mut pcmu = Encoder::new(CodecKind::Pcmu).expect("enc");
     let mut opus = Encoder::new(CodecKind::Opus).expect("enc");
-    let mut tone_a = Sine {
-        rate: 8000,
-        freq: 1000.0,
-        phase: 0.0,
-        frames_left: u32::MAX,
-    };
-    let mut tone_b = Sine {
-        rate: 48000,
-        freq: 440.0,
-        phase: 0.0,
-        frames_left: u32::MAX,
-    };
+    let mut tone_a = Sine::new(8000, 1000.0, u32::MAX);
+    let mut tone_b = Sine::new(48000, 440.0, u32::MAX);
     let mut opus_dec = Decoder::new(CodecKind::Opus).expect("dec");
     let mut pcmu_dec = Decoder::new(CodecKind::Pcmu).expect("dec");
     let (mut heard_b, mut heard_a) = (Vec::new(), Vec::new());
@@ -326,14 +323,7 @@ async fn a_digit_barges_in_on_a_playback_that_allows_it() {
         side: Side::A,
         neg: Some(neg(CodecKind::Pcmu, 0)),
     });
-    let tone = |frames_left| {
-        Box::new(Sine {
-            rate: 8000,
-            freq: 440.0,
-            phase: 0.0,
-            frames_left,
-        })
-    };
+    let tone = |frames_left| Box::new(Sine::new(8000, 440.0, frames_left));
     let digit = |d| Cmd::Digit {
         side: Side::A,
         event: DtmfEvent {
@@ -448,18 +438,8 @@ async fn recording_survives_a_switch_from_relay_to_transcoding() {
         ..
     } = bridge(42160, neg(CodecKind::Pcmu, 0), neg(CodecKind::Pcmu, 0)).await;
     s.send(Cmd::Record { path: path.clone() });
-    let mut tone_a = Sine {
-        rate: 8000,
-        freq: 1000.0,
-        phase: 0.0,
-        frames_left: u32::MAX,
-    };
-    let mut tone_b = Sine {
-        rate: 8000,
-        freq: 440.0,
-        phase: 0.0,
-        frames_left: u32::MAX,
-    };
+    let mut tone_a = Sine::new(8000, 1000.0, u32::MAX);
+    let mut tone_b = Sine::new(8000, 440.0, u32::MAX);
     let mut enc_a = Encoder::new(CodecKind::Pcmu).expect("enc");
     let mut enc_b = Encoder::new(CodecKind::Pcmu).expect("enc");
     let mut tick = tokio::time::interval(PTIME);
