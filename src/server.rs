@@ -223,6 +223,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
         ports,
         shards,
     );
+    sw.set_admission(Arc::new(crate::call::Admitter));
     for rx in receivers {
         tokio::spawn(shard::run(sw.clone(), rx));
     }

@@ -4,7 +4,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(s) = std::str::from_utf8(data) {
-        let _ = switchyard::sip::sdp::parse_media(s);
-        let _ = switchyard::sip::sdp::rewrite_for_relay(s, "192.0.2.1".parse().expect("ip"), 20000, None);
+        let _ = switchyard::sdp::parse_media(s);
+        let _ = switchyard::sdp::rewrite_for_relay(s, "192.0.2.1".parse().expect("ip"), 20000, None);
     }
 });

@@ -6,48 +6,35 @@
 use rsip::{Request, Response};
 use std::sync::Arc;
 
-use super::{b2bua, CallHandle};
+use super::plan::{Destination, Origin};
+use super::{b2bua, CallHandle, CallSender};
 use crate::events::HangupCause;
 use crate::sip::message;
 use crate::sip::target::Target;
 use crate::sip::transaction::TxId;
-use crate::store::{Account, Trunk};
 use crate::switch::register::{gate, Gate};
 use crate::switch::Switch;
-
-/// Who placed the call.
-#[derive(Clone, Debug)]
-pub struct Origin {
-    pub account: Account,
-    /// Caller number (extension number, or the carrier's caller ID).
-    pub caller: String,
-    pub display_name: Option<String>,
-    /// Caller ID to present on outbound trunk calls.
-    pub external_caller_id: Option<String>,
-    pub from_trunk: bool,
-}
-
-/// Where the call goes.
-#[derive(Clone, Debug)]
-pub enum Destination {
-    Extension {
-        number: String,
-    },
-    Trunk {
-        trunk: Trunk,
-        number: String,
-    },
-    /// A dialplan app: the switch answers and runs its steps.
-    App(crate::store::App),
-    /// Nothing to ring: end with this cause (404 unknown number, …).
-    Nowhere(HangupCause),
-}
 
 fn looks_external(dialled: &str) -> bool {
     let digits = dialled.strip_prefix('+').unwrap_or(dialled);
     !digits.is_empty()
         && digits.bytes().all(|b| b.is_ascii_digit())
         && (dialled.starts_with('+') || digits.len() >= 7)
+}
+
+/// The call layer's [`crate::switch::Admission`]: the server installs it on the switch.
+pub struct Admitter;
+
+impl crate::switch::Admission for Admitter {
+    fn admit(
+        &self,
+        sw: &Arc<Switch>,
+        tx: TxId,
+        req: Request,
+        source: Target,
+    ) -> Result<CallSender, Response> {
+        admit(sw, tx, req, source).map(|h| h.tx).map_err(|(_, r)| r)
+    }
 }
 
 pub fn admit(

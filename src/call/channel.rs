@@ -3,7 +3,7 @@
 //! the bus at each step. Transitions out of order are ignored, never panics.
 
 use std::sync::atomic::Ordering::Relaxed;
-use uuid::Uuid;
+use crate::ids::{AccountId, CallId, LegId};
 
 use crate::events::{now_ms, Bus, ChannelInfo, Direction, Event, HangupCause};
 use crate::metrics::Metrics;
@@ -31,7 +31,7 @@ impl Channel {
     pub fn create(
         bus: &Bus,
         metrics: &Metrics,
-        call_id: Uuid,
+        call_id: CallId,
         account_id: &str,
         sip_call_id: &str,
         direction: Direction,
@@ -39,9 +39,9 @@ impl Channel {
         callee: &str,
     ) -> Channel {
         let info = ChannelInfo {
-            channel_id: Uuid::new_v4(),
+            channel_id: LegId::new(),
             call_id,
-            account_id: account_id.to_string(),
+            account_id: AccountId::from(account_id),
             sip_call_id: sip_call_id.to_string(),
             direction,
             caller: caller.to_string(),
@@ -62,7 +62,7 @@ impl Channel {
         }
     }
 
-    pub fn id(&self) -> Uuid {
+    pub fn id(&self) -> LegId {
         self.info.channel_id
     }
 
@@ -84,7 +84,7 @@ impl Channel {
         }
     }
 
-    pub fn bridge(&mut self, bus: &Bus, other: Uuid) {
+    pub fn bridge(&mut self, bus: &Bus, other: LegId) {
         if self.state == ChannelState::Answered {
             self.state = ChannelState::Bridged;
             bus.publish(Event::ChannelBridge {
@@ -127,7 +127,7 @@ mod tests {
         let mut c = Channel::create(
             &bus,
             &m,
-            Uuid::new_v4(),
+            CallId::new(),
             "demo",
             "cid",
             Direction::Inbound,
@@ -137,7 +137,7 @@ mod tests {
         c.ringing();
         c.answer(&bus);
         c.answer(&bus);
-        c.bridge(&bus, Uuid::new_v4());
+        c.bridge(&bus, LegId::new());
         c.destroy(&bus, &m, HangupCause::NormalClearing);
         c.destroy(&bus, &m, HangupCause::NormalClearing);
         let names: Vec<&str> = std::iter::from_fn(|| rx.try_recv().ok())

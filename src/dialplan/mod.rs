@@ -8,6 +8,7 @@
 //! documented for users in `docs/dialplans.md`; keep the two in step.
 
 mod apps;
+mod transport;
 mod validate;
 
 use std::fmt;
@@ -15,9 +16,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::store::TrunkTransport;
 
 pub use apps::{AppDef, Step, ToneName};
+pub use transport::{TrunkTransport, UnknownTransport};
 pub use validate::{is_e164, is_extension_number, is_media_path};
 
 /// A parsed dialplan file, remembering where it came from for error messages.

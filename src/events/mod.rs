@@ -4,7 +4,8 @@
 
 use serde::Serialize;
 use tokio::sync::broadcast;
-use uuid::Uuid;
+
+use crate::ids::{AccountId, CallId, LegId};
 
 /// Why a channel ended (Q.850-flavoured names, as telephony users expect).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -62,12 +63,32 @@ pub enum Direction {
     Outbound,
 }
 
+/// How a digit reached the switch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DtmfSource {
+    Rfc4733,
+    Info,
+    Inband,
+}
+
+/// Counters of one leg's RTP (kept by the media session, reported with channel_destroy).
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct LegStats {
+    pub packets_in: u64,
+    pub packets_out: u64,
+    pub packets_lost: i64,
+    pub jitter_ms: f64,
+    pub concealed: u64,
+    pub decode_errors: u64,
+}
+
 /// Common facts carried by every channel event.
 #[derive(Clone, Debug, Serialize)]
 pub struct ChannelInfo {
-    pub channel_id: Uuid,
-    pub call_id: Uuid,
-    pub account_id: String,
+    pub channel_id: LegId,
+    pub call_id: CallId,
+    pub account_id: AccountId,
     pub sip_call_id: String,
     pub direction: Direction,
     pub caller: String,
@@ -90,7 +111,7 @@ pub enum Event {
     ChannelBridge {
         #[serde(flatten)]
         channel: ChannelInfo,
-        other_channel_id: Uuid,
+        other_channel_id: LegId,
         timestamp_ms: i64,
     },
     ChannelDestroy {
@@ -101,7 +122,7 @@ pub enum Event {
         billsec_ms: i64,
         /// Packets, loss and jitter of the leg's RTP, when the switch saw its media.
         #[serde(skip_serializing_if = "Option::is_none")]
-        rtp: Option<crate::media::session::LegStats>,
+        rtp: Option<LegStats>,
         timestamp_ms: i64,
     },
     /// One key press on a channel, reported when it is over.
@@ -112,7 +133,7 @@ pub enum Event {
         digit: String,
         duration_ms: u32,
         /// `rfc4733`, `info` or `inband`.
-        source: crate::media::session::DtmfSource,
+        source: DtmfSource,
         timestamp_ms: i64,
     },
     /// A call recording was closed and stored.

@@ -7,6 +7,5 @@ pub mod bruteforce;
 pub mod dialog;
 pub mod message;
 pub mod registrar;
-pub mod sdp;
 pub mod target;
 pub mod transaction;

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::import::{tally, ImportReport, Write};
+use super::report::{stale_keys, tally, ImportReport, Write};
 use super::{get_bool, QueryContext, Store, StoreError};
 use crate::dialplan::{AccountDef, Step};
 
@@ -112,7 +112,7 @@ pub(super) async fn sync(
         .collect::<Result<_, _>>()
         .op("decode an app")?;
 
-    let stale = super::import::stale_keys(&before, def.apps.iter().map(|a| a.number.as_str()));
+    let stale = stale_keys(&before, def.apps.iter().map(|a| a.number.as_str()));
     for number in stale {
         sqlx::query("DELETE FROM apps WHERE account_id = $1 AND number = $2")
             .bind(def.id.as_str())

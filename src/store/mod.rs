@@ -17,6 +17,7 @@ mod import;
 mod numbers;
 mod recordings;
 mod registrations;
+mod report;
 mod trunks;
 
 #[cfg(test)]
@@ -31,7 +32,7 @@ pub use accounts::Account;
 pub use apps::App;
 pub use cdrs::{Cdr, CdrDirection};
 pub use extensions::Extension;
-pub use import::{ImportCounts, ImportReport};
+pub use report::{ImportCounts, ImportReport};
 pub use numbers::PhoneNumber;
 pub use recordings::Recording;
 pub use registrations::RegistrationRow;

@@ -2,6 +2,7 @@
 //! messages are spread over shards by Call-ID; each shard task owns one sans-IO
 //! transaction layer and dispatches to the registrar, OPTIONS, or the call tasks.
 
+pub mod calls;
 pub mod directory;
 pub mod register;
 pub mod registrations;
@@ -13,7 +14,6 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, RwLock};
 use tokio::sync::mpsc;
 
-use crate::call::CallHandle;
 use crate::events::Bus;
 use crate::media::ports::PortPool;
 use crate::metrics::Metrics;
@@ -23,6 +23,7 @@ use crate::sip::message;
 use crate::sip::target::Target;
 use crate::store::Store;
 use crate::transport::Transports;
+pub use calls::{Admission, CallHandle, CallInput, CallSender};
 use directory::Directory;
 use registrations::Registrations;
 pub use shard::ShardMsg;
@@ -57,6 +58,8 @@ pub struct Switch {
     pub bus: Bus,
     pub metrics: Arc<Metrics>,
     pub ports: Arc<PortPool>,
+    /// Turns new INVITEs into calls (installed by the server at start-up).
+    admission: std::sync::OnceLock<Arc<dyn Admission>>,
     shards: Vec<mpsc::UnboundedSender<ShardMsg>>,
     /// Bounded queues for network input: when a shard falls behind, datagrams are
     /// dropped (UDP peers retransmit) instead of memory growing without bound.
@@ -103,10 +106,20 @@ impl Switch {
             bus,
             metrics,
             ports,
+            admission: std::sync::OnceLock::new(),
             shards: senders,
             inbound,
         });
         (sw, receivers)
+    }
+
+    /// Installs the hook that admits new INVITEs (once; later calls are ignored).
+    pub fn set_admission(&self, a: Arc<dyn Admission>) {
+        let _ = self.admission.set(a);
+    }
+
+    pub fn admission(&self) -> Option<&Arc<dyn Admission>> {
+        self.admission.get()
     }
 
     pub fn directory(&self) -> Arc<Directory> {

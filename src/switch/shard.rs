@@ -10,7 +10,7 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 
 use super::{register, Switch};
-use crate::call::{self, CallInput, CallSender};
+use super::calls::{self, CallInput, CallSender};
 use crate::sip::message::{self, ALLOW};
 use crate::sip::target::Target;
 use crate::sip::transaction::{Incoming, Timers, TransactionLayer, TxEvent, TxId};
@@ -245,15 +245,14 @@ impl Shard {
                 if self.is_loop(&req) {
                     return self.reply(now, tx, &req, 482, "Loop Detected");
                 }
-                match call::admit(&self.sw, tx, req, source) {
-                    Ok(handle) => {
-                        self.owners
-                            .insert(tx, (handle.tx.clone(), call::A_LEG_TOKEN));
+                let Some(admission) = self.sw.admission().cloned() else {
+                    return self.reply(now, tx, &req, 503, "Service Unavailable - Starting");
+                };
+                match admission.admit(&self.sw, tx, req, source) {
+                    Ok(call) => {
+                        self.owners.insert(tx, (call, calls::A_LEG_TOKEN));
                     }
-                    Err((req, resp)) => {
-                        let _ = req;
-                        self.respond(now, tx, resp)
-                    }
+                    Err(resp) => self.respond(now, tx, resp),
                 }
             }
             _ if in_dialog => {
@@ -296,7 +295,7 @@ impl Shard {
             Header::Via(v) => {
                 let v = rsip::headers::untyped::UntypedHeader::value(v);
                 message::via_sent_by(v).is_some_and(|(_, sb)| ours.iter().any(|o| o == sb))
-                    && message::branch(v).is_some_and(|b| b.starts_with(call::BRANCH_PREFIX))
+                    && message::branch(v).is_some_and(|b| b.starts_with(calls::BRANCH_PREFIX))
             }
             _ => false,
         })
@@ -305,9 +304,14 @@ impl Shard {
     async fn flush(&mut self) {
         while let Some(ev) = self.layer.poll_event() {
             match ev {
-                TxEvent::Timeout { tx } | TxEvent::TransportError { tx } => {
+                TxEvent::Timeout { tx } => {
                     if let Some((owner, token)) = self.owners.get(&tx) {
                         let _ = owner.send(CallInput::Timeout { token: *token });
+                    }
+                }
+                TxEvent::TransportError { tx } => {
+                    if let Some((owner, token)) = self.owners.get(&tx) {
+                        let _ = owner.send(CallInput::TransportError { token: *token });
                     }
                 }
                 TxEvent::Terminated { tx } => {

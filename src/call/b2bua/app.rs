@@ -10,7 +10,7 @@ use crate::call::app;
 use crate::media::dtmf::{info, DtmfEvent};
 use crate::media::session::negotiate;
 use crate::media::session::{Cmd, DtmfSource};
-use crate::sip::sdp::Direction;
+use crate::sdp::Direction;
 use crate::store::App;
 
 /// A running app on this call.

@@ -9,7 +9,7 @@ use super::*;
 use crate::events::Event;
 use crate::media::session::negotiate::{self, Negotiated};
 use crate::media::session::Cmd;
-use crate::sip::sdp::MediaLine;
+use crate::sdp::MediaLine;
 
 /// The music-on-hold class a held party hears.
 const MOH_CLASS: &str = "default";
@@ -35,7 +35,7 @@ impl Call {
             .map(|line| (from, line));
         self.offer_holds = std::str::from_utf8(body)
             .ok()
-            .and_then(|t| crate::sip::sdp::parse_media(t).ok())
+            .and_then(|t| crate::sdp::parse_media(t).ok())
             .is_some_and(|s| s.is_hold());
         let anchored = self.anchor_sdp(from, body)?;
         let text = String::from_utf8(anchored).ok()?;
@@ -249,14 +249,14 @@ struct RecordingSink {
     bus: crate::events::Bus,
     store: crate::store::Store,
     channel: crate::events::ChannelInfo,
-    call_id: Uuid,
+    call_id: CallId,
 }
 
 impl RecordingSink {
     fn publish(&self, info: crate::media::record::RecordingInfo) {
         let rec = crate::store::Recording {
-            id: Uuid::new_v4().to_string(),
-            account_id: self.channel.account_id.clone(),
+            id: uuid::Uuid::new_v4().to_string(),
+            account_id: self.channel.account_id.to_string(),
             call_id: self.call_id.to_string(),
             channel_id: self.channel.channel_id.to_string(),
             path: info.path.to_string_lossy().into_owned(),

@@ -20,9 +20,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use uuid::Uuid;
+use crate::ids::CallId;
 
-use super::admit::{Destination, Origin};
+use super::plan::{Destination, Origin};
 use super::channel::Channel;
 use super::{cdr, new_branch, CallHandle, CallInput, CallSender, A_LEG_TOKEN};
 use crate::events::{now_ms, Direction, HangupCause};
@@ -30,7 +30,7 @@ use crate::media::relay::Side;
 use crate::media::session::{self, SessionEvent, SessionHandle};
 use crate::sip::dialog::Dialog;
 use crate::sip::message;
-use crate::sip::sdp;
+use crate::sdp;
 use crate::sip::target::{Target, TransportKind};
 use crate::sip::transaction::TxId;
 use crate::store::{Cdr, CdrDirection};
@@ -69,7 +69,7 @@ struct Pending {
 
 struct Call {
     sw: Arc<Switch>,
-    id: Uuid,
+    id: CallId,
     me: CallSender,
     origin: Origin,
     destination: Destination,
@@ -92,7 +92,7 @@ struct Call {
     media: Option<SessionHandle>,
     media_events: Option<mpsc::UnboundedReceiver<SessionEvent>>,
     /// The last SDP offer that passed through, and the side that made it.
-    last_offer: Option<(Side, crate::sip::sdp::MediaLine)>,
+    last_offer: Option<(Side, crate::sdp::MediaLine)>,
     /// That offer puts the other side on hold.
     offer_holds: bool,
     /// Bumped on every hold change: a music-on-hold load that finishes after the
@@ -121,7 +121,7 @@ pub fn spawn(
     destination: Destination,
     dialled: String,
 ) -> CallHandle {
-    let id = Uuid::new_v4();
+    let id = CallId::new();
     let (me, rx) = mpsc::unbounded_channel();
     let handle = CallHandle { id, tx: me.clone() };
     let a_call_id = message::call_id(&invite.headers).unwrap_or("").to_string();
@@ -469,6 +469,15 @@ impl Call {
                         message::call_id(&p.req.headers).unwrap_or(""),
                         ShardMsg::Respond { tx: p.tx, resp: r },
                     );
+                }
+            }
+            CallInput::TransportError { token } => {
+                // RFC 3261 §8.1.3.1: a transport failure is a 503 from that destination
+                if let Some(i) = self.forks.iter().position(|f| f.token == token) {
+                    tracing::info!(call = %self.id, target = %self.forks[i].target.addr, "fork unreachable");
+                    self.fork_failed(i, 503);
+                } else {
+                    self.on_input(CallInput::Timeout { token });
                 }
             }
             CallInput::Cancel { tx, req } => {

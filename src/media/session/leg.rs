@@ -21,25 +21,7 @@ use crate::media::rtp::{
     Stamper,
 };
 
-/// How a digit reached the switch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DtmfSource {
-    Rfc4733,
-    Info,
-    Inband,
-}
-
-/// Counters of one leg, for RTCP and for the channel's figures.
-#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
-pub struct LegStats {
-    pub packets_in: u64,
-    pub packets_out: u64,
-    pub packets_lost: i64,
-    pub jitter_ms: f64,
-    pub concealed: u64,
-    pub decode_errors: u64,
-}
+pub use crate::events::{DtmfSource, LegStats};
 
 pub struct LegMedia {
     neg: Negotiated,

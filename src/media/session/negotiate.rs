@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use crate::media::codec::CodecKind;
-use crate::sip::sdp::{self, Direction, MediaLine, SdpError};
+use crate::sdp::{self, Direction, MediaLine, SdpError};
 
 /// What one leg agreed to speak.
 #[derive(Clone, Debug, PartialEq, Eq)]
