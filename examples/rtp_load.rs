@@ -15,7 +15,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
-use switchyard::sip::{auth, message, sdp};
+use switchyard::sdp;
+use switchyard::sip::{auth, message};
 use tokio::net::UdpSocket;
 
 type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;

@@ -72,6 +72,8 @@ pub struct Metrics {
     pub registrations: AtomicI64,
     pub active_channels: AtomicI64,
     pub active_calls: AtomicI64,
+    /// RTP/RTCP port pairs bound by live media sessions.
+    pub rtp_port_pairs_in_use: AtomicI64,
     pub transactions: AtomicI64,
     pub calls_total: AtomicU64,
     pub rtp_packets_relayed: AtomicU64,
@@ -95,7 +97,12 @@ impl Metrics {
         out.push_str("# TYPE switchyard_sip_requests_total counter\n# TYPE switchyard_sip_responses_total counter\n");
         self.sip_in.render(&mut out, "in");
         self.sip_out.render(&mut out, "out");
-        let gauges: [(&str, &str, i64); 6] = [
+        let gauges: [(&str, &str, i64); 7] = [
+            (
+                "switchyard_rtp_port_pairs_in_use",
+                "gauge",
+                self.rtp_port_pairs_in_use.load(Relaxed),
+            ),
             (
                 "switchyard_registrations",
                 "gauge",

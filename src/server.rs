@@ -76,7 +76,9 @@ fn bind_udp(addr: SocketAddr) -> Result<UdpSocket, StartError> {
     let _ = s.set_send_buffer_size(8 << 20);
     s.set_nonblocking(true).map_err(err)?;
     s.bind(&addr.into()).map_err(err)?;
-    UdpSocket::from_std(s.into()).map_err(err)
+    let socket = UdpSocket::from_std(s.into()).map_err(err)?;
+    transport::icmp::enable(&socket);
+    Ok(socket)
 }
 
 async fn bind_tcp(what: &'static str, addr: SocketAddr) -> Result<TcpListener, StartError> {
@@ -158,7 +160,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     } else {
         public_ip
     };
-    let ports = PortPool::new(args.rtp_ports.0, args.rtp_ports.1, bind_ip);
+    let ports = PortPool::with_metrics(args.rtp_ports.0, args.rtp_ports.1, bind_ip, metrics.clone());
 
     let nonces = match nonce_secret(&args.store.data_dir) {
         Some(secret) => NonceManager::with_secret(&secret, args.nonce_ttl),
@@ -229,6 +231,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     }
     let inbound_sw = sw.clone();
     transports.set_inbound(Arc::new(move |msg, source| inbound_sw.inbound(msg, source)));
+    let bounced_sw = sw.clone();
+    transports.set_undeliverable(Arc::new(move |req, _dest| bounced_sw.undeliverable(req)));
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     for _ in 0..2 {

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use super::{CallInput, CallSender};
 use crate::dialplan::{Step, ToneName};
 use crate::media::playback::{MediaLibrary, PlaybackError, ToneKind, ToneRegion};
-use crate::media::relay::Side;
+use crate::ids::LegId;
 use crate::media::session::Cmd;
 
 /// Tells the runner that playback `id` is over.
@@ -24,23 +24,25 @@ pub fn spawn(
     steps: Vec<Step>,
     media: Arc<MediaLibrary>,
     session: mpsc::UnboundedSender<Cmd>,
+    leg: LegId,
     rate: u32,
     call: CallSender,
 ) -> DoneSender {
     let (done_tx, done_rx) = mpsc::unbounded_channel();
-    tokio::spawn(run(steps, media, session, rate, call, done_rx));
+    tokio::spawn(run(steps, media, session, leg, rate, call, done_rx));
     done_tx
 }
 
 async fn command(
     step: &Step,
     media: &MediaLibrary,
+    leg: LegId,
     rate: u32,
     id: u64,
 ) -> Result<Option<Cmd>, PlaybackError> {
     let play = |source, barge_in| {
         Some(Cmd::Play {
-            side: Side::A,
+            leg,
             source,
             barge_in,
             id,
@@ -60,7 +62,7 @@ async fn command(
         Step::Moh { class, seconds } => play(media.moh(class, *seconds, rate).await?, false),
         Step::Pause { seconds } => play(MediaLibrary::pause(*seconds, rate)?, false),
         Step::Echo { seconds } => Some(Cmd::Echo {
-            side: Side::A,
+            leg,
             frames: u64::from(*seconds) * 50,
             id,
         }),
@@ -72,13 +74,14 @@ async fn run(
     steps: Vec<Step>,
     media: Arc<MediaLibrary>,
     session: mpsc::UnboundedSender<Cmd>,
+    leg: LegId,
     rate: u32,
     call: CallSender,
     mut done: mpsc::UnboundedReceiver<u64>,
 ) {
     for (i, step) in steps.iter().enumerate() {
         let id = i as u64 + 1;
-        let cmd = match command(step, &media, rate, id).await {
+        let cmd = match command(step, &media, leg, rate, id).await {
             Ok(Some(cmd)) => cmd,
             Ok(None) => break,
             Err(e) => {

@@ -31,6 +31,7 @@ impl Channel {
     pub fn create(
         bus: &Bus,
         metrics: &Metrics,
+        leg: LegId,
         call_id: CallId,
         account_id: &str,
         sip_call_id: &str,
@@ -39,7 +40,7 @@ impl Channel {
         callee: &str,
     ) -> Channel {
         let info = ChannelInfo {
-            channel_id: LegId::new(),
+            channel_id: leg,
             call_id,
             account_id: AccountId::from(account_id),
             sip_call_id: sip_call_id.to_string(),
@@ -127,6 +128,7 @@ mod tests {
         let mut c = Channel::create(
             &bus,
             &m,
+            LegId::new(),
             CallId::new(),
             "demo",
             "cid",

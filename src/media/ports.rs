@@ -4,11 +4,16 @@
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering::Relaxed;
 use tokio::net::UdpSocket;
+
+use crate::metrics::Metrics;
 
 pub struct PortPool {
     free: Mutex<VecDeque<u16>>,
     bind_ip: IpAddr,
+    /// Counts pairs in use as `switchyard_rtp_port_pairs_in_use`, when set.
+    metrics: Option<Arc<Metrics>>,
 }
 
 /// A bound RTP+RTCP socket pair; the ports return to the pool on drop.
@@ -24,6 +29,9 @@ impl Drop for PortPair {
         if let Ok(mut f) = self.pool.free.lock() {
             f.push_back(self.port);
         }
+        if let Some(m) = &self.pool.metrics {
+            m.rtp_port_pairs_in_use.fetch_sub(1, Relaxed);
+        }
     }
 }
 
@@ -33,6 +41,15 @@ pub struct PortsExhausted;
 
 impl PortPool {
     pub fn new(low: u16, high: u16, bind_ip: IpAddr) -> Arc<Self> {
+        Self::build(low, high, bind_ip, None)
+    }
+
+    /// A pool that reports the pairs in use to `metrics`.
+    pub fn with_metrics(low: u16, high: u16, bind_ip: IpAddr, metrics: Arc<Metrics>) -> Arc<Self> {
+        Self::build(low, high, bind_ip, Some(metrics))
+    }
+
+    fn build(low: u16, high: u16, bind_ip: IpAddr, metrics: Option<Arc<Metrics>>) -> Arc<Self> {
         let start = if low % 2 == 0 { low } else { low + 1 };
         let free = (start..high)
             .step_by(2)
@@ -41,6 +58,7 @@ impl PortPool {
         Arc::new(PortPool {
             free: Mutex::new(free),
             bind_ip,
+            metrics,
         })
     }
 
@@ -64,6 +82,9 @@ impl PortPool {
                     if a.set_nonblocking(true).is_ok() && b.set_nonblocking(true).is_ok() =>
                 {
                     if let (Ok(rtp), Ok(rtcp)) = (UdpSocket::from_std(a), UdpSocket::from_std(b)) {
+                        if let Some(m) = &self.metrics {
+                            m.rtp_port_pairs_in_use.fetch_add(1, Relaxed);
+                        }
                         return Ok(PortPair {
                             rtp,
                             rtcp,

@@ -1,5 +1,5 @@
 //! The relay path's address rules, used by the media session (`session`) for
-//! every packet: the two sides of a call, and symmetric latching — each side
+//! every packet of every leg: symmetric latching — each side
 //! latches onto the address its first packet came from (phones behind NAT);
 //! until then packets go to the address from the SDP, later ones from other
 //! sources are dropped. Only a source at the SDP's IP or the leg's SIP
@@ -9,14 +9,6 @@
 use std::net::IpAddr;
 
 use std::net::SocketAddr;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Side {
-    /// The caller's leg: it sends to `a_port`.
-    A,
-    /// The callee's leg: it sends to `b_port`.
-    B,
-}
 
 #[derive(Default)]
 pub(crate) struct Peer {

@@ -163,6 +163,13 @@ impl Switch {
         }
     }
 
+    /// A request we sent could not be delivered: the shard owning its Call-ID
+    /// fails the transaction it belongs to.
+    pub fn undeliverable(&self, req: rsip::Request) {
+        let cid = message::call_id(&req.headers).unwrap_or("").to_string();
+        self.to_shard(&cid, ShardMsg::Undeliverable(req));
+    }
+
     /// `host:port` this switch puts into Via/Contact for a transport.
     pub fn local_host_port(&self, kind: crate::sip::target::TransportKind) -> String {
         self.transports.local.host_port(kind)

@@ -30,6 +30,8 @@ pub enum ShardMsg {
     Respond { tx: TxId, resp: Response },
     /// Send outside any transaction (ACK for 2xx, 2xx retransmissions).
     Stateless { msg: SipMessage, target: Target },
+    /// A request we sent bounced (ICMP unreachable): fail its transaction.
+    Undeliverable(Request),
 }
 
 struct Shard {
@@ -124,6 +126,9 @@ impl Shard {
                 self.owners.insert(tx, (owner, token));
             }
             ShardMsg::Respond { tx, resp } => self.respond(now, tx, resp),
+            ShardMsg::Undeliverable(req) => {
+                self.layer.on_undeliverable(now, &req);
+            }
             ShardMsg::Stateless { msg, target } => {
                 match &msg {
                     SipMessage::Request(r) => {

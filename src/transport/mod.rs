@@ -4,6 +4,7 @@
 //! hand whole messages to the switch; they hold no protocol logic.
 
 pub mod framing;
+pub mod icmp;
 pub mod tcp;
 pub mod udp;
 pub mod ws;
@@ -23,6 +24,8 @@ use crate::sip::target::{ConnId, Target, TransportKind};
 
 /// Receives every well-formed inbound message.
 pub type Inbound = Arc<dyn Fn(SipMessage, Target) + Send + Sync>;
+/// Where a request we sent but could not deliver goes (the switch's shards).
+pub type Undeliverable = Arc<dyn Fn(rsip::Request, SocketAddr) + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
@@ -76,6 +79,7 @@ pub struct Transports {
     pub metrics: Arc<Metrics>,
     pub local: LocalAddrs,
     inbound: std::sync::OnceLock<Inbound>,
+    undeliverable: std::sync::OnceLock<Undeliverable>,
 }
 
 impl Transports {
@@ -95,12 +99,34 @@ impl Transports {
             metrics,
             local,
             inbound: std::sync::OnceLock::new(),
+            undeliverable: std::sync::OnceLock::new(),
         })
     }
 
     pub fn set_inbound(&self, inbound: Inbound) {
         let _ = self.inbound.set(inbound);
     }
+
+    pub fn set_undeliverable(&self, f: Undeliverable) {
+        let _ = self.undeliverable.set(f);
+    }
+
+    /// A datagram we sent to `dest` bounced (ICMP unreachable): when it was a
+    /// request, its transaction is told.
+    pub fn undeliverable(&self, bytes: &[u8], dest: SocketAddr) {
+        // the kernel returns only the start of the datagram (576 bytes with the
+        // IP header): read the request line and headers, never the cut body
+        let Some(head) = icmp::headers_only(bytes) else {
+            return;
+        };
+        if let Ok(SipMessage::Request(req)) = message::parse(&head) {
+            tracing::debug!(%dest, method = %req.method, "request undeliverable (ICMP)");
+            if let Some(f) = self.undeliverable.get() {
+                f(req, dest);
+            }
+        }
+    }
+
 
     /// Sends one message. UDP goes straight out; TCP/WS go over the given connection,
     /// or any open connection to that address, or (TCP only) a new one.

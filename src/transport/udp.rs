@@ -1,5 +1,6 @@
 //! UDP driver: one receive loop per socket (several may share a socket), each
-//! datagram parsed at the edge and delivered; CRLF keep-alives ignored.
+//! datagram parsed at the edge and delivered; CRLF keep-alives ignored; ICMP
+//! errors for requests we sent are reported (`icmp`).
 
 use std::sync::Arc;
 use tokio::net::UdpSocket;
@@ -18,8 +19,11 @@ pub async fn run(
             r = socket.recv_from(&mut buf) => match r {
                 Ok(x) => x,
                 Err(e) => {
-                    // ICMP port unreachable surfaces here on some systems: not fatal
+                    // an ICMP error for something we sent (IP_RECVERR): find out what bounced
                     tracing::debug!("udp recv error: {e}");
+                    for (bytes, dest) in super::icmp::drain(&socket, &mut buf) {
+                        transports.undeliverable(&bytes, dest);
+                    }
                     continue;
                 }
             },

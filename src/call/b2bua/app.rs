@@ -65,13 +65,14 @@ impl Call {
             );
         };
         let (etx, erx) = mpsc::unbounded_channel();
-        let session = session::spawn(pa, None, self.sw.metrics.clone(), etx);
+        let mut session = session::spawn(self.sw.metrics.clone(), etx);
+        let a_leg = self.leg(Side::A);
+        let port = session.add_leg(a_leg, pa);
         session.send(Cmd::SignallingIp {
-            side: Side::A,
+            leg: a_leg,
             ip: self.a_source.addr.ip(),
         });
         self.media_events = Some(erx);
-        let port = session.a_port;
         self.media = Some(session);
         let body = match (&offer, &neg) {
             (Some(line), Some(neg)) => {
@@ -114,14 +115,14 @@ impl Call {
             return;
         };
         if let Some((rtp, rtcp)) = sdp_remote(body) {
-            m.set_remote(Side::A, rtp, rtcp);
+            m.set_remote(self.leg(Side::A), rtp, rtcp);
         }
         m.send(Cmd::SetCodec {
-            side: Side::A,
+            leg: self.leg(Side::A),
             neg: Some(neg),
         });
         m.send(Cmd::SetSending {
-            side: Side::A,
+            leg: self.leg(Side::A),
             on: negotiate::we_send(ours),
         });
     }
@@ -135,6 +136,7 @@ impl Call {
             app.steps,
             self.sw.settings.media.clone(),
             sender,
+            self.leg(Side::A),
             rate,
             self.me.clone(),
         );
@@ -175,7 +177,7 @@ impl Call {
         if let Ok(d) = info::parse_info(ctype, &body) {
             if let Some(m) = self.media.as_ref() {
                 m.send(Cmd::Digit {
-                    side,
+                    leg: self.leg(side),
                     event: DtmfEvent {
                         digit: d.digit,
                         duration_ms: d.duration_ms.unwrap_or(100),
@@ -210,7 +212,7 @@ impl Call {
                 let line = negotiate::audio_line(&req.body).ok().flatten();
                 let neg = line.as_ref().and_then(negotiate::choose);
                 let (Some(line), Some(neg), Some(port)) =
-                    (line, neg, self.media.as_ref().map(|m| m.a_port))
+                    (line, neg, self.media.as_ref().and_then(|m| m.port(self.leg(Side::A))))
                 else {
                     let r =
                         message::response(&req, 488, "Not Acceptable Here - No Common Codec", None);

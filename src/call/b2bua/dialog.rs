@@ -13,12 +13,13 @@ impl Call {
     pub(super) fn anchor_sdp(&mut self, from: Side, body: &[u8]) -> Option<Vec<u8>> {
         let media = self.media.as_ref()?;
         if let Some((rtp, rtcp)) = sdp_remote(body) {
-            media.set_remote(from, rtp, rtcp);
+            media.set_remote(self.leg(from), rtp, rtcp);
         }
-        let port = match from {
-            Side::A => media.b_port?,
-            Side::B => media.a_port,
+        let to = match from {
+            Side::A => Side::B,
+            Side::B => Side::A,
         };
+        let port = media.port(self.leg(to))?;
         let s = std::str::from_utf8(body).ok()?;
         sdp::rewrite_for_relay(s, self.public_ip(), port, None)
             .ok()

@@ -101,7 +101,7 @@ impl Call {
                 if is_sdp(&resp.headers, &resp.body) {
                     if let Some(m) = self.media.as_ref() {
                         m.send(crate::media::session::Cmd::SignallingIp {
-                            side: Side::B,
+                            leg: self.b_leg,
                             ip: self.forks[i].target.addr.ip(),
                         });
                     }
@@ -148,7 +148,7 @@ impl Call {
         self.forks[i].done = true;
         if let Some(m) = self.media.as_ref() {
             m.send(crate::media::session::Cmd::SignallingIp {
-                side: Side::B,
+                leg: self.b_leg,
                 ip: target.addr.ip(),
             });
         }
@@ -305,10 +305,10 @@ impl Call {
         if self.b.is_none() && !self.a_final_sent && self.forks.iter().all(|f| f.done) {
             let best = self.best_failure.unwrap_or(480);
             let cause = HangupCause::from_sip_status(best);
-            let (code, reason) = if best == 408 {
-                (480, "Temporarily Unavailable")
-            } else {
-                (best, cause.sip_status().1)
+            let (code, reason) = match best {
+                408 => (480, "Temporarily Unavailable"),
+                503 => (503, "Service Unavailable"),
+                _ => (best, cause.sip_status().1),
             };
             let r = message::response(&self.a_invite, code, reason, Some(&self.a_tag));
             self.respond_a(r);

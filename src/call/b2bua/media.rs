@@ -65,7 +65,7 @@ impl Call {
             self.set_codec(offerer, Some(same));
             if let Some(m) = self.media.as_ref() {
                 m.send(Cmd::SetSending {
-                    side: offerer,
+                    leg: self.leg(offerer),
                     on: true,
                 });
             }
@@ -76,13 +76,13 @@ impl Call {
             return Some(relayed);
         };
         tracing::info!(call = %self.id, offerer = ?offerer, a = ?own.codec, b = ?answered.codec, "transcoding");
-        let port = self.media.as_ref()?.port(offerer)?;
+        let port = self.media.as_ref()?.port(self.leg(offerer))?;
         self.set_codec(from, Some(answered));
         self.set_codec(offerer, Some(own.clone()));
         let direction = negotiate::answer_direction(offer.direction);
         if let Some(m) = self.media.as_ref() {
             m.send(Cmd::SetSending {
-                side: offerer,
+                leg: self.leg(offerer),
                 on: negotiate::we_send(direction),
             });
         }
@@ -112,7 +112,9 @@ impl Call {
         if !hold {
             if self.on_hold.take().is_some() {
                 self.hold_generation.fetch_add(1, Relaxed);
-                m.send(Cmd::StopPlay { side: held });
+                m.send(Cmd::StopPlay {
+                    leg: self.leg(held),
+                });
             }
             return;
         }
@@ -123,11 +125,12 @@ impl Call {
         let generation = self.hold_generation.fetch_add(1, Relaxed) + 1;
         let current = self.hold_generation.clone();
         let (library, tx, call) = (self.sw.settings.media.clone(), m.sender(), self.id);
+        let held = self.leg(held);
         tokio::spawn(async move {
             match library.moh(MOH_CLASS, HOLD_LIMIT_SECS, 8000).await {
                 Ok(source) if current.load(Relaxed) == generation => {
                     let _ = tx.send(Cmd::Play {
-                        side: held,
+                        leg: held,
                         source,
                         barge_in: false,
                         id: HOLD_MUSIC,
@@ -146,7 +149,10 @@ impl Call {
 
     fn set_codec(&self, side: Side, neg: Option<Negotiated>) {
         if let Some(m) = self.media.as_ref() {
-            m.send(Cmd::SetCodec { side, neg });
+            m.send(Cmd::SetCodec {
+                leg: self.leg(side),
+                neg,
+            });
         }
     }
 
@@ -179,17 +185,16 @@ impl Call {
             .join("recordings")
             .join(&self.origin.account.id)
             .join(format!("{}.wav", self.id));
-        m.send(Cmd::Record { path });
+        m.send(Cmd::Record {
+            leg: self.a_chan.id(),
+            path,
+        });
     }
 
     pub(super) fn on_media_event(&mut self, ev: SessionEvent) {
         match ev {
-            SessionEvent::Dtmf {
-                side,
-                event,
-                source,
-            } => {
-                let Some(channel) = self.channel_info(side) else {
+            SessionEvent::Dtmf { leg, event, source } => {
+                let Some(channel) = self.side_of(leg).and_then(|s| self.channel_info(s)) else {
                     return;
                 };
                 tracing::info!(call = %self.id, digit = %event.digit, ?source, "dtmf");
@@ -206,8 +211,8 @@ impl Call {
                 tracing::error!(call = %self.id, error = %e, "recording failed");
             }
             SessionEvent::PlayDone { id, .. } => self.on_play_done(id),
-            SessionEvent::Stats { side, stats } => {
-                tracing::debug!(call = %self.id, ?side, ?stats, "media figures");
+            SessionEvent::Stats { leg, stats } => {
+                tracing::debug!(call = %self.id, %leg, ?stats, "media figures");
             }
         }
     }

@@ -26,7 +26,7 @@ use super::plan::{Destination, Origin};
 use super::channel::Channel;
 use super::{cdr, new_branch, CallHandle, CallInput, CallSender, A_LEG_TOKEN};
 use crate::events::{now_ms, Direction, HangupCause};
-use crate::media::relay::Side;
+use crate::ids::LegId;
 use crate::media::session::{self, SessionEvent, SessionHandle};
 use crate::sip::dialog::Dialog;
 use crate::sip::message;
@@ -40,6 +40,13 @@ const T1: Duration = Duration::from_millis(500);
 const T2: Duration = Duration::from_secs(4);
 /// Token for CANCEL and BYE transactions whose outcome does not matter.
 const IGNORED: u64 = u64::MAX;
+
+/// The two legs a B2BUA call bridges: the caller's (A) and the answering callee's (B).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Side {
+    A,
+    B,
+}
 
 struct Fork {
     token: u64,
@@ -81,6 +88,8 @@ struct Call {
     a_tag: String,
     a_dialog: Option<Dialog>,
     a_chan: Channel,
+    /// The B leg's id (its channel and media leg), fixed before it is dialled.
+    b_leg: LegId,
     a_final_sent: bool,
     a_200: Option<Response>,
     a_acked: bool,
@@ -109,6 +118,8 @@ struct Call {
     pending: HashMap<u64, Pending>,
     next_token: u64,
     ended: bool,
+    /// `release` ran: resources are gone, the task only lingers for CANCELs.
+    released: bool,
     cause: HangupCause,
 }
 
@@ -132,6 +143,7 @@ pub fn spawn(
     let a_chan = Channel::create(
         &sw.bus,
         &sw.metrics,
+        LegId::new(),
         id,
         &origin.account.id,
         &a_call_id,
@@ -153,6 +165,7 @@ pub fn spawn(
         a_tag: message::random_token(12),
         a_dialog: None,
         a_chan,
+        b_leg: LegId::new(),
         a_final_sent: false,
         a_200: None,
         a_acked: false,
@@ -173,6 +186,7 @@ pub fn spawn(
         pending: HashMap::new(),
         next_token: 1,
         ended: false,
+        released: false,
         cause: HangupCause::NormalClearing,
     };
     tokio::spawn(call.run(rx));
@@ -209,6 +223,9 @@ impl Call {
         let mut linger_until: Option<Instant> = None;
         loop {
             if self.ended {
+                // the call's resources end with its last live leg; only forks that
+                // still owe a CANCEL keep this task (and no ports) alive a while
+                self.release();
                 if self.forks.iter().all(|f| f.done || !f.cancel_pending) {
                     break;
                 }
@@ -258,6 +275,19 @@ impl Call {
             }
         }
         self.cleanup();
+    }
+
+    /// The leg id of a side (its channel and its media leg).
+    pub(super) fn leg(&self, side: Side) -> LegId {
+        match side {
+            Side::A => self.a_chan.id(),
+            Side::B => self.b_leg,
+        }
+    }
+
+    /// The side a media leg belongs to.
+    pub(super) fn side_of(&self, leg: LegId) -> Option<Side> {
+        [Side::A, Side::B].into_iter().find(|s| self.leg(*s) == leg)
     }
 
     fn token(&mut self) -> u64 {
@@ -379,9 +409,13 @@ impl Call {
             }
         };
         let (etx, erx) = mpsc::unbounded_channel();
-        let relay = session::spawn(pa, Some(pb), self.sw.metrics.clone(), etx);
+        let mut relay = session::spawn(self.sw.metrics.clone(), etx);
+        let (a_leg, b_leg) = (self.leg(Side::A), self.leg(Side::B));
+        relay.add_leg(a_leg, pa);
+        relay.add_leg(b_leg, pb);
+        relay.send(session::Cmd::Bridge { a: a_leg, b: b_leg });
         relay.send(session::Cmd::SignallingIp {
-            side: Side::A,
+            leg: a_leg,
             ip: self.a_source.addr.ip(),
         });
         self.media_events = Some(erx);
@@ -407,6 +441,7 @@ impl Call {
         let b_chan = Channel::create(
             &self.sw.bus,
             &self.sw.metrics,
+            self.b_leg,
             self.id,
             &self.origin.account.id,
             "",
@@ -532,11 +567,25 @@ impl Call {
         if !self.ended {
             self.finish(HangupCause::NormalClearing);
         }
+        self.release();
+        for f in &self.forks {
+            self.sw.calls.remove(&f.call_id);
+        }
+    }
+
+    /// The call is over: media and ports are freed, channels destroyed, the CDR
+    /// written and the call no longer counted — at once, even when a fork's
+    /// transaction lingers (a stale contact that never answered a CANCEL).
+    fn release(&mut self) {
+        if self.released {
+            return;
+        }
+        self.released = true;
         let cause = self.cause;
         if let Some(m) = self.media.as_ref() {
-            self.a_chan.rtp = m.figures(Side::A);
+            self.a_chan.rtp = m.figures(self.a_chan.id());
             if let Some(c) = self.b_chan.as_mut() {
-                c.rtp = m.figures(Side::B);
+                c.rtp = m.figures(self.b_leg);
             }
         }
         self.media = None;
@@ -547,7 +596,7 @@ impl Call {
             c.destroy(&self.sw.bus, &self.sw.metrics, cause);
         }
         self.sw.calls.remove(&self.a_call_id);
-        for f in &self.forks {
+        for f in self.forks.iter().filter(|f| f.done || !f.cancel_pending) {
             self.sw.calls.remove(&f.call_id);
         }
         self.sw.metrics.active_calls.fetch_sub(1, Relaxed);

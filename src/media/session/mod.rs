@@ -1,28 +1,33 @@
-//! The media session of a call: one task owns the call's RTP/RTCP sockets (the
-//! caller's pair, and the callee's when there is a B leg) and decides per packet
-//! and per 20 ms tick what happens to audio:
+//! The media session of a call: one task owns the RTP/RTCP sockets of every
+//! leg of the call (a port pair per leg, attached and detached as legs come
+//! and go) and decides per packet and per 20 ms tick what happens to audio:
 //!
-//! - **relay** (both legs speak the same codec, nothing played or recorded):
-//!   packets are forwarded untouched with symmetric latching, as the switch
-//!   core always did; telephone-event packets are peeked at for digit events;
-//! - **endpoint** (a leg the switch answers itself): received audio goes through
-//!   the leg's jitter buffer and decoder ([`leg`]), a paced 20 ms frame from the
-//!   playback source (or silence) is encoded and sent;
-//! - **transcode** (legs negotiated different codecs): each tick decodes one
-//!   frame per side, resamples and re-encodes it for the other side;
-//! - a **recording** taps both sides' decoded audio in any mode.
+//! - **relay** (two bridged legs speak the same codec, nothing played to the
+//!   receiver): packets are forwarded untouched with symmetric latching;
+//!   telephone-event packets are peeked at for digit events;
+//! - **endpoint** (a leg bridged to nothing: an IVR, a prompt, a queue caller):
+//!   received audio goes through the leg's jitter buffer and decoder ([`leg`]),
+//!   a paced 20 ms frame from the playback source (or silence) is encoded and sent;
+//! - **transcode** (bridged legs negotiated different codecs): each tick decodes
+//!   one frame per leg, resamples and re-encodes it for its peer;
+//! - a **recording** taps one leg and what it hears in any mode.
 //!
-//! The call task drives it with [`Cmd`]s and hears [`SessionEvent`]s back.
+//! The call task drives it with [`Cmd`]s naming legs by their [`LegId`] and
+//! hears [`SessionEvent`]s back. The socket loop here only moves bytes; the
+//! decisions are in `tick`.
 
 pub mod leg;
 pub mod negotiate;
 mod tick;
 
 use bytes::Bytes;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
+use std::task::Poll;
+use tokio::io::ReadBuf;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -30,8 +35,9 @@ use super::dtmf::DtmfEvent;
 use super::playback::Source;
 use super::ports::PortPair;
 use super::record::RecordingInfo;
-use super::relay::{Peer, Side};
+use super::relay::Peer;
 use super::rtp::{Pacer, SendOutcome};
+use crate::ids::LegId;
 use crate::metrics::Metrics;
 pub use leg::{DtmfSource, LegMedia, LegStats, PTIME};
 pub use negotiate::Negotiated;
@@ -39,49 +45,59 @@ use tick::Engine;
 
 /// What the call task tells its media session.
 pub enum Cmd {
-    /// New RTP destination from SDP (offer or answer); resets latching for that side.
+    /// A leg joins the session with its own port pair (it hears silence until
+    /// it is bridged or played to, once it has a codec).
+    AddLeg { leg: LegId, pair: PortPair },
+    /// A leg leaves: its ports are released at once, its figures reported.
+    RemoveLeg { leg: LegId },
+    /// `a` and `b` hear each other (relay when their codecs match, else transcoding);
+    /// either's previous bridge ends.
+    Bridge { a: LegId, b: LegId },
+    /// The leg's bridge ends (both sides then hear silence or what is played).
+    Unbridge { leg: LegId },
+    /// New RTP destination from SDP (offer or answer); resets latching for that leg.
     SetRemote {
-        side: Side,
+        leg: LegId,
         rtp: Option<SocketAddr>,
         rtcp: Option<SocketAddr>,
     },
-    /// The IP a side's SIP signalling comes from: its media may come from there
+    /// The IP a leg's SIP signalling comes from: its media may come from there
     /// too (NAT) and latch, besides the SDP's IP.
-    SignallingIp { side: Side, ip: std::net::IpAddr },
-    /// The codec a side negotiated (`None`: unknown, relay untouched).
-    SetCodec { side: Side, neg: Option<Negotiated> },
-    /// Play `source` to `side` (replacing what was playing); with `barge_in`
-    /// a digit from that side stops it.
+    SignallingIp { leg: LegId, ip: std::net::IpAddr },
+    /// The codec a leg negotiated (`None`: unknown, relay untouched).
+    SetCodec { leg: LegId, neg: Option<Negotiated> },
+    /// Play `source` to `leg` (replacing what was playing); with `barge_in`
+    /// a digit from that leg stops it.
     Play {
-        side: Side,
+        leg: LegId,
         source: Box<dyn Source>,
         barge_in: bool,
         id: u64,
     },
-    /// Play back to `side` what it sends, for `frames` 20 ms frames (echo test);
+    /// Play back to `leg` what it sends, for `frames` 20 ms frames (echo test);
     /// reported with `PlayDone` like a playback.
-    Echo { side: Side, frames: u64, id: u64 },
+    Echo { leg: LegId, frames: u64, id: u64 },
     /// A digit that reached the call another way (SIP INFO): reported like
     /// the session's own, and it barges in on a playback that allows it.
     Digit {
-        side: Side,
+        leg: LegId,
         event: DtmfEvent,
         source: DtmfSource,
     },
-    /// Send `digit` to `side` as RFC 4733 telephone-events (legs the switch
-    /// terminates; a relayed leg gets the other side's own events).
+    /// Send `digit` to `leg` as RFC 4733 telephone-events (legs the switch
+    /// terminates; a relayed leg gets its peer's own events).
     SendDigit {
-        side: Side,
+        leg: LegId,
         digit: crate::media::dtmf::Digit,
         duration_ms: u32,
     },
-    /// Whether the switch may send media to `side` (false when its SDP
-    /// answer to that side said `recvonly` or `inactive`).
-    SetSending { side: Side, on: bool },
-    /// Stop playing to `side`.
-    StopPlay { side: Side },
-    /// Record both sides to a stereo WAV (caller left, callee right).
-    Record { path: PathBuf },
+    /// Whether the switch may send media to `leg` (false when its SDP
+    /// answer to that leg said `recvonly` or `inactive`).
+    SetSending { leg: LegId, on: bool },
+    /// Stop playing to `leg`.
+    StopPlay { leg: LegId },
+    /// Record `leg` (left) and what it hears (right) to a stereo WAV.
+    Record { leg: LegId, path: PathBuf },
     /// Stop the recording (it also stops when the session ends).
     StopRecord,
 }
@@ -90,29 +106,31 @@ pub enum Cmd {
 #[derive(Debug)]
 pub enum SessionEvent {
     Dtmf {
-        side: Side,
+        leg: LegId,
         event: DtmfEvent,
         source: DtmfSource,
     },
-    /// Playback `id` to `side` ended, played to the end or interrupted.
+    /// Playback `id` to `leg` ended, played to the end or interrupted.
     PlayDone {
-        side: Side,
+        leg: LegId,
         id: u64,
         interrupted: bool,
     },
     /// A recording was closed.
     Recorded(Result<RecordingInfo, String>),
-    /// Final figures of a terminated leg, sent when the session ends.
-    Stats { side: Side, stats: LegStats },
+    /// Final figures of a terminated leg, sent when it leaves or the session ends.
+    Stats { leg: LegId, stats: LegStats },
 }
 
 /// Control handle for a running session; dropping it ends the session.
 pub struct SessionHandle {
     tx: mpsc::UnboundedSender<Cmd>,
-    figures: Arc<std::sync::Mutex<[Option<LegStats>; 2]>>,
-    pub a_port: u16,
-    pub b_port: Option<u16>,
+    figures: Figures,
+    ports: HashMap<LegId, u16>,
 }
+
+/// The legs' latest figures, shared with the session (at most 250 ms old).
+type Figures = Arc<std::sync::Mutex<HashMap<LegId, LegStats>>>;
 
 impl SessionHandle {
     pub fn send(&self, cmd: Cmd) {
@@ -124,89 +142,111 @@ impl SessionHandle {
         self.tx.clone()
     }
 
-    pub fn set_remote(&self, side: Side, rtp: Option<SocketAddr>, rtcp: Option<SocketAddr>) {
-        self.send(Cmd::SetRemote { side, rtp, rtcp });
+    /// Attaches a leg with its port pair; returns the port its peer must send to.
+    pub fn add_leg(&mut self, leg: LegId, pair: PortPair) -> u16 {
+        let port = pair.port;
+        self.ports.insert(leg, port);
+        self.send(Cmd::AddLeg { leg, pair });
+        port
     }
 
-    /// The legs' packet, loss and jitter figures (at most 250 ms old).
-    pub fn figures(&self, side: Side) -> Option<LegStats> {
-        let f = self.figures.lock().ok()?;
-        match side {
-            Side::A => f[0],
-            Side::B => f[1],
+    /// Detaches a leg: its ports go back to the pool as soon as the session sees it.
+    pub fn remove_leg(&mut self, leg: LegId) {
+        if self.ports.remove(&leg).is_some() {
+            self.send(Cmd::RemoveLeg { leg });
         }
     }
 
-    /// The port a side must send to.
-    pub fn port(&self, side: Side) -> Option<u16> {
-        match side {
-            Side::A => Some(self.a_port),
-            Side::B => self.b_port,
-        }
+    pub fn has_leg(&self, leg: LegId) -> bool {
+        self.ports.contains_key(&leg)
+    }
+
+    pub fn set_remote(&self, leg: LegId, rtp: Option<SocketAddr>, rtcp: Option<SocketAddr>) {
+        self.send(Cmd::SetRemote { leg, rtp, rtcp });
+    }
+
+    /// A leg's packet, loss and jitter figures (at most 250 ms old; kept after
+    /// the leg left).
+    pub fn figures(&self, leg: LegId) -> Option<LegStats> {
+        self.figures.lock().ok()?.get(&leg).copied()
+    }
+
+    /// The port a leg must send to.
+    pub fn port(&self, leg: LegId) -> Option<u16> {
+        self.ports.get(&leg).copied()
     }
 }
 
-struct SideIo {
+/// One leg's sockets and the address rules of its far end.
+pub(crate) struct LegIo {
     pair: PortPair,
     peer: Peer,
 }
 
-/// Starts the session for a call with the caller's port pair `a` and, for a
-/// bridged call, the callee's pair `b`.
-pub fn spawn(
-    a: PortPair,
-    b: Option<PortPair>,
-    metrics: Arc<Metrics>,
-    events: mpsc::UnboundedSender<SessionEvent>,
-) -> SessionHandle {
+/// Starts an empty session for a call; legs are attached with [`SessionHandle::add_leg`].
+pub fn spawn(metrics: Arc<Metrics>, events: mpsc::UnboundedSender<SessionEvent>) -> SessionHandle {
     let (tx, rx) = mpsc::unbounded_channel();
-    let figures = Arc::new(std::sync::Mutex::new([None, None]));
+    let figures = Figures::default();
     let handle = SessionHandle {
         tx,
         figures: figures.clone(),
-        a_port: a.port,
-        b_port: b.as_ref().map(|p| p.port),
+        ports: HashMap::new(),
     };
-    let a = SideIo {
-        pair: a,
-        peer: Peer::default(),
-    };
-    let b = b.map(|pair| SideIo {
-        pair,
-        peer: Peer::default(),
-    });
-    tokio::spawn(run(a, b, rx, metrics, events, figures));
+    tokio::spawn(run(rx, metrics, events, figures));
     handle
 }
 
-async fn recv_opt(io: Option<&SideIo>, rtcp: bool, buf: &mut [u8]) -> (usize, SocketAddr) {
-    match io {
-        Some(io) => {
-            let sock = if rtcp { &io.pair.rtcp } else { &io.pair.rtp };
-            loop {
-                if let Ok(r) = sock.recv_from(buf).await {
-                    return r;
+/// Which socket of which leg a datagram came in on.
+struct Received {
+    slot: usize,
+    rtcp: bool,
+    len: usize,
+    src: SocketAddr,
+}
+
+/// Waits for the next datagram on any leg's RTP or RTCP socket, starting the
+/// scan at `start` so no leg starves another.
+async fn recv_any(ios: &[LegIo], start: usize, buf: &mut [u8]) -> Received {
+    std::future::poll_fn(|cx| {
+        let n = ios.len();
+        for k in 0..n {
+            let slot = (start + k) % n;
+            let io = &ios[slot];
+            for (rtcp, sock) in [(false, &io.pair.rtp), (true, &io.pair.rtcp)] {
+                let mut rb = ReadBuf::new(buf);
+                match sock.poll_recv_from(cx, &mut rb) {
+                    Poll::Ready(Ok(src)) => {
+                        let len = rb.filled().len();
+                        return Poll::Ready(Received {
+                            slot,
+                            rtcp,
+                            len,
+                            src,
+                        });
+                    }
+                    // an ICMP error for a datagram we sent: nothing to read, go on
+                    Poll::Ready(Err(_)) => cx.waker().wake_by_ref(),
+                    Poll::Pending => {}
                 }
             }
         }
-        None => std::future::pending().await,
-    }
+        Poll::Pending
+    })
+    .await
 }
 
 async fn run(
-    mut a: SideIo,
-    mut b: Option<SideIo>,
     mut rx: mpsc::UnboundedReceiver<Cmd>,
     metrics: Arc<Metrics>,
     events: mpsc::UnboundedSender<SessionEvent>,
-    figures: Arc<std::sync::Mutex<[Option<LegStats>; 2]>>,
+    figures: Figures,
 ) {
     let mut engine = Engine::new(events);
-    engine.set_has_b(b.is_some());
-    let mut bufs = [[0u8; 2048]; 4];
+    let mut buf = [0u8; 2048];
     let (mut relayed, mut dropped) = (0u64, 0u64);
     let (mut late, mut skipped_total) = (0u64, 0u64);
     let mut pacer: Option<Pacer> = None;
+    let mut start = 0usize;
     // one timer for the session's life, moved only when the next deadline changes
     // (re-creating it on every packet would cost a timer-wheel insert each time)
     let clock = tokio::time::sleep(std::time::Duration::from_secs(3600));
@@ -230,21 +270,18 @@ async fn run(
             }
             armed = deadline;
         }
-        let [buf_a, buf_b, buf_c, buf_d] = &mut bufs;
         tokio::select! {
             // commands first: a new remote address must apply before the packets
             // that the peer sends once it has seen the SDP carrying it
             biased;
             cmd = rx.recv() => match cmd {
-                Some(Cmd::SetRemote { side: Side::A, rtp, rtcp }) => a.peer.set(rtp, rtcp),
-                Some(Cmd::SetRemote { side: Side::B, rtp, rtcp }) => {
-                    if let Some(b) = b.as_mut() { b.peer.set(rtp, rtcp) }
+                Some(cmd) => {
+                    let removed = matches!(cmd, Cmd::RemoveLeg { .. });
+                    engine.command(cmd);
+                    if removed {
+                        if let Ok(mut f) = figures.lock() { engine.stats_into(&mut f); }
+                    }
                 }
-                Some(Cmd::SignallingIp { side: Side::A, ip }) => a.peer.set_signalling_ip(ip),
-                Some(Cmd::SignallingIp { side: Side::B, ip }) => {
-                    if let Some(b) = b.as_mut() { b.peer.set_signalling_ip(ip) }
-                }
-                Some(cmd) => engine.command(cmd),
                 None => break,
             },
             _ = &mut clock, if armed.is_some() => {
@@ -256,51 +293,18 @@ async fn run(
                         SendOutcome::OnTime => 0,
                     };
                     skipped_total += skipped;
-                    engine.tick(now, skipped, &a, b.as_ref()).await;
+                    engine.tick(now, skipped).await;
                 }
             },
-            (n, src) = recv_opt(Some(&a), false, buf_a) => {
-                if looks_like_rtp(&buf_a[..n]) && a.peer.latch_rtp(src) {
-                    let pkt = &buf_a[..n];
-                    if engine.on_rtp(Side::A, pkt) {
-                        match b.as_ref().and_then(|b| b.peer.rtp.map(|d| (b, d))) {
-                            Some((b, dst)) => if b.pair.rtp.send_to(pkt, dst).await.is_ok() { relayed += 1 } else { dropped += 1 },
-                            None => dropped += 1,
-                        }
-                    }
-                } else { dropped += 1; }
-            },
-            (n, src) = recv_opt(b.as_ref(), false, buf_b) => {
-                if let Some(bio) = b.as_mut() {
-                    if looks_like_rtp(&buf_b[..n]) && bio.peer.latch_rtp(src) {
-                        let pkt = &buf_b[..n];
-                        if engine.on_rtp(Side::B, pkt) {
-                            match a.peer.rtp {
-                                Some(dst) => if a.pair.rtp.send_to(pkt, dst).await.is_ok() { relayed += 1 } else { dropped += 1 },
-                                None => dropped += 1,
-                            }
-                        }
-                    } else { dropped += 1; }
-                }
-            },
-            (n, src) = recv_opt(Some(&a), true, buf_c) => {
-                if looks_like_rtcp(&buf_c[..n]) && a.peer.latch_rtcp(src) {
-                    engine.on_rtcp(Side::A, &buf_c[..n]);
-                }
-                if a.peer.rtcp == Some(src) && engine.relays(Side::A) {
-                    if let Some((b, dst)) = b.as_ref().and_then(|b| b.peer.rtcp.map(|d| (b, d))) {
-                        let _ = b.pair.rtcp.send_to(&buf_c[..n], dst).await;
-                    }
-                }
-            },
-            (n, src) = recv_opt(b.as_ref(), true, buf_d) => {
-                if let Some(bio) = b.as_mut() {
-                    if looks_like_rtcp(&buf_d[..n]) && bio.peer.latch_rtcp(src) {
-                        engine.on_rtcp(Side::B, &buf_d[..n]);
-                    }
-                    if bio.peer.rtcp == Some(src) && engine.relays(Side::B) {
-                        if let Some(dst) = a.peer.rtcp { let _ = a.pair.rtcp.send_to(&buf_d[..n], dst).await; }
-                    }
+            r = recv_any(&engine.ios, start, &mut buf) => {
+                start = start.wrapping_add(1);
+                let pkt = &buf[..r.len];
+                if r.rtcp {
+                    engine.on_rtcp_datagram(r.slot, pkt, r.src).await;
+                } else if engine.on_rtp_datagram(r.slot, pkt, r.src).await {
+                    relayed += 1;
+                } else {
+                    dropped += 1;
                 }
             },
             _ = flush.tick() => {
@@ -309,7 +313,7 @@ async fn run(
                 metrics.media_frames.fetch_add(engine.take_frames(), Relaxed);
                 metrics.media_ticks_late.fetch_add(late, Relaxed);
                 metrics.media_frames_skipped.fetch_add(skipped_total, Relaxed);
-                if let Ok(mut f) = figures.lock() { *f = engine.stats(); }
+                if let Ok(mut f) = figures.lock() { engine.stats_into(&mut f); }
                 relayed = 0;
                 dropped = 0;
                 late = 0;
@@ -323,6 +327,9 @@ async fn run(
             dropped = 0;
         }
     }
+    if let Ok(mut f) = figures.lock() {
+        engine.stats_into(&mut f);
+    }
     engine.finish();
     metrics
         .media_frames
@@ -335,7 +342,7 @@ async fn run(
     metrics.rtp_packets_dropped.fetch_add(dropped, Relaxed);
 }
 
-/// Version 2 and a whole fixed header: only such a datagram may latch a side or
+/// Version 2 and a whole fixed header: only such a datagram may latch a leg or
 /// be relayed (stray or hostile garbage never steals a call's media).
 fn looks_like_rtp(pkt: &[u8]) -> bool {
     pkt.len() >= 12 && pkt[0] >> 6 == 2

@@ -12,6 +12,26 @@ use tokio::net::UdpSocket;
 
 const WAIT: Duration = Duration::from_secs(2);
 
+/// The caller's and the callee's legs of the tests' calls.
+const A: LegId = LegId(uuid::Uuid::from_u128(0xA));
+const B: LegId = LegId(uuid::Uuid::from_u128(0xB));
+
+/// A session with leg A on `a` and, when given, leg B on `b` bridged to it.
+fn spawn_legs(
+    a: PortPair,
+    b: Option<PortPair>,
+    metrics: Arc<Metrics>,
+    events: mpsc::UnboundedSender<SessionEvent>,
+) -> SessionHandle {
+    let mut s = spawn(metrics, events);
+    s.add_leg(A, a);
+    if let Some(b) = b {
+        s.add_leg(B, b);
+        s.send(Cmd::Bridge { a: A, b: B });
+    }
+    s
+}
+
 /// A sine source for tests (the shipped playback sources have their own tests).
 struct Sine {
     rate: u32,
@@ -75,15 +95,15 @@ async fn relays_both_ways_and_latches() {
     let pool = pool(42000);
     let (a, b) = (pool.allocate().expect("a"), pool.allocate().expect("b"));
     let (etx, _erx) = mpsc::unbounded_channel();
-    let s = spawn(a, Some(b), Arc::new(Metrics::default()), etx);
+    let s = spawn_legs(a, Some(b), Arc::new(Metrics::default()), etx);
     let caller = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
     let callee = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
     // SDP told us a wrong address for the caller: latching must fix it
-    s.set_remote(Side::A, Some("127.0.0.1:9".parse().expect("a")), None);
-    s.set_remote(Side::B, Some(callee.local_addr().expect("addr")), None);
+    s.set_remote(A, Some("127.0.0.1:9".parse().expect("a")), None);
+    s.set_remote(B, Some(callee.local_addr().expect("addr")), None);
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let to_a = SocketAddr::from(([127, 0, 0, 1], s.a_port));
-    let to_b = SocketAddr::from(([127, 0, 0, 1], s.b_port.expect("b")));
+    let to_a = SocketAddr::from(([127, 0, 0, 1], s.port(A).expect("a")));
+    let to_b = SocketAddr::from(([127, 0, 0, 1], s.port(B).expect("b")));
     let mut buf = [0u8; 64];
     // garbage arriving before the caller's first packet must not latch the side
     let intruder = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
@@ -121,20 +141,20 @@ fn rtp(payload: &[u8]) -> Vec<u8> {
 async fn endpoint_plays_a_source_paced_and_reports_its_end() {
     let pool = pool(42040);
     let (etx, mut erx) = mpsc::unbounded_channel();
-    let s = spawn(
+    let s = spawn_legs(
         pool.allocate().expect("a"),
         None,
         Arc::new(Metrics::default()),
         etx,
     );
     let phone = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
-    s.set_remote(Side::A, Some(phone.local_addr().expect("addr")), None);
+    s.set_remote(A, Some(phone.local_addr().expect("addr")), None);
     s.send(Cmd::SetCodec {
-        side: Side::A,
+        leg: A,
         neg: Some(neg(CodecKind::Pcmu, 0)),
     });
     s.send(Cmd::Play {
-        side: Side::A,
+        leg: A,
         source: Box::new(Sine::new(8000, 1000.0, 50)),
         barge_in: false,
         id: 7,
@@ -185,7 +205,7 @@ struct Bridge {
 async fn bridge(base: u16, a: Negotiated, b: Negotiated) -> Bridge {
     let pool = pool(base);
     let (etx, events) = mpsc::unbounded_channel();
-    let s = spawn(
+    let s = spawn_legs(
         pool.allocate().expect("a"),
         Some(pool.allocate().expect("b")),
         Arc::new(Metrics::default()),
@@ -193,18 +213,18 @@ async fn bridge(base: u16, a: Negotiated, b: Negotiated) -> Bridge {
     );
     let sa = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
     let sb = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
-    s.set_remote(Side::A, Some(sa.local_addr().expect("addr")), None);
-    s.set_remote(Side::B, Some(sb.local_addr().expect("addr")), None);
+    s.set_remote(A, Some(sa.local_addr().expect("addr")), None);
+    s.set_remote(B, Some(sb.local_addr().expect("addr")), None);
     s.send(Cmd::SetCodec {
-        side: Side::A,
+        leg: A,
         neg: Some(a),
     });
     s.send(Cmd::SetCodec {
-        side: Side::B,
+        leg: B,
         neg: Some(b),
     });
-    let to_a = SocketAddr::from(([127, 0, 0, 1], s.a_port));
-    let to_b = SocketAddr::from(([127, 0, 0, 1], s.b_port.expect("b")));
+    let to_a = SocketAddr::from(([127, 0, 0, 1], s.port(A).expect("a")));
+    let to_b = SocketAddr::from(([127, 0, 0, 1], s.port(B).expect("b")));
     Bridge {
         s,
         events,
@@ -229,7 +249,10 @@ async fn transcodes_pcmu_to_opus_and_records_both_sides() {
         to_b,
         ..
     } = bridge(42080, neg(CodecKind::Pcmu, 0), neg(CodecKind::Opus, 111)).await;
-    s.send(Cmd::Record { path: path.clone() });
+    s.send(Cmd::Record {
+        leg: A,
+        path: path.clone(),
+    });
     // the phone sends 1 kHz in PCMU, the browser 440 Hz in Opus, for 1.5 s
     let mut pcmu = Encoder::new(CodecKind::Pcmu).expect("enc");
     let mut opus = Encoder::new(CodecKind::Opus).expect("enc");
@@ -313,19 +336,19 @@ async fn transcodes_pcmu_to_opus_and_records_both_sides() {
 async fn a_digit_barges_in_on_a_playback_that_allows_it() {
     let pool = pool(42120);
     let (etx, mut erx) = mpsc::unbounded_channel();
-    let s = spawn(
+    let s = spawn_legs(
         pool.allocate().expect("a"),
         None,
         Arc::new(Metrics::default()),
         etx,
     );
     s.send(Cmd::SetCodec {
-        side: Side::A,
+        leg: A,
         neg: Some(neg(CodecKind::Pcmu, 0)),
     });
     let tone = |frames_left| Box::new(Sine::new(8000, 440.0, frames_left));
     let digit = |d| Cmd::Digit {
-        side: Side::A,
+        leg: A,
         event: DtmfEvent {
             digit: d,
             duration_ms: 100,
@@ -334,7 +357,7 @@ async fn a_digit_barges_in_on_a_playback_that_allows_it() {
     };
     // without barge-in a digit is reported and the prompt goes on
     s.send(Cmd::Play {
-        side: Side::A,
+        leg: A,
         source: tone(10_000),
         barge_in: false,
         id: 1,
@@ -355,7 +378,7 @@ async fn a_digit_barges_in_on_a_playback_that_allows_it() {
     );
     // a new playback replaces it (reported as interrupted), this one allows barge-in
     s.send(Cmd::Play {
-        side: Side::A,
+        leg: A,
         source: tone(10_000),
         barge_in: true,
         id: 2,
@@ -437,7 +460,10 @@ async fn recording_survives_a_switch_from_relay_to_transcoding() {
         to_b,
         ..
     } = bridge(42160, neg(CodecKind::Pcmu, 0), neg(CodecKind::Pcmu, 0)).await;
-    s.send(Cmd::Record { path: path.clone() });
+    s.send(Cmd::Record {
+        leg: A,
+        path: path.clone(),
+    });
     let mut tone_a = Sine::new(8000, 1000.0, u32::MAX);
     let mut tone_b = Sine::new(8000, 440.0, u32::MAX);
     let mut enc_a = Encoder::new(CodecKind::Pcmu).expect("enc");
@@ -447,7 +473,7 @@ async fn recording_survives_a_switch_from_relay_to_transcoding() {
     for i in 0..100u16 {
         if i == 50 {
             s.send(Cmd::SetCodec {
-                side: Side::B,
+                leg: B,
                 neg: Some(neg(CodecKind::Opus, 111)),
             });
             enc_b = Encoder::new(CodecKind::Opus).expect("enc");
@@ -554,8 +580,8 @@ async fn digits_cross_a_transcoding_bridge_as_telephone_events() {
     // and the bus heard it once, from the phone's side
     let mut digits = 0;
     while let Ok(ev) = erx.try_recv() {
-        if let SessionEvent::Dtmf { side, event, .. } = ev {
-            assert_eq!((side, event.digit), (Side::A, Digit::D4));
+        if let SessionEvent::Dtmf { leg, event, .. } = ev {
+            assert_eq!((leg, event.digit), (A, Digit::D4));
             digits += 1;
         }
     }
@@ -610,16 +636,16 @@ async fn digits_reach_a_leg_without_telephone_event_as_tones() {
 async fn nothing_is_sent_to_a_side_we_answered_recvonly() {
     let pool = pool(42280);
     let (etx, _erx) = mpsc::unbounded_channel();
-    let s = spawn(
+    let s = spawn_legs(
         pool.allocate().expect("a"),
         None,
         Arc::new(Metrics::default()),
         etx,
     );
     let phone = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
-    s.set_remote(Side::A, Some(phone.local_addr().expect("addr")), None);
+    s.set_remote(A, Some(phone.local_addr().expect("addr")), None);
     s.send(Cmd::SetCodec {
-        side: Side::A,
+        leg: A,
         neg: Some(neg(CodecKind::Pcmu, 0)),
     });
     let mut buf = [0u8; 1500];
@@ -628,7 +654,7 @@ async fn nothing_is_sent_to_a_side_we_answered_recvonly() {
     let first = RtpPacket::parse(Bytes::copy_from_slice(&buf[..n])).expect("rtp");
     // … until the phone puts the call on hold and we answer recvonly
     s.send(Cmd::SetSending {
-        side: Side::A,
+        leg: A,
         on: false,
     });
     tokio::time::sleep(Duration::from_millis(60)).await;
@@ -637,7 +663,7 @@ async fn nothing_is_sent_to_a_side_we_answered_recvonly() {
     assert!(quiet.is_err(), "media kept coming while on hold");
     // resumed: the stream goes on with its timestamps true to the time that passed
     s.send(Cmd::SetSending {
-        side: Side::A,
+        leg: A,
         on: true,
     });
     let (n, _) = recv(&phone, &mut buf).await;

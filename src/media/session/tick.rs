@@ -1,19 +1,22 @@
 //! The media session's decisions: which packets are forwarded untouched and
 //! which are terminated, and what each terminated leg hears on every 20 ms tick
-//! (a playback source, the other leg transcoded, or silence), plus the
-//! recording tap. The socket loop in `mod.rs` only moves bytes.
+//! (a playback source, its bridged peer transcoded, or silence), plus the
+//! recording tap. Legs live in slots (a call rarely has more than three); a
+//! bridge pairs two of them. The socket loop in `mod.rs` only moves bytes.
 
 use bytes::BytesMut;
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::time::Instant;
 use tokio::sync::mpsc;
 
-use super::{owned, Cmd, LegMedia, SessionEvent, SideIo};
+use super::{looks_like_rtcp, looks_like_rtp, owned, Cmd, LegIo, LegMedia, LegStats, SessionEvent};
+use crate::ids::LegId;
 use crate::media::codec::Resampler;
 use crate::media::playback::tone::ToneSpec;
 use crate::media::playback::{Source, Tone};
 use crate::media::record::Recorder;
-use crate::media::relay::Side;
+use crate::media::relay::Peer;
 use crate::media::rtp::RtpPacket;
 
 /// How often a terminated leg gets an RTCP report (RFC 3550's 5 s minimum).
@@ -24,22 +27,6 @@ const INBAND_DIGIT: u64 = u64::MAX - 2;
 
 /// Rate of call recordings.
 pub const RECORDING_RATE: u32 = 8000;
-
-const SIDES: [Side; 2] = [Side::A, Side::B];
-
-fn ix(side: Side) -> usize {
-    match side {
-        Side::A => 0,
-        Side::B => 1,
-    }
-}
-
-fn other(side: Side) -> Side {
-    match side {
-        Side::A => Side::B,
-        Side::B => Side::A,
-    }
-}
 
 enum Feed {
     Source(Box<dyn Source>),
@@ -56,19 +43,39 @@ struct Playing {
 /// Which stream a resampler converts (each keeps its own filter state).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Stream {
-    Bridge(usize),
-    Record(usize),
-    Play(usize),
+    Bridge(LegId),
+    Play(LegId),
+    RecordLeft,
+    RecordRight,
+}
+
+/// One leg of the session.
+struct Slot {
+    id: LegId,
+    media: Option<LegMedia>,
+    play: Option<Playing>,
+    /// The leg it is bridged to.
+    peer: Option<LegId>,
+    /// Whether it may be sent media (false after we answered recvonly/inactive).
+    sending: bool,
+    /// What it sent us this tick (decoded).
+    heard: Vec<i16>,
+    /// What we sent it this tick (for the recording of an unbridged leg).
+    sent: Vec<i16>,
+}
+
+struct Recording {
+    leg: LegId,
+    rec: Recorder,
 }
 
 pub(super) struct Engine {
     events: mpsc::UnboundedSender<SessionEvent>,
-    legs: [Option<LegMedia>; 2],
-    play: [Option<Playing>; 2],
-    rec: Option<Recorder>,
-    has_b: bool,
-    heard: [Vec<i16>; 2],
-    sent_a: Vec<i16>,
+    slots: Vec<Slot>,
+    /// The sockets of `slots[i]` at `ios[i]` (kept apart: the socket loop
+    /// waits on them while it holds no reference to the codec state).
+    pub(super) ios: Vec<LegIo>,
+    rec: Option<Recording>,
     scratch: Vec<i16>,
     conv: Vec<i16>,
     rec_l: Vec<i16>,
@@ -77,20 +84,15 @@ pub(super) struct Engine {
     out: BytesMut,
     frames: u64,
     next_rtcp: Option<Instant>,
-    /// Whether each side may be sent media (false after we answered recvonly/inactive).
-    sending: [bool; 2],
 }
 
 impl Engine {
     pub(super) fn new(events: mpsc::UnboundedSender<SessionEvent>) -> Self {
         Engine {
             events,
-            legs: [None, None],
-            play: [None, None],
+            slots: Vec::with_capacity(4),
+            ios: Vec::with_capacity(4),
             rec: None,
-            has_b: true,
-            heard: [Vec::with_capacity(960), Vec::with_capacity(960)],
-            sent_a: Vec::with_capacity(960),
             scratch: Vec::with_capacity(960),
             conv: Vec::with_capacity(960),
             rec_l: Vec::with_capacity(160),
@@ -99,7 +101,6 @@ impl Engine {
             out: BytesMut::with_capacity(1500),
             frames: 0,
             next_rtcp: None,
-            sending: [true, true],
         }
     }
 
@@ -108,12 +109,17 @@ impl Engine {
         std::mem::take(&mut self.frames)
     }
 
-    pub(super) fn set_has_b(&mut self, has_b: bool) {
-        self.has_b = has_b;
+    fn find(&self, leg: LegId) -> Option<usize> {
+        self.slots.iter().position(|s| s.id == leg)
     }
 
-    fn transcoding(&self) -> bool {
-        match (&self.legs[0], &self.legs[1]) {
+    fn peer_of(&self, i: usize) -> Option<usize> {
+        self.slots[i].peer.and_then(|p| self.find(p))
+    }
+
+    /// Bridged legs `i` and `j` speak different codecs (both known).
+    fn transcoding(&self, i: usize, j: usize) -> bool {
+        match (&self.slots[i].media, &self.slots[j].media) {
             (Some(a), Some(b)) => {
                 let (na, nb) = (a.negotiated(), b.negotiated());
                 na.codec != nb.codec || na.pt != nb.pt
@@ -122,113 +128,193 @@ impl Engine {
         }
     }
 
-    /// Packets from `from` go to the other side untouched.
-    fn forwards(&self, from: Side) -> bool {
-        self.has_b && !self.transcoding() && self.play[ix(other(from))].is_none()
-    }
-
-    /// RTCP from `from` is forwarded (only while its RTP is).
-    pub(super) fn relays(&self, from: Side) -> bool {
-        self.forwards(from)
+    /// Packets from slot `i` go to its peer untouched.
+    fn forwards(&self, i: usize) -> bool {
+        match self.peer_of(i) {
+            Some(j) => !self.transcoding(i, j) && self.slots[j].play.is_none(),
+            None => false,
+        }
     }
 
     /// Some leg is terminated here, so the 20 ms clock must run.
     pub(super) fn needs_clock(&self) -> bool {
-        self.legs.iter().any(Option::is_some)
-            && (!self.has_b
-                || self.transcoding()
-                || self.rec.is_some()
-                || self.play.iter().any(Option::is_some))
+        (0..self.slots.len()).any(|i| {
+            self.slots[i].media.is_some()
+                && (self.rec.is_some()
+                    || self.slots[i].play.is_some()
+                    || match self.peer_of(i) {
+                        None => true,
+                        Some(j) => self.transcoding(i, j),
+                    })
+        })
     }
 
     pub(super) fn command(&mut self, cmd: Cmd) {
         match cmd {
-            Cmd::SetCodec { side, neg } => {
-                let other = self.legs[1 - ix(side)].as_ref().map(LegMedia::rate);
-                let old = self.legs[ix(side)].take();
-                let leg = neg.and_then(|n| match LegMedia::with_pcm_rate(n.clone(), super::negotiate::pcm_rate(&n, other)) {
-                    Ok(l) => Some(l),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "codec could not be set up; relaying untouched");
-                        None
-                    }
+            Cmd::AddLeg { leg, pair } => {
+                if self.find(leg).is_some() {
+                    return;
+                }
+                self.ios.push(LegIo {
+                    pair,
+                    peer: Peer::default(),
                 });
-                // same clock: the outgoing stream keeps its SSRC and numbering
-                let leg = match (leg, old) {
-                    (Some(mut new), Some(old)) => {
-                        new.continue_numbering(&old);
-                        Some(new)
-                    }
-                    (leg, _) => leg,
+                self.slots.push(Slot {
+                    id: leg,
+                    media: None,
+                    play: None,
+                    peer: None,
+                    sending: true,
+                    heard: Vec::with_capacity(960),
+                    sent: Vec::with_capacity(960),
+                });
+            }
+            Cmd::RemoveLeg { leg } => self.remove(leg),
+            Cmd::Bridge { a, b } => {
+                let (Some(_), Some(_)) = (self.find(a), self.find(b)) else {
+                    return;
                 };
-                self.legs[ix(side)] = leg;
+                if a == b {
+                    return;
+                }
+                self.unbridge(a);
+                self.unbridge(b);
+                for (x, y) in [(a, b), (b, a)] {
+                    if let Some(i) = self.find(x) {
+                        self.slots[i].peer = Some(y);
+                    }
+                }
                 self.resamplers.clear();
-                if self.legs[ix(side)].is_none() {
-                    self.stop_play(side, true);
+            }
+            Cmd::Unbridge { leg } => self.unbridge(leg),
+            Cmd::SetRemote { leg, rtp, rtcp } => {
+                if let Some(i) = self.find(leg) {
+                    self.ios[i].peer.set(rtp, rtcp);
                 }
             }
+            Cmd::SignallingIp { leg, ip } => {
+                if let Some(i) = self.find(leg) {
+                    self.ios[i].peer.set_signalling_ip(ip);
+                }
+            }
+            Cmd::SetCodec { leg, neg } => self.set_codec(leg, neg),
             Cmd::Play {
-                side,
+                leg,
                 source,
                 barge_in,
                 id,
-            } => {
-                self.start_play(side, Feed::Source(source), barge_in, id);
-            }
-            Cmd::Echo { side, frames, id } => self.start_play(side, Feed::Echo(frames), false, id),
-            Cmd::StopPlay { side } => self.stop_play(side, true),
-            Cmd::Record { path } => match Recorder::create(&path, RECORDING_RATE) {
-                Ok(r) => {
-                    if let Some(old) = self.rec.replace(r) {
-                        let info = old.finish().map_err(|e| e.to_string());
+            } => self.start_play(leg, Feed::Source(source), barge_in, id),
+            Cmd::Echo { leg, frames, id } => self.start_play(leg, Feed::Echo(frames), false, id),
+            Cmd::StopPlay { leg } => self.stop_play(leg, true),
+            Cmd::Record { leg, path } => match Recorder::create(&path, RECORDING_RATE) {
+                Ok(rec) => {
+                    if let Some(old) = self.rec.replace(Recording { leg, rec }) {
+                        let info = old.rec.finish().map_err(|e| e.to_string());
                         self.emit(SessionEvent::Recorded(info));
                     }
                 }
                 Err(e) => self.emit(SessionEvent::Recorded(Err(e.to_string()))),
             },
             Cmd::StopRecord => self.stop_record(),
-            Cmd::SetSending { side, on } => self.sending[ix(side)] = on,
-            Cmd::Digit {
-                side,
-                event,
-                source,
-            } => {
-                self.emit(SessionEvent::Dtmf {
-                    side,
-                    event,
-                    source,
-                });
-                if self.play[ix(side)].as_ref().is_some_and(|p| p.barge_in) {
-                    self.stop_play(side, true);
+            Cmd::SetSending { leg, on } => {
+                if let Some(i) = self.find(leg) {
+                    self.slots[i].sending = on;
                 }
             }
+            Cmd::Digit { leg, event, source } => {
+                self.emit(SessionEvent::Dtmf { leg, event, source });
+                self.barge(leg);
+            }
             Cmd::SendDigit {
-                side,
+                leg,
                 digit,
                 duration_ms,
             } => {
-                if let Some(leg) = self.legs[ix(side)].as_mut() {
-                    leg.queue_digit(digit, duration_ms);
+                if let Some(m) = self.find(leg).and_then(|i| self.slots[i].media.as_mut()) {
+                    m.queue_digit(digit, duration_ms);
                 }
             }
-            Cmd::SetRemote { .. } | Cmd::SignallingIp { .. } => {}
         }
     }
 
-    fn start_play(&mut self, side: Side, feed: Feed, barge_in: bool, id: u64) {
-        if self.legs[ix(side)].is_none() {
+    fn set_codec(&mut self, leg: LegId, neg: Option<super::Negotiated>) {
+        let Some(i) = self.find(leg) else { return };
+        let other = self
+            .peer_of(i)
+            .and_then(|j| self.slots[j].media.as_ref())
+            .map(LegMedia::rate);
+        let old = self.slots[i].media.take();
+        let media = neg.and_then(|n| {
+            match LegMedia::with_pcm_rate(n.clone(), super::negotiate::pcm_rate(&n, other)) {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    tracing::warn!(error = %e, "codec could not be set up; relaying untouched");
+                    None
+                }
+            }
+        });
+        // same clock: the outgoing stream keeps its SSRC and numbering
+        let media = match (media, old) {
+            (Some(mut new), Some(old)) => {
+                new.continue_numbering(&old);
+                Some(new)
+            }
+            (m, _) => m,
+        };
+        let gone = media.is_none();
+        self.slots[i].media = media;
+        self.resamplers.clear();
+        if gone {
+            self.stop_play(leg, true);
+        }
+    }
+
+    fn unbridge(&mut self, leg: LegId) {
+        let Some(i) = self.find(leg) else { return };
+        if let Some(p) = self.slots[i].peer.take() {
+            if let Some(j) = self.find(p) {
+                self.slots[j].peer = None;
+            }
+        }
+    }
+
+    fn remove(&mut self, leg: LegId) {
+        let Some(i) = self.find(leg) else { return };
+        self.unbridge(leg);
+        self.stop_play(leg, true);
+        if self.rec.as_ref().is_some_and(|r| r.leg == leg) {
+            self.stop_record();
+        }
+        let mut slot = self.slots.remove(i);
+        self.ios.remove(i);
+        if let Some(m) = slot.media.as_mut() {
+            m.flush_dtmf();
+            while let Some((event, source)) = m.poll_dtmf() {
+                self.emit(SessionEvent::Dtmf { leg, event, source });
+            }
+            self.emit(SessionEvent::Stats {
+                leg,
+                stats: m.stats(),
+            });
+        }
+        self.resamplers.clear();
+        // dropping the slot closes its sockets: the port pair is free again
+    }
+
+    fn start_play(&mut self, leg: LegId, feed: Feed, barge_in: bool, id: u64) {
+        let Some(i) = self.find(leg).filter(|&i| self.slots[i].media.is_some()) else {
             // nothing can be played to a leg without a codec: report it done at once
             self.emit(SessionEvent::PlayDone {
-                side,
+                leg,
                 id,
                 interrupted: true,
             });
             return;
-        }
+        };
         let new = Playing { feed, barge_in, id };
-        if let Some(old) = self.play[ix(side)].replace(new) {
+        if let Some(old) = self.slots[i].play.replace(new) {
             self.emit(SessionEvent::PlayDone {
-                side,
+                leg,
                 id: old.id,
                 interrupted: true,
             });
@@ -239,96 +325,134 @@ impl Engine {
         let _ = self.events.send(ev);
     }
 
-    fn stop_play(&mut self, side: Side, interrupted: bool) {
-        if let Some(p) = self.play[ix(side)].take() {
+    fn stop_play(&mut self, leg: LegId, interrupted: bool) {
+        let Some(i) = self.find(leg) else { return };
+        if let Some(p) = self.slots[i].play.take() {
             self.emit(SessionEvent::PlayDone {
-                side,
+                leg,
                 id: p.id,
                 interrupted,
             });
         }
     }
 
+    /// A digit from `leg` stops a playback to it that allows barge-in.
+    fn barge(&mut self, leg: LegId) {
+        let barges = self
+            .find(leg)
+            .and_then(|i| self.slots[i].play.as_ref())
+            .is_some_and(|p| p.barge_in);
+        if barges {
+            self.stop_play(leg, true);
+        }
+    }
+
     fn stop_record(&mut self) {
         if let Some(r) = self.rec.take() {
-            let info = r.finish().map_err(|e| e.to_string());
+            let info = r.rec.finish().map_err(|e| e.to_string());
             self.emit(SessionEvent::Recorded(info));
         }
     }
 
-    /// A packet arrived from `from`; true when the caller must forward it untouched.
-    pub(super) fn on_rtp(&mut self, from: Side, pkt: &[u8]) -> bool {
-        let forward = self.forwards(from);
+    /// An RTP datagram on slot `i`'s socket; true when it was relayed.
+    pub(super) async fn on_rtp_datagram(&mut self, i: usize, pkt: &[u8], src: SocketAddr) -> bool {
+        if !looks_like_rtp(pkt) || !self.ios[i].peer.latch_rtp(src) {
+            return false;
+        }
+        if !self.on_rtp(i, pkt) {
+            return false;
+        }
+        let Some(j) = self.peer_of(i) else {
+            return false;
+        };
+        let to = &self.ios[j];
+        match to.peer.rtp {
+            Some(dst) => to.pair.rtp.send_to(pkt, dst).await.is_ok(),
+            None => false,
+        }
+    }
+
+    /// An RTCP datagram on slot `i`'s socket: feeds our reports, and goes on
+    /// to the peer while the RTP does.
+    pub(super) async fn on_rtcp_datagram(&mut self, i: usize, pkt: &[u8], src: SocketAddr) {
+        if looks_like_rtcp(pkt) && self.ios[i].peer.latch_rtcp(src) {
+            if let Some(m) = self.slots[i].media.as_mut() {
+                m.on_rtcp(Instant::now(), pkt);
+            }
+        }
+        if self.ios[i].peer.rtcp == Some(src) && self.forwards(i) {
+            if let Some(j) = self.peer_of(i) {
+                let to = &self.ios[j];
+                if let Some(dst) = to.peer.rtcp {
+                    let _ = to.pair.rtcp.send_to(pkt, dst).await;
+                }
+            }
+        }
+    }
+
+    /// A packet arrived on slot `i`; true when it must be forwarded untouched.
+    fn on_rtp(&mut self, i: usize, pkt: &[u8]) -> bool {
+        let forward = self.forwards(i);
         let tap = !forward || self.rec.is_some();
-        if let Some(leg) = self.legs[ix(from)].as_mut() {
+        if let Some(m) = self.slots[i].media.as_mut() {
             let now = Instant::now();
             if tap {
-                leg.on_rtp(now, owned(pkt));
+                m.on_rtp(now, owned(pkt));
             } else {
                 // relay path: counted for the figures, only digits are looked at
-                leg.observe_relayed(now, pkt);
-                if let Some(te) = leg.negotiated().te_pt {
-                    if pkt.len() >= 12 && pkt[1] & 0x7f == te {
+                m.observe_relayed(now, pkt);
+                if let Some(te) = m.negotiated().te_pt {
+                    if pkt[1] & 0x7f == te {
                         if let Ok(p) = RtpPacket::parse(owned(pkt)) {
-                            leg.on_telephone_event(now, &p);
+                            m.on_telephone_event(now, &p);
                         }
                     }
                 }
             }
         }
-        self.drain_dtmf(from);
+        self.drain_dtmf(i);
         forward
     }
 
-    /// RTCP from `from`: its sender report feeds our receiver reports.
-    pub(super) fn on_rtcp(&mut self, from: Side, pkt: &[u8]) {
-        if let Some(leg) = self.legs[ix(from)].as_mut() {
-            leg.on_rtcp(Instant::now(), pkt);
+    /// Current figures of every leg with a codec.
+    pub(super) fn stats_into(&self, out: &mut HashMap<LegId, LegStats>) {
+        for s in &self.slots {
+            if let Some(m) = s.media.as_ref() {
+                out.insert(s.id, m.stats());
+            }
         }
     }
 
-    /// Current figures of each leg (for the channels' records).
-    pub(super) fn stats(&self) -> [Option<super::LegStats>; 2] {
-        [
-            self.legs[0].as_ref().map(LegMedia::stats),
-            self.legs[1].as_ref().map(LegMedia::stats),
-        ]
-    }
-
-    fn drain_dtmf(&mut self, side: Side) {
-        let Some(leg) = self.legs[ix(side)].as_mut() else {
-            return;
-        };
-        let mut barge = false;
+    fn drain_dtmf(&mut self, i: usize) {
+        let leg = self.slots[i].id;
         let mut pass_on = Vec::new();
-        while let Some((event, source)) = leg.poll_dtmf() {
-            barge = true;
-            pass_on.push(event);
-            let _ = self.events.send(SessionEvent::Dtmf {
-                side,
-                event,
-                source,
-            });
+        if let Some(m) = self.slots[i].media.as_mut() {
+            while let Some((event, source)) = m.poll_dtmf() {
+                pass_on.push(event);
+                let _ = self.events.send(SessionEvent::Dtmf { leg, event, source });
+            }
+        }
+        if pass_on.is_empty() {
+            return;
         }
         for event in pass_on {
-            self.pass_digit_on(side, event);
+            self.pass_digit_on(i, event);
         }
-        if barge && self.play[ix(side)].as_ref().is_some_and(|p| p.barge_in) {
-            self.stop_play(side, true);
-        }
+        self.barge(leg);
     }
 
-    /// A digit from `from` reaches the other leg as telephone-events when the
-    /// bridge does not forward `from`'s packets itself (transcoding).
-    fn pass_digit_on(&mut self, from: Side, event: crate::media::dtmf::DtmfEvent) {
-        if !self.has_b || self.forwards(from) || self.play[ix(other(from))].is_some() {
+    /// A digit from slot `i` reaches its peer as telephone-events when the
+    /// bridge does not forward `i`'s packets itself (transcoding).
+    fn pass_digit_on(&mut self, i: usize, event: crate::media::dtmf::DtmfEvent) {
+        let Some(j) = self.peer_of(i) else { return };
+        if self.forwards(i) || self.slots[j].play.is_some() {
             return;
         }
-        let to = other(from);
-        let Some(leg) = self.legs[ix(to)].as_mut() else {
+        let to = self.slots[j].id;
+        let Some(m) = self.slots[j].media.as_mut() else {
             return;
         };
-        if leg.queue_digit(event.digit, event.duration_ms) {
+        if m.queue_digit(event.digit, event.duration_ms) {
             return;
         }
         // no telephone-event on that leg: the digit goes as its two tones, in band
@@ -338,7 +462,7 @@ impl Engine {
             on_ms: event.duration_ms.clamp(40, 2000),
             off_ms: 0,
         };
-        match Tone::from_spec(spec, Some(spec.on_ms), leg.rate()) {
+        match Tone::from_spec(spec, Some(spec.on_ms), m.rate()) {
             Ok(tone) => self.start_play(to, Feed::Source(Box::new(tone)), false, INBAND_DIGIT),
             Err(e) => tracing::debug!(error = %e, "in-band digit not generated"),
         }
@@ -373,35 +497,26 @@ impl Engine {
 
     /// One 20 ms tick: pull a frame from every terminated leg, send every
     /// terminated leg what it must hear, feed the recording.
-    pub(super) async fn tick(
-        &mut self,
-        now: Instant,
-        skipped: u64,
-        a: &SideIo,
-        b: Option<&SideIo>,
-    ) {
-        for side in SIDES {
-            let i = ix(side);
-            self.heard[i].clear();
-            if let Some(leg) = self.legs[i].as_mut() {
-                leg.pull_frame(now, &mut self.heard[i]);
+    pub(super) async fn tick(&mut self, now: Instant, skipped: u64) {
+        for i in 0..self.slots.len() {
+            let s = &mut self.slots[i];
+            s.heard.clear();
+            s.sent.clear();
+            if let Some(m) = s.media.as_mut() {
+                m.pull_frame(now, &mut s.heard);
             }
-            self.drain_dtmf(side);
+            self.drain_dtmf(i);
         }
-        let transcoding = self.transcoding();
-        self.sent_a.clear();
-        for side in SIDES {
-            let i = ix(side);
-            let io = match side {
-                Side::A => Some(a),
-                Side::B => b,
-            };
-            let (Some(io), Some(out_rate)) = (io, self.legs[i].as_ref().map(LegMedia::rate)) else {
+        for i in 0..self.slots.len() {
+            let Some(out_rate) = self.slots[i].media.as_ref().map(LegMedia::rate) else {
                 continue;
             };
-            // what this side hears now
+            let peer = self.peer_of(i);
+            let id = self.slots[i].id;
+            // what this leg hears now
             let mut finished = false;
-            if let Some(p) = self.play[i].as_mut() {
+            let Slot { play, heard, .. } = &mut self.slots[i];
+            if let Some(p) = play.as_mut() {
                 match &mut p.feed {
                     Feed::Source(source) => {
                         let src_rate = source.rate();
@@ -410,7 +525,7 @@ impl Engine {
                         finished = !source.read_frame(&mut self.scratch);
                         Self::convert(
                             &mut self.resamplers,
-                            Stream::Play(i),
+                            Stream::Play(id),
                             src_rate,
                             out_rate,
                             &self.scratch,
@@ -419,120 +534,120 @@ impl Engine {
                     }
                     Feed::Echo(left) => {
                         self.conv.clear();
-                        self.conv.extend_from_slice(&self.heard[i]);
+                        self.conv.extend_from_slice(heard);
                         self.conv.resize((out_rate / 50) as usize, 0);
                         *left = left.saturating_sub(1);
                         finished = *left == 0;
                     }
                 }
-            } else if transcoding {
-                let j = 1 - i;
-                let in_rate = self.legs[j]
+            } else if let Some(j) = peer {
+                if !self.transcoding(i, j) {
+                    continue; // relayed: the peer's own packets reach it
+                }
+                let in_rate = self.slots[j]
+                    .media
                     .as_ref()
                     .map(LegMedia::rate)
                     .unwrap_or(out_rate);
                 Self::convert(
                     &mut self.resamplers,
-                    Stream::Bridge(i),
+                    Stream::Bridge(id),
                     in_rate,
                     out_rate,
-                    &self.heard[j],
+                    &self.slots[j].heard,
                     &mut self.conv,
                 );
-            } else if !self.has_b && side == Side::A {
+            } else {
+                // bridged to nothing, nothing played: silence keeps the stream alive
                 self.conv.clear();
                 self.conv.resize((out_rate / 50) as usize, 0);
-            } else {
-                continue;
             }
             if finished {
-                self.stop_play(side, false);
+                self.stop_play(id, false);
             }
-            let Some(leg) = self.legs[i].as_mut() else {
-                continue;
-            };
+            let (s, io) = (&mut self.slots[i], &self.ios[i]);
+            let Some(m) = s.media.as_mut() else { continue };
             if skipped > 0 {
-                leg.skip_frames(skipped);
+                m.skip_frames(skipped);
             }
-            if !self.sending[i] {
+            if !s.sending {
                 // the leg asked us not to send (we answered recvonly/inactive):
                 // time still passes in our stream's timestamps
-                leg.skip_frames(1);
-            } else if leg.sending_digit() {
-                if leg.encode_digit_tick(&mut self.out) {
+                m.skip_frames(1);
+            } else if m.sending_digit() {
+                if m.encode_digit_tick(&mut self.out) {
                     if let Some(dst) = io.peer.rtp {
                         let _ = io.pair.rtp.send_to(&self.out, dst).await;
                     }
                 }
-            } else if leg.encode_frame(&self.conv, &mut self.out).is_ok() {
+            } else if m.encode_frame(&self.conv, &mut self.out).is_ok() {
                 self.frames += 1;
                 if let Some(dst) = io.peer.rtp {
                     let _ = io.pair.rtp.send_to(&self.out, dst).await;
                 }
             }
-            if side == Side::A {
-                self.sent_a.extend_from_slice(&self.conv);
-            }
+            s.sent.extend_from_slice(&self.conv);
         }
         self.record_tick();
-        self.send_rtcp(now, a, b).await;
+        self.send_rtcp(now).await;
     }
 
     /// Every 5 s an SR/RR to each leg that hears the switch itself (relayed
     /// legs exchange their own RTCP end to end).
-    async fn send_rtcp(&mut self, now: Instant, a: &SideIo, b: Option<&SideIo>) {
+    async fn send_rtcp(&mut self, now: Instant) {
         let due = *self.next_rtcp.get_or_insert(now + RTCP_INTERVAL);
         if now < due {
             return;
         }
         self.next_rtcp = Some(now + RTCP_INTERVAL);
         let wall = std::time::SystemTime::now();
-        for side in SIDES {
-            if self.forwards(other(side)) {
+        for i in 0..self.slots.len() {
+            if self.peer_of(i).is_some_and(|j| self.forwards(j)) {
                 continue;
             }
-            let io = match side {
-                Side::A => Some(a),
-                Side::B => b,
-            };
-            let (Some(io), Some(leg)) = (io, self.legs[ix(side)].as_mut()) else {
-                continue;
-            };
-            leg.rtcp_report(now, wall, &mut self.out);
+            let (s, io) = (&mut self.slots[i], &self.ios[i]);
+            let Some(m) = s.media.as_mut() else { continue };
+            m.rtcp_report(now, wall, &mut self.out);
             if let Some(dst) = io.peer.rtcp {
                 let _ = io.pair.rtcp.send_to(&self.out, dst).await;
             }
         }
     }
 
+    /// Left: the recorded leg as it sent; right: its bridged peer as it sent,
+    /// or what the switch played to the recorded leg.
     fn record_tick(&mut self) {
-        if self.rec.is_none() {
+        let Some(leg) = self.rec.as_ref().map(|r| r.leg) else {
             return;
-        }
-        let left = self.legs[0].as_ref().map(|l| (l.rate(), 0usize));
-        if let Some((rate, i)) = left {
+        };
+        let Some(i) = self.find(leg) else { return };
+        let left = self.slots[i].media.as_ref().map(LegMedia::rate);
+        if let Some(rate) = left {
             Self::convert(
                 &mut self.resamplers,
-                Stream::Record(i),
+                Stream::RecordLeft,
                 rate,
                 RECORDING_RATE,
-                &self.heard[i],
+                &self.slots[i].heard,
                 &mut self.rec_l,
             );
         }
-        // the callee's side: the B leg, or what the switch played to an answered caller
-        let right = if self.has_b {
-            self.legs[1].as_ref().map(|l| (l.rate(), &self.heard[1]))
-        } else {
-            self.legs[0]
+        let right = match self.peer_of(i) {
+            Some(j) => self.slots[j]
+                .media
                 .as_ref()
-                .filter(|_| !self.sent_a.is_empty())
-                .map(|l| (l.rate(), &self.sent_a))
+                .map(|m| (m.rate(), &self.slots[j].heard)),
+            None => self.slots[i]
+                .media
+                .as_ref()
+                .filter(|_| !self.slots[i].sent.is_empty())
+                .map(|m| (m.rate(), &self.slots[i].sent)),
         };
+        let has_right = right.is_some();
         if let Some((rate, pcm)) = right {
             Self::convert(
                 &mut self.resamplers,
-                Stream::Record(1),
+                Stream::RecordRight,
                 rate,
                 RECORDING_RATE,
                 pcm,
@@ -540,9 +655,9 @@ impl Engine {
             );
         }
         let l = left.is_some().then_some(&self.rec_l[..]);
-        let r = right.is_some().then_some(&self.rec_r[..]);
+        let r = has_right.then_some(&self.rec_r[..]);
         if let Some(rec) = self.rec.as_mut() {
-            if let Err(e) = rec.write_frame(l, r) {
+            if let Err(e) = rec.rec.write_frame(l, r) {
                 tracing::warn!(error = %e, "recording failed; stopped");
                 self.rec = None;
                 self.emit(SessionEvent::Recorded(Err(e.to_string())));
@@ -553,18 +668,9 @@ impl Engine {
     /// The session ends: close the recording, report playback and figures.
     pub(super) fn finish(&mut self) {
         self.stop_record();
-        for side in SIDES {
-            self.stop_play(side, true);
-            if let Some(leg) = self.legs[ix(side)].as_mut() {
-                leg.flush_dtmf();
-            }
-            self.drain_dtmf(side);
-            if let Some(leg) = self.legs[ix(side)].as_ref() {
-                self.emit(SessionEvent::Stats {
-                    side,
-                    stats: leg.stats(),
-                });
-            }
+        let legs: Vec<LegId> = self.slots.iter().map(|s| s.id).collect();
+        for leg in legs {
+            self.remove(leg);
         }
     }
 }

@@ -337,6 +337,28 @@ impl TransactionLayer {
         self.tidy();
     }
 
+    /// A request we sent came back undeliverable (ICMP unreachable for the
+    /// datagram): the client transaction it belongs to fails as a transport
+    /// error (RFC 3261 §8.1.3.1). Returns whether one matched.
+    pub fn on_undeliverable(&mut self, now: Instant, req: &Request) -> bool {
+        let Some(id) = key::top_via(&req.headers)
+            .and_then(|via| via.branch)
+            .and_then(|b| self.client_keys.get(&TxKey::client(b, req.method)).copied())
+        else {
+            return false;
+        };
+        // only a transaction still waiting for an answer fails; a late ICMP for a
+        // retransmission of an answered request changes nothing
+        let waiting = matches!(
+            self.txs.get(&id),
+            Some(Tx::Client(c)) if matches!(c.state, ClientState::Calling | ClientState::Trying)
+        );
+        if waiting {
+            self.on_transport_error(now, id);
+        }
+        waiting
+    }
+
     /// Fire every timer due at or before `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some((at, id, kind)) = self.queue.peek() {

@@ -471,3 +471,29 @@ fn ack_and_stateless_sends_create_no_transaction() {
     assert!(h.events.is_empty());
     assert_eq!(h.layer.len(), 0);
 }
+
+#[test]
+fn an_undeliverable_request_fails_only_a_transaction_still_waiting() {
+    let mut h = Harness::new();
+    let stale = h.send_request(request("INVITE", "z9hG4bKu1"), udp());
+    let ringing = h.send_request(request("INVITE", "z9hG4bKu2"), udp());
+    assert!(h.response_in(response(180, "INVITE", "z9hG4bKu2")).is_some());
+    h.run_until(600); // one retransmission of the stale INVITE
+    // the ICMP for the stale contact's INVITE: a transport error, at once
+    assert!(h.layer.on_undeliverable(h.now, &request("INVITE", "z9hG4bKu1")));
+    // the ringing one answered already: a late ICMP changes nothing
+    assert!(!h.layer.on_undeliverable(h.now, &request("INVITE", "z9hG4bKu2")));
+    // an unknown branch, or the same branch for another method, matches nothing
+    assert!(!h.layer.on_undeliverable(h.now, &request("INVITE", "z9hG4bKzz")));
+    assert!(!h.layer.on_undeliverable(h.now, &request("BYE", "z9hG4bKu2")));
+    h.run_until(601);
+    assert_eq!(
+        h.events_of(stale),
+        vec![
+            (601, TxEvent::TransportError { tx: stale }),
+            (601, TxEvent::Terminated { tx: stale })
+        ]
+    );
+    assert!(h.events_of(ringing).is_empty());
+    assert_eq!(h.layer.client_state(ringing), Some(ClientState::Proceeding));
+}
