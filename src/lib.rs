@@ -11,6 +11,7 @@ pub mod http;
 pub mod ids;
 pub mod media;
 pub mod metrics;
+pub mod routing;
 pub mod sdp;
 pub mod server;
 pub mod sip;

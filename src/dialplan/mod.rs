@@ -8,6 +8,7 @@
 //! documented for users in `docs/dialplans.md`; keep the two in step.
 
 mod apps;
+mod callflows;
 mod transport;
 mod validate;
 
@@ -18,6 +19,7 @@ use serde::Deserialize;
 
 
 pub use apps::{AppDef, Step, ToneName};
+pub use callflows::{parse_hhmm, CallflowDef, HangupReason, NodeDef, RingStrategy, Weekday};
 pub use transport::{TrunkTransport, UnknownTransport};
 pub use validate::{is_e164, is_extension_number, is_media_path};
 
@@ -55,6 +57,8 @@ pub struct AccountDef {
     pub trunks: Vec<TrunkDef>,
     #[serde(default)]
     pub apps: Vec<AppDef>,
+    #[serde(default)]
+    pub callflows: Vec<CallflowDef>,
 }
 
 /// `[[accounts.extensions]]`
@@ -145,6 +149,12 @@ pub enum Problem {
         count: usize,
         max: usize,
     },
+    /// A callflow names a node it does not define.
+    UnknownNode(String),
+    /// An IVR option that is not one key of a phone.
+    BadKey(String),
+    /// A time of day that is not `HH:MM`.
+    BadTime(String),
 }
 
 impl fmt::Display for Problem {
@@ -205,6 +215,12 @@ impl fmt::Display for Problem {
             Problem::TooManySteps { count, max } => {
                 write!(f, "has {count} steps; an app may have at most {max}")
             }
+            Problem::UnknownNode(v) => write!(f, "no node of this callflow has the id {v:?}"),
+            Problem::BadKey(v) => write!(
+                f,
+                "{v:?} is not a key of a phone (one of 0-9, '*' or '#')"
+            ),
+            Problem::BadTime(v) => write!(f, "{v:?} is not a time of day (HH:MM, 00:00 to 24:00)"),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! apps live in `validate/apps.rs`.
 
 mod apps;
+mod callflows;
 
 use std::collections::HashMap;
 
@@ -226,6 +227,7 @@ pub(super) fn check(plan: &Dialplan) -> Vec<Issue> {
         }
 
         apps::check(&mut c, &at, account, &ext_numbers);
+        callflows::check(&mut c, &at, account, &ext_numbers, &mut e164s);
     }
     c.issues
 }

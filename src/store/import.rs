@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::AnyConnection;
 
-use super::{apps, extensions, numbers, trunks, Account, Extension, PhoneNumber, Trunk};
+use super::{apps, callflows, extensions, numbers, trunks, Account, Extension, PhoneNumber, Trunk};
 use super::report::{stale_keys, tally, ImportReport, Write};
 use super::{QueryContext, Store, StoreError};
 use crate::dialplan::{AccountDef, Dialplan};
@@ -32,6 +32,7 @@ impl Store {
             sync_numbers(&mut tx, def, &mut report).await?;
             sync_trunks(&mut tx, def, &mut report).await?;
             apps::sync(&mut tx, def, &mut report).await?;
+            callflows::sync(&mut tx, def, &mut report).await?;
         }
         // Last, so that no number still routes to an extension being removed.
         for (account_id, number) in stale_extensions {

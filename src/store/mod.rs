@@ -11,6 +11,7 @@
 
 mod accounts;
 mod apps;
+mod callflows;
 mod cdrs;
 mod extensions;
 mod import;
@@ -32,6 +33,7 @@ pub use accounts::Account;
 pub use apps::App;
 pub use cdrs::{Cdr, CdrDirection};
 pub use extensions::Extension;
+pub use callflows::Callflow;
 pub use report::{ImportCounts, ImportReport};
 pub use numbers::PhoneNumber;
 pub use recordings::Recording;

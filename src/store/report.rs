@@ -40,6 +40,7 @@ pub struct ImportReport {
     pub numbers: ImportCounts,
     pub trunks: ImportCounts,
     pub apps: ImportCounts,
+    pub callflows: ImportCounts,
 }
 
 impl ImportReport {
@@ -50,6 +51,7 @@ impl ImportReport {
             + self.numbers.changes()
             + self.trunks.changes()
             + self.apps.changes()
+            + self.callflows.changes()
     }
 }
 
@@ -57,8 +59,8 @@ impl fmt::Display for ImportReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "accounts: {}; extensions: {}; numbers: {}; trunks: {}; apps: {}",
-            self.accounts, self.extensions, self.numbers, self.trunks, self.apps
+            "accounts: {}; extensions: {}; numbers: {}; trunks: {}; apps: {}; callflows: {}",
+            self.accounts, self.extensions, self.numbers, self.trunks, self.apps, self.callflows
         )
     }
 }

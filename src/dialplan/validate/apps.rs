@@ -60,7 +60,7 @@ pub(super) fn check(
     }
 }
 
-fn check_step(c: &mut Checker, step: &Step, st: &str) {
+pub(super) fn check_step(c: &mut Checker, step: &Step, st: &str) {
     match step {
         Step::Play { path, .. } => {
             if c.non_empty(path, format!("{st}.play")) && !is_media_path(path) {

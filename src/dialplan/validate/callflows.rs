@@ -1,0 +1,229 @@
+//! Rules for `[[accounts.callflows]]`: the flow's number (not an extension's or
+//! an app's) and DIDs (E.164, not routed elsewhere), node ids unique, every node
+//! a flow names defined, ring group members and extension nodes real
+//! extensions of the account, IVR keys real phone keys, times `HH:MM`, ring and
+//! timeout seconds in range, prompts checked like app steps.
+
+use std::collections::{HashMap, HashSet};
+
+use super::super::{is_e164, parse_hhmm, AccountDef, NodeDef, Problem, Step};
+use super::apps::check_step;
+use super::{is_extension_number, Checker};
+
+/// Longest ring, in seconds.
+const MAX_RING: u32 = 600;
+const RING_RANGE: &str = "1 to 600 seconds";
+
+pub(super) fn check(
+    c: &mut Checker,
+    at: &str,
+    account: &AccountDef,
+    extensions: &HashMap<String, String>,
+    e164s: &mut HashMap<String, String>,
+) {
+    let mut numbers = extensions.clone();
+    for (pi, app) in account.apps.iter().enumerate() {
+        numbers
+            .entry(app.number.clone())
+            .or_insert_with(|| format!("{at}.apps[{pi}].number"));
+    }
+    for (fi, flow) in account.callflows.iter().enumerate() {
+        let ft = format!("{at}.callflows[{fi}]");
+        if !is_extension_number(&flow.number) {
+            c.push(
+                format!("{ft}.number"),
+                Problem::NotExtensionNumber(flow.number.clone()),
+            );
+        }
+        c.unique(
+            &mut numbers,
+            flow.number.clone(),
+            &flow.number,
+            format!("{ft}.number"),
+        );
+        c.non_empty(&flow.name, format!("{ft}.name"));
+        for (ni, did) in flow.numbers.iter().enumerate() {
+            let field = format!("{ft}.numbers[{ni}]");
+            if !is_e164(did) {
+                c.push(field.clone(), Problem::NotE164(did.clone()));
+            }
+            c.unique(e164s, did.clone(), did, field);
+        }
+        let mut ids = HashMap::new();
+        for (ni, node) in flow.nodes.iter().enumerate() {
+            let field = format!("{ft}.nodes[{ni}].id");
+            c.id(node.id(), field.clone());
+            c.unique(&mut ids, node.id().to_string(), node.id(), field);
+        }
+        if flow.nodes.is_empty() {
+            c.push(format!("{ft}.nodes"), Problem::Empty);
+        }
+        let known: HashSet<&str> = flow.nodes.iter().map(NodeDef::id).collect();
+        if !known.contains(flow.start.as_str()) {
+            c.push(format!("{ft}.start"), Problem::UnknownNode(flow.start.clone()));
+        }
+        for (ni, node) in flow.nodes.iter().enumerate() {
+            let nt = format!("{ft}.nodes[{ni}]");
+            for (field, target) in node.exits() {
+                if !known.contains(target) {
+                    c.push(format!("{nt}.{field}"), Problem::UnknownNode(target.to_string()));
+                }
+            }
+            check_node(c, &nt, node, account, extensions);
+        }
+    }
+}
+
+fn ring(c: &mut Checker, seconds: u32, field: String) {
+    if !(1..=MAX_RING).contains(&seconds) {
+        c.push(
+            field,
+            Problem::OutOfRange {
+                value: seconds.to_string(),
+                range: RING_RANGE,
+            },
+        );
+    }
+}
+
+fn extension(
+    c: &mut Checker,
+    number: &str,
+    field: String,
+    account: &AccountDef,
+    extensions: &HashMap<String, String>,
+) {
+    if !extensions.contains_key(number) {
+        c.push(
+            field,
+            Problem::UnknownExtension {
+                extension: number.to_string(),
+                account: account.id.clone(),
+            },
+        );
+    }
+}
+
+fn steps(c: &mut Checker, steps: &[Step], field: &str, required: bool) {
+    if required && steps.is_empty() {
+        c.push(field.to_string(), Problem::Empty);
+    }
+    for (si, step) in steps.iter().enumerate() {
+        check_step(c, step, &format!("{field}[{si}]"));
+    }
+}
+
+fn check_node(
+    c: &mut Checker,
+    nt: &str,
+    node: &NodeDef,
+    account: &AccountDef,
+    extensions: &HashMap<String, String>,
+) {
+    match node {
+        NodeDef::Extension {
+            number,
+            ring_seconds,
+            ..
+        } => {
+            extension(c, number, format!("{nt}.number"), account, extensions);
+            ring(c, *ring_seconds, format!("{nt}.ring_seconds"));
+        }
+        NodeDef::RingGroup {
+            name,
+            members,
+            ring_seconds,
+            ..
+        } => {
+            c.non_empty(name, format!("{nt}.name"));
+            if members.is_empty() {
+                c.push(format!("{nt}.members"), Problem::Empty);
+            }
+            let mut seen = HashMap::new();
+            for (mi, m) in members.iter().enumerate() {
+                let field = format!("{nt}.members[{mi}]");
+                extension(c, m, field.clone(), account, extensions);
+                c.unique(&mut seen, m.clone(), m, field);
+            }
+            ring(c, *ring_seconds, format!("{nt}.ring_seconds"));
+        }
+        NodeDef::IvrMenu {
+            prompt,
+            options,
+            timeout_seconds,
+            retries,
+            invalid,
+            ..
+        } => {
+            steps(c, prompt, &format!("{nt}.prompt"), true);
+            steps(c, invalid, &format!("{nt}.invalid"), false);
+            if options.is_empty() {
+                c.push(format!("{nt}.options"), Problem::Empty);
+            }
+            for key in options.keys() {
+                let ok = key.len() == 1 && key.bytes().all(|b| b.is_ascii_digit() || b == b'*' || b == b'#');
+                if !ok {
+                    c.push(format!("{nt}.options"), Problem::BadKey(key.clone()));
+                }
+            }
+            if !(1..=60).contains(timeout_seconds) {
+                c.push(
+                    format!("{nt}.timeout_seconds"),
+                    Problem::OutOfRange {
+                        value: timeout_seconds.to_string(),
+                        range: "1 to 60 seconds",
+                    },
+                );
+            }
+            if *retries > 10 {
+                c.push(
+                    format!("{nt}.retries"),
+                    Problem::OutOfRange {
+                        value: retries.to_string(),
+                        range: "0 to 10",
+                    },
+                );
+            }
+        }
+        NodeDef::Play { steps: s, .. } => steps(c, s, &format!("{nt}.steps"), true),
+        NodeDef::TimeCondition {
+            days,
+            from,
+            to,
+            utc_offset_minutes,
+            ..
+        } => {
+            if days.is_empty() {
+                c.push(format!("{nt}.days"), Problem::Empty);
+            }
+            for (field, v) in [("from", from), ("to", to)] {
+                if parse_hhmm(v).is_none() {
+                    c.push(format!("{nt}.{field}"), Problem::BadTime(v.clone()));
+                }
+            }
+            if !(-14 * 60..=14 * 60).contains(utc_offset_minutes) {
+                c.push(
+                    format!("{nt}.utc_offset_minutes"),
+                    Problem::OutOfRange {
+                        value: utc_offset_minutes.to_string(),
+                        range: "-840 to 840 minutes",
+                    },
+                );
+            }
+        }
+        NodeDef::Transfer { number, .. } => {
+            c.dialable(Some(number), format!("{nt}.number"));
+        }
+        NodeDef::External {
+            number,
+            ring_seconds,
+            ..
+        } => {
+            if !is_e164(number) {
+                c.push(format!("{nt}.number"), Problem::NotE164(number.clone()));
+            }
+            ring(c, *ring_seconds, format!("{nt}.ring_seconds"));
+        }
+        NodeDef::Hangup { .. } => {}
+    }
+}

@@ -1,0 +1,162 @@
+//! Call routing: what a dialled number does. Callflows (from the store) are
+//! compiled per account into graphs of nodes — one module per node kind in
+//! `nodes/`, all behind the [`Node`] trait — and run by a sans-IO
+//! [`FlowRunner`]: it takes what happened on the call ([`Event`]) and the
+//! time, and answers with what the call must do next ([`Command`]). The call
+//! task executes the commands (SIP, media) and feeds the events back; nothing
+//! here does IO or reads a clock.
+//!
+//! [`Routes`] is the compiled set for every account; the directory rebuilds it
+//! whenever provisioning changes and swaps it in whole.
+
+mod compile;
+pub mod nodes;
+mod runner;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::dialplan::Step;
+use crate::events::HangupCause;
+use crate::ids::AccountId;
+
+pub use runner::{Cx, Flow, FlowRunner, Node, NodeId, NodeState};
+
+/// Whom a dial rings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DialTarget {
+    /// Every registered device of an extension of the call's account.
+    Extension(String),
+    /// An outside number, through the account's trunk.
+    External(String),
+}
+
+/// What the call must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Answer the caller with the switch as the media endpoint (once).
+    Answer,
+    /// Play steps to the caller; reported by [`Event::PlayDone`] with `id`.
+    Play { steps: Vec<Step>, id: u64 },
+    /// Stop what is playing to the caller (no `PlayDone` follows for it).
+    StopPlay,
+    /// Ring targets at once for `ring`; the first to answer is bridged to the
+    /// caller. Reported by [`Event::DialEnded`] with `id`.
+    Dial {
+        targets: Vec<DialTarget>,
+        ring: Duration,
+        id: u64,
+    },
+    /// Route the call as if `number` had been dialled (blind transfer).
+    Transfer { number: String },
+    /// End the call.
+    Hangup(HangupCause),
+}
+
+/// How a dial ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DialOutcome {
+    /// A target answered and is bridged to the caller: the flow is done.
+    Answered,
+    Busy,
+    NoAnswer,
+    /// Nobody could be rung (not registered, no trunk, errors).
+    Unavailable,
+}
+
+impl DialOutcome {
+    pub fn cause(self) -> HangupCause {
+        match self {
+            DialOutcome::Answered => HangupCause::NormalClearing,
+            DialOutcome::Busy => HangupCause::UserBusy,
+            DialOutcome::NoAnswer => HangupCause::NoAnswer,
+            DialOutcome::Unavailable => HangupCause::UserNotRegistered,
+        }
+    }
+}
+
+/// What happened on the call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    PlayDone { id: u64 },
+    /// A key the caller pressed.
+    Digit(char),
+    DialEnded { id: u64, outcome: DialOutcome },
+}
+
+/// A compiled callflow.
+#[derive(Debug)]
+pub struct Callflow {
+    pub account: AccountId,
+    pub number: String,
+    pub name: String,
+    pub(crate) nodes: Vec<Box<dyn Node>>,
+    pub(crate) start: NodeId,
+}
+
+impl Callflow {
+    /// A flow of one node (a number dialled directly, or a transfer target
+    /// that is not a callflow).
+    pub fn single(account: AccountId, number: &str, node: Box<dyn Node>) -> Arc<Callflow> {
+        Arc::new(Callflow {
+            account,
+            number: number.to_string(),
+            name: number.to_string(),
+            nodes: vec![node],
+            start: NodeId(0),
+        })
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+}
+
+/// Every account's compiled callflows, by number and by DID.
+#[derive(Debug, Default)]
+pub struct Routes {
+    by_number: HashMap<(AccountId, String), Arc<Callflow>>,
+    by_did: HashMap<String, Arc<Callflow>>,
+}
+
+impl Routes {
+    /// Compiles stored callflows. A flow that does not compile (the validator
+    /// keeps these out of the store) is left out with a warning.
+    pub fn compile(rows: &[crate::store::Callflow]) -> Routes {
+        let mut routes = Routes::default();
+        for row in rows {
+            let account = AccountId::from(row.account_id.as_str());
+            match compile::callflow(account.clone(), &row.def) {
+                Ok(flow) => {
+                    let flow = Arc::new(flow);
+                    for did in &row.def.numbers {
+                        routes.by_did.insert(did.clone(), flow.clone());
+                    }
+                    routes
+                        .by_number
+                        .insert((account, row.def.number.clone()), flow);
+                }
+                Err(e) => tracing::warn!(account = %row.account_id, number = %row.def.number, "callflow left out: {e}"),
+            }
+        }
+        routes
+    }
+
+    pub fn flow(&self, account: &str, number: &str) -> Option<&Arc<Callflow>> {
+        self.by_number
+            .get(&(AccountId::from(account), number.to_string()))
+    }
+
+    pub fn did(&self, number: &str) -> Option<&Arc<Callflow>> {
+        self.by_did.get(number)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_number.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_number.is_empty()
+    }
+}

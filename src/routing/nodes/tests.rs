@@ -1,0 +1,290 @@
+//! The node kinds driven through the runner with a fake clock: every command
+//! a flow issues and where each event takes it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::dialplan::CallflowDef;
+use crate::events::HangupCause;
+use crate::ids::AccountId;
+use crate::routing::compile;
+use crate::routing::{Callflow, Command, DialOutcome, DialTarget, Event, FlowRunner};
+
+fn flow(text: &str) -> Arc<Callflow> {
+    let def: CallflowDef = toml::from_str(text).expect("callflow parses");
+    Arc::new(compile::callflow(AccountId::from("demo"), &def).expect("compiles"))
+}
+
+fn ext(n: &str) -> DialTarget {
+    DialTarget::Extension(n.to_string())
+}
+
+/// The id of the one dial among `cmds`, and whom it rings.
+fn dialled(cmds: &[Command]) -> (u64, Vec<DialTarget>, Duration) {
+    let dials: Vec<_> = cmds
+        .iter()
+        .filter_map(|c| match c {
+            Command::Dial { targets, ring, id } => Some((*id, targets.clone(), *ring)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(dials.len(), 1, "one dial in {cmds:?}");
+    dials[0].clone()
+}
+
+fn played(cmds: &[Command]) -> u64 {
+    cmds.iter()
+        .find_map(|c| match c {
+            Command::Play { id, .. } => Some(*id),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no play in {cmds:?}"))
+}
+
+const MENU: &str = r#"
+    number = "8000"
+    name = "Main"
+    start = "menu"
+    [[nodes]]
+    id = "menu"
+    kind = "ivr_menu"
+    prompt = [{ say = "For sales press 1, for support press 2" }]
+    invalid = [{ say = "Sorry" }]
+    options = { "1" = "sales", "2" = "support" }
+    timeout_seconds = 4
+    retries = 1
+    on_timeout = "operator"
+    [[nodes]]
+    id = "sales"
+    kind = "ring_group"
+    name = "Sales"
+    members = ["1002", "1003"]
+    strategy = "sequential"
+    ring_seconds = 15
+    next = "bye"
+    [[nodes]]
+    id = "support"
+    kind = "ring_group"
+    name = "Support"
+    members = ["1004", "1005"]
+    [[nodes]]
+    id = "operator"
+    kind = "extension"
+    number = "1001"
+    [[nodes]]
+    id = "bye"
+    kind = "play"
+    steps = [{ say = "Goodbye" }]
+"#;
+
+#[test]
+fn a_key_during_the_prompt_cuts_it_and_rings_the_group_at_once() {
+    let t0 = Instant::now();
+    let (mut r, cmds) = FlowRunner::start(flow(MENU), false, t0, 0);
+    assert_eq!(cmds[0], Command::Answer, "{cmds:?}");
+    played(&cmds);
+    let cmds = r.on_event(&Event::Digit('2'), t0, 0);
+    assert_eq!(cmds[0], Command::StopPlay);
+    let (_, targets, ring) = dialled(&cmds);
+    assert_eq!(targets, vec![ext("1004"), ext("1005")], "simultaneous");
+    assert_eq!(ring, Duration::from_secs(20), "the default ring");
+    let trail: Vec<&str> = r.trail().iter().map(|t| t.1).collect();
+    assert_eq!(trail, vec!["ivr_menu", "ring_group"]);
+}
+
+#[test]
+fn silence_replays_the_menu_then_goes_to_its_timeout_node() {
+    let t0 = Instant::now();
+    let (mut r, cmds) = FlowRunner::start(flow(MENU), false, t0, 0);
+    let id = played(&cmds);
+    assert!(r.deadline().is_none(), "no timer while the prompt plays");
+    assert!(r.on_event(&Event::PlayDone { id }, t0, 0).is_empty());
+    assert_eq!(r.deadline(), Some(t0 + Duration::from_secs(4)));
+    // too early: nothing
+    assert!(r.on_timeout(t0 + Duration::from_secs(3), 0).is_empty());
+    let cmds = r.on_timeout(t0 + Duration::from_secs(4), 0);
+    let again = played(&cmds);
+    assert_ne!(again, id);
+    assert!(!cmds.contains(&Command::Answer), "answered once only");
+    let t1 = t0 + Duration::from_secs(10);
+    r.on_event(&Event::PlayDone { id: again }, t1, 0);
+    let cmds = r.on_timeout(t1 + Duration::from_secs(4), 0);
+    let (_, targets, _) = dialled(&cmds);
+    assert_eq!(targets, vec![ext("1001")], "retries used up: the operator");
+}
+
+#[test]
+fn a_wrong_key_plays_the_invalid_prompt_and_the_menu_again() {
+    let t0 = Instant::now();
+    let (mut r, cmds) = FlowRunner::start(flow(MENU), false, t0, 0);
+    let id = played(&cmds);
+    r.on_event(&Event::PlayDone { id }, t0, 0);
+    let cmds = r.on_event(&Event::Digit('9'), t0, 0);
+    match &cmds[..] {
+        [Command::Play { steps, .. }] => assert_eq!(steps.len(), 2, "invalid, then the menu"),
+        other => panic!("{other:?}"),
+    }
+    // a stale PlayDone of the first prompt changes nothing
+    assert!(r.on_event(&Event::PlayDone { id }, t0, 0).is_empty());
+    assert!(r.deadline().is_none());
+}
+
+#[test]
+fn a_sequential_group_rings_one_member_after_another_then_goes_on() {
+    let t0 = Instant::now();
+    let (mut r, cmds) = FlowRunner::start(flow(MENU), false, t0, 0);
+    played(&cmds);
+    let cmds = r.on_event(&Event::Digit('1'), t0, 0);
+    let (id, targets, ring) = dialled(&cmds);
+    assert_eq!((targets, ring), (vec![ext("1002")], Duration::from_secs(15)));
+    // a dial that is not the pending one is ignored
+    let stale = Event::DialEnded {
+        id: id + 100,
+        outcome: DialOutcome::NoAnswer,
+    };
+    assert!(r.on_event(&stale, t0, 0).is_empty());
+    let cmds = r.on_event(
+        &Event::DialEnded {
+            id,
+            outcome: DialOutcome::NoAnswer,
+        },
+        t0,
+        0,
+    );
+    let (id, targets, _) = dialled(&cmds);
+    assert_eq!(targets, vec![ext("1003")]);
+    let cmds = r.on_event(
+        &Event::DialEnded {
+            id,
+            outcome: DialOutcome::Busy,
+        },
+        t0,
+        0,
+    );
+    played(&cmds); // nobody answered: the "bye" play node
+    assert!(!r.is_done());
+}
+
+#[test]
+fn an_answered_dial_ends_the_flow() {
+    let t0 = Instant::now();
+    let (mut r, cmds) = FlowRunner::start(flow(MENU), false, t0, 0);
+    played(&cmds);
+    let (id, ..) = dialled(&r.on_event(&Event::Digit('2'), t0, 0));
+    let cmds = r.on_event(
+        &Event::DialEnded {
+            id,
+            outcome: DialOutcome::Answered,
+        },
+        t0,
+        0,
+    );
+    assert!(cmds.is_empty());
+    assert!(r.is_done());
+    assert!(r.on_event(&Event::Digit('1'), t0, 0).is_empty(), "done is done");
+}
+
+#[test]
+fn round_robin_starts_one_member_further_on_each_call() {
+    let f = flow(
+        r#"
+        number = "8100"
+        name = "Sales"
+        start = "q"
+        [[nodes]]
+        id = "q"
+        kind = "ring_group"
+        name = "Sales"
+        members = ["1002", "1003", "1004"]
+        strategy = "round_robin"
+        "#,
+    );
+    let t0 = Instant::now();
+    let firsts: Vec<DialTarget> = (0..4)
+        .map(|_| {
+            let (_, cmds) = FlowRunner::start(f.clone(), false, t0, 0);
+            dialled(&cmds).1.remove(0)
+        })
+        .collect();
+    assert_eq!(firsts, vec![ext("1002"), ext("1003"), ext("1004"), ext("1002")]);
+    // every member busy: the caller hears busy
+    let (mut r, cmds) = FlowRunner::start(f, false, t0, 0);
+    let mut id = dialled(&cmds).0;
+    let mut last = Vec::new();
+    for _ in 0..3 {
+        last = r.on_event(
+            &Event::DialEnded {
+                id,
+                outcome: DialOutcome::Busy,
+            },
+            t0,
+            0,
+        );
+        if let Some(Command::Dial { id: next, .. }) = last.first() {
+            id = *next;
+        }
+    }
+    assert_eq!(last, vec![Command::Hangup(HangupCause::UserBusy)]);
+}
+
+#[test]
+fn time_conditions_pick_by_weekday_and_hour_at_their_offset() {
+    let f = flow(
+        r#"
+        number = "8300"
+        name = "Hours"
+        start = "open"
+        [[nodes]]
+        id = "open"
+        kind = "time_condition"
+        days = ["mon", "tue", "wed", "thu", "fri"]
+        from = "09:00"
+        to = "17:00"
+        utc_offset_minutes = -300
+        then = "desk"
+        otherwise = "closed"
+        [[nodes]]
+        id = "desk"
+        kind = "extension"
+        number = "1001"
+        [[nodes]]
+        id = "closed"
+        kind = "hangup"
+        reason = "unavailable"
+        "#,
+    );
+    let t0 = Instant::now();
+    // 2026-12-07 is a Monday; 15:00 UTC is 10:00 at UTC-5
+    let monday_10 = 1_796_655_600;
+    let (_, cmds) = FlowRunner::start(f.clone(), false, t0, monday_10);
+    assert_eq!(dialled(&cmds).1, vec![ext("1001")]);
+    // 23:00 UTC is 18:00 local: closed
+    let (r, cmds) = FlowRunner::start(f.clone(), false, t0, monday_10 + 8 * 3600);
+    assert_eq!(cmds, vec![Command::Hangup(HangupCause::UserNotRegistered)]);
+    assert!(r.is_done());
+    // Saturday 10:00 local
+    let (_, cmds) = FlowRunner::start(f, false, t0, monday_10 + 5 * 86_400);
+    assert_eq!(cmds, vec![Command::Hangup(HangupCause::UserNotRegistered)]);
+}
+
+#[test]
+fn a_flow_that_loops_without_waiting_is_hung_up() {
+    let f = flow(
+        r#"
+        number = "8400"
+        name = "Loop"
+        start = "a"
+        [[nodes]]
+        id = "a"
+        kind = "time_condition"
+        days = ["mon"]
+        from = "00:00"
+        to = "00:00"
+        then = "a"
+        otherwise = "a"
+        "#,
+    );
+    let (r, cmds) = FlowRunner::start(f, false, Instant::now(), 0);
+    assert_eq!(cmds, vec![Command::Hangup(HangupCause::NetworkOutOfOrder)]);
+    assert!(r.is_done());
+}
