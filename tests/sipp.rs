@@ -339,7 +339,7 @@ fn inbound_did_call_rings_the_extension() {
         .sipp("carrier_uac.xml")
         .ip(&sw.trunk.ip().to_string())
         .port(sw.trunk.port())
-        .service("+15550100100")
+        .service("+15550100101")
         .key("caller", "+15557654321")
         .run();
     out.assert_ok();
@@ -361,7 +361,7 @@ fn inbound_did_call_rings_the_extension() {
     );
     for e in evs.iter().filter(|e| e.name == "channel_create") {
         assert_eq!(e.str("caller"), "+15557654321", "{all}");
-        assert_eq!(e.str("callee"), "+15550100100", "{all}");
+        assert_eq!(e.str("callee"), "+15550100101", "{all}");
     }
 }
 

@@ -76,11 +76,14 @@ pub fn admit(
             external_caller_id: None,
             from_trunk: true,
         };
-        let dest = match dir.number(&dialled) {
-            Some(n) => Destination::Extension {
+        let dest = match (dir.callflow_for_did(&dialled), dir.number(&dialled)) {
+            (Some(flow), _) if flow.account.as_str() == origin.account.id => {
+                Destination::Flow(flow.clone())
+            }
+            (_, Some(n)) => Destination::Extension {
                 number: n.extension.clone(),
             },
-            None => Destination::Nowhere(HangupCause::UnallocatedNumber),
+            _ => Destination::Nowhere(HangupCause::UnallocatedNumber),
         };
         (origin, dest)
     } else {
@@ -95,6 +98,13 @@ pub fn admit(
             }
         } else if let Some(app) = dir.app(&account.id, &dialled) {
             Destination::App(app.clone())
+        } else if let Some(flow) = dir.callflow(&account.id, &dialled) {
+            Destination::Flow(flow.clone())
+        } else if let Some(flow) = dir
+            .callflow_for_did(&dialled)
+            .filter(|f| f.account.as_str() == account.id)
+        {
+            Destination::Flow(flow.clone())
         } else if let Some(n) = dir.number(&dialled).filter(|n| n.account_id == account.id) {
             Destination::Extension {
                 number: n.extension.clone(),

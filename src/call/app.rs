@@ -16,8 +16,16 @@ use crate::media::playback::{MediaLibrary, PlaybackError, ToneKind, ToneRegion};
 use crate::ids::LegId;
 use crate::media::session::Cmd;
 
-/// Tells the runner that playback `id` is over.
+/// Tells the runner that playback `id` is over; dropping it stops the runner.
 pub type DoneSender = mpsc::UnboundedSender<u64>;
+
+/// What the runner does after the last step.
+pub enum AppEnd {
+    /// Hang the call up (a dialplan app).
+    Hangup(CallSender),
+    /// Report `id` on the channel (a callflow's prompt; the flow goes on).
+    Notify(mpsc::UnboundedSender<u64>, u64),
+}
 
 /// Starts the runner; the call forwards `PlayDone` ids to the returned sender.
 pub fn spawn(
@@ -26,10 +34,10 @@ pub fn spawn(
     session: mpsc::UnboundedSender<Cmd>,
     leg: LegId,
     rate: u32,
-    call: CallSender,
+    end: AppEnd,
 ) -> DoneSender {
     let (done_tx, done_rx) = mpsc::unbounded_channel();
-    tokio::spawn(run(steps, media, session, leg, rate, call, done_rx));
+    tokio::spawn(run(steps, media, session, leg, rate, end, done_rx));
     done_tx
 }
 
@@ -76,7 +84,7 @@ async fn run(
     session: mpsc::UnboundedSender<Cmd>,
     leg: LegId,
     rate: u32,
-    call: CallSender,
+    end: AppEnd,
     mut done: mpsc::UnboundedReceiver<u64>,
 ) {
     for (i, step) in steps.iter().enumerate() {
@@ -89,7 +97,8 @@ async fn run(
                 continue;
             }
         };
-        if session.send(cmd).is_err() {
+        // stopped while the step was loading: play nothing more
+        if done.is_closed() || session.send(cmd).is_err() {
             return;
         }
         loop {
@@ -100,5 +109,14 @@ async fn run(
             }
         }
     }
-    let _ = call.send(CallInput::Hangup);
+    match end {
+        AppEnd::Hangup(call) => {
+            let _ = call.send(CallInput::Hangup);
+        }
+        AppEnd::Notify(tx, id) => {
+            if !done.is_closed() {
+                let _ = tx.send(id);
+            }
+        }
+    }
 }

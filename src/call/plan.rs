@@ -28,6 +28,8 @@ pub enum Destination {
     },
     /// A dialplan app: the switch answers and runs its steps.
     App(crate::store::App),
+    /// A callflow: the call runs its nodes.
+    Flow(std::sync::Arc<crate::routing::Callflow>),
     /// Nothing to ring: end with this cause (404 unknown number, …).
     Nowhere(HangupCause),
 }

@@ -1,10 +1,12 @@
 //! An in-memory snapshot of provisioning (accounts, extensions, apps, numbers, trunks)
-//! read from the store, so the SIP hot path never waits on the database. The
+//! read from the store (callflows compiled for routing), so the SIP hot path never
+//! waits on the database. The
 //! switch swaps in a fresh snapshot after imports and periodically.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
+use crate::routing::{Callflow, Routes};
 use crate::store::{Account, App, Extension, PhoneNumber, Store, StoreError, Trunk};
 
 #[derive(Default)]
@@ -16,6 +18,8 @@ pub struct Directory {
     apps: HashMap<(String, String), App>,
     numbers: HashMap<String, PhoneNumber>,
     trunks: Vec<Trunk>,
+    /// Every account's callflows, compiled (swapped with the rest of the snapshot).
+    routes: std::sync::Arc<Routes>,
 }
 
 impl Directory {
@@ -40,6 +44,7 @@ impl Directory {
             d.numbers.insert(n.number.clone(), n);
         }
         d.trunks = store.list_trunks().await?;
+        d.routes = std::sync::Arc::new(Routes::compile(&store.list_callflows().await?));
         Ok(d)
     }
 
@@ -96,6 +101,20 @@ impl Directory {
                     .map(|ip| ip == src.ip())
                     .unwrap_or(false)
         })
+    }
+
+    /// The callflow dialled as `number` in `account`.
+    pub fn callflow(&self, account: &str, number: &str) -> Option<&std::sync::Arc<Callflow>> {
+        self.routes.flow(account, number)
+    }
+
+    /// The callflow a DID reaches, dialled with or without the leading `+`.
+    pub fn callflow_for_did(&self, dialled: &str) -> Option<&std::sync::Arc<Callflow>> {
+        if dialled.starts_with('+') {
+            self.routes.did(dialled)
+        } else {
+            self.routes.did(&format!("+{dialled}"))
+        }
     }
 
     pub fn trunk_for_account(&self, account: &str) -> Option<&Trunk> {

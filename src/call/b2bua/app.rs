@@ -19,7 +19,7 @@ pub(super) struct AppState {
 }
 
 impl Call {
-    fn reject_a(&mut self, code: u16, reason: &str, cause: HangupCause) {
+    pub(super) fn reject_a(&mut self, code: u16, reason: &str, cause: HangupCause) {
         let r = message::response(&self.a_invite, code, reason, Some(&self.a_tag));
         self.respond_a(r);
         self.finish(cause);
@@ -29,51 +29,66 @@ impl Call {
     /// (with an INVITE without SDP, the switch offers and the steps start
     /// once the ACK brings the answer).
     pub(super) fn start_app(&mut self, app: App) {
+        let Some(neg) = self.answer_endpoint(true) else {
+            return;
+        };
+        if app.record {
+            self.start_recording();
+        }
+        match neg {
+            Some(neg) => self.run_app(app, negotiate::pcm_rate(&neg, None)),
+            None => self.app_waiting = Some(app),
+        }
+    }
+
+    /// Answers the caller with the switch as its media endpoint: the codec
+    /// chosen from its offer (`Some(Some(_))`), or our offer in the 200 when
+    /// it made none and `late_offer` is allowed (`Some(None)`, the answer comes
+    /// in the ACK). `None`: the caller was refused and the call is over.
+    pub(super) fn answer_endpoint(
+        &mut self,
+        late_offer: bool,
+    ) -> Option<Option<negotiate::Negotiated>> {
         let offer = if is_sdp(&self.a_invite.headers, &self.a_invite.body) {
             match negotiate::audio_line(&self.a_invite.body).ok().flatten() {
                 Some(line) => Some(line),
                 None => {
-                    return self.reject_a(
+                    self.reject_a(
                         488,
                         "Not Acceptable Here - No Audio Stream",
                         HangupCause::CallRejected,
-                    )
+                    );
+                    return None;
                 }
             }
-        } else {
+        } else if late_offer {
             None
+        } else {
+            self.reject_a(
+                488,
+                "Not Acceptable Here - SDP Offer Required",
+                HangupCause::CallRejected,
+            );
+            return None;
         };
         let neg = match &offer {
             Some(line) => match negotiate::choose(line).filter(|_| line.proto == "RTP/AVP") {
                 Some(n) => Some(n),
                 None => {
-                    return self.reject_a(
+                    self.reject_a(
                         488,
                         "Not Acceptable Here - No Common Codec",
                         HangupCause::CallRejected,
-                    )
+                    );
+                    return None;
                 }
             },
             None => None,
         };
-        let Ok(pa) = self.sw.ports.allocate() else {
-            tracing::error!(call = %self.id, "RTP ports exhausted");
-            return self.reject_a(
-                503,
-                "Service Unavailable - No Media Ports",
-                HangupCause::NetworkOutOfOrder,
-            );
-        };
-        let (etx, erx) = mpsc::unbounded_channel();
-        let mut session = session::spawn(self.sw.metrics.clone(), etx);
-        let a_leg = self.leg(Side::A);
-        let port = session.add_leg(a_leg, pa);
-        session.send(Cmd::SignallingIp {
-            leg: a_leg,
-            ip: self.a_source.addr.ip(),
-        });
-        self.media_events = Some(erx);
-        self.media = Some(session);
+        if !self.ensure_media() {
+            return None;
+        }
+        let port = self.media.as_ref()?.port(self.leg(Side::A))?;
         let body = match (&offer, &neg) {
             (Some(line), Some(neg)) => {
                 let ours = negotiate::answer_direction(line.direction);
@@ -99,13 +114,9 @@ impl Call {
         self.a_dialog = Dialog::uas(&self.a_invite, &self.a_tag);
         self.respond_a(ok);
         self.a_chan.answer(&self.sw.bus);
-        if app.record {
-            self.start_recording();
-        }
-        match neg {
-            Some(neg) => self.run_app(app, negotiate::pcm_rate(&neg, None)),
-            None => self.app_waiting = Some(app),
-        }
+        self.endpoint = true;
+        self.a_rate = neg.as_ref().map(|n| negotiate::pcm_rate(n, None));
+        Some(neg)
     }
 
     /// Points the session at the caller's media (from `body`), sets its codec,
@@ -138,7 +149,7 @@ impl Call {
             sender,
             self.leg(Side::A),
             rate,
-            self.me.clone(),
+            app::AppEnd::Hangup(self.me.clone()),
         );
         self.app = Some(AppState { done });
     }
@@ -160,6 +171,7 @@ impl Call {
                 // we offered sendrecv: their answer's direction, seen from our side
                 let ours = negotiate::answer_direction(line.direction);
                 self.app_media(&req.body, neg.clone(), ours);
+                self.a_rate = Some(negotiate::pcm_rate(&neg, None));
                 self.run_app(app, negotiate::pcm_rate(&neg, None));
             }
             None => {
@@ -254,6 +266,9 @@ impl Call {
     pub(super) fn on_play_done(&mut self, id: u64) {
         if let Some(app) = self.app.as_ref() {
             let _ = app.done.send(id);
+        }
+        if let Some(p) = self.prompt.as_ref() {
+            let _ = p.send(id);
         }
     }
 }

@@ -125,7 +125,7 @@ impl Call {
             let r = message::response(&req, code, reason, None);
             sw.to_shard(&cid, ShardMsg::Respond { tx, resp: r });
         };
-        if (self.app.is_some() || self.app_waiting.is_some())
+        if (self.app.is_some() || self.app_waiting.is_some() || (self.endpoint && self.b.is_none()))
             && from_side == Side::A
             && self.a_dialog.is_some()
         {

@@ -146,6 +146,9 @@ impl Call {
         };
         let target = self.forks[i].target;
         self.forks[i].done = true;
+        if self.endpoint && self.b.is_none() && !self.ended && self.dialing.is_some() {
+            return self.bridge_from_endpoint(i, resp, dialog);
+        }
         if let Some(m) = self.media.as_ref() {
             m.send(crate::media::session::Cmd::SignallingIp {
                 leg: self.b_leg,
@@ -229,6 +232,7 @@ impl Call {
                 c.bridge(&bus, a_id);
             }
         }
+        self.round_answered();
     }
 
     pub(super) fn retry_with_credentials(&mut self, i: usize, resp: &Response) -> bool {
@@ -302,6 +306,12 @@ impl Call {
             Some(_) if code == 486 => 486,
             Some(b) => b.min(code),
         });
+        if self.dialing.is_some() {
+            // a callflow's dial round: the flow decides what the caller gets
+            if self.round_failed(self.best_failure.unwrap_or(480)) {
+                return;
+            }
+        }
         if self.b.is_none() && !self.a_final_sent && self.forks.iter().all(|f| f.done) {
             let best = self.best_failure.unwrap_or(480);
             let cause = HangupCause::from_sip_status(best);

@@ -198,6 +198,7 @@ impl Call {
                     return;
                 };
                 tracing::info!(call = %self.id, digit = %event.digit, ?source, "dtmf");
+                let from_caller = leg == self.leg(Side::A);
                 self.sw.bus.publish(Event::Dtmf {
                     channel,
                     digit: event.digit.as_char().to_string(),
@@ -205,6 +206,9 @@ impl Call {
                     source,
                     timestamp_ms: now_ms(),
                 });
+                if from_caller && self.b.is_none() {
+                    self.flow_event(crate::routing::Event::Digit(event.digit.as_char()));
+                }
             }
             SessionEvent::Recorded(Ok(info)) => self.recording_sink().publish(info),
             SessionEvent::Recorded(Err(e)) => {

@@ -9,6 +9,7 @@
 
 mod app;
 mod dialog;
+mod flow;
 mod forks;
 mod media;
 
@@ -27,7 +28,7 @@ use super::channel::Channel;
 use super::{cdr, new_branch, CallHandle, CallInput, CallSender, A_LEG_TOKEN};
 use crate::events::{now_ms, Direction, HangupCause};
 use crate::ids::LegId;
-use crate::media::session::{self, SessionEvent, SessionHandle};
+use crate::media::session::{self, negotiate, SessionEvent, SessionHandle};
 use crate::sip::dialog::Dialog;
 use crate::sip::message;
 use crate::sdp;
@@ -115,6 +116,17 @@ struct Call {
     app: Option<app::AppState>,
     /// An app answered with our offer, waiting for the caller's answer in its ACK.
     app_waiting: Option<crate::store::App>,
+    /// The switch answered the caller itself (an app or a callflow node).
+    endpoint: bool,
+    /// PCM rate of the caller's codec when the switch is its endpoint.
+    a_rate: Option<u32>,
+    /// The callflow steering this call, and the dial round it started.
+    flow: Option<crate::routing::FlowRunner>,
+    dialing: Option<flow::Dialing>,
+    /// The runner of the prompt the flow is playing (dropping it stops it).
+    prompt: Option<crate::call::app::DoneSender>,
+    /// Prompt runners report their end here.
+    flow_tx: mpsc::UnboundedSender<u64>,
     pending: HashMap<u64, Pending>,
     next_token: u64,
     ended: bool,
@@ -134,6 +146,7 @@ pub fn spawn(
 ) -> CallHandle {
     let id = CallId::new();
     let (me, rx) = mpsc::unbounded_channel();
+    let (flow_tx, flow_rx) = mpsc::unbounded_channel();
     let handle = CallHandle { id, tx: me.clone() };
     let a_call_id = message::call_id(&invite.headers).unwrap_or("").to_string();
     sw.calls.insert(a_call_id.clone(), handle.clone());
@@ -183,13 +196,19 @@ pub fn spawn(
         sdp_session: rand::random::<u32>() as u64,
         app: None,
         app_waiting: None,
+        endpoint: false,
+        a_rate: None,
+        flow: None,
+        dialing: None,
+        prompt: None,
+        flow_tx,
         pending: HashMap::new(),
         next_token: 1,
         ended: false,
         released: false,
         cause: HangupCause::NormalClearing,
     };
-    tokio::spawn(call.run(rx));
+    tokio::spawn(call.run(rx, flow_rx));
     handle
 }
 
@@ -213,7 +232,11 @@ fn is_sdp(headers: &rsip::Headers, body: &[u8]) -> bool {
 }
 
 impl Call {
-    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<CallInput>) {
+    async fn run(
+        mut self,
+        mut rx: mpsc::UnboundedReceiver<CallInput>,
+        mut flow_rx: mpsc::UnboundedReceiver<u64>,
+    ) {
         self.start();
         let ring_deadline = Instant::now() + self.sw.settings.ring_timeout;
         let mut retx_at: Option<Instant> = None;
@@ -245,7 +268,13 @@ impl Call {
             if self.a_200.is_some() && !self.a_acked && ack_deadline.is_none() {
                 ack_deadline = Some(Instant::now() + 64 * T1);
             }
-            let answered = self.b.is_some() || self.app.is_some() || self.app_waiting.is_some();
+            // a callflow keeps its own time (each node's ring and menu timeouts)
+            let answered = self.b.is_some()
+                || self.app.is_some()
+                || self.app_waiting.is_some()
+                || self.flow.is_some();
+            let dial_deadline = self.dialing.as_ref().map(|d| d.deadline);
+            let flow_deadline = self.flow_deadline();
             tokio::select! {
                 input = rx.recv() => match input {
                     Some(i) => self.on_input(i),
@@ -267,6 +296,9 @@ impl Call {
                     self.hangup_both(HangupCause::RecoveryOnTimerExpire);
                 },
                 _ = sleep_opt(linger_until), if linger_until.is_some() => {},
+                _ = sleep_opt(dial_deadline), if dial_deadline.is_some() && !self.ended => self.dial_timeout(),
+                _ = sleep_opt(flow_deadline), if flow_deadline.is_some() && !self.ended => self.flow_timeout(),
+                Some(id) = flow_rx.recv() => self.flow_event(crate::routing::Event::PlayDone { id }),
                 Some(ev) = recv_media(self.media_events.as_mut()) => self.on_media_event(ev),
             }
             if self.a_acked {
@@ -355,101 +387,139 @@ impl Call {
                 resp: trying,
             },
         );
-        let targets: Vec<(String, String, Target)> = match self.destination.clone() {
+        let targets: Vec<Contact> = match self.destination.clone() {
             Destination::Nowhere(cause) => return self.fail_a(cause),
             Destination::App(app) => return self.start_app(app),
+            Destination::Flow(flow) => return self.start_flow(flow),
             Destination::Extension { number } => {
-                let bindings =
-                    self.sw
-                        .registrations
-                        .lookup(&self.origin.account.id, &number, now_ms());
-                if bindings.is_empty() {
+                let contacts = self.extension_contacts(&number);
+                if contacts.is_empty() {
                     return self.fail_a(HangupCause::UserNotRegistered);
                 }
-                let to = format!("<sip:{}@{}>", number, self.origin.account.sip_domain);
-                bindings
-                    .into_iter()
-                    .map(|b| (b.uri, to.clone(), b.source))
-                    .collect()
+                contacts
             }
-            Destination::Trunk { trunk, number } => {
-                let addr = match resolve(&trunk.host, trunk.port) {
-                    Some(a) => a,
-                    None => return self.fail_a(HangupCause::NetworkOutOfOrder),
-                };
-                let kind = match trunk.transport {
-                    crate::store::TrunkTransport::Tcp => TransportKind::Tcp,
-                    _ => TransportKind::Udp,
-                };
-                let uri = format!("sip:{}@{}:{}", number, trunk.host, trunk.port);
-                vec![(
-                    uri.clone(),
-                    format!("<{uri}>"),
-                    Target {
-                        kind,
-                        addr,
-                        conn: None,
-                    },
-                )]
-            }
+            Destination::Trunk { trunk, number } => match trunk_contact(&trunk, &number) {
+                Some(c) => vec![c],
+                None => return self.fail_a(HangupCause::NetworkOutOfOrder),
+            },
         };
-        // media anchoring: one port pair for each side
-        let (pa, pb) = match (self.sw.ports.allocate(), self.sw.ports.allocate()) {
-            (Ok(a), Ok(b)) => (a, b),
-            _ => {
-                tracing::error!(call = %self.id, "RTP ports exhausted");
-                let r = message::response(
-                    &self.a_invite,
-                    503,
-                    "Service Unavailable - No Media Ports",
-                    Some(&self.a_tag),
-                );
-                self.respond_a(r);
-                return self.finish(HangupCause::NetworkOutOfOrder);
-            }
+        if !self.ensure_media() {
+            return;
+        }
+        let Some(offer) = self.open_b_leg(&self.dialled.clone()) else {
+            return;
+        };
+        self.ring(targets, offer);
+    }
+
+    /// Every registered device of an extension of the caller's account.
+    pub(super) fn extension_contacts(&self, number: &str) -> Vec<Contact> {
+        let bindings = self
+            .sw
+            .registrations
+            .lookup(&self.origin.account.id, number, now_ms());
+        let to = format!("<sip:{}@{}>", number, self.origin.account.sip_domain);
+        bindings
+            .into_iter()
+            .map(|b| (b.uri, to.clone(), b.source))
+            .collect()
+    }
+
+    /// The call's media session with the caller's leg, started on first use;
+    /// false (and the caller answered 503) when no ports are left.
+    pub(super) fn ensure_media(&mut self) -> bool {
+        if self.media.is_some() {
+            return true;
+        }
+        let Ok(pa) = self.sw.ports.allocate() else {
+            tracing::error!(call = %self.id, "RTP ports exhausted");
+            self.reject_no_ports();
+            return false;
         };
         let (etx, erx) = mpsc::unbounded_channel();
-        let mut relay = session::spawn(self.sw.metrics.clone(), etx);
-        let (a_leg, b_leg) = (self.leg(Side::A), self.leg(Side::B));
-        relay.add_leg(a_leg, pa);
-        relay.add_leg(b_leg, pb);
-        relay.send(session::Cmd::Bridge { a: a_leg, b: b_leg });
-        relay.send(session::Cmd::SignallingIp {
+        let mut media = session::spawn(self.sw.metrics.clone(), etx);
+        let a_leg = self.leg(Side::A);
+        media.add_leg(a_leg, pa);
+        media.send(session::Cmd::SignallingIp {
             leg: a_leg,
             ip: self.a_source.addr.ip(),
         });
         self.media_events = Some(erx);
-        self.media = Some(relay);
-        let offer = if is_sdp(&self.a_invite.headers, &self.a_invite.body) {
-            let body = self.a_invite.body.clone();
-            match self.anchor_offer(Side::A, &body) {
-                Some(s) => Some(s),
-                None => {
-                    let r = message::response(
-                        &self.a_invite,
-                        488,
-                        "Not Acceptable Here - Unreadable SDP",
-                        Some(&self.a_tag),
-                    );
-                    self.respond_a(r);
-                    return self.finish(HangupCause::CallRejected);
-                }
-            }
+        self.media = Some(media);
+        true
+    }
+
+    fn reject_no_ports(&mut self) {
+        if self.a_final_sent {
+            self.send_bye_a();
         } else {
-            None
+            let r = message::response(
+                &self.a_invite,
+                503,
+                "Service Unavailable - No Media Ports",
+                Some(&self.a_tag),
+            );
+            self.respond_a(r);
+        }
+        self.finish(HangupCause::NetworkOutOfOrder);
+    }
+
+    /// A new B leg (channel and media leg with its own ports) for the next
+    /// dial; returns the SDP offer its forks carry (`Some(None)`: the caller
+    /// made no offer, the callee will). `None`: the call was ended.
+    pub(super) fn open_b_leg(&mut self, callee: &str) -> Option<Option<Vec<u8>>> {
+        let Ok(pb) = self.sw.ports.allocate() else {
+            tracing::error!(call = %self.id, "RTP ports exhausted");
+            self.reject_no_ports();
+            return None;
+        };
+        self.b_leg = LegId::new();
+        let (a_leg, b_leg) = (self.leg(Side::A), self.b_leg);
+        let endpoint = self.endpoint;
+        let port = self.media.as_mut()?.add_leg(b_leg, pb);
+        let offer = if endpoint {
+            // the switch answered the caller: it offers its own media to the callee
+            self.sdp_session += 1;
+            Some(negotiate::endpoint_offer(self.public_ip(), port, self.sdp_session).into_bytes())
+        } else {
+            self.media.as_ref()?.send(session::Cmd::Bridge { a: a_leg, b: b_leg });
+            if is_sdp(&self.a_invite.headers, &self.a_invite.body) {
+                let body = self.a_invite.body.clone();
+                match self.anchor_offer(Side::A, &body) {
+                    Some(s) => Some(s),
+                    None => {
+                        let r = message::response(
+                            &self.a_invite,
+                            488,
+                            "Not Acceptable Here - Unreadable SDP",
+                            Some(&self.a_tag),
+                        );
+                        self.respond_a(r);
+                        self.finish(HangupCause::CallRejected);
+                        return None;
+                    }
+                }
+            } else {
+                None
+            }
         };
         let b_chan = Channel::create(
             &self.sw.bus,
             &self.sw.metrics,
-            self.b_leg,
+            b_leg,
             self.id,
             &self.origin.account.id,
             "",
             Direction::Outbound,
             &self.origin.caller,
-            &self.dialled,
+            callee,
         );
         self.b_chan = Some(b_chan);
+        Some(offer)
+    }
+
+    /// Sends one INVITE fork to each contact, all carrying `offer`.
+    pub(super) fn ring(&mut self, targets: Vec<Contact>, offer: Option<Vec<u8>>) {
         for (uri, to, target) in targets {
             let token = self.token();
             let call_id = format!("{}@switchyard", message::random_token(20));
@@ -526,7 +596,9 @@ impl Call {
             CallInput::Ack { req } => self.on_ack(req),
             CallInput::Request { tx, req, source } => self.on_dialog_request(tx, req, source),
             CallInput::Hangup => {
-                if (self.app.is_some() || self.app_waiting.is_some()) && !self.ended {
+                if (self.app.is_some() || self.app_waiting.is_some() || (self.endpoint && self.b.is_none()))
+                    && !self.ended
+                {
                     self.end_app()
                 } else if self.b.is_some() {
                     self.hangup_both(HangupCause::NormalClearing)
@@ -691,6 +763,28 @@ async fn sleep_opt(at: Option<Instant>) {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
     }
+}
+
+/// Where a fork goes: Request-URI, To header, and the transport target.
+pub(super) type Contact = (String, String, Target);
+
+/// The contact of an outside number through `trunk` (`None`: its host does not resolve).
+pub(super) fn trunk_contact(trunk: &crate::store::Trunk, number: &str) -> Option<Contact> {
+    let addr = resolve(&trunk.host, trunk.port)?;
+    let kind = match trunk.transport {
+        crate::store::TrunkTransport::Tcp => TransportKind::Tcp,
+        _ => TransportKind::Udp,
+    };
+    let uri = format!("sip:{}@{}:{}", number, trunk.host, trunk.port);
+    Some((
+        uri.clone(),
+        format!("<{uri}>"),
+        Target {
+            kind,
+            addr,
+            conn: None,
+        },
+    ))
 }
 
 fn resolve(host: &str, port: u16) -> Option<SocketAddr> {

@@ -74,7 +74,7 @@ pub(super) async fn demo_import_twice_changes_nothing(store: Store) -> TestResul
         (carol.password.as_str(), carol.voicemail, carol.caller_id),
         ("demo1003", false, None)
     );
-    let did = store.phone_number("+15550100100").await?.ok_or("no DID")?;
+    let did = store.phone_number("+15550100101").await?.ok_or("no DID")?;
     assert_eq!(
         (did.account_id.as_str(), did.extension.as_str()),
         ("demo", "1001")
@@ -98,7 +98,7 @@ pub(super) async fn demo_import_twice_changes_nothing(store: Store) -> TestResul
 
 pub(super) async fn edits_update_and_delete(store: Store) -> TestResult {
     store.import_dialplan(&demo()).await?;
-    let text = std::fs::read_to_string(DEMO_PATH)?;
+    let text = super::demo_text_without_callflows()?;
     // New password for Bob, Eve removed, the DID moved to Bob and Alice removed with it
     // (the number must move off 1001 before 1001 can go), trunk port changed.
     let edited = text
@@ -151,7 +151,7 @@ pub(super) async fn edits_update_and_delete(store: Store) -> TestResult {
     assert!(store.extension("demo", "1001").await?.is_none());
     assert_eq!(
         store
-            .phone_number("+15550100100")
+            .phone_number("+15550100101")
             .await?
             .ok_or("no DID")?
             .extension,
@@ -168,7 +168,7 @@ pub(super) async fn edits_update_and_delete(store: Store) -> TestResult {
 
     // Dropping the numbers, trunks and apps tables entirely deletes their rows.
     let bare = edited.replace(
-        "[[accounts.numbers]]\nnumber = \"+15550100100\"\nextension = \"1002\"\n",
+        "[[accounts.numbers]]\nnumber = \"+15550100101\"\nextension = \"1002\"\n",
         "",
     );
     let bare = &bare[..bare.find("[[accounts.trunks]]").ok_or("no trunk table")?];
@@ -182,7 +182,7 @@ pub(super) async fn edits_update_and_delete(store: Store) -> TestResult {
         ),
         (1, 1, 3, 5)
     );
-    assert!(store.phone_number("+15550100100").await?.is_none());
+    assert!(store.phone_number("+15550100101").await?.is_none());
     assert!(store.list_trunks().await?.is_empty());
     Ok(())
 }
@@ -190,7 +190,7 @@ pub(super) async fn edits_update_and_delete(store: Store) -> TestResult {
 pub(super) async fn invalid_plans_change_nothing(store: Store) -> TestResult {
     store.import_dialplan(&demo()).await?;
     let before = store.list_extensions("demo").await?;
-    let text = std::fs::read_to_string(DEMO_PATH)?;
+    let text = super::demo_text_without_callflows()?;
 
     // A file the validator rejects: named path, table and field; nothing applied.
     let bad = text

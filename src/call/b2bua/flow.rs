@@ -1,0 +1,345 @@
+//! A call steered by a callflow: the routing runner decides, this file
+//! carries out its commands on the call's legs — answer the caller as the
+//! media endpoint, play prompts, ring a set of targets as a new B leg (with
+//! ringback to an answered caller), bridge the leg that answers, transfer to
+//! another number, hang up — and feeds back what happened (prompt done,
+//! digits, how each dial ended).
+//!
+//! Each dial round is a leg of its own: a failed round's channel is destroyed
+//! and its media leg and ports released at once, before the next node runs.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::call::app;
+use crate::media::playback::{MediaLibrary, ToneKind, ToneRegion};
+use crate::media::session::Cmd;
+use crate::routing::{nodes, Callflow, Command, DialOutcome, DialTarget, Event, FlowRunner};
+
+/// Playback id of the ringback a caller hears while the flow dials.
+const RINGBACK: u64 = u64::MAX - 3;
+
+/// The dial round in progress.
+pub(super) struct Dialing {
+    id: u64,
+    /// Forks from this index on belong to the round.
+    first_fork: usize,
+    pub(super) deadline: Instant,
+}
+
+fn wall_secs() -> i64 {
+    now_ms() / 1000
+}
+
+impl Call {
+    pub(super) fn start_flow(&mut self, flow: Arc<Callflow>) {
+        tracing::info!(call = %self.id, flow = %flow.number, "callflow");
+        let (runner, cmds) = FlowRunner::start(flow, self.endpoint, Instant::now().into_std(), wall_secs());
+        self.flow = Some(runner);
+        self.exec(cmds);
+    }
+
+    /// Something happened that the flow may act on.
+    pub(super) fn flow_event(&mut self, ev: Event) {
+        if self.ended {
+            return;
+        }
+        let Some(r) = self.flow.as_mut() else { return };
+        let cmds = r.on_event(&ev, Instant::now().into_std(), wall_secs());
+        self.exec(cmds);
+    }
+
+    pub(super) fn flow_deadline(&self) -> Option<Instant> {
+        self.flow
+            .as_ref()
+            .and_then(FlowRunner::deadline)
+            .map(Instant::from_std)
+    }
+
+    pub(super) fn flow_timeout(&mut self) {
+        let Some(r) = self.flow.as_mut() else { return };
+        let cmds = r.on_timeout(Instant::now().into_std(), wall_secs());
+        self.exec(cmds);
+    }
+
+    fn exec(&mut self, cmds: Vec<Command>) {
+        for cmd in cmds {
+            if self.ended {
+                return;
+            }
+            match cmd {
+                Command::Answer => {
+                    if !self.endpoint && !self.a_final_sent {
+                        self.answer_endpoint(false);
+                    }
+                }
+                Command::Play { steps, id } => self.play_prompt(steps, id),
+                Command::StopPlay => self.stop_prompt(),
+                Command::Dial { targets, ring, id } => self.dial(targets, ring, id),
+                Command::Transfer { number } => self.transfer(&number),
+                Command::Hangup(cause) => {
+                    if self.a_final_sent {
+                        self.send_bye_a();
+                        self.finish(cause);
+                    } else {
+                        self.fail_a(cause);
+                    }
+                }
+            }
+        }
+    }
+
+    fn play_prompt(&mut self, steps: Vec<crate::dialplan::Step>, id: u64) {
+        self.stop_prompt();
+        let (Some(m), Some(rate)) = (self.media.as_ref(), self.a_rate) else {
+            // nothing to play to (not answered with a codec): the prompt is over
+            return self.flow_event(Event::PlayDone { id });
+        };
+        let done = app::spawn(
+            steps,
+            self.sw.settings.media.clone(),
+            m.sender(),
+            self.leg(Side::A),
+            rate,
+            app::AppEnd::Notify(self.flow_tx.clone(), id),
+        );
+        self.prompt = Some(done);
+    }
+
+    fn stop_prompt(&mut self) {
+        if self.prompt.take().is_some() {
+            if let Some(m) = self.media.as_ref() {
+                m.send(Cmd::StopPlay {
+                    leg: self.leg(Side::A),
+                });
+            }
+        }
+    }
+
+    fn contacts(&self, targets: &[DialTarget]) -> Vec<Contact> {
+        let mut out = Vec::new();
+        for t in targets {
+            match t {
+                DialTarget::Extension(n) => out.extend(self.extension_contacts(n)),
+                DialTarget::External(n) => {
+                    let dir = self.sw.directory();
+                    if let Some(c) = dir
+                        .trunk_for_account(&self.origin.account.id)
+                        .and_then(|t| trunk_contact(t, n))
+                    {
+                        out.push(c);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn dial(&mut self, targets: Vec<DialTarget>, ring: Duration, id: u64) {
+        let contacts = self.contacts(&targets);
+        if contacts.is_empty() {
+            return self.flow_event(Event::DialEnded {
+                id,
+                outcome: DialOutcome::Unavailable,
+            });
+        }
+        if !self.ensure_media() {
+            return;
+        }
+        let callee = match targets.first() {
+            Some(DialTarget::Extension(n) | DialTarget::External(n)) => n.clone(),
+            None => self.dialled.clone(),
+        };
+        let Some(offer) = self.open_b_leg(&callee) else {
+            return;
+        };
+        self.best_failure = None;
+        self.dialing = Some(Dialing {
+            id,
+            first_fork: self.forks.len(),
+            deadline: Instant::now() + ring,
+        });
+        tracing::info!(call = %self.id, ?targets, forks = contacts.len(), "flow dials");
+        self.ring(contacts, offer);
+        if self.endpoint {
+            self.ringback(ring);
+        }
+    }
+
+    /// The caller, answered by the switch, hears ringback while the flow dials.
+    fn ringback(&mut self, ring: Duration) {
+        let (Some(m), Some(rate)) = (self.media.as_ref(), self.a_rate) else {
+            return;
+        };
+        let secs = ring.as_secs().clamp(1, 3600) as u32 + 1;
+        match MediaLibrary::tone(ToneKind::Ringback, ToneRegion::Us, secs, rate) {
+            Ok(source) => m.send(Cmd::Play {
+                leg: self.leg(Side::A),
+                source,
+                barge_in: false,
+                id: RINGBACK,
+            }),
+            Err(e) => tracing::warn!(call = %self.id, error = %e, "no ringback"),
+        }
+    }
+
+    /// Every fork of the round failed (`best` is the most telling status).
+    pub(super) fn round_failed(&mut self, best: u16) -> bool {
+        let Some(d) = self.dialing.as_ref() else {
+            return false;
+        };
+        if self.b.is_some() || !self.forks[d.first_fork..].iter().all(|f| f.done) {
+            return self.b.is_none();
+        }
+        let outcome = match best {
+            486 | 600 => DialOutcome::Busy,
+            404 | 480 | 503 | 604 => DialOutcome::Unavailable,
+            _ => DialOutcome::NoAnswer,
+        };
+        self.end_round(outcome, HangupCause::from_sip_status(best));
+        true
+    }
+
+    /// The flow's ring time is up: cancel the round's forks.
+    pub(super) fn dial_timeout(&mut self) {
+        let Some(first) = self.dialing.as_ref().map(|d| d.first_fork) else {
+            return;
+        };
+        for j in first..self.forks.len() {
+            self.cancel_fork(j);
+        }
+        self.end_round(DialOutcome::NoAnswer, HangupCause::NoAnswer);
+    }
+
+    fn end_round(&mut self, outcome: DialOutcome, cause: HangupCause) {
+        let Some(d) = self.dialing.take() else { return };
+        // the round's leg is over: its channel ends and its ports go back now
+        if let Some(mut c) = self.b_chan.take() {
+            if let Some(m) = self.media.as_ref() {
+                c.rtp = m.figures(self.b_leg);
+            }
+            c.destroy(&self.sw.bus, &self.sw.metrics, cause);
+        }
+        let b_leg = self.b_leg;
+        if let Some(m) = self.media.as_mut() {
+            m.remove_leg(b_leg);
+        }
+        if self.endpoint {
+            if let Some(m) = self.media.as_ref() {
+                m.send(Cmd::StopPlay {
+                    leg: self.leg(Side::A),
+                });
+            }
+        }
+        self.flow_event(Event::DialEnded { id: d.id, outcome });
+    }
+
+    /// A fork of the round answered while the call is not bridged to anyone
+    /// yet: the flow's dial is over.
+    pub(super) fn round_answered(&mut self) {
+        if let Some(d) = self.dialing.take() {
+            self.flow_event(Event::DialEnded {
+                id: d.id,
+                outcome: DialOutcome::Answered,
+            });
+        }
+    }
+
+    /// A fork answered the switch's own offer while the switch had answered
+    /// the caller itself: acknowledge it and bridge the two media legs.
+    pub(super) fn bridge_from_endpoint(&mut self, i: usize, resp: Response, mut dialog: Dialog) {
+        let target = self.forks[i].target;
+        let cseq = message::cseq(&self.forks[i].invite.headers)
+            .map(|c| c.0)
+            .unwrap_or(1);
+        let ack = dialog.request(rsip::Method::Ack, self.via(target.kind), None, Some(cseq));
+        self.send_stateless(&dialog.call_id.clone(), SipMessage::Request(ack), target);
+        self.stop_prompt();
+        let (a_leg, b_leg) = (self.leg(Side::A), self.b_leg);
+        let answer = negotiate::audio_line(&resp.body).ok().flatten();
+        let neg = answer.as_ref().and_then(negotiate::choose);
+        if let Some(m) = self.media.as_ref() {
+            m.send(Cmd::StopPlay { leg: a_leg });
+            m.send(Cmd::SignallingIp {
+                leg: b_leg,
+                ip: target.addr.ip(),
+            });
+            if let Some((rtp, rtcp)) = sdp_remote(&resp.body) {
+                m.set_remote(b_leg, rtp, rtcp);
+            }
+            m.send(Cmd::SetCodec { leg: b_leg, neg });
+            m.send(Cmd::Bridge { a: a_leg, b: b_leg });
+        }
+        self.last_offer = None;
+        self.b = Some(BLeg {
+            dialog,
+            target,
+            ack_pending: None,
+        });
+        for j in 0..self.forks.len() {
+            if j != i && !self.forks[j].done {
+                self.cancel_fork(j);
+            }
+        }
+        let bus = self.sw.bus.clone();
+        if let Some(c) = self.b_chan.as_mut() {
+            c.info.sip_call_id = self.forks[i].call_id.clone();
+            c.answer(&bus);
+            c.bridge(&bus, a_leg);
+        }
+        self.a_chan.bridge(&bus, b_leg);
+        if self.records() {
+            self.start_recording();
+        }
+        self.round_answered();
+    }
+
+    /// Routes the call as if `number` had been dialled in its account.
+    fn transfer(&mut self, number: &str) {
+        let flow = self.flow_for(number);
+        tracing::info!(call = %self.id, %number, "transfer");
+        match flow {
+            Some(flow) => self.start_flow(flow),
+            None => self.exec(vec![Command::Hangup(HangupCause::UnallocatedNumber)]),
+        }
+    }
+
+    /// The flow a number of the caller's account runs: a callflow, or a
+    /// one-node flow for an extension, an app or an outside number.
+    fn flow_for(&self, number: &str) -> Option<Arc<Callflow>> {
+        let dir = self.sw.directory();
+        let account = crate::ids::AccountId::from(self.origin.account.id.as_str());
+        let acct = self.origin.account.id.as_str();
+        if let Some(f) = dir.callflow(acct, number) {
+            return Some(f.clone());
+        }
+        let ring = self.sw.settings.ring_timeout;
+        if dir.extension(acct, number).is_some() {
+            let node = nodes::Extension {
+                id: "transfer".into(),
+                number: number.to_string(),
+                ring,
+                next: None,
+            };
+            return Some(Callflow::single(account, number, Box::new(node)));
+        }
+        if let Some(app) = dir.app(acct, number) {
+            let node = nodes::Play {
+                id: "transfer".into(),
+                steps: app.steps.clone(),
+                next: None,
+            };
+            return Some(Callflow::single(account, number, Box::new(node)));
+        }
+        if crate::dialplan::is_e164(number) {
+            let node = nodes::External {
+                id: "transfer".into(),
+                number: number.to_string(),
+                ring,
+                next: None,
+            };
+            return Some(Callflow::single(account, number, Box::new(node)));
+        }
+        None
+    }
+}
