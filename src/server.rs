@@ -291,10 +291,29 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
 }
 
 async fn housekeeping(sw: Arc<Switch>, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    // provisioning: a one-row read each second; the directory (accounts, extensions,
+    // compiled callflows) is rebuilt and swapped only when an import changed something
+    let mut check = tokio::time::interval(Duration::from_secs(1));
+    let mut sweep = tokio::time::interval(Duration::from_secs(5));
+    let mut seen = sw.store.provisioning_version().await.unwrap_or(0);
     loop {
         tokio::select! {
-            _ = tick.tick() => {}
+            _ = check.tick() => {
+                match sw.store.provisioning_version().await {
+                    Ok(v) if v != seen => match Directory::load(&sw.store).await {
+                        Ok(d) => {
+                            sw.set_directory(d);
+                            seen = v;
+                            tracing::info!(version = v, "provisioning changed: directory rebuilt");
+                        }
+                        Err(e) => tracing::warn!("could not refresh the directory: {e}"),
+                    },
+                    Ok(_) => {}
+                    Err(e) => tracing::debug!("provisioning version unreadable: {e}"),
+                }
+                continue;
+            }
+            _ = sweep.tick() => {}
             _ = stop.changed() => return,
         }
         let now = now_ms();
@@ -304,10 +323,6 @@ async fn housekeeping(sw: Arc<Switch>, mut stop: tokio::sync::watch::Receiver<bo
         }
         sw.nonces.purge((now / 1000) as u64);
         sw.limiter.purge(std::time::Instant::now());
-        match Directory::load(&sw.store).await {
-            Ok(d) => sw.set_directory(d),
-            Err(e) => tracing::warn!("could not refresh the directory: {e}"),
-        }
     }
 }
 

@@ -98,3 +98,74 @@ fn a_sequential_group_moves_on_from_a_member_that_does_not_answer() {
         0.0
     );
 }
+
+#[test]
+fn an_import_into_the_running_switch_takes_effect_within_seconds() {
+    let sw = Switch::start_default();
+    let unknown = caller(&sw, "uac_unknown.xml", "1001", "8900").run();
+    unknown.assert_ok();
+    assert_received(&unknown, &[404]);
+
+    // the same plan plus a callflow 8900, imported by another process
+    let plan = sw.tmp.path().join("dialplan.toml");
+    let text = std::fs::read_to_string(&plan).expect("plan") + concat!(
+        "\n[[accounts.callflows]]\nnumber = \"8900\"\nname = \"Short\"\nstart = \"p\"\n",
+        "[[accounts.callflows.nodes]]\nid = \"p\"\nkind = \"play\"\nsteps = [{ pause = 0.5 }]\n",
+    );
+    let edited = sw.tmp.path().join("edited.toml");
+    std::fs::write(&edited, text).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .arg("import")
+        .arg(&edited)
+        .arg("--data-dir")
+        .arg(sw.tmp.path().join("data"))
+        .output()
+        .expect("run import");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(report.contains("callflows: 1 inserted"), "{report}");
+
+    // picked up without a restart: the switch answers 8900, plays, hangs up
+    std::thread::sleep(Duration::from_millis(2500));
+    let out = caller(&sw, "uac_app_listen.xml", "1001", "8900")
+        .key("rtp_port", free_port())
+        .run();
+    out.assert_ok();
+    assert_received(&out, &[200]);
+}
+
+#[test]
+fn an_unanswered_extension_with_voicemail_takes_a_message() {
+    let sw = Switch::start_default();
+    let events = sw.events();
+    // 1003 has voicemail and no phone registered: the box answers at once
+    let out = caller(&sw, "uac_voicemail.xml", "1001", "1003")
+        .key("rtp_port", free_port())
+        .run();
+    out.assert_ok();
+    assert_received(&out, &[200]);
+    let evs = events.wait_for(Duration::from_secs(10), |e| count(e, "voicemail_new") == 1);
+    let all = describe(&evs);
+    let vm = evs
+        .iter()
+        .find(|e| e.name == "voicemail_new")
+        .unwrap_or_else(|| panic!("no voicemail_new: {all}"));
+    assert_eq!(vm.str("box"), "1003", "{all}");
+    assert_eq!(vm.str("caller"), "1001", "{all}");
+    assert_eq!(count(&evs, "recording"), 0, "a message is not a call recording: {all}");
+    // the file holds what the caller said after the tone: the 1 kHz tone, on the left
+    let path = std::path::PathBuf::from(vm.str("path"));
+    let mut wav = hound::WavReader::open(&path).expect("the message is a WAV file");
+    let spec = wav.spec();
+    let samples: Vec<i16> = wav.samples::<i16>().map(|s| s.expect("sample")).collect();
+    let left: Vec<i16> = samples.iter().step_by(spec.channels as usize).copied().collect();
+    let secs = left.len() as f64 / f64::from(spec.sample_rate);
+    assert!((1.5..6.0).contains(&secs), "message of {secs} s");
+    // the caller's part: from the first to the last loud sample
+    let loud = |s: &&i16| s.unsigned_abs() > 2000;
+    let first = left.iter().position(|s| loud(&s)).expect("the message has sound");
+    let last = left.len() - left.iter().rev().position(|s| loud(&s)).unwrap_or(0);
+    let f = tone_frequency(&left[first..last]);
+    assert!((900.0..1100.0).contains(&f), "the message holds {f} Hz");
+    assert!(vm.data["duration_ms"].as_i64().unwrap_or(0) >= 1500, "{all}");
+}

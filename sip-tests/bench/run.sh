@@ -4,6 +4,8 @@
 #
 #   sip-tests/bench/run.sh register   # REGISTER+digest auth per second at <0.1 % failures
 #   sip-tests/bench/run.sh calls      # calls per second set up and torn down through the B2BUA
+#   sip-tests/bench/run.sh calls-stale  # the same, the callee also has a stale contact
+#                                       # (STALE=icmp: its port is closed; STALE=blackhole: it swallows everything)
 #   sip-tests/bench/run.sh rtp        # concurrent calls with 20 ms G.711 both ways (examples/rtp_load)
 #   sip-tests/bench/run.sh rtp-sipp   # the same load played by SIPp from a pcap
 #   sip-tests/bench/run.sh transcode  # concurrent Opus<->PCMU calls transcoded by the switch
@@ -144,9 +146,24 @@ register_callee() {
 }
 
 bench_calls() {
-  echo "== calls set up and torn down through the B2BUA (INVITE/407/INVITE/180/200/ACK/BYE on both legs)"
+  local stale=${1:-}
+  echo "== calls set up and torn down through the B2BUA (INVITE/407/INVITE/180/200/ACK/BYE on both legs)${stale:+, callee with a stale contact ($stale)}"
   start_switch
-  local uas_port=$((SIP_PORT + 100)) best=0
+  local uas_port=$((SIP_PORT + 100)) best=0 hole=""
+  if [ -n "$stale" ]; then
+    # a second binding of 10001 at a port where no phone answers any more
+    register_callee $((SIP_PORT + 101))
+    if [ "$stale" = blackhole ]; then
+      python3 -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+s.bind(('127.0.0.1', $((SIP_PORT + 101))))
+while True: s.recv(65536)
+" &
+      hole=$!
+    fi
+  fi
   register_callee $uas_port
   "$SIPP" -sf "$here/call_uas.xml" -i 127.0.0.1 -p $uas_port -nostdin -bg >/dev/null 2>&1 || true
   sleep 0.5
@@ -165,7 +182,8 @@ bench_calls() {
     fi
   done
   pkill -f "call_uas.xml" 2>/dev/null || true
-  echo "RESULT calls_per_s=$best (best achieved with < 0.1 % failures)"
+  [ -n "$hole" ] && kill "$hole" 2>/dev/null || true
+  echo "RESULT calls_per_s=$best (best achieved with < 0.1 % failures)${stale:+ stale=$stale} ports_in_use_after=$(metric switchyard_rtp_port_pairs_in_use) active_calls_after=$(metric switchyard_active_calls)"
   stop_switch
 }
 
@@ -268,10 +286,11 @@ gen_dialplan
 case "${1:-all}" in
   register) bench_register ;;
   calls) bench_calls ;;
+  calls-stale) bench_calls "${STALE:-icmp}" ;;
   rtp) bench_rtp ;;
   rtp-sipp) bench_rtp_sipp ;;
   transcode) bench_media opus "concurrent Opus<->PCMU transcoded calls" "${MEDIA_CALLS:-200 300 400}" 10001 ;;
   playback) bench_media app "concurrent prompt playback channels (music on hold, PCMA)" "${MEDIA_CALLS:-500 1000 2000}" 9000 ;;
   all) bench_register; bench_calls; bench_rtp ;;
-  *) echo "usage: $0 register|calls|rtp|rtp-sipp|transcode|playback|all" >&2; exit 2 ;;
+  *) echo "usage: $0 register|calls|calls-stale|rtp|rtp-sipp|transcode|playback|all" >&2; exit 2 ;;
 esac

@@ -15,6 +15,9 @@ use crate::sip::transaction::TxId;
 use crate::switch::register::{gate, Gate};
 use crate::switch::Switch;
 
+/// How long an extension with voicemail rings before the box takes the call.
+const VOICEMAIL_AFTER: std::time::Duration = std::time::Duration::from_secs(20);
+
 fn looks_external(dialled: &str) -> bool {
     let digits = dialled.strip_prefix('+').unwrap_or(dialled);
     !digits.is_empty()
@@ -128,6 +131,21 @@ pub fn admit(
             from_trunk: false,
         };
         (origin, dest)
+    };
+    // an extension with voicemail: ring it, then take a message
+    let destination = match destination {
+        Destination::Extension { number }
+            if dir
+                .extension(&origin.account.id, &number)
+                .is_some_and(|e| e.voicemail) =>
+        {
+            Destination::Flow(crate::routing::Callflow::extension_with_voicemail(
+                crate::ids::AccountId::from(origin.account.id.as_str()),
+                &number,
+                sw.settings.ring_timeout.min(VOICEMAIL_AFTER),
+            ))
+        }
+        d => d,
     };
     Ok(b2bua::spawn(
         sw.clone(),

@@ -69,6 +69,9 @@ pub enum Weekday {
 fn default_ring() -> u32 {
     20
 }
+fn default_message() -> u32 {
+    120
+}
 fn default_timeout() -> u32 {
     5
 }
@@ -150,6 +153,14 @@ pub enum NodeDef {
         ring_seconds: u32,
         next: Option<String>,
     },
+    /// Take a message for an extension's voicemail box.
+    Voicemail {
+        id: String,
+        /// The extension whose box it is.
+        r#box: String,
+        #[serde(default = "default_message")]
+        max_seconds: u32,
+    },
     /// End the call.
     Hangup {
         id: String,
@@ -168,6 +179,7 @@ impl NodeDef {
             | NodeDef::TimeCondition { id, .. }
             | NodeDef::Transfer { id, .. }
             | NodeDef::External { id, .. }
+            | NodeDef::Voicemail { id, .. }
             | NodeDef::Hangup { id, .. } => id,
         }
     }
@@ -181,6 +193,7 @@ impl NodeDef {
             NodeDef::TimeCondition { .. } => "time_condition",
             NodeDef::Transfer { .. } => "transfer",
             NodeDef::External { .. } => "external",
+            NodeDef::Voicemail { .. } => "voicemail",
             NodeDef::Hangup { .. } => "hangup",
         }
     }
@@ -214,7 +227,7 @@ impl NodeDef {
                 out.push(("then".into(), then.as_str()));
                 out.push(("otherwise".into(), otherwise.as_str()));
             }
-            NodeDef::Transfer { .. } | NodeDef::Hangup { .. } => {}
+            NodeDef::Transfer { .. } | NodeDef::Hangup { .. } | NodeDef::Voicemail { .. } => {}
         }
         out
     }

@@ -72,8 +72,11 @@ pub struct ExtensionDef {
     pub display_name: String,
     pub caller_id: Option<String>,
     pub forward_number: Option<String>,
+    /// Unanswered calls to the extension go to its voicemail box.
     #[serde(default)]
     pub voicemail: bool,
+    /// Digits the owner enters to hear the box (`*97`); 4 to 10 digits.
+    pub voicemail_pin: Option<String>,
     /// Record every call placed from or answered by this extension.
     #[serde(default)]
     pub record: bool,

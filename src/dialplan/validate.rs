@@ -173,6 +173,17 @@ pub(super) fn check(plan: &Dialplan) -> Vec<Issue> {
                 ext.forward_number.as_deref(),
                 format!("{et}.forward_number"),
             );
+            if let Some(pin) = &ext.voicemail_pin {
+                if !(4..=10).contains(&pin.len()) || !pin.bytes().all(|b| b.is_ascii_digit()) {
+                    c.push(
+                        format!("{et}.voicemail_pin"),
+                        Problem::BadName {
+                            value: pin.clone(),
+                            allowed: "4 to 10 digits",
+                        },
+                    );
+                }
+            }
         }
 
         for (ni, number) in account.numbers.iter().enumerate() {

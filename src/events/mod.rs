@@ -146,6 +146,18 @@ pub enum Event {
         size_bytes: i64,
         timestamp_ms: i64,
     },
+    /// A caller left a message in an extension's voicemail box.
+    VoicemailNew {
+        account_id: AccountId,
+        #[serde(rename = "box")]
+        mailbox: String,
+        voicemail_id: String,
+        call_id: CallId,
+        caller: String,
+        path: String,
+        duration_ms: i64,
+        timestamp_ms: i64,
+    },
 }
 
 impl Event {
@@ -157,6 +169,7 @@ impl Event {
             Event::ChannelDestroy { .. } => "channel_destroy",
             Event::Dtmf { .. } => "dtmf",
             Event::Recording { .. } => "recording",
+            Event::VoicemailNew { .. } => "voicemail_new",
         }
     }
 }

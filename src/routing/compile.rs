@@ -131,6 +131,15 @@ pub fn callflow(account: AccountId, def: &CallflowDef) -> Result<Callflow, Compi
                 ring: secs(*ring_seconds),
                 next: opt(next)?,
             }),
+            NodeDef::Voicemail {
+                id,
+                r#box,
+                max_seconds,
+            } => Box::new(nodes::Voicemail {
+                id: id.clone(),
+                r#box: r#box.clone(),
+                max: secs(*max_seconds),
+            }),
             NodeDef::Hangup { id, reason } => Box::new(nodes::Hangup {
                 id: id.clone(),
                 cause: match reason {

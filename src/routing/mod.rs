@@ -48,6 +48,10 @@ pub enum Command {
         ring: Duration,
         id: u64,
     },
+    /// Record the caller into `box`'s voicemail for at most `max`.
+    Record { r#box: String, max: Duration },
+    /// Stop that recording (the message is kept).
+    StopRecord,
     /// Route the call as if `number` had been dialled (blind transfer).
     Transfer { number: String },
     /// End the call.
@@ -104,6 +108,33 @@ impl Callflow {
             number: number.to_string(),
             name: number.to_string(),
             nodes: vec![node],
+            start: NodeId(0),
+        })
+    }
+
+    /// A number dialled directly that rings an extension and, when nobody
+    /// answers, takes a message in its voicemail box.
+    pub fn extension_with_voicemail(
+        account: AccountId,
+        number: &str,
+        ring: Duration,
+    ) -> Arc<Callflow> {
+        let ext = nodes::Extension {
+            id: "ring".into(),
+            number: number.to_string(),
+            ring,
+            next: Some(NodeId(1)),
+        };
+        let vm = nodes::Voicemail {
+            id: "voicemail".into(),
+            r#box: number.to_string(),
+            max: Duration::from_secs(120),
+        };
+        Arc::new(Callflow {
+            account,
+            number: number.to_string(),
+            name: number.to_string(),
+            nodes: vec![Box::new(ext), Box::new(vm)],
             start: NodeId(0),
         })
     }

@@ -98,6 +98,19 @@ impl Cx<'_> {
         id
     }
 
+    /// Records the caller into a voicemail box (answering first).
+    pub fn record(&mut self, r#box: &str, max: Duration) {
+        self.answer();
+        self.out.push(Command::Record {
+            r#box: r#box.to_string(),
+            max,
+        });
+    }
+
+    pub fn stop_record(&mut self) {
+        self.out.push(Command::StopRecord);
+    }
+
     pub fn transfer(&mut self, number: &str) -> Flow {
         self.out.push(Command::Transfer {
             number: number.to_string(),

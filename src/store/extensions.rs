@@ -19,12 +19,13 @@ pub struct Extension {
     pub caller_id: Option<String>,
     pub forward_number: Option<String>,
     pub voicemail: bool,
+    pub voicemail_pin: Option<String>,
     /// Record every call placed from or answered by this extension.
     pub record: bool,
 }
 
 pub(crate) const COLUMNS: &str =
-    "account_id, number, password, display_name, caller_id, forward_number, voicemail, record";
+    "account_id, number, password, display_name, caller_id, forward_number, voicemail, voicemail_pin, record";
 
 impl Extension {
     pub(crate) fn from_row(row: &AnyRow) -> Result<Extension, sqlx::Error> {
@@ -36,6 +37,7 @@ impl Extension {
             caller_id: row.try_get("caller_id")?,
             forward_number: row.try_get("forward_number")?,
             voicemail: get_bool(row, "voicemail")?,
+            voicemail_pin: row.try_get("voicemail_pin")?,
             record: get_bool(row, "record")?,
         })
     }

@@ -45,9 +45,28 @@ impl Store {
             report.extensions.deleted += 1;
         }
 
+        if report.changes() > 0 {
+            sqlx::query("UPDATE provisioning SET version = version + 1 WHERE id = 1")
+                .execute(&mut *tx)
+                .await
+                .op("bump the provisioning version")?;
+        }
         tx.commit().await.op("commit a dialplan import")?;
         tracing::info!(source = %plan.source.display(), %report, "dialplan imported");
         Ok(report)
+    }
+
+    /// Goes up with every import that changed something: a running switch
+    /// rebuilds its directory when it sees a new value.
+    pub async fn provisioning_version(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT version FROM provisioning WHERE id = 1")
+            .fetch_optional(self.pool())
+            .await
+            .op("read the provisioning version")?;
+        Ok(match row {
+            Some(r) => sqlx::Row::try_get::<i64, _>(&r, "version").op("read the provisioning version")?,
+            None => 0,
+        })
     }
 }
 
@@ -149,18 +168,20 @@ async fn upsert_extensions(
             caller_id: ext.caller_id.clone(),
             forward_number: ext.forward_number.clone(),
             voicemail: ext.voicemail,
+            voicemail_pin: ext.voicemail_pin.clone(),
             record: ext.record,
         };
         let sql = match tally(&mut report.extensions, before.get(&ext.number), &wanted) {
             Write::Nothing => continue,
             Write::Insert => {
                 "INSERT INTO extensions (password, display_name, caller_id, forward_number, \
-                 voicemail, record, account_id, number) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                 voicemail, voicemail_pin, record, account_id, number) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
             }
             Write::Update => {
                 "UPDATE extensions SET password = $1, display_name = $2, caller_id = $3, \
-                 forward_number = $4, voicemail = $5, record = $6 \
-                 WHERE account_id = $7 AND number = $8"
+                 forward_number = $4, voicemail = $5, voicemail_pin = $6, record = $7 \
+                 WHERE account_id = $8 AND number = $9"
             }
         };
         sqlx::query(sql)
@@ -169,6 +190,7 @@ async fn upsert_extensions(
             .bind(wanted.caller_id)
             .bind(wanted.forward_number)
             .bind(wanted.voicemail)
+            .bind(wanted.voicemail_pin)
             .bind(wanted.record)
             .bind(wanted.account_id)
             .bind(wanted.number)

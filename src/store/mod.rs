@@ -20,6 +20,7 @@ mod recordings;
 mod registrations;
 mod report;
 mod trunks;
+mod voicemails;
 
 #[cfg(test)]
 mod tests;
@@ -34,6 +35,7 @@ pub use apps::App;
 pub use cdrs::{Cdr, CdrDirection};
 pub use extensions::Extension;
 pub use callflows::Callflow;
+pub use voicemails::Voicemail;
 pub use report::{ImportCounts, ImportReport};
 pub use numbers::PhoneNumber;
 pub use recordings::Recording;

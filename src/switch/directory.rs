@@ -1,7 +1,7 @@
 //! An in-memory snapshot of provisioning (accounts, extensions, apps, numbers, trunks)
 //! read from the store (callflows compiled for routing), so the SIP hot path never
 //! waits on the database. The
-//! switch swaps in a fresh snapshot after imports and periodically.
+//! switch swaps in a fresh snapshot whenever an import changed the provisioning version.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};

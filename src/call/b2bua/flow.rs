@@ -19,6 +19,13 @@ use crate::routing::{nodes, Callflow, Command, DialOutcome, DialTarget, Event, F
 /// Playback id of the ringback a caller hears while the flow dials.
 const RINGBACK: u64 = u64::MAX - 3;
 
+/// Where the recording in progress goes: a message in this box.
+#[derive(Clone, Debug)]
+pub(super) struct VoicemailTarget {
+    pub r#box: String,
+    pub path: std::path::PathBuf,
+}
+
 /// The dial round in progress.
 pub(super) struct Dialing {
     id: u64,
@@ -77,6 +84,12 @@ impl Call {
                 Command::StopPlay => self.stop_prompt(),
                 Command::Dial { targets, ring, id } => self.dial(targets, ring, id),
                 Command::Transfer { number } => self.transfer(&number),
+                Command::Record { r#box, max: _ } => self.record_voicemail(&r#box),
+                Command::StopRecord => {
+                    if let Some(m) = self.media.as_ref() {
+                        m.send(Cmd::StopRecord);
+                    }
+                }
                 Command::Hangup(cause) => {
                     if self.a_final_sent {
                         self.send_bye_a();
@@ -104,6 +117,30 @@ impl Call {
             app::AppEnd::Notify(self.flow_tx.clone(), id),
         );
         self.prompt = Some(done);
+    }
+
+    /// Records the caller (left) into a file of `box`'s voicemail; the
+    /// session reports it closed — at `#`, the time limit or the hangup — and
+    /// the recording sink stores it as a message.
+    fn record_voicemail(&mut self, r#box: &str) {
+        let Some(m) = self.media.as_ref() else { return };
+        let path = self
+            .sw
+            .settings
+            .data_dir
+            .join("voicemail")
+            .join(&self.origin.account.id)
+            .join(r#box)
+            .join(format!("{}.wav", uuid::Uuid::new_v4()));
+        m.send(Cmd::Record {
+            leg: self.leg(Side::A),
+            path: path.clone(),
+        });
+        tracing::info!(call = %self.id, %r#box, "recording a voicemail");
+        self.voicemail = Some(VoicemailTarget {
+            r#box: r#box.to_string(),
+            path,
+        });
     }
 
     fn stop_prompt(&mut self) {

@@ -229,6 +229,7 @@ impl Call {
             store: self.sw.store.clone(),
             channel: self.a_chan.info.clone(),
             call_id: self.id,
+            voicemail: self.voicemail.clone(),
         }
     }
 
@@ -259,10 +260,50 @@ struct RecordingSink {
     store: crate::store::Store,
     channel: crate::events::ChannelInfo,
     call_id: CallId,
+    voicemail: Option<super::flow::VoicemailTarget>,
 }
 
 impl RecordingSink {
+    /// A voicemail message was closed: stored in its box and announced.
+    fn publish_voicemail(
+        &self,
+        vm: &super::flow::VoicemailTarget,
+        info: crate::media::record::RecordingInfo,
+    ) {
+        let msg = crate::store::Voicemail {
+            id: uuid::Uuid::new_v4().to_string(),
+            account_id: self.channel.account_id.to_string(),
+            r#box: vm.r#box.clone(),
+            caller: self.channel.caller.clone(),
+            call_id: self.call_id.to_string(),
+            path: info.path.to_string_lossy().into_owned(),
+            duration_ms: info.duration_ms as i64,
+            heard: false,
+            created_at: now_ms(),
+        };
+        tracing::info!(call = %self.call_id, r#box = %msg.r#box, duration_ms = msg.duration_ms, "voicemail left");
+        self.bus.publish(Event::VoicemailNew {
+            account_id: self.channel.account_id.clone(),
+            mailbox: msg.r#box.clone(),
+            voicemail_id: msg.id.clone(),
+            call_id: self.call_id,
+            caller: msg.caller.clone(),
+            path: msg.path.clone(),
+            duration_ms: msg.duration_ms,
+            timestamp_ms: msg.created_at,
+        });
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.insert_voicemail(&msg).await {
+                tracing::error!(error = %e, "voicemail row not stored");
+            }
+        });
+    }
+
     fn publish(&self, info: crate::media::record::RecordingInfo) {
+        if let Some(vm) = self.voicemail.as_ref().filter(|v| v.path == info.path) {
+            return self.publish_voicemail(vm, info);
+        }
         let rec = crate::store::Recording {
             id: uuid::Uuid::new_v4().to_string(),
             account_id: self.channel.account_id.to_string(),

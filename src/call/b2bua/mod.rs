@@ -125,6 +125,8 @@ struct Call {
     dialing: Option<flow::Dialing>,
     /// The runner of the prompt the flow is playing (dropping it stops it).
     prompt: Option<crate::call::app::DoneSender>,
+    /// The voicemail message being recorded, if any.
+    voicemail: Option<flow::VoicemailTarget>,
     /// Prompt runners report their end here.
     flow_tx: mpsc::UnboundedSender<u64>,
     pending: HashMap<u64, Pending>,
@@ -201,6 +203,7 @@ pub fn spawn(
         flow: None,
         dialing: None,
         prompt: None,
+        voicemail: None,
         flow_tx,
         pending: HashMap::new(),
         next_token: 1,

@@ -224,6 +224,22 @@ fn check_node(
             }
             ring(c, *ring_seconds, format!("{nt}.ring_seconds"));
         }
+        NodeDef::Voicemail {
+            r#box,
+            max_seconds,
+            ..
+        } => {
+            extension(c, r#box, format!("{nt}.box"), account, extensions);
+            if !(5..=600).contains(max_seconds) {
+                c.push(
+                    format!("{nt}.max_seconds"),
+                    Problem::OutOfRange {
+                        value: max_seconds.to_string(),
+                        range: "5 to 600 seconds",
+                    },
+                );
+            }
+        }
         NodeDef::Hangup { .. } => {}
     }
 }

@@ -10,6 +10,7 @@ mod play;
 mod ring_group;
 mod time_condition;
 mod transfer;
+mod voicemail;
 
 pub use extension::Extension;
 pub use external::External;
@@ -19,6 +20,7 @@ pub use play::Play;
 pub use ring_group::RingGroup;
 pub use time_condition::TimeCondition;
 pub use transfer::Transfer;
+pub use voicemail::Voicemail;
 
 use super::{Cx, DialOutcome, Event, Flow, NodeId};
 

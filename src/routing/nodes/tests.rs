@@ -288,3 +288,46 @@ fn a_flow_that_loops_without_waiting_is_hung_up() {
     assert_eq!(cmds, vec![Command::Hangup(HangupCause::NetworkOutOfOrder)]);
     assert!(r.is_done());
 }
+
+#[test]
+fn voicemail_records_after_the_greeting_until_pound_or_the_limit() {
+    let f = flow(
+        r#"
+        number = "8600"
+        name = "Box"
+        start = "vm"
+        [[nodes]]
+        id = "vm"
+        kind = "voicemail"
+        box = "1003"
+        max_seconds = 30
+        "#,
+    );
+    let t0 = Instant::now();
+    let (mut r, cmds) = FlowRunner::start(f.clone(), false, t0, 0);
+    assert_eq!(cmds[0], Command::Answer);
+    let greeting = played(&cmds);
+    // a key during the greeting does not start or stop anything
+    assert!(r.on_event(&Event::Digit('#'), t0, 0).is_empty());
+    let cmds = r.on_event(&Event::PlayDone { id: greeting }, t0, 0);
+    assert_eq!(
+        cmds,
+        vec![Command::Record {
+            r#box: "1003".into(),
+            max: Duration::from_secs(30)
+        }]
+    );
+    assert_eq!(r.deadline(), Some(t0 + Duration::from_secs(30)));
+    let cmds = r.on_event(&Event::Digit('#'), t0, 0);
+    assert_eq!(cmds[0], Command::StopRecord);
+    let bye = played(&cmds);
+    assert_eq!(
+        r.on_event(&Event::PlayDone { id: bye }, t0, 0),
+        vec![Command::Hangup(HangupCause::NormalClearing)]
+    );
+    // the time limit ends a message the same way
+    let (mut r, cmds) = FlowRunner::start(f, false, t0, 0);
+    r.on_event(&Event::PlayDone { id: played(&cmds) }, t0, 0);
+    let cmds = r.on_timeout(t0 + Duration::from_secs(30), 0);
+    assert_eq!(cmds[0], Command::StopRecord);
+}

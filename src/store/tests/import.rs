@@ -71,8 +71,13 @@ pub(super) async fn demo_import_twice_changes_nothing(store: Store) -> TestResul
     assert_eq!(names, ["Alice", "Bob", "Carol", "Dave", "Eve"]);
     let carol = store.extension("demo", "1003").await?.ok_or("no 1003")?;
     assert_eq!(
-        (carol.password.as_str(), carol.voicemail, carol.caller_id),
-        ("demo1003", false, None)
+        (
+            carol.password.as_str(),
+            carol.voicemail,
+            carol.voicemail_pin.as_deref(),
+            carol.caller_id
+        ),
+        ("demo1003", true, Some("3001"), None)
     );
     let did = store.phone_number("+15550100101").await?.ok_or("no DID")?;
     assert_eq!(
@@ -104,7 +109,7 @@ pub(super) async fn edits_update_and_delete(store: Store) -> TestResult {
     let edited = text
         .replace("password = \"demo1002\"", "password = \"s3cret\"\nvoicemail = true")
         .replace(
-            "[[accounts.extensions]]\nnumber = \"1005\"\npassword = \"demo1005\"\ndisplay_name = \"Eve\"\n",
+            "[[accounts.extensions]]\nnumber = \"1005\"\npassword = \"demo1005\"\ndisplay_name = \"Eve\"\nvoicemail = true\nvoicemail_pin = \"5001\"\n",
             "",
         )
         .replace(

@@ -1,0 +1,94 @@
+//! Repository for the `voicemails` table: the messages left in an extension's
+//! box (the WAV file's path, who left it, how long it is, whether the owner
+//! has heard it). Written by the call that recorded the message; read and
+//! marked heard when the owner listens (`*97`).
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::{get_bool, QueryContext, Store, StoreError};
+
+/// One row of `voicemails`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Voicemail {
+    pub id: String,
+    pub account_id: String,
+    /// The extension whose box holds it.
+    pub r#box: String,
+    pub caller: String,
+    pub call_id: String,
+    pub path: String,
+    pub duration_ms: i64,
+    pub heard: bool,
+    pub created_at: i64,
+}
+
+const COLUMNS: &str = "id, account_id, box, caller, call_id, path, duration_ms, heard, created_at";
+
+fn decode(row: &AnyRow) -> Result<Voicemail, sqlx::Error> {
+    Ok(Voicemail {
+        id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        r#box: row.try_get("box")?,
+        caller: row.try_get("caller")?,
+        call_id: row.try_get("call_id")?,
+        path: row.try_get("path")?,
+        duration_ms: row.try_get("duration_ms")?,
+        heard: get_bool(row, "heard")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+impl Store {
+    pub async fn insert_voicemail(&self, v: &Voicemail) -> Result<(), StoreError> {
+        let sql = format!(
+            "INSERT INTO voicemails ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        );
+        sqlx::query(&sql)
+            .bind(v.id.as_str())
+            .bind(v.account_id.as_str())
+            .bind(v.r#box.as_str())
+            .bind(v.caller.as_str())
+            .bind(v.call_id.as_str())
+            .bind(v.path.as_str())
+            .bind(v.duration_ms)
+            .bind(v.heard)
+            .bind(v.created_at)
+            .execute(self.pool())
+            .await
+            .op("store a voicemail")?;
+        Ok(())
+    }
+
+    /// The box's messages, oldest first (unheard ones only when `unheard`).
+    pub async fn voicemails(
+        &self,
+        account_id: &str,
+        r#box: &str,
+        unheard: bool,
+    ) -> Result<Vec<Voicemail>, StoreError> {
+        let filter = if unheard { " AND heard = $3" } else { "" };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM voicemails WHERE account_id = $1 AND box = $2{filter} ORDER BY created_at, id"
+        );
+        let mut q = sqlx::query(&sql).bind(account_id).bind(r#box);
+        if unheard {
+            q = q.bind(false);
+        }
+        let rows = q.fetch_all(self.pool()).await.op("list voicemails")?;
+        rows.iter()
+            .map(decode)
+            .collect::<Result<_, _>>()
+            .op("decode a voicemail")
+    }
+
+    pub async fn mark_voicemail_heard(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE voicemails SET heard = $1 WHERE id = $2")
+            .bind(true)
+            .bind(id)
+            .execute(self.pool())
+            .await
+            .op("mark a voicemail heard")?;
+        Ok(())
+    }
+}
