@@ -384,7 +384,7 @@ fn phone_on_the_trunk_host_is_still_authenticated() {
 fn unregistered_extension_is_temporarily_unavailable() {
     let sw = Switch::start_default();
     let events = sw.events();
-    let out = caller(&sw, "uac_unavailable.xml", "1001", "1004").run();
+    let out = caller(&sw, "uac_unavailable.xml", "1001", "1002").run();
     out.assert_ok();
     assert_received(&out, &[407, 480]);
     let evs = events.wait_for(Duration::from_secs(3), |e| count(e, "channel_destroy") >= 1);

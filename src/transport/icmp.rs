@@ -4,7 +4,9 @@
 //! when a receive reports the error, and hands each bounced request to the
 //! switch, whose transaction layer fails it as a transport error (RFC 3261
 //! §8.1.3.1: a 503 for that destination) instead of retransmitting to a phone
-//! that is gone until Timer B.
+//! that is gone until Timer B. The kernel also fails the *next send* on the
+//! socket with that error (once): the sender drains the queue too and sends
+//! again, so no datagram is lost to someone else's ICMP.
 
 use std::net::SocketAddr;
 use tokio::net::UdpSocket;
@@ -27,6 +29,13 @@ pub fn enable(socket: &UdpSocket) {
 
 #[cfg(not(target_os = "linux"))]
 pub fn enable(_socket: &UdpSocket) {}
+
+/// Whether a send or receive failed only because an ICMP error for an earlier
+/// datagram was pending on the socket (refused, host or network unreachable).
+pub fn is_pending_error(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::ConnectionRefused
+        || matches!(e.raw_os_error(), Some(101 | 112 | 113))
+}
 
 /// Takes every queued error off the socket: the datagrams that bounced and
 /// where each was going. Never blocks.

@@ -111,6 +111,14 @@ impl Transports {
         let _ = self.undeliverable.set(f);
     }
 
+    /// Takes the queued ICMP errors off the SIP UDP socket and reports them.
+    pub fn report_bounces(&self) {
+        let mut buf = vec![0u8; 2048];
+        for (bytes, dest) in icmp::drain(&self.udp, &mut buf) {
+            self.undeliverable(&bytes, dest);
+        }
+    }
+
     /// A datagram we sent to `dest` bounced (ICMP unreachable): when it was a
     /// request, its transaction is told.
     pub fn undeliverable(&self, bytes: &[u8], dest: SocketAddr) {
@@ -136,10 +144,18 @@ impl Transports {
         bytes: Bytes,
     ) -> Result<(), TransportError> {
         match target.kind {
-            TransportKind::Udp => {
-                self.udp.send_to(&bytes, target.addr).await?;
-                Ok(())
-            }
+            TransportKind::Udp => match self.udp.send_to(&bytes, target.addr).await {
+                Ok(_) => Ok(()),
+                Err(e) if icmp::is_pending_error(&e) => {
+                    // an ICMP error for an earlier datagram surfaced on this send
+                    // (the kernel reports it once, on whichever call comes first):
+                    // hand the bounced requests to their transactions, then send
+                    self.report_bounces();
+                    self.udp.send_to(&bytes, target.addr).await?;
+                    Ok(())
+                }
+                Err(e) => Err(e.into()),
+            },
             kind => {
                 let id = target
                     .conn

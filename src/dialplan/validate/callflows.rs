@@ -243,3 +243,115 @@ fn check_node(
         NodeDef::Hangup { .. } => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::dialplan::{Dialplan, DialplanError};
+
+    const ACCOUNT: &str = r#"
+        [[accounts]]
+        id = "a"
+        name = "A"
+        sip_domain = "a.test"
+        [[accounts.extensions]]
+        number = "1001"
+        password = "pw"
+        voicemail_pin = "12a4"
+        [[accounts.numbers]]
+        number = "+15550100100"
+        extension = "1001"
+        [[accounts.apps]]
+        number = "7000"
+        name = "App"
+        steps = [{ pause = 1 }]
+    "#;
+
+    fn issues(flows: &str) -> Vec<String> {
+        let plan = Dialplan::parse("plan.toml", &format!("{ACCOUNT}{flows}")).expect("parses");
+        match plan.validate() {
+            Ok(()) => Vec::new(),
+            Err(DialplanError::Invalid { issues, .. }) => issues
+                .iter()
+                .map(|i| format!("{}: {}", i.field, i.problem))
+                .collect(),
+            Err(other) => panic!("unexpected {other}"),
+        }
+    }
+
+    #[test]
+    fn every_callflow_rule_names_its_field() {
+        let got = issues(
+            r#"
+            [[accounts.callflows]]
+            number = "7000"
+            name = ""
+            numbers = ["+15550100100", "5550100"]
+            start = "nowhere"
+            [[accounts.callflows.nodes]]
+            id = "m"
+            kind = "ivr_menu"
+            prompt = []
+            options = { "11" = "g", "2" = "ghost" }
+            timeout_seconds = 0
+            [[accounts.callflows.nodes]]
+            id = "g"
+            kind = "ring_group"
+            name = "G"
+            members = ["1001", "1001", "1999"]
+            ring_seconds = 0
+            [[accounts.callflows.nodes]]
+            id = "t"
+            kind = "time_condition"
+            days = []
+            from = "9:00"
+            to = "25:00"
+            then = "g"
+            otherwise = "m"
+            [[accounts.callflows.nodes]]
+            id = "m"
+            kind = "voicemail"
+            box = "1999"
+            max_seconds = 1
+            "#,
+        );
+        let expect = [
+            "accounts[0].extensions[0].voicemail_pin: \"12a4\" is not a valid name (4 to 10 digits)",
+            "accounts[0].callflows[0].number: \"7000\" is already used by accounts[0].apps[0].number",
+            "accounts[0].callflows[0].name: must not be empty",
+            "accounts[0].callflows[0].numbers[0]: \"+15550100100\" is already used by accounts[0].numbers[0].number",
+            "accounts[0].callflows[0].numbers[1]: \"5550100\" is not an E.164 number",
+            "accounts[0].callflows[0].nodes[3].id: \"m\" is already used by accounts[0].callflows[0].nodes[0].id",
+            "accounts[0].callflows[0].start: no node of this callflow has the id \"nowhere\"",
+            "accounts[0].callflows[0].nodes[0].options.\"2\": no node of this callflow has the id \"ghost\"",
+            "accounts[0].callflows[0].nodes[0].prompt: must not be empty",
+            "accounts[0].callflows[0].nodes[0].options: \"11\" is not a key of a phone",
+            "accounts[0].callflows[0].nodes[0].timeout_seconds: 0 is out of range (1 to 60 seconds)",
+            "accounts[0].callflows[0].nodes[1].members[1]: \"1001\" is already used by accounts[0].callflows[0].nodes[1].members[0]",
+            "accounts[0].callflows[0].nodes[1].members[2]: extension \"1999\" is not defined in account \"a\"",
+            "accounts[0].callflows[0].nodes[1].ring_seconds: 0 is out of range (1 to 600 seconds)",
+            "accounts[0].callflows[0].nodes[2].days: must not be empty",
+            "accounts[0].callflows[0].nodes[2].from: \"9:00\" is not a time of day",
+            "accounts[0].callflows[0].nodes[2].to: \"25:00\" is not a time of day",
+            "accounts[0].callflows[0].nodes[3].box: extension \"1999\" is not defined in account \"a\"",
+            "accounts[0].callflows[0].nodes[3].max_seconds: 1 is out of range (5 to 600 seconds)",
+        ];
+        for e in expect {
+            assert!(
+                got.iter().any(|g| g.starts_with(e)),
+                "missing {e:?} in\n{}",
+                got.join("\n")
+            );
+        }
+        assert_eq!(got.len(), expect.len(), "{}", got.join("\n"));
+    }
+
+    #[test]
+    fn the_demo_callflows_are_valid() {
+        let plan = crate::dialplan::load_file(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/dialplans/demo.toml"
+        ))
+        .expect("demo is valid");
+        assert_eq!(plan.accounts[0].callflows.len(), 3);
+    }
+}
