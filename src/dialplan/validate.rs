@@ -243,6 +243,20 @@ pub(super) fn check(plan: &Dialplan) -> Vec<Issue> {
     c.issues
 }
 
+/// For the rule tests: every issue of a plan's text as `field: problem`.
+#[cfg(test)]
+pub(super) fn issue_lines(text: &str) -> Vec<String> {
+    let plan = super::Dialplan::parse("plan.toml", text).expect("parses");
+    match plan.validate() {
+        Ok(()) => Vec::new(),
+        Err(super::DialplanError::Invalid { issues, .. }) => issues
+            .iter()
+            .map(|i| format!("{}: {}", i.field, i.problem))
+            .collect(),
+        Err(other) => panic!("unexpected {other}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{Dialplan, DialplanError};
@@ -270,15 +284,7 @@ mod tests {
     "#;
 
     fn issues(text: &str) -> Vec<String> {
-        let plan = Dialplan::parse("plan.toml", text).expect("parses");
-        match plan.validate() {
-            Ok(()) => Vec::new(),
-            Err(DialplanError::Invalid { issues, .. }) => issues
-                .iter()
-                .map(|i| format!("{}: {}", i.field, i.problem))
-                .collect(),
-            Err(other) => panic!("unexpected {other}"),
-        }
+        issue_lines(text)
     }
 
     #[test]

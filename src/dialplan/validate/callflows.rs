@@ -246,7 +246,6 @@ fn check_node(
 
 #[cfg(test)]
 mod tests {
-    use crate::dialplan::{Dialplan, DialplanError};
 
     const ACCOUNT: &str = r#"
         [[accounts]]
@@ -267,15 +266,7 @@ mod tests {
     "#;
 
     fn issues(flows: &str) -> Vec<String> {
-        let plan = Dialplan::parse("plan.toml", &format!("{ACCOUNT}{flows}")).expect("parses");
-        match plan.validate() {
-            Ok(()) => Vec::new(),
-            Err(DialplanError::Invalid { issues, .. }) => issues
-                .iter()
-                .map(|i| format!("{}: {}", i.field, i.problem))
-                .collect(),
-            Err(other) => panic!("unexpected {other}"),
-        }
+        super::super::issue_lines(&format!("{ACCOUNT}{flows}"))
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{demo, plan, TestResult, DEMO_PATH};
+use super::{demo, plan, TestResult};
 use crate::dialplan::{self, Dialplan, DialplanError};
 use crate::store::{ImportCounts, Store, StoreError, Trunk, TrunkTransport};
 
