@@ -169,3 +169,59 @@ fn an_unanswered_extension_with_voicemail_takes_a_message() {
     assert!((900.0..1100.0).contains(&f), "the message holds {f} Hz");
     assert!(vm.data["duration_ms"].as_i64().unwrap_or(0) >= 1500, "{all}");
 }
+
+/// Whether some half second of `samples` (8 kHz) is a loud pure tone at `hz`: the
+/// share of the window's energy in a 2 Hz wide bin there (Goertzel) is about 0.5
+/// for a sine and far below 0.1 for speech or music.
+fn has_tone(samples: &[i16], hz: f64) -> bool {
+    samples.chunks(4000).filter(|w| w.len() == 4000).any(|w| {
+        let energy: f64 = w.iter().map(|&s| f64::from(s).powi(2)).sum();
+        let k = 2.0 * (2.0 * std::f64::consts::PI * hz / 8000.0).cos();
+        let (mut s1, mut s2) = (0.0f64, 0.0f64);
+        for &x in w {
+            let s0 = f64::from(x) + k * s1 - s2;
+            s2 = s1;
+            s1 = s0;
+        }
+        let power = s1 * s1 + s2 * s2 - k * s1 * s2;
+        let rms = (energy / w.len() as f64).sqrt();
+        rms > 500.0 && power / (w.len() as f64 * energy) > 0.3
+    })
+}
+
+#[test]
+fn the_owner_hears_a_new_message_after_the_pin() {
+    let sw = Switch::start_default();
+    let events = sw.events();
+    caller(&sw, "uac_voicemail.xml", "1001", "1003")
+        .key("rtp_port", free_port())
+        .run()
+        .assert_ok();
+    events.wait_for(Duration::from_secs(10), |e| count(e, "voicemail_new") == 1);
+
+    // a wrong PIN: told so, no message played
+    let sink = RtpSink::bind();
+    let pin = |p: &str, s: Sipp| {
+        let d: Vec<String> = p.chars().map(String::from).collect();
+        s.key("pin1", &d[0]).key("pin2", &d[1]).key("pin3", &d[2]).key("pin4", &d[3])
+    };
+    let wrong = pin("9999", caller(&sw, "uac_mailbox.xml", "1003", "*97"))
+        .key("rtp_port", sink.port)
+        .run();
+    wrong.assert_ok();
+    assert!(!has_tone(&sink.state().samples, 1000.0), "a message played after a wrong PIN");
+    assert!(sw.log_text().contains("wrong voicemail PIN"));
+
+    // 1003's PIN in the demo is 3001: the message (a 1 kHz tone) is played
+    let sink = RtpSink::bind();
+    let right = pin("3001", caller(&sw, "uac_mailbox.xml", "1003", "*97"))
+        .key("rtp_port", sink.port)
+        .run();
+    right.assert_ok();
+    let st = sink.state();
+    assert!(
+        has_tone(&st.samples, 1000.0),
+        "the message's tone never reached the owner ({} packets)",
+        st.rtp_packets
+    );
+}

@@ -95,7 +95,13 @@ pub fn admit(
             Gate::Pass(a, e) => (a, e),
             Gate::Reply(r) => return Err((req, r)),
         };
-        let dest = if dir.extension(&account.id, &dialled).is_some() {
+        let dest = if dialled == "*97" {
+            // the caller's own voicemail box
+            Destination::Flow(crate::routing::Callflow::voicemail_check(
+                crate::ids::AccountId::from(account.id.as_str()),
+                &ext.number,
+            ))
+        } else if dir.extension(&account.id, &dialled).is_some() {
             Destination::Extension {
                 number: dialled.clone(),
             }

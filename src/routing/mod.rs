@@ -52,6 +52,13 @@ pub enum Command {
     Record { r#box: String, max: Duration },
     /// Stop that recording (the message is kept).
     StopRecord,
+    /// Check `pin` against `box`'s PIN and, when it matches, list its unheard
+    /// messages: answered by [`Event::Mailbox`] with `id`.
+    OpenMailbox { r#box: String, pin: String, id: u64 },
+    /// Play a stored message file; reported by [`Event::PlayDone`] with `id`.
+    PlayFile { path: String, id: u64 },
+    /// The owner heard this message.
+    MarkHeard { message: String },
     /// Route the call as if `number` had been dialled (blind transfer).
     Transfer { number: String },
     /// End the call.
@@ -87,6 +94,12 @@ pub enum Event {
     /// A key the caller pressed.
     Digit(char),
     DialEnded { id: u64, outcome: DialOutcome },
+    /// The mailbox asked for with `id`: its unheard messages (id, file), or
+    /// `None` when the PIN was wrong.
+    Mailbox {
+        id: u64,
+        messages: Option<Vec<(String, String)>>,
+    },
 }
 
 /// A compiled callflow.
@@ -137,6 +150,15 @@ impl Callflow {
             nodes: vec![Box::new(ext), Box::new(vm)],
             start: NodeId(0),
         })
+    }
+
+    /// `*97`: the caller's own voicemail box, after its PIN.
+    pub fn voicemail_check(account: AccountId, r#box: &str) -> Arc<Callflow> {
+        let node = nodes::VoicemailCheck {
+            id: "mailbox".into(),
+            r#box: r#box.to_string(),
+        };
+        Callflow::single(account, "*97", Box::new(node))
     }
 
     pub fn node_count(&self) -> usize {

@@ -37,6 +37,10 @@ pub struct NodeState {
     pub member: usize,
     /// An IVR menu waits for a key (its prompt has played).
     pub waiting_key: bool,
+    /// Keys collected so far (a PIN).
+    pub digits: String,
+    /// Messages still to play (id, file).
+    pub queue: Vec<(String, String)>,
 }
 
 /// What a node sees and may do while it handles something.
@@ -104,6 +108,35 @@ impl Cx<'_> {
         self.out.push(Command::Record {
             r#box: r#box.to_string(),
             max,
+        });
+    }
+
+    /// Asks the call for a mailbox; the node waits for the answer's id.
+    pub fn open_mailbox(&mut self, r#box: &str, pin: &str) -> u64 {
+        let id = self.id();
+        self.out.push(Command::OpenMailbox {
+            r#box: r#box.to_string(),
+            pin: pin.to_string(),
+            id,
+        });
+        self.state.pending = Some(id);
+        id
+    }
+
+    /// Plays a stored file to the caller; the node waits for its id.
+    pub fn play_file(&mut self, path: &str) -> u64 {
+        let id = self.id();
+        self.out.push(Command::PlayFile {
+            path: path.to_string(),
+            id,
+        });
+        self.state.pending = Some(id);
+        id
+    }
+
+    pub fn mark_heard(&mut self, message: &str) {
+        self.out.push(Command::MarkHeard {
+            message: message.to_string(),
         });
     }
 

@@ -270,5 +270,6 @@ impl Call {
         if let Some(p) = self.prompt.as_ref() {
             let _ = p.send(id);
         }
+        self.file_played(id);
     }
 }

@@ -18,6 +18,8 @@ use crate::routing::{nodes, Callflow, Command, DialOutcome, DialTarget, Event, F
 
 /// Playback id of the ringback a caller hears while the flow dials.
 const RINGBACK: u64 = u64::MAX - 3;
+/// Playback ids of stored files a flow plays start here (flow ids are small).
+const FILE_PLAY: u64 = 1 << 62;
 
 /// Where the recording in progress goes: a message in this box.
 #[derive(Clone, Debug)]
@@ -85,6 +87,16 @@ impl Call {
                 Command::Dial { targets, ring, id } => self.dial(targets, ring, id),
                 Command::Transfer { number } => self.transfer(&number),
                 Command::Record { r#box, max: _ } => self.record_voicemail(&r#box),
+                Command::OpenMailbox { r#box, pin, id } => self.open_mailbox(&r#box, &pin, id),
+                Command::PlayFile { path, id } => self.play_file(path, id),
+                Command::MarkHeard { message } => {
+                    let store = self.sw.store.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = store.mark_voicemail_heard(&message).await {
+                            tracing::warn!(error = %e, "voicemail not marked heard");
+                        }
+                    });
+                }
                 Command::StopRecord => {
                     if let Some(m) = self.media.as_ref() {
                         m.send(Cmd::StopRecord);
@@ -144,12 +156,80 @@ impl Call {
     }
 
     fn stop_prompt(&mut self) {
-        if self.prompt.take().is_some() {
-            if let Some(m) = self.media.as_ref() {
-                m.send(Cmd::StopPlay {
-                    leg: self.leg(Side::A),
-                });
+        self.prompt = None;
+        if let Some(m) = self.media.as_ref() {
+            m.send(Cmd::StopPlay {
+                leg: self.leg(Side::A),
+            });
+        }
+    }
+
+    /// The PIN is checked here (the directory has it); the box's unheard
+    /// messages come from the store on a task of their own.
+    fn open_mailbox(&mut self, r#box: &str, pin: &str, id: u64) {
+        let dir = self.sw.directory();
+        let ok = dir
+            .extension(&self.origin.account.id, r#box)
+            .and_then(|e| e.voicemail_pin.as_deref())
+            .is_some_and(|p| p == pin);
+        if !ok {
+            tracing::info!(call = %self.id, %r#box, "wrong voicemail PIN");
+            return self.flow_event(Event::Mailbox { id, messages: None });
+        }
+        let (store, account, b, tx) = (
+            self.sw.store.clone(),
+            self.origin.account.id.clone(),
+            r#box.to_string(),
+            self.mailbox_tx.clone(),
+        );
+        tokio::spawn(async move {
+            let list = match store.voicemails(&account, &b, true).await {
+                Ok(v) => v.into_iter().map(|m| (m.id, m.path)).collect(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "voicemail box unreadable");
+                    Vec::new()
+                }
+            };
+            let _ = tx.send((id, list));
+        });
+    }
+
+    /// Loads a stored file and plays it to the caller; its end (or a failure
+    /// to load it) comes back as the flow's `PlayDone`.
+    fn play_file(&mut self, path: String, id: u64) {
+        let (Some(m), Some(rate)) = (self.media.as_ref(), self.a_rate) else {
+            return self.flow_event(Event::PlayDone { id });
+        };
+        let (library, session, leg, done) = (
+            self.sw.settings.media.clone(),
+            m.sender(),
+            self.leg(Side::A),
+            self.flow_tx.clone(),
+        );
+        tokio::spawn(async move {
+            match library.file(path.into(), rate).await {
+                Ok(source) => {
+                    let _ = session.send(Cmd::Play {
+                        leg,
+                        source,
+                        barge_in: false,
+                        id: FILE_PLAY + id,
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "message not playable");
+                    let _ = done.send(id);
+                }
             }
+        });
+    }
+
+    /// The session finished a playback the flow started with `PlayFile`.
+    pub(super) fn file_played(&mut self, session_id: u64) {
+        if session_id >= FILE_PLAY && session_id < RINGBACK {
+            self.flow_event(Event::PlayDone {
+                id: session_id - FILE_PLAY,
+            });
         }
     }
 

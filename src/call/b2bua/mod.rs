@@ -129,6 +129,8 @@ struct Call {
     voicemail: Option<flow::VoicemailTarget>,
     /// Prompt runners report their end here.
     flow_tx: mpsc::UnboundedSender<u64>,
+    /// Mailbox lookups report here: (flow id, unheard messages).
+    mailbox_tx: mpsc::UnboundedSender<(u64, Vec<(String, String)>)>,
     pending: HashMap<u64, Pending>,
     next_token: u64,
     ended: bool,
@@ -149,6 +151,7 @@ pub fn spawn(
     let id = CallId::new();
     let (me, rx) = mpsc::unbounded_channel();
     let (flow_tx, flow_rx) = mpsc::unbounded_channel();
+    let (mailbox_tx, mailbox_rx) = mpsc::unbounded_channel();
     let handle = CallHandle { id, tx: me.clone() };
     let a_call_id = message::call_id(&invite.headers).unwrap_or("").to_string();
     sw.calls.insert(a_call_id.clone(), handle.clone());
@@ -205,13 +208,14 @@ pub fn spawn(
         prompt: None,
         voicemail: None,
         flow_tx,
+        mailbox_tx,
         pending: HashMap::new(),
         next_token: 1,
         ended: false,
         released: false,
         cause: HangupCause::NormalClearing,
     };
-    tokio::spawn(call.run(rx, flow_rx));
+    tokio::spawn(call.run(rx, flow_rx, mailbox_rx));
     handle
 }
 
@@ -239,6 +243,7 @@ impl Call {
         mut self,
         mut rx: mpsc::UnboundedReceiver<CallInput>,
         mut flow_rx: mpsc::UnboundedReceiver<u64>,
+        mut mailbox_rx: mpsc::UnboundedReceiver<(u64, Vec<(String, String)>)>,
     ) {
         self.start();
         let ring_deadline = Instant::now() + self.sw.settings.ring_timeout;
@@ -302,6 +307,7 @@ impl Call {
                 _ = sleep_opt(dial_deadline), if dial_deadline.is_some() && !self.ended => self.dial_timeout(),
                 _ = sleep_opt(flow_deadline), if flow_deadline.is_some() && !self.ended => self.flow_timeout(),
                 Some(id) = flow_rx.recv() => self.flow_event(crate::routing::Event::PlayDone { id }),
+                Some((id, list)) = mailbox_rx.recv() => self.flow_event(crate::routing::Event::Mailbox { id, messages: Some(list) }),
                 Some(ev) = recv_media(self.media_events.as_mut()) => self.on_media_event(ev),
             }
             if self.a_acked {

@@ -79,6 +79,15 @@ impl MediaLibrary {
         self.load(path, rate).await
     }
 
+    /// A stored recording (a voicemail message) at `rate`, read once and not
+    /// cached: the path is the switch's own, never a user's.
+    pub async fn file(&self, path: PathBuf, rate: u32) -> Result<Box<dyn Source>, PlaybackError> {
+        let samples = tokio::task::spawn_blocking(move || super::wav::load_wav(&path, rate))
+            .await
+            .map_err(|_| PlaybackError::TtsTimeout)??;
+        Ok(Box::new(Prompt::new(samples.into(), rate)?))
+    }
+
     /// `text` spoken with `voice` (the engine's default when `None`).
     pub async fn say(
         &self,

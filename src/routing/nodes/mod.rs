@@ -11,6 +11,7 @@ mod ring_group;
 mod time_condition;
 mod transfer;
 mod voicemail;
+mod voicemail_check;
 
 pub use extension::Extension;
 pub use external::External;
@@ -21,6 +22,7 @@ pub use ring_group::RingGroup;
 pub use time_condition::TimeCondition;
 pub use transfer::Transfer;
 pub use voicemail::Voicemail;
+pub use voicemail_check::VoicemailCheck;
 
 use super::{Cx, DialOutcome, Event, Flow, NodeId};
 

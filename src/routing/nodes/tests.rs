@@ -331,3 +331,53 @@ fn voicemail_records_after_the_greeting_until_pound_or_the_limit() {
     let cmds = r.on_timeout(t0 + Duration::from_secs(30), 0);
     assert_eq!(cmds[0], Command::StopRecord);
 }
+
+#[test]
+fn the_mailbox_asks_for_the_pin_then_plays_and_marks_each_message() {
+    let f = Callflow::voicemail_check(AccountId::from("demo"), "1003");
+    let t0 = Instant::now();
+    let (mut r, cmds) = FlowRunner::start(f, false, t0, 0);
+    played(&cmds);
+    for d in ['1', '2'] {
+        r.on_event(&Event::Digit(d), t0, 0);
+    }
+    let cmds = r.on_event(&Event::Digit('#'), t0, 0);
+    let id = match cmds.last() {
+        Some(Command::OpenMailbox { r#box, pin, id }) => {
+            assert_eq!((r#box.as_str(), pin.as_str()), ("1003", "12"));
+            *id
+        }
+        other => panic!("{other:?}"),
+    };
+    // wrong: asked again
+    played(&r.on_event(&Event::Mailbox { id, messages: None }, t0, 0));
+    r.on_event(&Event::Digit('3'), t0, 0);
+    let cmds = r.on_event(&Event::Digit('#'), t0, 0);
+    let Some(Command::OpenMailbox { id, pin, .. }) = cmds.last().cloned() else {
+        panic!("{cmds:?}")
+    };
+    assert_eq!(pin, "3", "digits start afresh after a wrong PIN");
+    let list = vec![("m1".to_string(), "/a.wav".to_string()), ("m2".to_string(), "/b.wav".to_string())];
+    let count = played(&r.on_event(&Event::Mailbox { id, messages: Some(list) }, t0, 0));
+    let cmds = r.on_event(&Event::PlayDone { id: count }, t0, 0);
+    let Some(Command::PlayFile { path, id: f1 }) = cmds.first().cloned() else {
+        panic!("{cmds:?}")
+    };
+    assert_eq!(path, "/a.wav");
+    // a key skips the first message: it counts as heard, the second one plays
+    let cmds = r.on_event(&Event::Digit('5'), t0, 0);
+    assert_eq!(cmds[0], Command::StopPlay);
+    assert_eq!(cmds[1], Command::MarkHeard { message: "m1".into() });
+    let Some(Command::PlayFile { path, id: f2 }) = cmds.get(2).cloned() else {
+        panic!("{cmds:?}")
+    };
+    assert_eq!(path, "/b.wav");
+    assert!(r.on_event(&Event::PlayDone { id: f1 }, t0, 0).is_empty(), "stale");
+    let cmds = r.on_event(&Event::PlayDone { id: f2 }, t0, 0);
+    assert_eq!(cmds[0], Command::MarkHeard { message: "m2".into() });
+    let bye = played(&cmds);
+    assert_eq!(
+        r.on_event(&Event::PlayDone { id: bye }, t0, 0),
+        vec![Command::Hangup(HangupCause::NormalClearing)]
+    );
+}
