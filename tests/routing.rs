@@ -42,6 +42,15 @@ fn an_ivr_key_rings_the_support_group_and_bridges_the_caller() {
     let evs = events.wait_for(Duration::from_secs(5), two_destroys);
     let all = describe(&evs);
     assert_eq!(count(&evs, "dtmf"), 1, "{all}");
+    let choice = evs
+        .iter()
+        .find(|e| e.name == "ivr_choice")
+        .unwrap_or_else(|| panic!("no ivr_choice: {all}"));
+    assert_eq!(
+        (choice.str("flow"), choice.str("node"), choice.str("input"), choice.str("outcome")),
+        ("8000", "menu", "2", "support"),
+        "{all}"
+    );
     assert_eq!(count(&evs, "channel_answer"), 2, "{all}");
     assert_eq!(count(&evs, "channel_bridge"), 2, "{all}");
     assert_eq!(

@@ -34,3 +34,17 @@ CREATE TABLE voicemails (
     created_at   BIGINT  NOT NULL
 );
 CREATE INDEX voicemails_by_box ON voicemails (account_id, box, created_at);
+
+-- IVR audit: every key a caller pressed in a menu (or the menu timing out) and where the
+-- call went, appended as it happens.
+CREATE TABLE ivr_audit (
+    id          TEXT   NOT NULL PRIMARY KEY,
+    account_id  TEXT   NOT NULL,
+    call_id     TEXT   NOT NULL,
+    flow        TEXT   NOT NULL,
+    node        TEXT   NOT NULL,
+    input       TEXT   NOT NULL,
+    outcome     TEXT   NOT NULL,
+    created_at  BIGINT NOT NULL
+);
+CREATE INDEX ivr_audit_by_call ON ivr_audit (call_id);

@@ -146,6 +146,17 @@ pub enum Event {
         size_bytes: i64,
         timestamp_ms: i64,
     },
+    /// A caller's decision in an IVR menu: the key (or `timeout`) and where the call went.
+    IvrChoice {
+        #[serde(flatten)]
+        channel: ChannelInfo,
+        /// The callflow's number.
+        flow: String,
+        node: String,
+        input: String,
+        outcome: String,
+        timestamp_ms: i64,
+    },
     /// A caller left a message in an extension's voicemail box.
     VoicemailNew {
         account_id: AccountId,
@@ -170,6 +181,7 @@ impl Event {
             Event::Dtmf { .. } => "dtmf",
             Event::Recording { .. } => "recording",
             Event::VoicemailNew { .. } => "voicemail_new",
+            Event::IvrChoice { .. } => "ivr_choice",
         }
     }
 }

@@ -82,7 +82,7 @@ pub fn callflow(account: AccountId, def: &CallflowDef) -> Result<Callflow, Compi
                     let (Some(c), None) = (chars.next(), chars.next()) else {
                         return Err(CompileError::BadKey(k.clone()));
                     };
-                    keys.insert(c, at(target)?);
+                    keys.insert(c, (at(target)?, target.clone()));
                 }
                 Box::new(nodes::IvrMenu {
                     id: id.clone(),

@@ -57,6 +57,13 @@ pub enum Command {
     OpenMailbox { r#box: String, pin: String, id: u64 },
     /// Play a stored message file; reported by [`Event::PlayDone`] with `id`.
     PlayFile { path: String, id: u64 },
+    /// A menu decision to keep: the key (or `timeout`) at `node` and where the
+    /// call went.
+    Audit {
+        node: String,
+        input: String,
+        outcome: String,
+    },
     /// The owner heard this message.
     MarkHeard { message: String },
     /// Route the call as if `number` had been dialled (blind transfer).

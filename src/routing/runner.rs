@@ -140,6 +140,15 @@ impl Cx<'_> {
         });
     }
 
+    /// Keeps a menu decision (the call stores and announces it).
+    pub fn audit(&mut self, node: &str, input: &str, outcome: &str) {
+        self.out.push(Command::Audit {
+            node: node.to_string(),
+            input: input.to_string(),
+            outcome: outcome.to_string(),
+        });
+    }
+
     pub fn stop_record(&mut self) {
         self.out.push(Command::StopRecord);
     }

@@ -89,6 +89,11 @@ impl Call {
                 Command::Record { r#box, max: _ } => self.record_voicemail(&r#box),
                 Command::OpenMailbox { r#box, pin, id } => self.open_mailbox(&r#box, &pin, id),
                 Command::PlayFile { path, id } => self.play_file(path, id),
+                Command::Audit {
+                    node,
+                    input,
+                    outcome,
+                } => self.audit(node, input, outcome),
                 Command::MarkHeard { message } => {
                     let store = self.sw.store.clone();
                     tokio::spawn(async move {
@@ -409,6 +414,40 @@ impl Call {
             self.start_recording();
         }
         self.round_answered();
+    }
+
+    /// A menu decision: announced (`ivr_choice`) and kept in `ivr_audit`.
+    fn audit(&mut self, node: String, input: String, outcome: String) {
+        let flow = self
+            .flow
+            .as_ref()
+            .map(|r| r.flow().number.clone())
+            .unwrap_or_default();
+        let row = crate::store::IvrAudit {
+            id: uuid::Uuid::new_v4().to_string(),
+            account_id: self.origin.account.id.clone(),
+            call_id: self.id.to_string(),
+            flow,
+            node,
+            input,
+            outcome,
+            created_at: now_ms(),
+        };
+        tracing::info!(call = %self.id, flow = %row.flow, node = %row.node, input = %row.input, outcome = %row.outcome, "ivr");
+        self.sw.bus.publish(crate::events::Event::IvrChoice {
+            channel: self.a_chan.info.clone(),
+            flow: row.flow.clone(),
+            node: row.node.clone(),
+            input: row.input.clone(),
+            outcome: row.outcome.clone(),
+            timestamp_ms: row.created_at,
+        });
+        let store = self.sw.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.insert_ivr_audit(&row).await {
+                tracing::error!(error = %e, "IVR decision not stored");
+            }
+        });
     }
 
     /// Routes the call as if `number` had been dialled in its account.

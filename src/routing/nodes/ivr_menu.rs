@@ -15,7 +15,8 @@ use crate::routing::{Cx, Event, Flow, Node, NodeId};
 pub struct IvrMenu {
     pub id: String,
     pub prompt: Vec<Step>,
-    pub options: HashMap<char, NodeId>,
+    /// Key → the node it leads to (index, and id for the audit).
+    pub options: HashMap<char, (NodeId, String)>,
     pub timeout: Duration,
     pub retries: u32,
     pub invalid: Vec<Step>,
@@ -24,13 +25,15 @@ pub struct IvrMenu {
 
 impl IvrMenu {
     /// Another try, or the way out when the tries are used up.
-    fn again(&self, cx: &mut Cx, before: &[Step]) -> Flow {
+    fn again(&self, cx: &mut Cx, input: &str, before: &[Step]) -> Flow {
         if cx.state().tries >= self.retries {
+            cx.audit(&self.id, input, "retries exhausted");
             return match self.on_timeout {
                 Some(n) => Flow::Goto(n),
                 None => cx.hangup(HangupCause::NormalClearing),
             };
         }
+        cx.audit(&self.id, input, if input == "timeout" { "replay" } else { "invalid" });
         cx.state().tries += 1;
         cx.state().waiting_key = false;
         cx.wake_at(None);
@@ -58,8 +61,11 @@ impl Node for IvrMenu {
                     cx.stop_play();
                 }
                 match self.options.get(d) {
-                    Some(n) => Flow::Goto(*n),
-                    None => self.again(cx, &self.invalid.clone()),
+                    Some((n, name)) => {
+                        cx.audit(&self.id, &d.to_string(), name);
+                        Flow::Goto(*n)
+                    }
+                    None => self.again(cx, &d.to_string(), &self.invalid),
                 }
             }
             Event::PlayDone { id } if cx.is_pending(*id) => {
@@ -72,6 +78,6 @@ impl Node for IvrMenu {
         }
     }
     fn on_timeout(&self, cx: &mut Cx) -> Flow {
-        self.again(cx, &[])
+        self.again(cx, "timeout", &[])
     }
 }

@@ -85,6 +85,14 @@ fn a_key_during_the_prompt_cuts_it_and_rings_the_group_at_once() {
     played(&cmds);
     let cmds = r.on_event(&Event::Digit('2'), t0, 0);
     assert_eq!(cmds[0], Command::StopPlay);
+    assert_eq!(
+        cmds[1],
+        Command::Audit {
+            node: "menu".into(),
+            input: "2".into(),
+            outcome: "support".into()
+        }
+    );
     let (_, targets, ring) = dialled(&cmds);
     assert_eq!(targets, vec![ext("1004"), ext("1005")], "simultaneous");
     assert_eq!(ring, Duration::from_secs(20), "the default ring");
@@ -121,7 +129,10 @@ fn a_wrong_key_plays_the_invalid_prompt_and_the_menu_again() {
     r.on_event(&Event::PlayDone { id }, t0, 0);
     let cmds = r.on_event(&Event::Digit('9'), t0, 0);
     match &cmds[..] {
-        [Command::Play { steps, .. }] => assert_eq!(steps.len(), 2, "invalid, then the menu"),
+        [Command::Audit { node, input, outcome }, Command::Play { steps, .. }] => {
+            assert_eq!((node.as_str(), input.as_str(), outcome.as_str()), ("menu", "9", "invalid"));
+            assert_eq!(steps.len(), 2, "invalid, then the menu");
+        }
         other => panic!("{other:?}"),
     }
     // a stale PlayDone of the first prompt changes nothing

@@ -9,12 +9,14 @@ use sqlx::{Connection, Executor, Row};
 
 mod import;
 mod media;
+mod routing;
 mod runtime;
 
 use super::*;
 use crate::dialplan::{self, Dialplan};
 use import::*;
 use media::*;
+use routing::*;
 use runtime::*;
 
 pub(super) type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
@@ -119,6 +121,9 @@ on_both_backends!(
     app_steps_round_trip_every_kind,
     extension_record_flag,
     recordings_insert_and_query,
+    callflows_import_and_bump_the_version,
+    voicemails_listed_and_marked_heard,
+    ivr_decisions_kept_in_order,
 );
 
 pub(super) fn demo() -> Dialplan {
