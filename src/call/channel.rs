@@ -28,6 +28,7 @@ pub struct Channel {
 
 impl Channel {
     /// Creates the channel and emits channel_create.
+    #[allow(clippy::too_many_arguments)]
     pub fn create(
         bus: &Bus,
         metrics: &Metrics,

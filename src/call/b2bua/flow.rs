@@ -231,7 +231,7 @@ impl Call {
 
     /// The session finished a playback the flow started with `PlayFile`.
     pub(super) fn file_played(&mut self, session_id: u64) {
-        if session_id >= FILE_PLAY && session_id < RINGBACK {
+        if (FILE_PLAY..RINGBACK).contains(&session_id) {
             self.flow_event(Event::PlayDone {
                 id: session_id - FILE_PLAY,
             });
