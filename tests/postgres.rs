@@ -1,5 +1,6 @@
 //! The switch on PostgreSQL (`--database-url postgres://…`): registrations outlive a
-//! restart and every finished call leaves a CDR row. Runs when `DATABASE_URL` is set
+//! restart, every finished call leaves a CDR row, callflows run from the store and their
+//! IVR decisions and voicemail messages are kept there. Runs when `DATABASE_URL` is set
 //! (CI: `postgres://postgres@127.0.0.1:5432/test`); each run creates and drops a
 //! database of its own. Without `DATABASE_URL` it prints a notice and passes.
 
@@ -178,5 +179,62 @@ fn registration_survives_a_restart_and_the_call_leaves_a_cdr_in_postgres() {
         (2_000..10_000).contains(&billsec),
         "billsec_ms = {billsec}; the caller talked for ~2.6 s"
     );
+    drop(sw);
+}
+
+#[test]
+fn an_ivr_choice_and_a_voicemail_land_in_postgres() {
+    let Ok(base) = std::env::var("DATABASE_URL") else {
+        eprintln!("DATABASE_URL not set: PostgreSQL integration test skipped");
+        return;
+    };
+    let db = TestDb::create(&base);
+    let sw = Switch::start(SwitchOpts {
+        extra_args: vec!["--database-url".into(), db.url.clone()],
+        ..SwitchOpts::default()
+    });
+    let flows = db.query("SELECT number FROM callflows ORDER BY number");
+    let numbers: Vec<String> = flows.iter().map(|r| r.get("number")).collect();
+    assert_eq!(numbers, ["8000", "8100", "8200"]);
+
+    // the main menu, key 2: support rings 1004 (answers)
+    let sink = RtpSink::bind();
+    let dave = phone_at(&sw, "1004", "uas_answer.xml", free_port(), Some(sink.port));
+    caller(&sw, "uac_ivr.xml", "1001", "8000")
+        .key("rtp_port", free_port())
+        .key("digit", "2")
+        .run()
+        .assert_ok();
+    dave.wait().assert_ok();
+    let audit = db.wait_rows(
+        "SELECT flow, node, input, outcome FROM ivr_audit",
+        Duration::from_secs(5),
+    );
+    assert_eq!(audit.len(), 1, "ivr_audit in {}", db.name);
+    let a = &audit[0];
+    assert_eq!(
+        (
+            a.get::<String, _>("flow"),
+            a.get::<String, _>("node"),
+            a.get::<String, _>("input"),
+            a.get::<String, _>("outcome")
+        ),
+        ("8000".into(), "menu".into(), "2".into(), "support".into())
+    );
+
+    // 1005 is not registered: its box takes a message
+    caller(&sw, "uac_voicemail.xml", "1001", "1005")
+        .key("rtp_port", free_port())
+        .run()
+        .assert_ok();
+    let vm = db.wait_rows(
+        "SELECT box, caller, duration_ms, heard FROM voicemails",
+        Duration::from_secs(10),
+    );
+    assert_eq!(vm.len(), 1, "voicemails in {}", db.name);
+    assert_eq!(vm[0].get::<String, _>("box"), "1005");
+    assert_eq!(vm[0].get::<String, _>("caller"), "1001");
+    assert!(vm[0].get::<i64, _>("duration_ms") >= 1500);
+    assert!(!vm[0].get::<bool, _>("heard"));
     drop(sw);
 }
