@@ -160,7 +160,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     } else {
         public_ip
     };
-    let ports = PortPool::with_metrics(args.rtp_ports.0, args.rtp_ports.1, bind_ip, metrics.clone());
+    let ports =
+        PortPool::with_metrics(args.rtp_ports.0, args.rtp_ports.1, bind_ip, metrics.clone());
 
     let nonces = match nonce_secret(&args.store.data_dir) {
         Some(secret) => NonceManager::with_secret(&secret, args.nonce_ttl),

@@ -31,11 +31,18 @@ fn an_ivr_key_rings_the_support_group_and_bridges_the_caller() {
         .find(|m| m.starts_with("INVITE "))
         .expect("INVITE");
     assert!(invite.contains("c=IN IP4 127.0.0.1"), "{invite}");
-    assert!(!invite.contains("s=switchyard test call"), "not the caller's SDP: {invite}");
+    assert!(
+        !invite.contains("s=switchyard test call"),
+        "not the caller's SDP: {invite}"
+    );
 
     // the caller's tone, sent after the bridge, reached 1004 through the switch
     let st = sink.state();
-    assert!(st.rtp_packets >= 80, "1004 heard {} packets: {st:?}", st.rtp_packets);
+    assert!(
+        st.rtp_packets >= 80,
+        "1004 heard {} packets: {st:?}",
+        st.rtp_packets
+    );
     let f = tone_frequency(&st.samples);
     assert!((900.0..1100.0).contains(&f), "1004 heard {f} Hz");
 
@@ -47,7 +54,12 @@ fn an_ivr_key_rings_the_support_group_and_bridges_the_caller() {
         .find(|e| e.name == "ivr_choice")
         .unwrap_or_else(|| panic!("no ivr_choice: {all}"));
     assert_eq!(
-        (choice.str("flow"), choice.str("node"), choice.str("input"), choice.str("outcome")),
+        (
+            choice.str("flow"),
+            choice.str("node"),
+            choice.str("input"),
+            choice.str("outcome")
+        ),
         ("8000", "menu", "2", "support"),
         "{all}"
     );
@@ -59,7 +71,11 @@ fn an_ivr_key_rings_the_support_group_and_bridges_the_caller() {
         "{all}"
     );
     assert_eq!(
-        sw.wait_metric("switchyard_rtp_port_pairs_in_use", Duration::from_secs(3), |v| v == 0.0),
+        sw.wait_metric(
+            "switchyard_rtp_port_pairs_in_use",
+            Duration::from_secs(3),
+            |v| v == 0.0
+        ),
         0.0
     );
 }
@@ -89,7 +105,11 @@ fn a_sequential_group_moves_on_from_a_member_that_does_not_answer() {
     carol.assert_ok();
     assert_eq!(carol.received_methods(), vec!["INVITE", "ACK", "BYE"]);
     let st = sink.state();
-    assert!(st.rtp_packets >= 80, "1003 heard {} packets: {st:?}", st.rtp_packets);
+    assert!(
+        st.rtp_packets >= 80,
+        "1003 heard {} packets: {st:?}",
+        st.rtp_packets
+    );
 
     // three legs: the caller, 1002's unanswered round, 1003's answered one
     let evs = events.wait_for(Duration::from_secs(5), |e| count(e, "channel_destroy") == 3);
@@ -103,7 +123,8 @@ fn a_sequential_group_moves_on_from_a_member_that_does_not_answer() {
         "{all}"
     );
     assert_eq!(
-        sw.wait_metric("switchyard_active_calls", Duration::from_secs(3), |v| v == 0.0),
+        sw.wait_metric("switchyard_active_calls", Duration::from_secs(3), |v| v
+            == 0.0),
         0.0
     );
 }
@@ -117,7 +138,8 @@ fn an_import_into_the_running_switch_takes_effect_within_seconds() {
 
     // the same plan plus a callflow 8900, imported by another process
     let plan = sw.tmp.path().join("dialplan.toml");
-    let text = std::fs::read_to_string(&plan).expect("plan") + concat!(
+    let text = std::fs::read_to_string(&plan).expect("plan")
+        + concat!(
         "\n[[accounts.callflows]]\nnumber = \"8900\"\nname = \"Short\"\nstart = \"p\"\n",
         "[[accounts.callflows.nodes]]\nid = \"p\"\nkind = \"play\"\nsteps = [{ pause = 0.5 }]\n",
     );
@@ -131,7 +153,11 @@ fn an_import_into_the_running_switch_takes_effect_within_seconds() {
         .output()
         .expect("run import");
     let report = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(report.contains("callflows: 1 inserted"), "{report}");
 
     // picked up without a restart: the switch answers 8900, plays, hangs up
@@ -161,22 +187,36 @@ fn an_unanswered_extension_with_voicemail_takes_a_message() {
         .unwrap_or_else(|| panic!("no voicemail_new: {all}"));
     assert_eq!(vm.str("box"), "1003", "{all}");
     assert_eq!(vm.str("caller"), "1001", "{all}");
-    assert_eq!(count(&evs, "recording"), 0, "a message is not a call recording: {all}");
+    assert_eq!(
+        count(&evs, "recording"),
+        0,
+        "a message is not a call recording: {all}"
+    );
     // the file holds what the caller said after the tone: the 1 kHz tone, on the left
     let path = std::path::PathBuf::from(vm.str("path"));
     let mut wav = hound::WavReader::open(&path).expect("the message is a WAV file");
     let spec = wav.spec();
     let samples: Vec<i16> = wav.samples::<i16>().map(|s| s.expect("sample")).collect();
-    let left: Vec<i16> = samples.iter().step_by(spec.channels as usize).copied().collect();
+    let left: Vec<i16> = samples
+        .iter()
+        .step_by(spec.channels as usize)
+        .copied()
+        .collect();
     let secs = left.len() as f64 / f64::from(spec.sample_rate);
     assert!((1.5..6.0).contains(&secs), "message of {secs} s");
     // the caller's part: from the first to the last loud sample
     let loud = |s: &&i16| s.unsigned_abs() > 2000;
-    let first = left.iter().position(|s| loud(&s)).expect("the message has sound");
+    let first = left
+        .iter()
+        .position(|s| loud(&s))
+        .expect("the message has sound");
     let last = left.len() - left.iter().rev().position(|s| loud(&s)).unwrap_or(0);
     let f = tone_frequency(&left[first..last]);
     assert!((900.0..1100.0).contains(&f), "the message holds {f} Hz");
-    assert!(vm.data["duration_ms"].as_i64().unwrap_or(0) >= 1500, "{all}");
+    assert!(
+        vm.data["duration_ms"].as_i64().unwrap_or(0) >= 1500,
+        "{all}"
+    );
 }
 
 /// Whether some half second of `samples` (8 kHz) is a loud pure tone at `hz`: the
@@ -212,13 +252,19 @@ fn the_owner_hears_a_new_message_after_the_pin() {
     let sink = RtpSink::bind();
     let pin = |p: &str, s: Sipp| {
         let d: Vec<String> = p.chars().map(String::from).collect();
-        s.key("pin1", &d[0]).key("pin2", &d[1]).key("pin3", &d[2]).key("pin4", &d[3])
+        s.key("pin1", &d[0])
+            .key("pin2", &d[1])
+            .key("pin3", &d[2])
+            .key("pin4", &d[3])
     };
     let wrong = pin("9999", caller(&sw, "uac_mailbox.xml", "1003", "*97"))
         .key("rtp_port", sink.port)
         .run();
     wrong.assert_ok();
-    assert!(!has_tone(&sink.state().samples, 1000.0), "a message played after a wrong PIN");
+    assert!(
+        !has_tone(&sink.state().samples, 1000.0),
+        "a message played after a wrong PIN"
+    );
     assert!(sw.log_text().contains("wrong voicemail PIN"));
 
     // 1003's PIN in the demo is 3001: the message (a 1 kHz tone) is played

@@ -89,5 +89,9 @@ fn a_black_hole_contact_holds_no_ports_once_the_call_is_over() {
         .expect("timeout");
     let mut buf = [0u8; 4096];
     let n = hole.recv(&mut buf).expect("the stale contact got INVITEs");
-    assert!(buf[..n].starts_with(b"INVITE "), "{:?}", String::from_utf8_lossy(&buf[..n]));
+    assert!(
+        buf[..n].starts_with(b"INVITE "),
+        "{:?}",
+        String::from_utf8_lossy(&buf[..n])
+    );
 }

@@ -12,8 +12,8 @@ use tokio::sync::mpsc;
 
 use super::{CallInput, CallSender};
 use crate::dialplan::{Step, ToneName};
-use crate::media::playback::{MediaLibrary, PlaybackError, ToneKind, ToneRegion};
 use crate::ids::LegId;
+use crate::media::playback::{MediaLibrary, PlaybackError, ToneKind, ToneRegion};
 use crate::media::session::Cmd;
 
 /// Tells the runner that playback `id` is over; dropping it stops the runner.

@@ -2,8 +2,8 @@
 //! (created → ringing → answered → bridged → destroyed) and the events it puts on
 //! the bus at each step. Transitions out of order are ignored, never panics.
 
-use std::sync::atomic::Ordering::Relaxed;
 use crate::ids::{AccountId, CallId, LegId};
+use std::sync::atomic::Ordering::Relaxed;
 
 use crate::events::{now_ms, Bus, ChannelInfo, Direction, Event, HangupCause};
 use crate::metrics::Metrics;

@@ -17,7 +17,6 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-
 pub use apps::{AppDef, Step, ToneName};
 pub use callflows::{parse_hhmm, CallflowDef, HangupReason, NodeDef, RingStrategy, Weekday};
 pub use transport::{TrunkTransport, UnknownTransport};
@@ -219,10 +218,9 @@ impl fmt::Display for Problem {
                 write!(f, "has {count} steps; an app may have at most {max}")
             }
             Problem::UnknownNode(v) => write!(f, "no node of this callflow has the id {v:?}"),
-            Problem::BadKey(v) => write!(
-                f,
-                "{v:?} is not a key of a phone (one of 0-9, '*' or '#')"
-            ),
+            Problem::BadKey(v) => {
+                write!(f, "{v:?} is not a key of a phone (one of 0-9, '*' or '#')")
+            }
             Problem::BadTime(v) => write!(f, "{v:?} is not a time of day (HH:MM, 00:00 to 24:00)"),
         }
     }

@@ -97,10 +97,15 @@ impl DialOutcome {
 /// What happened on the call.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    PlayDone { id: u64 },
+    PlayDone {
+        id: u64,
+    },
     /// A key the caller pressed.
     Digit(char),
-    DialEnded { id: u64, outcome: DialOutcome },
+    DialEnded {
+        id: u64,
+        outcome: DialOutcome,
+    },
     /// The mailbox asked for with `id`: its unheard messages (id, file), or
     /// `None` when the PIN was wrong.
     Mailbox {
@@ -197,7 +202,9 @@ impl Routes {
                         .by_number
                         .insert((account, row.def.number.clone()), flow);
                 }
-                Err(e) => tracing::warn!(account = %row.account_id, number = %row.def.number, "callflow left out: {e}"),
+                Err(e) => {
+                    tracing::warn!(account = %row.account_id, number = %row.def.number, "callflow left out: {e}")
+                }
             }
         }
         routes

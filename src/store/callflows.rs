@@ -29,12 +29,11 @@ struct Stored {
 impl Store {
     /// Every callflow of every account, ordered by account and number.
     pub async fn list_callflows(&self) -> Result<Vec<Callflow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT account_id, definition FROM callflows ORDER BY account_id, number",
-        )
-        .fetch_all(self.pool())
-        .await
-        .op("list callflows")?;
+        let rows =
+            sqlx::query("SELECT account_id, definition FROM callflows ORDER BY account_id, number")
+                .fetch_all(self.pool())
+                .await
+                .op("list callflows")?;
         rows.iter().map(decode).collect()
     }
 }

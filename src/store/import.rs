@@ -11,8 +11,8 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::AnyConnection;
 
-use super::{apps, callflows, extensions, numbers, trunks, Account, Extension, PhoneNumber, Trunk};
 use super::report::{stale_keys, tally, ImportReport, Write};
+use super::{apps, callflows, extensions, numbers, trunks, Account, Extension, PhoneNumber, Trunk};
 use super::{QueryContext, Store, StoreError};
 use crate::dialplan::{AccountDef, Dialplan};
 
@@ -64,7 +64,9 @@ impl Store {
             .await
             .op("read the provisioning version")?;
         Ok(match row {
-            Some(r) => sqlx::Row::try_get::<i64, _>(&r, "version").op("read the provisioning version")?,
+            Some(r) => {
+                sqlx::Row::try_get::<i64, _>(&r, "version").op("read the provisioning version")?
+            }
             None => 0,
         })
     }

@@ -44,7 +44,8 @@ impl Store {
 
     /// A call's menu decisions, in order.
     pub async fn ivr_audit_for_call(&self, call_id: &str) -> Result<Vec<IvrAudit>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM ivr_audit WHERE call_id = $1 ORDER BY created_at, id");
+        let sql =
+            format!("SELECT {COLUMNS} FROM ivr_audit WHERE call_id = $1 ORDER BY created_at, id");
         let rows = sqlx::query(&sql)
             .bind(call_id)
             .fetch_all(self.pool())

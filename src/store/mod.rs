@@ -33,16 +33,16 @@ use sqlx::{AnyPool, Executor, Row};
 
 pub use accounts::Account;
 pub use apps::App;
+pub use callflows::Callflow;
 pub use cdrs::{Cdr, CdrDirection};
 pub use extensions::Extension;
 pub use ivr_audit::IvrAudit;
-pub use callflows::Callflow;
-pub use voicemails::Voicemail;
-pub use report::{ImportCounts, ImportReport};
 pub use numbers::PhoneNumber;
 pub use recordings::Recording;
 pub use registrations::RegistrationRow;
+pub use report::{ImportCounts, ImportReport};
 pub use trunks::{Trunk, TrunkTransport};
+pub use voicemails::Voicemail;
 
 /// Which database engine a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -108,4 +108,3 @@ pub(super) fn stale_keys<'a, V>(
     stale.sort();
     stale
 }
-

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc;
 
-use super::{register, Switch};
 use super::calls::{self, CallInput, CallSender};
+use super::{register, Switch};
 use crate::sip::message::{self, ALLOW};
 use crate::sip::target::Target;
 use crate::sip::transaction::{Incoming, Timers, TransactionLayer, TxEvent, TxId};

@@ -61,7 +61,10 @@ pub fn drain(socket: &UdpSocket, buf: &mut [u8]) -> Vec<(Vec<u8>, SocketAddr)> {
         let dest = addr.and_then(|a| {
             a.as_sockaddr_in()
                 .map(|v4| SocketAddr::from((v4.ip(), v4.port())))
-                .or_else(|| a.as_sockaddr_in6().map(|v6| SocketAddr::from((v6.ip(), v6.port()))))
+                .or_else(|| {
+                    a.as_sockaddr_in6()
+                        .map(|v6| SocketAddr::from((v6.ip(), v6.port())))
+                })
         });
         if let Some(dest) = dest {
             out.push((buf[..n.min(buf.len())].to_vec(), dest));

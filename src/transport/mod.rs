@@ -135,7 +135,6 @@ impl Transports {
         }
     }
 
-
     /// Sends one message. UDP goes straight out; TCP/WS go over the given connection,
     /// or any open connection to that address, or (TCP only) a new one.
     pub async fn send(

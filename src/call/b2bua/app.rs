@@ -223,9 +223,11 @@ impl Call {
                 // a new offer (hold, new address, codec change): answer it again
                 let line = negotiate::audio_line(&req.body).ok().flatten();
                 let neg = line.as_ref().and_then(negotiate::choose);
-                let (Some(line), Some(neg), Some(port)) =
-                    (line, neg, self.media.as_ref().and_then(|m| m.port(self.leg(Side::A))))
-                else {
+                let (Some(line), Some(neg), Some(port)) = (
+                    line,
+                    neg,
+                    self.media.as_ref().and_then(|m| m.port(self.leg(Side::A))),
+                ) else {
                     let r =
                         message::response(&req, 488, "Not Acceptable Here - No Common Codec", None);
                     return respond(&self.sw, r);

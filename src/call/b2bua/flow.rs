@@ -43,7 +43,8 @@ fn wall_secs() -> i64 {
 impl Call {
     pub(super) fn start_flow(&mut self, flow: Arc<Callflow>) {
         tracing::info!(call = %self.id, flow = %flow.number, "callflow");
-        let (runner, cmds) = FlowRunner::start(flow, self.endpoint, Instant::now().into_std(), wall_secs());
+        let (runner, cmds) =
+            FlowRunner::start(flow, self.endpoint, Instant::now().into_std(), wall_secs());
         self.flow = Some(runner);
         self.exec(cmds);
     }

@@ -75,7 +75,9 @@ impl Call {
             self.sdp_session += 1;
             Some(negotiate::endpoint_offer(self.public_ip(), port, self.sdp_session).into_bytes())
         } else {
-            self.media.as_ref()?.send(session::Cmd::Bridge { a: a_leg, b: b_leg });
+            self.media
+                .as_ref()?
+                .send(session::Cmd::Bridge { a: a_leg, b: b_leg });
             if is_sdp(&self.a_invite.headers, &self.a_invite.body) {
                 let body = self.a_invite.body.clone();
                 match self.anchor_offer(Side::A, &body) {

@@ -16,6 +16,7 @@ mod forks;
 mod legs;
 mod media;
 
+use crate::ids::CallId;
 use rsip::{Header, Request, Response, SipMessage};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -24,17 +25,16 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use crate::ids::CallId;
 
-use super::plan::{Destination, Origin};
 use super::channel::Channel;
+use super::plan::{Destination, Origin};
 use super::{cdr, new_branch, CallHandle, CallInput, CallSender, A_LEG_TOKEN};
 use crate::events::{now_ms, Direction, HangupCause};
 use crate::ids::LegId;
 use crate::media::session::{self, negotiate, SessionEvent, SessionHandle};
+use crate::sdp;
 use crate::sip::dialog::Dialog;
 use crate::sip::message;
-use crate::sdp;
 use crate::sip::target::{Target, TransportKind};
 use crate::sip::transaction::TxId;
 use crate::store::{Cdr, CdrDirection};
@@ -467,7 +467,9 @@ impl Call {
             CallInput::Ack { req } => self.on_ack(req),
             CallInput::Request { tx, req, source } => self.on_dialog_request(tx, req, source),
             CallInput::Hangup => {
-                if (self.app.is_some() || self.app_waiting.is_some() || (self.endpoint && self.b.is_none()))
+                if (self.app.is_some()
+                    || self.app_waiting.is_some()
+                    || (self.endpoint && self.b.is_none()))
                     && !self.ended
                 {
                     self.end_app()

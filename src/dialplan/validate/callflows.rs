@@ -60,13 +60,19 @@ pub(super) fn check(
         }
         let known: HashSet<&str> = flow.nodes.iter().map(NodeDef::id).collect();
         if !known.contains(flow.start.as_str()) {
-            c.push(format!("{ft}.start"), Problem::UnknownNode(flow.start.clone()));
+            c.push(
+                format!("{ft}.start"),
+                Problem::UnknownNode(flow.start.clone()),
+            );
         }
         for (ni, node) in flow.nodes.iter().enumerate() {
             let nt = format!("{ft}.nodes[{ni}]");
             for (field, target) in node.exits() {
                 if !known.contains(target) {
-                    c.push(format!("{nt}.{field}"), Problem::UnknownNode(target.to_string()));
+                    c.push(
+                        format!("{nt}.{field}"),
+                        Problem::UnknownNode(target.to_string()),
+                    );
                 }
             }
             check_node(c, &nt, node, account, extensions);
@@ -161,7 +167,10 @@ fn check_node(
                 c.push(format!("{nt}.options"), Problem::Empty);
             }
             for key in options.keys() {
-                let ok = key.len() == 1 && key.bytes().all(|b| b.is_ascii_digit() || b == b'*' || b == b'#');
+                let ok = key.len() == 1
+                    && key
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || b == b'*' || b == b'#');
                 if !ok {
                     c.push(format!("{nt}.options"), Problem::BadKey(key.clone()));
                 }
@@ -225,9 +234,7 @@ fn check_node(
             ring(c, *ring_seconds, format!("{nt}.ring_seconds"));
         }
         NodeDef::Voicemail {
-            r#box,
-            max_seconds,
-            ..
+            r#box, max_seconds, ..
         } => {
             extension(c, r#box, format!("{nt}.box"), account, extensions);
             if !(5..=600).contains(max_seconds) {
@@ -338,11 +345,9 @@ mod tests {
 
     #[test]
     fn the_demo_callflows_are_valid() {
-        let plan = crate::dialplan::load_file(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/dialplans/demo.toml"
-        ))
-        .expect("demo is valid");
+        let plan =
+            crate::dialplan::load_file(concat!(env!("CARGO_MANIFEST_DIR"), "/dialplans/demo.toml"))
+                .expect("demo is valid");
         assert_eq!(plan.accounts[0].callflows.len(), 3);
     }
 }

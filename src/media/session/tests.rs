@@ -653,19 +653,13 @@ async fn nothing_is_sent_to_a_side_we_answered_recvonly() {
     let (n, _) = recv(&phone, &mut buf).await;
     let first = RtpPacket::parse(Bytes::copy_from_slice(&buf[..n])).expect("rtp");
     // … until the phone puts the call on hold and we answer recvonly
-    s.send(Cmd::SetSending {
-        leg: A,
-        on: false,
-    });
+    s.send(Cmd::SetSending { leg: A, on: false });
     tokio::time::sleep(Duration::from_millis(60)).await;
     while phone.try_recv_from(&mut buf).is_ok() {}
     let quiet = tokio::time::timeout(Duration::from_millis(300), phone.recv_from(&mut buf)).await;
     assert!(quiet.is_err(), "media kept coming while on hold");
     // resumed: the stream goes on with its timestamps true to the time that passed
-    s.send(Cmd::SetSending {
-        leg: A,
-        on: true,
-    });
+    s.send(Cmd::SetSending { leg: A, on: true });
     let (n, _) = recv(&phone, &mut buf).await;
     let later = RtpPacket::parse(Bytes::copy_from_slice(&buf[..n])).expect("rtp");
     assert_eq!(later.ssrc, first.ssrc);

@@ -33,7 +33,15 @@ impl IvrMenu {
                 None => cx.hangup(HangupCause::NormalClearing),
             };
         }
-        cx.audit(&self.id, input, if input == "timeout" { "replay" } else { "invalid" });
+        cx.audit(
+            &self.id,
+            input,
+            if input == "timeout" {
+                "replay"
+            } else {
+                "invalid"
+            },
+        );
         cx.state().tries += 1;
         cx.state().waiting_key = false;
         cx.wake_at(None);

@@ -129,8 +129,15 @@ fn a_wrong_key_plays_the_invalid_prompt_and_the_menu_again() {
     r.on_event(&Event::PlayDone { id }, t0, 0);
     let cmds = r.on_event(&Event::Digit('9'), t0, 0);
     match &cmds[..] {
-        [Command::Audit { node, input, outcome }, Command::Play { steps, .. }] => {
-            assert_eq!((node.as_str(), input.as_str(), outcome.as_str()), ("menu", "9", "invalid"));
+        [Command::Audit {
+            node,
+            input,
+            outcome,
+        }, Command::Play { steps, .. }] => {
+            assert_eq!(
+                (node.as_str(), input.as_str(), outcome.as_str()),
+                ("menu", "9", "invalid")
+            );
             assert_eq!(steps.len(), 2, "invalid, then the menu");
         }
         other => panic!("{other:?}"),
@@ -147,7 +154,10 @@ fn a_sequential_group_rings_one_member_after_another_then_goes_on() {
     played(&cmds);
     let cmds = r.on_event(&Event::Digit('1'), t0, 0);
     let (id, targets, ring) = dialled(&cmds);
-    assert_eq!((targets, ring), (vec![ext("1002")], Duration::from_secs(15)));
+    assert_eq!(
+        (targets, ring),
+        (vec![ext("1002")], Duration::from_secs(15))
+    );
     // a dial that is not the pending one is ignored
     let stale = Event::DialEnded {
         id: id + 100,
@@ -192,7 +202,10 @@ fn an_answered_dial_ends_the_flow() {
     );
     assert!(cmds.is_empty());
     assert!(r.is_done());
-    assert!(r.on_event(&Event::Digit('1'), t0, 0).is_empty(), "done is done");
+    assert!(
+        r.on_event(&Event::Digit('1'), t0, 0).is_empty(),
+        "done is done"
+    );
 }
 
 #[test]
@@ -217,7 +230,10 @@ fn round_robin_starts_one_member_further_on_each_call() {
             dialled(&cmds).1.remove(0)
         })
         .collect();
-    assert_eq!(firsts, vec![ext("1002"), ext("1003"), ext("1004"), ext("1002")]);
+    assert_eq!(
+        firsts,
+        vec![ext("1002"), ext("1003"), ext("1004"), ext("1002")]
+    );
     // every member busy: the caller hears busy
     let (mut r, cmds) = FlowRunner::start(f, false, t0, 0);
     let mut id = dialled(&cmds).0;
@@ -368,8 +384,18 @@ fn the_mailbox_asks_for_the_pin_then_plays_and_marks_each_message() {
         panic!("{cmds:?}")
     };
     assert_eq!(pin, "3", "digits start afresh after a wrong PIN");
-    let list = vec![("m1".to_string(), "/a.wav".to_string()), ("m2".to_string(), "/b.wav".to_string())];
-    let count = played(&r.on_event(&Event::Mailbox { id, messages: Some(list) }, t0, 0));
+    let list = vec![
+        ("m1".to_string(), "/a.wav".to_string()),
+        ("m2".to_string(), "/b.wav".to_string()),
+    ];
+    let count = played(&r.on_event(
+        &Event::Mailbox {
+            id,
+            messages: Some(list),
+        },
+        t0,
+        0,
+    ));
     let cmds = r.on_event(&Event::PlayDone { id: count }, t0, 0);
     let Some(Command::PlayFile { path, id: f1 }) = cmds.first().cloned() else {
         panic!("{cmds:?}")
@@ -378,14 +404,27 @@ fn the_mailbox_asks_for_the_pin_then_plays_and_marks_each_message() {
     // a key skips the first message: it counts as heard, the second one plays
     let cmds = r.on_event(&Event::Digit('5'), t0, 0);
     assert_eq!(cmds[0], Command::StopPlay);
-    assert_eq!(cmds[1], Command::MarkHeard { message: "m1".into() });
+    assert_eq!(
+        cmds[1],
+        Command::MarkHeard {
+            message: "m1".into()
+        }
+    );
     let Some(Command::PlayFile { path, id: f2 }) = cmds.get(2).cloned() else {
         panic!("{cmds:?}")
     };
     assert_eq!(path, "/b.wav");
-    assert!(r.on_event(&Event::PlayDone { id: f1 }, t0, 0).is_empty(), "stale");
+    assert!(
+        r.on_event(&Event::PlayDone { id: f1 }, t0, 0).is_empty(),
+        "stale"
+    );
     let cmds = r.on_event(&Event::PlayDone { id: f2 }, t0, 0);
-    assert_eq!(cmds[0], Command::MarkHeard { message: "m2".into() });
+    assert_eq!(
+        cmds[0],
+        Command::MarkHeard {
+            message: "m2".into()
+        }
+    );
     let bye = played(&cmds);
     assert_eq!(
         r.on_event(&Event::PlayDone { id: bye }, t0, 0),

@@ -477,15 +477,25 @@ fn an_undeliverable_request_fails_only_a_transaction_still_waiting() {
     let mut h = Harness::new();
     let stale = h.send_request(request("INVITE", "z9hG4bKu1"), udp());
     let ringing = h.send_request(request("INVITE", "z9hG4bKu2"), udp());
-    assert!(h.response_in(response(180, "INVITE", "z9hG4bKu2")).is_some());
+    assert!(h
+        .response_in(response(180, "INVITE", "z9hG4bKu2"))
+        .is_some());
     h.run_until(600); // one retransmission of the stale INVITE
-    // the ICMP for the stale contact's INVITE: a transport error, at once
-    assert!(h.layer.on_undeliverable(h.now, &request("INVITE", "z9hG4bKu1")));
+                      // the ICMP for the stale contact's INVITE: a transport error, at once
+    assert!(h
+        .layer
+        .on_undeliverable(h.now, &request("INVITE", "z9hG4bKu1")));
     // the ringing one answered already: a late ICMP changes nothing
-    assert!(!h.layer.on_undeliverable(h.now, &request("INVITE", "z9hG4bKu2")));
+    assert!(!h
+        .layer
+        .on_undeliverable(h.now, &request("INVITE", "z9hG4bKu2")));
     // an unknown branch, or the same branch for another method, matches nothing
-    assert!(!h.layer.on_undeliverable(h.now, &request("INVITE", "z9hG4bKzz")));
-    assert!(!h.layer.on_undeliverable(h.now, &request("BYE", "z9hG4bKu2")));
+    assert!(!h
+        .layer
+        .on_undeliverable(h.now, &request("INVITE", "z9hG4bKzz")));
+    assert!(!h
+        .layer
+        .on_undeliverable(h.now, &request("BYE", "z9hG4bKu2")));
     h.run_until(601);
     assert_eq!(
         h.events_of(stale),

@@ -15,7 +15,11 @@ pub(super) async fn callflows_import_and_bump_the_version(store: Store) -> TestR
     assert_eq!(flows[0].def.nodes.len(), 5);
     // nothing changed: nothing written, the version stays
     let again = store.import_dialplan(&demo()).await?;
-    assert_eq!((again.changes(), again.callflows.unchanged), (0, 3), "{again}");
+    assert_eq!(
+        (again.changes(), again.callflows.unchanged),
+        (0, 3),
+        "{again}"
+    );
     assert_eq!(store.provisioning_version().await?, 1);
     Ok(())
 }
