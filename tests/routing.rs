@@ -70,14 +70,7 @@ fn an_ivr_key_rings_the_support_group_and_bridges_the_caller() {
         vec!["NORMAL_CLEARING", "NORMAL_CLEARING"],
         "{all}"
     );
-    assert_eq!(
-        sw.wait_metric(
-            "switchyard_rtp_port_pairs_in_use",
-            Duration::from_secs(3),
-            |v| v == 0.0
-        ),
-        0.0
-    );
+    assert_eq!(sw.settled("switchyard_rtp_port_pairs_in_use"), 0.0);
 }
 
 #[test]
@@ -122,11 +115,7 @@ fn a_sequential_group_moves_on_from_a_member_that_does_not_answer() {
         vec!["NORMAL_CLEARING", "NORMAL_CLEARING", "NO_ANSWER"],
         "{all}"
     );
-    assert_eq!(
-        sw.wait_metric("switchyard_active_calls", Duration::from_secs(3), |v| v
-            == 0.0),
-        0.0
-    );
+    assert_eq!(sw.settled("switchyard_active_calls"), 0.0);
 }
 
 #[test]

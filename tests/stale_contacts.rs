@@ -37,11 +37,7 @@ fn a_vanished_phone_fails_its_fork_at_once_as_503() {
         "{}",
         describe(&evs)
     );
-    assert_eq!(
-        sw.wait_metric("switchyard_active_calls", Duration::from_secs(3), |v| v
-            == 0.0),
-        0.0
-    );
+    assert_eq!(sw.settled("switchyard_active_calls"), 0.0);
 }
 
 #[test]
@@ -70,17 +66,12 @@ fn a_black_hole_contact_holds_no_ports_once_the_call_is_over() {
     // the black hole's INVITE is still unanswered (no CANCEL may be sent before
     // a provisional), yet the call is over: no call counted, no ports held
     assert_eq!(
-        sw.wait_metric("switchyard_active_calls", Duration::from_secs(3), |v| v
-            == 0.0),
+        sw.settled("switchyard_active_calls"),
         0.0,
         "the call still counts while a stale fork lingers"
     );
     assert_eq!(
-        sw.wait_metric(
-            "switchyard_rtp_port_pairs_in_use",
-            Duration::from_secs(3),
-            |v| v == 0.0
-        ),
+        sw.settled("switchyard_rtp_port_pairs_in_use"),
         0.0,
         "RTP ports held for a stale fork"
     );

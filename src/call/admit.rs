@@ -6,7 +6,7 @@
 use rsip::{Request, Response};
 use std::sync::Arc;
 
-use super::plan::{Destination, Origin};
+use super::plan::{route, Destination, Origin};
 use super::{b2bua, CallHandle, CallSender};
 use crate::events::HangupCause;
 use crate::sip::message;
@@ -17,13 +17,6 @@ use crate::switch::Switch;
 
 /// How long an extension with voicemail rings before the box takes the call.
 const VOICEMAIL_AFTER: std::time::Duration = std::time::Duration::from_secs(20);
-
-fn looks_external(dialled: &str) -> bool {
-    let digits = dialled.strip_prefix('+').unwrap_or(dialled);
-    !digits.is_empty()
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && (dialled.starts_with('+') || digits.len() >= 7)
-}
 
 /// The call layer's [`crate::switch::Admission`]: the server installs it on the switch.
 pub struct Admitter;
@@ -101,33 +94,8 @@ pub fn admit(
                 crate::ids::AccountId::from(account.id.as_str()),
                 &ext.number,
             ))
-        } else if dir.extension(&account.id, &dialled).is_some() {
-            Destination::Extension {
-                number: dialled.clone(),
-            }
-        } else if let Some(app) = dir.app(&account.id, &dialled) {
-            Destination::App(app.clone())
-        } else if let Some(flow) = dir.callflow(&account.id, &dialled) {
-            Destination::Flow(flow.clone())
-        } else if let Some(flow) = dir
-            .callflow_for_did(&dialled)
-            .filter(|f| f.account.as_str() == account.id)
-        {
-            Destination::Flow(flow.clone())
-        } else if let Some(n) = dir.number(&dialled).filter(|n| n.account_id == account.id) {
-            Destination::Extension {
-                number: n.extension.clone(),
-            }
-        } else if looks_external(&dialled) {
-            match dir.trunk_for_account(&account.id) {
-                Some(t) => Destination::Trunk {
-                    trunk: t.clone(),
-                    number: dialled.clone(),
-                },
-                None => Destination::Nowhere(HangupCause::NetworkOutOfOrder),
-            }
         } else {
-            Destination::Nowhere(HangupCause::UnallocatedNumber)
+            route(&dir, &account.id, &dialled)
         };
         let origin = Origin {
             caller: ext.number.clone(),
@@ -162,16 +130,4 @@ pub fn admit(
         destination,
         dialled,
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn external_numbers() {
-        assert!(super::looks_external("+15551234567"));
-        assert!(super::looks_external("15551234567"));
-        assert!(!super::looks_external("1002"));
-        assert!(!super::looks_external("+"));
-        assert!(!super::looks_external("12a4567"));
-    }
 }

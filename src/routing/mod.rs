@@ -172,10 +172,6 @@ impl Callflow {
         };
         Callflow::single(account, "*97", Box::new(node))
     }
-
-    pub fn node_count(&self) -> usize {
-        self.nodes.len()
-    }
 }
 
 /// Every account's compiled callflows, by number and by DID.
@@ -217,13 +213,5 @@ impl Routes {
 
     pub fn did(&self, number: &str) -> Option<&Arc<Callflow>> {
         self.by_did.get(number)
-    }
-
-    pub fn len(&self) -> usize {
-        self.by_number.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_number.is_empty()
     }
 }

@@ -341,6 +341,11 @@ impl Switch {
         }
     }
 
+    /// The gauge `name` once it is back to 0 (or its value after 3 s).
+    pub fn settled(&self, name: &str) -> f64 {
+        self.wait_metric(name, Duration::from_secs(3), |v| v == 0.0)
+    }
+
     /// Subscribes to `/events`; events published from now on are collected.
     pub fn events(&self) -> Events {
         Events::connect(self.http)

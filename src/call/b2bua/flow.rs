@@ -306,13 +306,15 @@ impl Call {
         }
     }
 
-    /// Every fork of the round failed (`best` is the most telling status).
-    pub(super) fn round_failed(&mut self, best: u16) -> bool {
-        let Some(d) = self.dialing.as_ref() else {
-            return false;
+    /// A fork of the round failed: once every one has (`best` is the most
+    /// telling status), the round ends. (A round still dialing has no B leg:
+    /// an answer ends the round first.)
+    pub(super) fn round_failed(&mut self, best: u16) {
+        let Some(first) = self.dialing.as_ref().map(|d| d.first_fork) else {
+            return;
         };
-        if self.b.is_some() || !self.forks[d.first_fork..].iter().all(|f| f.done) {
-            return self.b.is_none();
+        if !self.forks[first..].iter().all(|f| f.done) {
+            return;
         }
         let outcome = match best {
             486 | 600 => DialOutcome::Busy,
@@ -320,7 +322,6 @@ impl Call {
             _ => DialOutcome::NoAnswer,
         };
         self.end_round(outcome, HangupCause::from_sip_status(best));
-        true
     }
 
     /// The flow's ring time is up: cancel the round's forks.
@@ -348,11 +349,7 @@ impl Call {
             m.remove_leg(b_leg);
         }
         if self.endpoint {
-            if let Some(m) = self.media.as_ref() {
-                m.send(Cmd::StopPlay {
-                    leg: self.leg(Side::A),
-                });
-            }
+            self.stop_prompt(); // the ringback
         }
         self.flow_event(Event::DialEnded { id: d.id, outcome });
     }
@@ -382,7 +379,6 @@ impl Call {
         let answer = negotiate::audio_line(&resp.body).ok().flatten();
         let neg = answer.as_ref().and_then(negotiate::choose);
         if let Some(m) = self.media.as_ref() {
-            m.send(Cmd::StopPlay { leg: a_leg });
             m.send(Cmd::SignallingIp {
                 leg: b_leg,
                 ip: target.addr.ip(),
@@ -462,41 +458,36 @@ impl Call {
     }
 
     /// The flow a number of the caller's account runs: a callflow, or a
-    /// one-node flow for an extension, an app or an outside number.
+    /// one-node flow for an extension, an app or an outside (E.164) number.
     fn flow_for(&self, number: &str) -> Option<Arc<Callflow>> {
         let dir = self.sw.directory();
         let account = crate::ids::AccountId::from(self.origin.account.id.as_str());
-        let acct = self.origin.account.id.as_str();
-        if let Some(f) = dir.callflow(acct, number) {
-            return Some(f.clone());
-        }
         let ring = self.sw.settings.ring_timeout;
-        if dir.extension(acct, number).is_some() {
-            let node = nodes::Extension {
-                id: "transfer".into(),
-                number: number.to_string(),
-                ring,
-                next: None,
+        let id = String::from("transfer");
+        let node: Box<dyn crate::routing::Node> =
+            match crate::call::plan::route(&dir, &self.origin.account.id, number) {
+                Destination::Flow(f) => return Some(f),
+                Destination::Extension { number } => Box::new(nodes::Extension {
+                    id,
+                    number,
+                    ring,
+                    next: None,
+                }),
+                Destination::App(app) => Box::new(nodes::Play {
+                    id,
+                    steps: app.steps,
+                    next: None,
+                }),
+                Destination::Trunk { number, .. } if crate::dialplan::is_e164(&number) => {
+                    Box::new(nodes::External {
+                        id,
+                        number,
+                        ring,
+                        next: None,
+                    })
+                }
+                _ => return None,
             };
-            return Some(Callflow::single(account, number, Box::new(node)));
-        }
-        if let Some(app) = dir.app(acct, number) {
-            let node = nodes::Play {
-                id: "transfer".into(),
-                steps: app.steps.clone(),
-                next: None,
-            };
-            return Some(Callflow::single(account, number, Box::new(node)));
-        }
-        if crate::dialplan::is_e164(number) {
-            let node = nodes::External {
-                id: "transfer".into(),
-                number: number.to_string(),
-                ring,
-                next: None,
-            };
-            return Some(Callflow::single(account, number, Box::new(node)));
-        }
-        None
+        Some(Callflow::single(account, number, node))
     }
 }

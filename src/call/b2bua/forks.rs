@@ -308,9 +308,7 @@ impl Call {
         });
         if self.dialing.is_some() {
             // a callflow's dial round: the flow decides what the caller gets
-            if self.round_failed(self.best_failure.unwrap_or(480)) {
-                return;
-            }
+            return self.round_failed(self.best_failure.unwrap_or(480));
         }
         if self.b.is_none() && !self.a_final_sent && self.forks.iter().all(|f| f.done) {
             let best = self.best_failure.unwrap_or(480);

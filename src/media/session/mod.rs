@@ -157,10 +157,6 @@ impl SessionHandle {
         }
     }
 
-    pub fn has_leg(&self, leg: LegId) -> bool {
-        self.ports.contains_key(&leg)
-    }
-
     pub fn set_remote(&self, leg: LegId, rtp: Option<SocketAddr>, rtcp: Option<SocketAddr>) {
         self.send(Cmd::SetRemote { leg, rtp, rtcp });
     }
@@ -276,11 +272,11 @@ async fn run(
             biased;
             cmd = rx.recv() => match cmd {
                 Some(cmd) => {
-                    let removed = matches!(cmd, Cmd::RemoveLeg { .. });
-                    engine.command(cmd);
-                    if removed {
+                    // a leg that leaves keeps its last figures for its channel
+                    if matches!(cmd, Cmd::RemoveLeg { .. }) {
                         if let Ok(mut f) = figures.lock() { engine.stats_into(&mut f); }
                     }
+                    engine.command(cmd);
                 }
                 None => break,
             },

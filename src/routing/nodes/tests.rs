@@ -32,6 +32,11 @@ fn dialled(cmds: &[Command]) -> (u64, Vec<DialTarget>, Duration) {
     dials[0].clone()
 }
 
+/// The dial `id` ended with `outcome`: what the flow does next.
+fn ended(r: &mut FlowRunner, id: u64, outcome: DialOutcome) -> Vec<Command> {
+    r.on_event(&Event::DialEnded { id, outcome }, Instant::now(), 0)
+}
+
 fn played(cmds: &[Command]) -> u64 {
     cmds.iter()
         .find_map(|c| match c {
@@ -164,24 +169,10 @@ fn a_sequential_group_rings_one_member_after_another_then_goes_on() {
         outcome: DialOutcome::NoAnswer,
     };
     assert!(r.on_event(&stale, t0, 0).is_empty());
-    let cmds = r.on_event(
-        &Event::DialEnded {
-            id,
-            outcome: DialOutcome::NoAnswer,
-        },
-        t0,
-        0,
-    );
+    let cmds = ended(&mut r, id, DialOutcome::NoAnswer);
     let (id, targets, _) = dialled(&cmds);
     assert_eq!(targets, vec![ext("1003")]);
-    let cmds = r.on_event(
-        &Event::DialEnded {
-            id,
-            outcome: DialOutcome::Busy,
-        },
-        t0,
-        0,
-    );
+    let cmds = ended(&mut r, id, DialOutcome::Busy);
     played(&cmds); // nobody answered: the "bye" play node
     assert!(!r.is_done());
 }
@@ -192,14 +183,7 @@ fn an_answered_dial_ends_the_flow() {
     let (mut r, cmds) = FlowRunner::start(flow(MENU), false, t0, 0);
     played(&cmds);
     let (id, ..) = dialled(&r.on_event(&Event::Digit('2'), t0, 0));
-    let cmds = r.on_event(
-        &Event::DialEnded {
-            id,
-            outcome: DialOutcome::Answered,
-        },
-        t0,
-        0,
-    );
+    let cmds = ended(&mut r, id, DialOutcome::Answered);
     assert!(cmds.is_empty());
     assert!(r.is_done());
     assert!(
@@ -239,14 +223,7 @@ fn round_robin_starts_one_member_further_on_each_call() {
     let mut id = dialled(&cmds).0;
     let mut last = Vec::new();
     for _ in 0..3 {
-        last = r.on_event(
-            &Event::DialEnded {
-                id,
-                outcome: DialOutcome::Busy,
-            },
-            t0,
-            0,
-        );
+        last = ended(&mut r, id, DialOutcome::Busy);
         if let Some(Command::Dial { id: next, .. }) = last.first() {
             id = *next;
         }
