@@ -9,6 +9,7 @@
 
 mod apps;
 mod callflows;
+mod queues;
 mod transport;
 mod validate;
 
@@ -19,6 +20,7 @@ use serde::Deserialize;
 
 pub use apps::{AppDef, Step, ToneName};
 pub use callflows::{parse_hhmm, CallflowDef, HangupReason, NodeDef, RingStrategy, Weekday};
+pub use queues::{MemberDef, QueueDef, QueueStrategy};
 pub use transport::{TrunkTransport, UnknownTransport};
 pub use validate::{is_e164, is_extension_number, is_media_path};
 
@@ -58,6 +60,8 @@ pub struct AccountDef {
     pub apps: Vec<AppDef>,
     #[serde(default)]
     pub callflows: Vec<CallflowDef>,
+    #[serde(default)]
+    pub queues: Vec<QueueDef>,
 }
 
 /// `[[accounts.extensions]]`

@@ -11,6 +11,7 @@
 
 mod compile;
 pub mod nodes;
+pub mod queue;
 mod runner;
 
 use std::collections::HashMap;
