@@ -226,7 +226,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
         ports,
         shards,
     );
-    sw.set_admission(Arc::new(crate::call::Admitter));
+    let acd = crate::call::acd::spawn(sw.clone());
+    sw.set_admission(Arc::new(crate::call::Admitter { acd: acd.clone() }));
     for rx in receivers {
         tokio::spawn(shard::run(sw.clone(), rx));
     }
@@ -254,6 +255,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     let ready = Arc::new(AtomicBool::new(false));
     let app = http::app(AppState {
         metrics: metrics.clone(),
+        acd: acd.clone(),
         bus: bus.clone(),
         ready: ready.clone(),
     });

@@ -1,7 +1,7 @@
 //! Callflows end to end with SIPp phones: the demo's IVR menu (8000) answers,
 //! a key sends the caller to the support ring group (8200) and the member that
-//! answers is bridged to the caller's media; a sequential ring group (8100,
-//! patched to two seconds a member) rings one member, gives up on it, and
+//! answers is bridged to the caller's media; the support group (8200, patched
+//! to sequential, two seconds a member) rings one member, gives up on it, and
 //! bridges the next — each dial round a leg of its own.
 
 mod common;
@@ -77,18 +77,18 @@ fn an_ivr_key_rings_the_support_group_and_bridges_the_caller() {
 fn a_sequential_group_moves_on_from_a_member_that_does_not_answer() {
     let sw = Switch::start(SwitchOpts {
         dialplan_patch: vec![(
-            "strategy = \"round_robin\"\nring_seconds = 15".into(),
+            "strategy = \"simultaneous\"\nring_seconds = 20".into(),
             "strategy = \"sequential\"\nring_seconds = 2".into(),
         )],
         ..SwitchOpts::default()
     });
     let events = sw.events();
     let sink = RtpSink::bind();
-    // 1002 rings and never answers; 1003 answers
-    let bob = phone_at(&sw, "1002", "uas_ring.xml", free_port(), None);
-    let carol = phone_at(&sw, "1003", "uas_answer.xml", free_port(), Some(sink.port));
+    // 1004 rings and never answers; 1005 answers
+    let bob = phone_at(&sw, "1004", "uas_ring.xml", free_port(), None);
+    let carol = phone_at(&sw, "1005", "uas_answer.xml", free_port(), Some(sink.port));
 
-    let out = caller(&sw, "uac_call.xml", "1001", "8100").run();
+    let out = caller(&sw, "uac_call.xml", "1001", "8200").run();
     out.assert_ok();
     assert_received(&out, &[180, 200]);
     let bob = bob.wait();
@@ -100,11 +100,11 @@ fn a_sequential_group_moves_on_from_a_member_that_does_not_answer() {
     let st = sink.state();
     assert!(
         st.rtp_packets >= 80,
-        "1003 heard {} packets: {st:?}",
+        "1005 heard {} packets: {st:?}",
         st.rtp_packets
     );
 
-    // three legs: the caller, 1002's unanswered round, 1003's answered one
+    // three legs: the caller, 1004's unanswered round, 1005's answered one
     let evs = events.wait_for(Duration::from_secs(5), |e| count(e, "channel_destroy") == 3);
     let all = describe(&evs);
     assert_eq!(count(&evs, "channel_create"), 3, "{all}");

@@ -18,8 +18,11 @@ use crate::switch::Switch;
 /// How long an extension with voicemail rings before the box takes the call.
 const VOICEMAIL_AFTER: std::time::Duration = std::time::Duration::from_secs(20);
 
-/// The call layer's [`crate::switch::Admission`]: the server installs it on the switch.
-pub struct Admitter;
+/// The call layer's [`crate::switch::Admission`]: the server installs it on
+/// the switch. It hands every call the queue driver.
+pub struct Admitter {
+    pub acd: super::acd::AcdHandle,
+}
 
 impl crate::switch::Admission for Admitter {
     fn admit(
@@ -29,12 +32,15 @@ impl crate::switch::Admission for Admitter {
         req: Request,
         source: Target,
     ) -> Result<CallSender, Response> {
-        admit(sw, tx, req, source).map(|h| h.tx).map_err(|(_, r)| r)
+        admit(sw, &self.acd, tx, req, source)
+            .map(|h| h.tx)
+            .map_err(|(_, r)| r)
     }
 }
 
 pub fn admit(
     sw: &Arc<Switch>,
+    acd: &super::acd::AcdHandle,
     tx: TxId,
     req: Request,
     source: Target,
@@ -94,6 +100,25 @@ pub fn admit(
                 crate::ids::AccountId::from(account.id.as_str()),
                 &ext.number,
             ))
+        } else if let Some((action, number)) = crate::routing::AgentAction::from_code(&dialled) {
+            // an agent's feature code: for the queue with that number, or all its queues
+            let queue = match number {
+                "" => None,
+                n => match dir.queue_by_number(&account.id, n) {
+                    Some(q) => Some(q.id.clone()),
+                    None => {
+                        let r =
+                            message::response(&req, 404, "Not Found - No Such Queue", Some(&tag));
+                        return Err((req, r));
+                    }
+                },
+            };
+            Destination::Flow(crate::routing::Callflow::agent_code(
+                crate::ids::AccountId::from(account.id.as_str()),
+                &dialled,
+                action,
+                queue,
+            ))
         } else {
             route(&dir, &account.id, &dialled)
         };
@@ -123,6 +148,7 @@ pub fn admit(
     };
     Ok(b2bua::spawn(
         sw.clone(),
+        acd.clone(),
         tx,
         req,
         source,

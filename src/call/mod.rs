@@ -3,6 +3,7 @@
 //! whether a new INVITE may become a call (trunk recognition or digest auth, then
 //! where it goes); `b2bua` runs the call.
 
+pub mod acd;
 pub mod admit;
 pub mod app;
 pub mod b2bua;

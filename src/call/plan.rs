@@ -38,7 +38,7 @@ pub enum Destination {
 }
 
 /// A number dialled from inside `account`: an extension, an app, a callflow
-/// (by number or DID), a DID of an extension, or an outside number through the
+/// (by number or DID), a queue's number, a DID of an extension, or an outside number through the
 /// account's trunk.
 pub fn route(dir: &Directory, account: &str, dialled: &str) -> Destination {
     if dir.extension(account, dialled).is_some() {
@@ -49,6 +49,8 @@ pub fn route(dir: &Directory, account: &str, dialled: &str) -> Destination {
         Destination::App(app.clone())
     } else if let Some(flow) = dir.callflow(account, dialled) {
         Destination::Flow(flow.clone())
+    } else if let Some(q) = dir.queue_by_number(account, dialled) {
+        Destination::Flow(crate::routing::Callflow::queue(q))
     } else if let Some(flow) = dir
         .callflow_for_did(dialled)
         .filter(|f| f.account.as_str() == account)

@@ -161,6 +161,15 @@ pub enum NodeDef {
         #[serde(default = "default_message")]
         max_seconds: u32,
     },
+    /// Wait in an ACD queue (`[[accounts.queues]]`) until an agent answers;
+    /// when the queue lets the caller go (full, empty, waited too long) go to
+    /// `next`, when the caller presses the queue's exit key go to `exit`.
+    Queue {
+        id: String,
+        queue: String,
+        next: Option<String>,
+        exit: Option<String>,
+    },
     /// End the call.
     Hangup {
         id: String,
@@ -180,6 +189,7 @@ impl NodeDef {
             | NodeDef::Transfer { id, .. }
             | NodeDef::External { id, .. }
             | NodeDef::Voicemail { id, .. }
+            | NodeDef::Queue { id, .. }
             | NodeDef::Hangup { id, .. } => id,
         }
     }
@@ -194,6 +204,7 @@ impl NodeDef {
             NodeDef::Transfer { .. } => "transfer",
             NodeDef::External { .. } => "external",
             NodeDef::Voicemail { .. } => "voicemail",
+            NodeDef::Queue { .. } => "queue",
             NodeDef::Hangup { .. } => "hangup",
         }
     }
@@ -226,6 +237,10 @@ impl NodeDef {
             } => {
                 out.push(("then".into(), then.as_str()));
                 out.push(("otherwise".into(), otherwise.as_str()));
+            }
+            NodeDef::Queue { next, exit, .. } => {
+                opt(&mut out, "next", next);
+                opt(&mut out, "exit", exit);
             }
             NodeDef::Transfer { .. } | NodeDef::Hangup { .. } | NodeDef::Voicemail { .. } => {}
         }

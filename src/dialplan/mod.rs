@@ -161,6 +161,8 @@ pub enum Problem {
     BadKey(String),
     /// A time of day that is not `HH:MM`.
     BadTime(String),
+    /// A callflow names a queue its account does not define.
+    UnknownQueue(String),
 }
 
 impl fmt::Display for Problem {
@@ -226,6 +228,7 @@ impl fmt::Display for Problem {
                 write!(f, "{v:?} is not a key of a phone (one of 0-9, '*' or '#')")
             }
             Problem::BadTime(v) => write!(f, "{v:?} is not a time of day (HH:MM, 00:00 to 24:00)"),
+            Problem::UnknownQueue(v) => write!(f, "queue {v:?} is not defined in this account"),
         }
     }
 }

@@ -7,6 +7,7 @@
 
 mod apps;
 mod callflows;
+mod queues;
 
 use std::collections::HashMap;
 
@@ -239,6 +240,7 @@ pub(super) fn check(plan: &Dialplan) -> Vec<Issue> {
 
         apps::check(&mut c, &at, account, &ext_numbers);
         callflows::check(&mut c, &at, account, &ext_numbers, &mut e164s);
+        queues::check(&mut c, &at, account, &ext_numbers);
     }
     c.issues
 }

@@ -3,6 +3,9 @@
 //! subscribe. Serialisation to each wire format happens at the edges, not here.
 
 use serde::Serialize;
+
+mod queue;
+pub use queue::QueueEvent;
 use tokio::sync::broadcast;
 
 use crate::ids::{AccountId, CallId, LegId};
@@ -157,6 +160,31 @@ pub enum Event {
         outcome: String,
         timestamp_ms: i64,
     },
+    /// A caller entered a queue.
+    #[serde(rename = "QUEUE_ENTER")]
+    QueueEnter(QueueEvent),
+    /// An agent is being rung for a queue caller.
+    #[serde(rename = "QUEUE_MEMBER_DIAL")]
+    QueueMemberDial(QueueEvent),
+    /// An agent answered a queue caller.
+    #[serde(rename = "QUEUE_MEMBER_ANSWER")]
+    QueueMemberAnswer(QueueEvent),
+    /// An agent's leg ended: not answered, or its call with the caller is over.
+    #[serde(rename = "QUEUE_MEMBER_DIAL_HANGUP")]
+    QueueMemberDialHangup(QueueEvent),
+    /// A caller's stay in a queue ended, however it ended.
+    #[serde(rename = "QUEUE_HANGUP")]
+    QueueHangup(QueueEvent),
+    /// A caller left a queue unanswered: refused at the door (full, empty), the
+    /// queue emptied or was removed, or the caller pressed the exit key.
+    #[serde(rename = "QUEUE_NO_ANSWER")]
+    QueueNoAnswer(QueueEvent),
+    /// A caller waited the queue's longest wait.
+    #[serde(rename = "QUEUE_HANGUP_TIMEOUT")]
+    QueueHangupTimeout(QueueEvent),
+    /// A caller hung up while waiting in a queue.
+    #[serde(rename = "QUEUE_HANGUP_ABANDONED")]
+    QueueHangupAbandoned(QueueEvent),
     /// A caller left a message in an extension's voicemail box.
     VoicemailNew {
         account_id: AccountId,
@@ -182,6 +210,14 @@ impl Event {
             Event::Recording { .. } => "recording",
             Event::VoicemailNew { .. } => "voicemail_new",
             Event::IvrChoice { .. } => "ivr_choice",
+            Event::QueueEnter(_) => "QUEUE_ENTER",
+            Event::QueueMemberDial(_) => "QUEUE_MEMBER_DIAL",
+            Event::QueueMemberAnswer(_) => "QUEUE_MEMBER_ANSWER",
+            Event::QueueMemberDialHangup(_) => "QUEUE_MEMBER_DIAL_HANGUP",
+            Event::QueueHangup(_) => "QUEUE_HANGUP",
+            Event::QueueNoAnswer(_) => "QUEUE_NO_ANSWER",
+            Event::QueueHangupTimeout(_) => "QUEUE_HANGUP_TIMEOUT",
+            Event::QueueHangupAbandoned(_) => "QUEUE_HANGUP_ABANDONED",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The HTTP surface: `app()` builds the whole router; `serve` only binds it.
-//! For now: health, Prometheus metrics, and a server-sent-events stream of the
-//! switch's events (used by tests and operators).
+//! For now: health, Prometheus metrics, a server-sent-events stream of the
+//! switch's events (used by tests and operators), and the live figures of
+//! every ACD queue (`GET /queues`).
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -19,6 +20,7 @@ use crate::metrics::Metrics;
 #[derive(Clone)]
 pub struct AppState {
     pub metrics: Arc<Metrics>,
+    pub acd: crate::call::acd::AcdHandle,
     pub bus: Bus,
     pub ready: Arc<AtomicBool>,
 }
@@ -28,6 +30,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/events", get(events))
+        .route("/queues", get(queues))
         .with_state(state)
 }
 
@@ -44,6 +47,26 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         s.metrics.render(),
     )
+}
+
+/// Every queue's figures and agents, from the driver's latest snapshot
+/// (at most 100 ms old after a change, 1 s otherwise).
+async fn queues(State(s): State<AppState>) -> impl IntoResponse {
+    let snap = s.acd.snapshot();
+    let mut list: Vec<serde_json::Value> = snap
+        .queues
+        .iter()
+        .map(|((account, _), q)| {
+            let mut v = serde_json::to_value(q).unwrap_or_default();
+            v["account_id"] = serde_json::Value::from(account.as_str());
+            v
+        })
+        .collect();
+    list.sort_by(|a, b| {
+        (a["account_id"].as_str(), a["queue_id"].as_str())
+            .cmp(&(b["account_id"].as_str(), b["queue_id"].as_str()))
+    });
+    axum::Json(serde_json::json!({ "queues": list, "taken_ms": snap.taken_ms }))
 }
 
 async fn events(
@@ -104,6 +127,7 @@ mod tests {
         let ready = Arc::new(AtomicBool::new(false));
         let state = AppState {
             metrics: Arc::new(Metrics::default()),
+            acd: crate::call::acd::AcdHandle::detached(),
             bus: Bus::default(),
             ready: ready.clone(),
         };

@@ -140,6 +140,17 @@ pub fn callflow(account: AccountId, def: &CallflowDef) -> Result<Callflow, Compi
                 r#box: r#box.clone(),
                 max: secs(*max_seconds),
             }),
+            NodeDef::Queue {
+                id,
+                queue,
+                next,
+                exit,
+            } => Box::new(nodes::Queue {
+                id: id.clone(),
+                queue: crate::ids::QueueId::from(queue.as_str()),
+                next: opt(next)?,
+                exit: opt(exit)?,
+            }),
             NodeDef::Hangup { id, reason } => Box::new(nodes::Hangup {
                 id: id.clone(),
                 cause: match reason {

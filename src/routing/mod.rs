@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use crate::dialplan::Step;
 use crate::events::HangupCause;
-use crate::ids::AccountId;
+use crate::ids::{AccountId, QueueId};
 
 pub use runner::{Cx, Flow, FlowRunner, Node, NodeId, NodeState};
 
@@ -67,6 +67,14 @@ pub enum Command {
     },
     /// The owner heard this message.
     MarkHeard { message: String },
+    /// Answer and wait in an ACD queue: reported by [`Event::QueueEnded`] with `id`.
+    Queue { queue: QueueId, id: u64 },
+    /// Change the calling agent's queue state (answered by [`Event::AgentDone`]).
+    Agent {
+        action: AgentAction,
+        queue: Option<QueueId>,
+        id: u64,
+    },
     /// Route the call as if `number` had been dialled (blind transfer).
     Transfer { number: String },
     /// End the call.
@@ -95,6 +103,49 @@ impl DialOutcome {
     }
 }
 
+/// What an agent's feature code does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentAction {
+    Login,
+    Logout,
+    Pause,
+    Unpause,
+}
+
+impl AgentAction {
+    /// The feature code (`*45` …) and what it does.
+    pub fn from_code(dialled: &str) -> Option<(AgentAction, &str)> {
+        let (code, rest) = (dialled.get(..3)?, dialled.get(3..)?);
+        let action = match code {
+            "*45" => AgentAction::Login,
+            "*46" => AgentAction::Logout,
+            "*47" => AgentAction::Pause,
+            "*48" => AgentAction::Unpause,
+            _ => return None,
+        };
+        rest.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then_some((action, rest))
+    }
+}
+
+/// How a caller's wait in a queue ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueOutcome {
+    /// An agent answered and is bridged to the caller: the flow is done.
+    Answered,
+    /// The caller pressed the queue's exit key.
+    ExitKey,
+    /// The queue was full (`maxlen`).
+    Full,
+    /// No agent logged in (`joinempty = false`, or `leavewhenempty`).
+    Empty,
+    /// The caller waited the queue's `max_wait`.
+    Timeout,
+    /// The queue is not (or no longer) in the dialplan.
+    NoSuchQueue,
+}
+
 /// What happened on the call.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -106,6 +157,15 @@ pub enum Event {
     DialEnded {
         id: u64,
         outcome: DialOutcome,
+    },
+    QueueEnded {
+        id: u64,
+        outcome: QueueOutcome,
+    },
+    /// The agent command with `id` applied, changing `queues` queues.
+    AgentDone {
+        id: u64,
+        queues: usize,
     },
     /// The mailbox asked for with `id`: its unheard messages (id, file), or
     /// `None` when the PIN was wrong.
@@ -163,6 +223,33 @@ impl Callflow {
             nodes: vec![Box::new(ext), Box::new(vm)],
             start: NodeId(0),
         })
+    }
+
+    /// A queue's own number: wait in it (hung up when the queue lets go).
+    pub fn queue(q: &queue::QueueConfig) -> Arc<Callflow> {
+        let node = nodes::Queue {
+            id: "queue".into(),
+            queue: q.id.clone(),
+            next: None,
+            exit: None,
+        };
+        let number = q.number.as_deref().unwrap_or(q.id.as_str());
+        Callflow::single(q.account.clone(), number, Box::new(node))
+    }
+
+    /// An agent feature code (`*45` log in, …), for `queue` or all the agent's queues.
+    pub fn agent_code(
+        account: AccountId,
+        dialled: &str,
+        action: AgentAction,
+        queue: Option<QueueId>,
+    ) -> Arc<Callflow> {
+        let node = nodes::AgentCode {
+            id: "agent".into(),
+            action,
+            queue,
+        };
+        Callflow::single(account, dialled, Box::new(node))
     }
 
     /// `*97`: the caller's own voicemail box, after its PIN.

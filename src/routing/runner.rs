@@ -111,6 +111,27 @@ impl Cx<'_> {
         });
     }
 
+    /// Answers and joins an ACD queue; the node waits for its id.
+    pub fn queue(&mut self, queue: &crate::ids::QueueId) -> u64 {
+        self.answer();
+        let id = self.id();
+        self.out.push(Command::Queue {
+            queue: queue.clone(),
+            id,
+        });
+        self.state.pending = Some(id);
+        id
+    }
+
+    /// Answers and changes the calling agent's queue state; the node waits for its id.
+    pub fn agent(&mut self, action: super::AgentAction, queue: Option<crate::ids::QueueId>) -> u64 {
+        self.answer();
+        let id = self.id();
+        self.out.push(Command::Agent { action, queue, id });
+        self.state.pending = Some(id);
+        id
+    }
+
     /// Asks the call for a mailbox; the node waits for the answer's id.
     pub fn open_mailbox(&mut self, r#box: &str, pin: &str) -> u64 {
         let id = self.id();

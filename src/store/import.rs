@@ -12,7 +12,9 @@ use std::collections::{HashMap, HashSet};
 use sqlx::AnyConnection;
 
 use super::report::{stale_keys, tally, ImportReport, Write};
-use super::{apps, callflows, extensions, numbers, trunks, Account, Extension, PhoneNumber, Trunk};
+use super::{
+    apps, callflows, extensions, numbers, queues, trunks, Account, Extension, PhoneNumber, Trunk,
+};
 use super::{QueryContext, Store, StoreError};
 use crate::dialplan::{AccountDef, Dialplan};
 
@@ -33,6 +35,7 @@ impl Store {
             sync_trunks(&mut tx, def, &mut report).await?;
             apps::sync(&mut tx, def, &mut report).await?;
             callflows::sync(&mut tx, def, &mut report).await?;
+            queues::sync(&mut tx, def, &mut report).await?;
         }
         // Last, so that no number still routes to an extension being removed.
         for (account_id, number) in stale_extensions {

@@ -41,6 +41,7 @@ pub struct ImportReport {
     pub trunks: ImportCounts,
     pub apps: ImportCounts,
     pub callflows: ImportCounts,
+    pub queues: ImportCounts,
 }
 
 impl ImportReport {
@@ -52,6 +53,7 @@ impl ImportReport {
             + self.trunks.changes()
             + self.apps.changes()
             + self.callflows.changes()
+            + self.queues.changes()
     }
 }
 
@@ -59,8 +61,14 @@ impl fmt::Display for ImportReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "accounts: {}; extensions: {}; numbers: {}; trunks: {}; apps: {}; callflows: {}",
-            self.accounts, self.extensions, self.numbers, self.trunks, self.apps, self.callflows
+            "accounts: {}; extensions: {}; numbers: {}; trunks: {}; apps: {}; callflows: {}; queues: {}",
+            self.accounts,
+            self.extensions,
+            self.numbers,
+            self.trunks,
+            self.apps,
+            self.callflows,
+            self.queues
         )
     }
 }

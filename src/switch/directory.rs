@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
+use crate::routing::queue::QueueConfig;
 use crate::routing::{Callflow, Routes};
 use crate::store::{Account, App, Extension, PhoneNumber, Store, StoreError, Trunk};
 
@@ -20,6 +21,8 @@ pub struct Directory {
     trunks: Vec<Trunk>,
     /// Every account's callflows, compiled (swapped with the rest of the snapshot).
     routes: std::sync::Arc<Routes>,
+    /// Every account's ACD queues, compiled for the queue engine.
+    queues: Vec<QueueConfig>,
 }
 
 impl Directory {
@@ -45,6 +48,12 @@ impl Directory {
         }
         d.trunks = store.list_trunks().await?;
         d.routes = std::sync::Arc::new(Routes::compile(&store.list_callflows().await?));
+        d.queues = store
+            .list_queues()
+            .await?
+            .iter()
+            .map(|q| QueueConfig::from_def(&q.account_id, &q.def))
+            .collect();
         Ok(d)
     }
 
@@ -115,6 +124,25 @@ impl Directory {
         } else {
             self.routes.did(&format!("+{dialled}"))
         }
+    }
+
+    /// Every queue of every account.
+    pub fn queues(&self) -> &[QueueConfig] {
+        &self.queues
+    }
+
+    /// The queue `id` of `account`.
+    pub fn queue(&self, account: &str, id: &str) -> Option<&QueueConfig> {
+        self.queues
+            .iter()
+            .find(|q| q.account.as_str() == account && q.id.as_str() == id)
+    }
+
+    /// The queue whose number is `number` in `account`.
+    pub fn queue_by_number(&self, account: &str, number: &str) -> Option<&QueueConfig> {
+        self.queues
+            .iter()
+            .find(|q| q.account.as_str() == account && q.number.as_deref() == Some(number))
     }
 
     pub fn trunk_for_account(&self, account: &str) -> Option<&Trunk> {

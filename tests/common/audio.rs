@@ -71,6 +71,8 @@ pub struct RtpSink {
     pub port: u16,
     state: Arc<Mutex<SinkState>>,
     stop: Arc<AtomicBool>,
+    /// The same socket, for talking back (digits, tones) from the sink's port.
+    sock: UdpSocket,
 }
 
 #[derive(Default, Clone, Debug)]
@@ -98,6 +100,7 @@ impl RtpSink {
         let state = Arc::new(Mutex::new(SinkState::default()));
         let stop = Arc::new(AtomicBool::new(false));
         let (st, stp) = (state.clone(), stop.clone());
+        let talk = sock.try_clone().expect("clone RTP sink socket");
         thread::spawn(move || {
             let mut buf = [0u8; 2048];
             while !stp.load(Ordering::Relaxed) {
@@ -125,12 +128,120 @@ impl RtpSink {
                 }
             }
         });
-        RtpSink { port, state, stop }
+        RtpSink {
+            port,
+            state,
+            stop,
+            sock: talk,
+        }
     }
 
     pub fn state(&self) -> SinkState {
         self.state.lock().expect("sink lock").clone()
     }
+
+    /// Samples heard so far (a mark to cut the recording at).
+    pub fn heard(&self) -> usize {
+        self.state.lock().expect("sink lock").samples.len()
+    }
+
+    /// What was heard since `mark`.
+    pub fn samples_since(&self, mark: usize) -> Vec<i16> {
+        let s = self.state.lock().expect("sink lock");
+        s.samples
+            .get(mark..)
+            .map(<[i16]>::to_vec)
+            .unwrap_or_default()
+    }
+
+    /// Where the far end's media comes from (the switch's port for this leg).
+    pub fn remote(&self) -> Option<SocketAddr> {
+        self.state
+            .lock()
+            .expect("sink lock")
+            .sources
+            .first()
+            .copied()
+    }
+
+    /// Waits until media has arrived, then its source.
+    pub fn wait_remote(&self, timeout: Duration) -> SocketAddr {
+        let until = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(r) = self.remote() {
+                return r;
+            }
+            assert!(
+                std::time::Instant::now() < until,
+                "no media arrived in {timeout:?}"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Presses `digit` as RFC 4733 telephone-events (payload type 101) towards
+    /// [`remote`](Self::remote): 100 ms of event, then the end packet three times.
+    pub fn send_digit(&self, digit: char) {
+        let to = self.wait_remote(Duration::from_secs(5));
+        let event = match digit {
+            '0'..='9' => digit as u8 - b'0',
+            '*' => 10,
+            '#' => 11,
+            _ => panic!("not a digit: {digit}"),
+        };
+        let (ssrc, ts) = (0x5157_0001u32, 96_000u32);
+        for i in 0..8u16 {
+            let end = i >= 5;
+            let duration = 160 * (i.min(5) + 1);
+            let mut p = rtp_header(101, i == 0, 40_000 + i, ts, ssrc);
+            p.push(event);
+            p.push(if end { 0x80 | 10 } else { 10 });
+            p.extend_from_slice(&duration.to_be_bytes());
+            self.sock.send_to(&p, to).expect("send telephone-event");
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends `secs` of a PCMA tone at `hz`, paced at 20 ms a packet, towards
+    /// [`remote`](Self::remote), on a thread of its own.
+    pub fn send_tone(&self, hz: f64, secs: f64) -> thread::JoinHandle<()> {
+        let to = self.wait_remote(Duration::from_secs(5));
+        let sock = self.sock.try_clone().expect("clone socket");
+        thread::spawn(move || {
+            let packets = (secs * 50.0) as u32;
+            let start = std::time::Instant::now();
+            for i in 0..packets {
+                let mut p = rtp_header(8, i == 0, 1_000 + i as u16, 160 * i, 0x5157_0002);
+                for n in 0..160 {
+                    let t = (i * 160 + n) as f64 / 8000.0;
+                    let v = (t * hz * 2.0 * std::f64::consts::PI).sin() * 12_000.0;
+                    p.push(alaw_encode(v as i16));
+                }
+                let _ = sock.send_to(&p, to);
+                let due = start + Duration::from_millis(20 * (i as u64 + 1));
+                if let Some(wait) = due.checked_duration_since(std::time::Instant::now()) {
+                    thread::sleep(wait);
+                }
+            }
+        })
+    }
+}
+
+fn rtp_header(pt: u8, marker: bool, seq: u16, ts: u32, ssrc: u32) -> Vec<u8> {
+    let mut p = vec![0x80, pt | if marker { 0x80 } else { 0 }];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&ts.to_be_bytes());
+    p.extend_from_slice(&ssrc.to_be_bytes());
+    p
+}
+
+/// Root-mean-square level of `samples`, as a fraction of full scale.
+pub fn rms(samples: &[i16]) -> f64 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    let ms = samples.iter().map(|&s| (s as f64).powi(2)).sum::<f64>() / samples.len() as f64;
+    ms.sqrt() / 32_768.0
 }
 
 impl Drop for RtpSink {

@@ -124,11 +124,22 @@ pub struct Switch {
     sipp_runs: AtomicU32,
 }
 
-/// The demo dialplan (`dialplans/demo.toml`) with the trunk moved to `trunk`.
+/// The demo dialplan (`dialplans/demo.toml`) with the trunk moved to `trunk`,
+/// and 1001 and 1002 without voicemail: the switch-core tests ring them and
+/// expect a busy, unanswered or unregistered callee to reach the caller as
+/// such (the routing tests use 1003–1005, which keep theirs).
 fn dialplan(trunk: SocketAddr) -> String {
-    let demo =
+    let mut demo =
         fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("dialplans/demo.toml"))
             .expect("read dialplans/demo.toml");
+    for name in ["Alice", "Bob"] {
+        let with = format!("display_name = \"{name}\"\nvoicemail = true\n");
+        assert!(
+            demo.contains(&with),
+            "the demo's {name} has no voicemail line; update tests/common"
+        );
+        demo = demo.replace(&with, &format!("display_name = \"{name}\"\n"));
+    }
     let moved = demo
         .replace(
             "host = \"127.0.0.1\"",

@@ -30,9 +30,9 @@ pub(super) struct VoicemailTarget {
 
 /// The dial round in progress.
 pub(super) struct Dialing {
-    id: u64,
+    pub(super) id: u64,
     /// Forks from this index on belong to the round.
-    first_fork: usize,
+    pub(super) first_fork: usize,
     pub(super) deadline: Instant,
 }
 
@@ -53,6 +53,11 @@ impl Call {
     pub(super) fn flow_event(&mut self, ev: Event) {
         if self.ended {
             return;
+        }
+        match ev {
+            Event::PlayDone { id } if self.queue_prompt_done(id) => return,
+            Event::Digit(d) if self.queue_digit(d) => return,
+            _ => {}
         }
         let Some(r) = self.flow.as_mut() else { return };
         let cmds = r.on_event(&ev, Instant::now().into_std(), wall_secs());
@@ -87,6 +92,8 @@ impl Call {
                 Command::StopPlay => self.stop_prompt(),
                 Command::Dial { targets, ring, id } => self.dial(targets, ring, id),
                 Command::Transfer { number } => self.transfer(&number),
+                Command::Queue { queue, id } => self.enter_queue(queue, id),
+                Command::Agent { action, queue, id } => self.agent_command(action, queue, id),
                 Command::Record { r#box, max: _ } => self.record_voicemail(&r#box),
                 Command::OpenMailbox { r#box, pin, id } => self.open_mailbox(&r#box, &pin, id),
                 Command::PlayFile { path, id } => self.play_file(path, id),
@@ -120,7 +127,7 @@ impl Call {
         }
     }
 
-    fn play_prompt(&mut self, steps: Vec<crate::dialplan::Step>, id: u64) {
+    pub(super) fn play_prompt(&mut self, steps: Vec<crate::dialplan::Step>, id: u64) {
         self.stop_prompt();
         let (Some(m), Some(rate)) = (self.media.as_ref(), self.a_rate) else {
             // nothing to play to (not answered with a codec): the prompt is over
@@ -161,7 +168,7 @@ impl Call {
         });
     }
 
-    fn stop_prompt(&mut self) {
+    pub(super) fn stop_prompt(&mut self) {
         self.prompt = None;
         if let Some(m) = self.media.as_ref() {
             m.send(Cmd::StopPlay {
@@ -335,7 +342,7 @@ impl Call {
         self.end_round(DialOutcome::NoAnswer, HangupCause::NoAnswer);
     }
 
-    fn end_round(&mut self, outcome: DialOutcome, cause: HangupCause) {
+    pub(super) fn end_round(&mut self, outcome: DialOutcome, cause: HangupCause) {
         let Some(d) = self.dialing.take() else { return };
         // the round's leg is over: its channel ends and its ports go back now
         if let Some(mut c) = self.b_chan.take() {
@@ -348,6 +355,10 @@ impl Call {
         if let Some(m) = self.media.as_mut() {
             m.remove_leg(b_leg);
         }
+        if self.is_queue_dial(d.id) {
+            // the caller keeps hearing the queue's music
+            return self.queue_offer_over(None, outcome);
+        }
         if self.endpoint {
             self.stop_prompt(); // the ringback
         }
@@ -356,8 +367,11 @@ impl Call {
 
     /// A fork of the round answered while the call is not bridged to anyone
     /// yet: the flow's dial is over.
-    pub(super) fn round_answered(&mut self) {
+    pub(super) fn round_answered(&mut self, fork: usize) {
         if let Some(d) = self.dialing.take() {
+            if self.is_queue_dial(d.id) {
+                return self.queue_offer_over(Some(fork), DialOutcome::Answered);
+            }
             self.flow_event(Event::DialEnded {
                 id: d.id,
                 outcome: DialOutcome::Answered,
@@ -410,7 +424,7 @@ impl Call {
         if self.records() {
             self.start_recording();
         }
-        self.round_answered();
+        self.round_answered(i);
     }
 
     /// A menu decision: announced (`ivr_choice`) and kept in `ivr_audit`.

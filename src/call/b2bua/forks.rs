@@ -232,7 +232,7 @@ impl Call {
                 c.bridge(&bus, a_id);
             }
         }
-        self.round_answered();
+        self.round_answered(i);
     }
 
     pub(super) fn retry_with_credentials(&mut self, i: usize, resp: &Response) -> bool {

@@ -15,6 +15,7 @@ mod flow;
 mod forks;
 mod legs;
 mod media;
+mod queue;
 
 use crate::ids::CallId;
 use rsip::{Header, Request, Response, SipMessage};
@@ -80,6 +81,8 @@ struct Pending {
 
 struct Call {
     sw: Arc<Switch>,
+    /// The queue driver (for calls that wait in a queue).
+    acd: crate::call::acd::AcdHandle,
     id: CallId,
     me: CallSender,
     origin: Origin,
@@ -134,6 +137,12 @@ struct Call {
     flow_tx: mpsc::UnboundedSender<u64>,
     /// Mailbox lookups report here: (flow id, unheard messages).
     mailbox_tx: mpsc::UnboundedSender<(u64, Vec<(String, String)>)>,
+    /// The stay in a queue, if the call waits (or waited) in one.
+    queued: Option<queue::Queued>,
+    /// The queue driver tells the call what to do here.
+    queue_tx: mpsc::UnboundedSender<crate::call::acd::QueueNotice>,
+    /// Agent commands report here: (flow id, queues changed).
+    agent_tx: mpsc::UnboundedSender<(u64, usize)>,
     pending: HashMap<u64, Pending>,
     next_token: u64,
     ended: bool,
@@ -142,8 +151,10 @@ struct Call {
     cause: HangupCause,
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn spawn(
     sw: Arc<Switch>,
+    acd: crate::call::acd::AcdHandle,
     tx: TxId,
     invite: Request,
     source: Target,
@@ -155,6 +166,8 @@ pub fn spawn(
     let (me, rx) = mpsc::unbounded_channel();
     let (flow_tx, flow_rx) = mpsc::unbounded_channel();
     let (mailbox_tx, mailbox_rx) = mpsc::unbounded_channel();
+    let (queue_tx, queue_rx) = mpsc::unbounded_channel();
+    let (agent_tx, agent_rx) = mpsc::unbounded_channel();
     let handle = CallHandle { id, tx: me.clone() };
     let a_call_id = message::call_id(&invite.headers).unwrap_or("").to_string();
     sw.calls.insert(a_call_id.clone(), handle.clone());
@@ -174,6 +187,7 @@ pub fn spawn(
     );
     let call = Call {
         sw,
+        acd,
         id,
         me,
         origin,
@@ -212,13 +226,16 @@ pub fn spawn(
         voicemail: None,
         flow_tx,
         mailbox_tx,
+        queued: None,
+        queue_tx,
+        agent_tx,
         pending: HashMap::new(),
         next_token: 1,
         ended: false,
         released: false,
         cause: HangupCause::NormalClearing,
     };
-    tokio::spawn(call.run(rx, flow_rx, mailbox_rx));
+    tokio::spawn(call.run(rx, flow_rx, mailbox_rx, queue_rx, agent_rx));
     handle
 }
 
@@ -247,6 +264,8 @@ impl Call {
         mut rx: mpsc::UnboundedReceiver<CallInput>,
         mut flow_rx: mpsc::UnboundedReceiver<u64>,
         mut mailbox_rx: mpsc::UnboundedReceiver<(u64, Vec<(String, String)>)>,
+        mut queue_rx: mpsc::UnboundedReceiver<crate::call::acd::QueueNotice>,
+        mut agent_rx: mpsc::UnboundedReceiver<(u64, usize)>,
     ) {
         self.start();
         let ring_deadline = Instant::now() + self.sw.settings.ring_timeout;
@@ -311,6 +330,8 @@ impl Call {
                 _ = sleep_opt(flow_deadline), if flow_deadline.is_some() && !self.ended => self.flow_timeout(),
                 Some(id) = flow_rx.recv() => self.flow_event(crate::routing::Event::PlayDone { id }),
                 Some((id, list)) = mailbox_rx.recv() => self.flow_event(crate::routing::Event::Mailbox { id, messages: Some(list) }),
+                Some(n) = queue_rx.recv() => self.on_queue_notice(n),
+                Some((id, queues)) = agent_rx.recv() => self.flow_event(crate::routing::Event::AgentDone { id, queues }),
                 Some(ev) = recv_media(self.media_events.as_mut()) => self.on_media_event(ev),
             }
             if self.a_acked {
@@ -526,6 +547,7 @@ impl Call {
             return;
         }
         self.released = true;
+        self.queue_call_over();
         let cause = self.cause;
         if let Some(m) = self.media.as_ref() {
             self.a_chan.rtp = m.figures(self.a_chan.id());

@@ -151,7 +151,7 @@ fn is_voice(s: &str) -> bool {
 }
 
 /// `[a-z0-9_-]{1,40}`
-fn is_moh_class(s: &str) -> bool {
+pub(super) fn is_moh_class(s: &str) -> bool {
     (1..=40).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-'))

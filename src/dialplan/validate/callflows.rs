@@ -80,6 +80,14 @@ pub(super) fn check(
     }
 }
 
+/// One key of a phone: `0`-`9`, `*` or `#`.
+pub(super) fn is_phone_key(key: &str) -> bool {
+    key.len() == 1
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'*' || b == b'#')
+}
+
 fn ring(c: &mut Checker, seconds: u32, field: String) {
     if !(1..=MAX_RING).contains(&seconds) {
         c.push(
@@ -167,11 +175,7 @@ fn check_node(
                 c.push(format!("{nt}.options"), Problem::Empty);
             }
             for key in options.keys() {
-                let ok = key.len() == 1
-                    && key
-                        .bytes()
-                        .all(|b| b.is_ascii_digit() || b == b'*' || b == b'#');
-                if !ok {
+                if !is_phone_key(key) {
                     c.push(format!("{nt}.options"), Problem::BadKey(key.clone()));
                 }
             }
@@ -245,6 +249,11 @@ fn check_node(
                         range: "5 to 600 seconds",
                     },
                 );
+            }
+        }
+        NodeDef::Queue { queue, .. } => {
+            if !account.queues.iter().any(|q| &q.id == queue) {
+                c.push(format!("{nt}.queue"), Problem::UnknownQueue(queue.clone()));
             }
         }
         NodeDef::Hangup { .. } => {}

@@ -2,22 +2,26 @@
 //! [`Node`](super::Node). Shared here: what a node that dials does when its
 //! dial ends.
 
+mod agent_code;
 mod extension;
 mod external;
 mod hangup;
 mod ivr_menu;
 mod play;
+mod queue;
 mod ring_group;
 mod time_condition;
 mod transfer;
 mod voicemail;
 mod voicemail_check;
 
+pub use agent_code::{confirmation, AgentCode};
 pub use extension::Extension;
 pub use external::External;
 pub use hangup::Hangup;
 pub use ivr_menu::IvrMenu;
 pub use play::Play;
+pub use queue::Queue;
 pub use ring_group::RingGroup;
 pub use time_condition::TimeCondition;
 pub use transfer::Transfer;

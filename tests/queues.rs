@@ -1,0 +1,295 @@
+//! ACD queues end to end with SIPp phones: the demo's main menu sends key 1
+//! to the `sales` queue, where the caller hears music on hold until an agent
+//! registers and is offered the call; and each way a stay can end — answered,
+//! abandoned, timed out, refused by a full queue, not answered by the agent —
+//! shows as its QUEUE_* event, with the queue's live figures on `GET /queues`.
+
+mod common;
+
+use common::*;
+use std::time::{Duration, Instant};
+
+fn named<'a>(evs: &'a [Event], name: &str) -> Vec<&'a Event> {
+    evs.iter().filter(|e| e.name == name).collect()
+}
+
+/// The `sales` entry of `GET /queues`.
+fn sales(sw: &Switch) -> serde_json::Value {
+    let (status, body) = http_get(sw.http, "/queues").expect("GET /queues");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    v["queues"]
+        .as_array()
+        .and_then(|qs| qs.iter().find(|q| q["queue_id"] == "sales").cloned())
+        .unwrap_or_else(|| panic!("no sales queue in {body}"))
+}
+
+/// Waits until the caller has heard `secs` of sound (speech, music).
+fn wait_for_sound(phone: &RtpSink, from: usize, secs: f64, timeout: Duration) {
+    let until = Instant::now() + timeout;
+    loop {
+        let heard = phone.samples_since(from);
+        let loud = heard.chunks(160).filter(|f| rms(f) > 0.01).count() as f64 * 0.02;
+        if loud >= secs {
+            return;
+        }
+        assert!(
+            Instant::now() < until,
+            "the caller heard {loud:.2} s of sound in {timeout:?} (of {} samples)",
+            heard.len()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn key_1_waits_in_sales_with_music_until_an_agent_registers_and_answers() {
+    let sw = Switch::start_default();
+    let events = sw.events();
+    let phone = RtpSink::bind();
+    let caller = caller(&sw, "uac_hold_on.xml", "1001", "8000")
+        .key("rtp_port", phone.port)
+        .key("hold", 15_000)
+        .spawn();
+
+    // the greeting speaks; key 1 (RFC 4733) barges in and joins the queue
+    wait_for_sound(&phone, 0, 1.0, Duration::from_secs(6));
+    phone.send_digit('1');
+    let evs = events.wait_for(Duration::from_secs(5), |e| {
+        !named(e, "QUEUE_ENTER").is_empty()
+    });
+    let enter = named(&evs, "QUEUE_ENTER");
+    assert_eq!(enter.len(), 1, "{}", describe(&evs));
+    let e = enter[0];
+    assert_eq!(
+        (e.str("queue_id"), e.str("queue_name"), e.str("queuename")),
+        ("sales", "Sales Queue", "sales")
+    );
+    assert_eq!(
+        (e.str("callerid_number"), e.str("account_id")),
+        ("1001", "demo")
+    );
+    assert!(!e.str("queuecall_id").is_empty() && !e.str("uniqueid").is_empty());
+
+    // no agent has a device: the caller waits, hearing music
+    let mark = phone.heard();
+    std::thread::sleep(Duration::from_millis(300));
+    wait_for_sound(&phone, mark, 1.5, Duration::from_secs(4));
+    let q = sales(&sw);
+    assert_eq!(q["calls_waiting"], 1, "{q}");
+    assert_eq!(q["agents_available"], 0, "{q}");
+    assert_eq!(
+        q["agents"][0]["status"], "unreachable",
+        "1002 has no device yet: {q}"
+    );
+
+    // 1002 registers: within a few seconds it is offered the call and answers
+    let agent_sink = RtpSink::bind();
+    let registered = Instant::now();
+    let agent = phone_at(
+        &sw,
+        "1002",
+        "uas_answer.xml",
+        free_port(),
+        Some(agent_sink.port),
+    );
+    let evs = events.wait_for(Duration::from_secs(6), |e| {
+        !named(e, "QUEUE_MEMBER_ANSWER").is_empty()
+    });
+    let answer = named(&evs, "QUEUE_MEMBER_ANSWER");
+    assert_eq!(answer.len(), 1, "{}", describe(&evs));
+    assert!(registered.elapsed() < Duration::from_secs(5));
+    assert_eq!(answer[0].str("to_user_id"), "1002");
+    assert_eq!(answer[0].str("queuecall_id"), e.str("queuecall_id"));
+    let dial = named(&evs, "QUEUE_MEMBER_DIAL");
+    assert_eq!(dial.len(), 1, "{}", describe(&evs));
+    assert_eq!(dial[0].str("to_user_id"), "1002");
+
+    // bridged: the caller's tone reaches the agent
+    std::thread::sleep(Duration::from_millis(300));
+    phone.send_tone(1000.0, 2.5).join().expect("tone");
+    let caller = caller.wait();
+    caller.assert_ok();
+    let agent = agent.wait();
+    agent.assert_ok();
+    assert_eq!(agent.received_methods(), vec!["INVITE", "ACK", "BYE"]);
+    let st = agent_sink.state();
+    assert!(
+        st.rtp_packets >= 80,
+        "1002 heard {} packets",
+        st.rtp_packets
+    );
+    let f = tone_frequency(&st.samples);
+    assert!((900.0..1100.0).contains(&f), "1002 heard {f} Hz");
+
+    let evs = events.wait_for(Duration::from_secs(5), |e| {
+        !named(e, "QUEUE_MEMBER_DIAL_HANGUP").is_empty()
+    });
+    let hangup = named(&evs, "QUEUE_HANGUP");
+    assert_eq!(hangup.len(), 1, "{}", describe(&evs));
+    assert_eq!(hangup[0].str("reason"), "answered");
+    let done = named(&evs, "QUEUE_MEMBER_DIAL_HANGUP");
+    assert_eq!(done[0].str("to_user_id"), "1002");
+    assert!(
+        done[0].data["duration"].as_f64().unwrap_or(0.0) >= 2.0,
+        "{:?}",
+        done[0]
+    );
+    let q = sales(&sw);
+    assert_eq!(
+        (q["answered"].clone(), q["calls_waiting"].clone()),
+        (1.into(), 0.into()),
+        "{q}"
+    );
+    assert_eq!(sw.settled("switchyard_active_calls"), 0.0);
+}
+
+#[test]
+fn a_full_queue_a_timeout_and_an_abandon_each_emit_their_event() {
+    let sw = Switch::start(SwitchOpts {
+        dialplan_patch: vec![("max_wait = 600".into(), "max_wait = 4\nmaxlen = 1".into())],
+        ..SwitchOpts::default()
+    });
+    let events = sw.events();
+    // the first caller waits (nobody to answer) until the queue gives up after 4 s
+    let (a_rtp, b_rtp) = (RtpSink::bind(), RtpSink::bind());
+    let first = caller(&sw, "uac_app_listen.xml", "1001", "8100")
+        .key("rtp_port", a_rtp.port)
+        .spawn();
+    events.wait_for(Duration::from_secs(5), |e| {
+        !named(e, "QUEUE_ENTER").is_empty()
+    });
+    // the second finds the queue full and is let go at once
+    let second = caller(&sw, "uac_app_listen.xml", "1004", "8100")
+        .key("rtp_port", b_rtp.port)
+        .run();
+    second.assert_ok();
+    let first = first.wait();
+    first.assert_ok();
+    assert!(
+        a_rtp.state().rtp_packets > 100,
+        "the first caller heard music"
+    );
+
+    let evs = events.wait_for(Duration::from_secs(5), |e| {
+        !named(e, "QUEUE_HANGUP_TIMEOUT").is_empty()
+    });
+    let all = describe(&evs);
+    let full = named(&evs, "QUEUE_NO_ANSWER");
+    assert_eq!(full.len(), 1, "{all}");
+    assert_eq!(
+        (full[0].str("reason"), full[0].str("caller_id_number")),
+        ("full", "1004")
+    );
+    let timeout = named(&evs, "QUEUE_HANGUP_TIMEOUT");
+    assert_eq!(timeout[0].str("caller_id_number"), "1001", "{all}");
+    assert!(
+        (4..=5).contains(&timeout[0].data["wait_time"].as_u64().unwrap_or(0)),
+        "{all}"
+    );
+    assert_eq!(
+        named(&evs, "QUEUE_ENTER").len(),
+        1,
+        "the full queue let one in: {all}"
+    );
+
+    // a caller who hangs up while waiting abandons
+    let c_rtp = RtpSink::bind();
+    caller(&sw, "uac_hold_on.xml", "1005", "8100")
+        .key("rtp_port", c_rtp.port)
+        .key("hold", 1500)
+        .run()
+        .assert_ok();
+    let evs = events.wait_for(Duration::from_secs(5), |e| {
+        !named(e, "QUEUE_HANGUP_ABANDONED").is_empty()
+    });
+    let all = describe(&evs);
+    let ab = named(&evs, "QUEUE_HANGUP_ABANDONED");
+    assert_eq!(ab.len(), 1, "{all}");
+    assert_eq!(ab[0].str("caller_id_number"), "1005");
+    let reasons: Vec<&str> = named(&evs, "QUEUE_HANGUP")
+        .iter()
+        .map(|e| e.str("reason"))
+        .collect();
+    assert_eq!(reasons, vec!["timeout", "abandoned"], "{all}");
+    let q = sales(&sw);
+    assert_eq!(
+        (
+            q["timed_out"].clone(),
+            q["abandoned"].clone(),
+            q["refused"].clone()
+        ),
+        (1.into(), 1.into(), 1.into()),
+        "{q}"
+    );
+}
+
+#[test]
+fn an_agent_who_does_not_answer_is_dialled_and_hung_up() {
+    let sw = Switch::start(SwitchOpts {
+        dialplan_patch: vec![(
+            "timeout = 15\nretry = 2".into(),
+            "timeout = 2\nretry = 30".into(),
+        )],
+        ..SwitchOpts::default()
+    });
+    let events = sw.events();
+    let agent = phone_at(&sw, "1003", "uas_ring.xml", free_port(), None);
+    let rtp = RtpSink::bind();
+    let out = caller(&sw, "uac_hold_on.xml", "1001", "8100")
+        .key("rtp_port", rtp.port)
+        .key("hold", 4000)
+        .run();
+    out.assert_ok();
+    let agent = agent.wait();
+    agent.assert_ok();
+    assert_eq!(agent.received_methods(), vec!["INVITE", "CANCEL", "ACK"]);
+    let evs = events.wait_for(Duration::from_secs(5), |e| {
+        !named(e, "QUEUE_HANGUP_ABANDONED").is_empty()
+    });
+    let all = describe(&evs);
+    let dial = named(&evs, "QUEUE_MEMBER_DIAL");
+    assert_eq!(dial.len(), 1, "{all}");
+    assert_eq!(dial[0].str("to_user_id"), "1003");
+    let over = named(&evs, "QUEUE_MEMBER_DIAL_HANGUP");
+    assert_eq!(over.len(), 1, "{all}");
+    assert_eq!(
+        (over[0].str("to_user_id"), over[0].str("reason")),
+        ("1003", "no_answer")
+    );
+    assert_eq!(named(&evs, "QUEUE_MEMBER_ANSWER").len(), 0, "{all}");
+    // the caller heard music throughout, also while the agent rang
+    let st = rtp.state();
+    assert!(st.rtp_packets >= 150, "{st:?}");
+    assert_eq!(sw.settled("switchyard_rtp_port_pairs_in_use"), 0.0);
+}
+
+#[test]
+fn agents_log_out_and_in_with_feature_codes() {
+    let sw = Switch::start_default();
+    let rtp = RtpSink::bind();
+    let out = caller(&sw, "uac_app_listen.xml", "1002", "*46")
+        .key("rtp_port", rtp.port)
+        .run();
+    out.assert_ok();
+    assert!(rtp.state().rtp_packets > 20, "the confirmation was spoken");
+    let q = sales(&sw);
+    let bob = q["agents"]
+        .as_array()
+        .and_then(|a| a.iter().find(|m| m["extension"] == "1002").cloned())
+        .expect("1002 listed");
+    assert_eq!(bob["status"], "logged_out", "{q}");
+    assert_eq!(q["agents_online"], 1, "{q}");
+
+    let rtp = RtpSink::bind();
+    caller(&sw, "uac_app_listen.xml", "1002", "*45")
+        .key("rtp_port", rtp.port)
+        .run()
+        .assert_ok();
+    let q = sales(&sw);
+    assert_eq!(q["agents_online"], 2, "{q}");
+    // an unknown queue number is refused
+    let out = caller(&sw, "uac_unknown.xml", "1002", "*459999").run();
+    out.assert_ok();
+    assert_received(&out, &[404]);
+}
