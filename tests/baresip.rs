@@ -689,3 +689,90 @@ fn opus_phone_hears_the_prompt_an_app_plays() {
     assert!((heard.peak_hz - 1_000.0).abs() <= 3.0, "{heard:?}");
     assert!(heard.purity > 0.8, "{heard:?}");
 }
+
+/// The demo's main menu, key 1, the `sales` queue: the caller (SIPp, its media
+/// on a test socket) hears the greeting, presses 1 as an RFC 4733 event and
+/// waits with music on hold while no agent has a device; then a baresip phone
+/// registers as agent 1002, is offered the call within seconds, answers by
+/// itself, and each side hears the other's tone.
+#[test]
+fn a_queue_caller_is_answered_by_a_baresip_agent_that_registers_while_it_waits() {
+    use common::{caller, rms, tone_frequency, RtpSink};
+    assert_baresip_installed();
+    let sw = Switch::start_default();
+    let tones = tempfile::tempdir().expect("tempdir");
+    let agent_tone = tones.path().join("tone-1000.wav");
+    write_tone_wav(&agent_tone, TONE_1002, TONE_SECS);
+    let events = sw.events();
+    let phone = RtpSink::bind();
+    let call = caller(&sw, "uac_hold_on.xml", "1001", "8000")
+        .key("rtp_port", phone.port)
+        .key("hold", 14_000)
+        .spawn();
+
+    // the greeting speaks; the caller presses 1 over it
+    let until = Instant::now() + Duration::from_secs(6);
+    while phone
+        .samples_since(0)
+        .chunks(160)
+        .filter(|f| rms(f) > 0.01)
+        .count()
+        < 50
+    {
+        assert!(Instant::now() < until, "no greeting heard");
+        thread::sleep(Duration::from_millis(50));
+    }
+    phone.send_digit('1');
+    let evs = events.wait_for(Duration::from_secs(5), |e| {
+        e.iter().any(|e| e.name == "QUEUE_ENTER")
+    });
+    assert!(
+        evs.iter().any(|e| e.name == "QUEUE_ENTER"),
+        "{}",
+        describe(&evs)
+    );
+    let mark = phone.heard();
+    thread::sleep(Duration::from_millis(1500));
+    let music = phone.samples_since(mark);
+    assert!(
+        rms(&music) > 0.01,
+        "no music on hold while waiting (RMS {})",
+        rms(&music)
+    );
+
+    let mut agent = Phone::start(&sw, "1002", &agent_tone, true);
+    let started = Instant::now();
+    let evs = events.wait_for(Duration::from_secs(8), |e| {
+        e.iter().any(|e| e.name == "QUEUE_MEMBER_ANSWER")
+    });
+    let answer = evs
+        .iter()
+        .find(|e| e.name == "QUEUE_MEMBER_ANSWER")
+        .unwrap_or_else(|| panic!("the agent never answered:\n{}", describe(&evs)));
+    assert_eq!(answer.str("to_user_id"), "1002");
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+    agent.assert_running("on the queue call");
+
+    thread::sleep(Duration::from_millis(300));
+    let mark = phone.heard();
+    phone
+        .send_tone(TONE_1001, TALK.as_secs_f64())
+        .join()
+        .expect("tone");
+    let from_agent = phone.samples_since(mark);
+    let f = tone_frequency(&from_agent);
+    assert!(
+        (f - TONE_1002).abs() < 60.0 && rms(&from_agent) > 0.05,
+        "the caller heard {f:.0} Hz at RMS {:.3} from the agent",
+        rms(&from_agent)
+    );
+    call.wait().assert_ok();
+    agent.quit();
+    let at_agent = analyse(&read_wav(&agent.heard()), &[TONE_1001, TONE_1002]);
+    eprintln!("the agent heard: {at_agent:?}");
+    assert_heard("1002", &at_agent, TONE_1001, TONE_1002);
+}

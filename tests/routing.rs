@@ -74,6 +74,35 @@ fn an_ivr_key_rings_the_support_group_and_bridges_the_caller() {
 }
 
 #[test]
+fn a_busy_member_does_not_end_the_group_the_other_answers() {
+    let sw = Switch::start_default();
+    let events = sw.events();
+    let sink = RtpSink::bind();
+    let dave = phone_at(&sw, "1004", "uas_busy.xml", free_port(), None);
+    let eve = phone_at(&sw, "1005", "uas_answer.xml", free_port(), Some(sink.port));
+    let out = caller(&sw, "uac_ivr.xml", "1001", "8000")
+        .key("rtp_port", free_port())
+        .key("digit", "2")
+        .run();
+    out.assert_ok();
+    dave.wait().assert_ok();
+    let eve = eve.wait();
+    eve.assert_ok();
+    assert_eq!(eve.received_methods(), vec!["INVITE", "ACK", "BYE"]);
+    let st = sink.state();
+    let f = tone_frequency(&st.samples);
+    assert!((900.0..1100.0).contains(&f), "1005 heard {f} Hz");
+    let evs = events.wait_for(Duration::from_secs(5), two_destroys);
+    let all = describe(&evs);
+    assert_eq!(count(&evs, "channel_bridge"), 2, "{all}");
+    assert_eq!(
+        destroy_causes(&evs),
+        vec!["NORMAL_CLEARING", "NORMAL_CLEARING"],
+        "{all}"
+    );
+}
+
+#[test]
 fn a_sequential_group_moves_on_from_a_member_that_does_not_answer() {
     let sw = Switch::start(SwitchOpts {
         dialplan_patch: vec![(

@@ -357,6 +357,7 @@ mod tests {
         let plan =
             crate::dialplan::load_file(concat!(env!("CARGO_MANIFEST_DIR"), "/dialplans/demo.toml"))
                 .expect("demo is valid");
-        assert_eq!(plan.accounts[0].callflows.len(), 3);
+        assert_eq!(plan.accounts[0].callflows.len(), 2);
+        assert_eq!(plan.accounts[0].queues.len(), 1);
     }
 }

@@ -10,7 +10,7 @@ pub(super) async fn migrations_create_empty_tables(store: Store) -> TestResult {
     let applied = sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations")
         .fetch_one(store.pool())
         .await?;
-    assert_eq!(applied.try_get::<i64, _>("n")?, 3);
+    assert_eq!(applied.try_get::<i64, _>("n")?, 4);
     assert!(store.list_accounts().await?.is_empty());
     assert!(store.default_account().await?.is_none());
     assert!(store.list_trunks().await?.is_empty());
@@ -107,13 +107,13 @@ pub(super) async fn edits_update_and_delete(store: Store) -> TestResult {
     // New password for Bob, Eve removed, the DID moved to Bob and Alice removed with it
     // (the number must move off 1001 before 1001 can go), trunk port changed.
     let edited = text
-        .replace("password = \"demo1002\"", "password = \"s3cret\"\nvoicemail = true")
+        .replace("password = \"demo1002\"", "password = \"s3cret\"")
         .replace(
             "[[accounts.extensions]]\nnumber = \"1005\"\npassword = \"demo1005\"\ndisplay_name = \"Eve\"\nvoicemail = true\nvoicemail_pin = \"5001\"\n",
             "",
         )
         .replace(
-            "[[accounts.extensions]]\nnumber = \"1001\"\npassword = \"demo1001\"\ndisplay_name = \"Alice\"\n",
+            "[[accounts.extensions]]\nnumber = \"1001\"\npassword = \"demo1001\"\ndisplay_name = \"Alice\"\nvoicemail = true\nvoicemail_pin = \"1001\"\n",
             "",
         )
         .replace("extension = \"1001\"", "extension = \"1002\"")

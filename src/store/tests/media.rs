@@ -68,8 +68,9 @@ pub(super) async fn apps_import_update_delete(store: Store) -> TestResult {
         + "[[accounts.apps]]\nnumber = \"7003\"\nname = \"Bye\"\nsteps = [{ hangup = true }]\n";
     let report = store.import_dialplan(&plan(&edited)).await?;
     assert_eq!(report.apps, counts(1, 2, 1, 0), "{report}");
-    // the edited text ends before the demo's callflows: they go too
-    assert_eq!(report.callflows, counts(0, 0, 3, 0), "{report}");
+    // the edited text ends before the demo's callflows and queue: they go too
+    assert_eq!(report.callflows, counts(0, 0, 2, 0), "{report}");
+    assert_eq!(report.queues, counts(0, 0, 1, 0), "{report}");
     assert_eq!(report.changes(), 7, "{report}");
     assert!(store.app("demo", "7000").await?.ok_or("no 7000")?.record);
     assert_eq!(
@@ -285,14 +286,15 @@ async fn upgrades_from_0001(url: &str) -> TestResult {
     let applied = sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations")
         .fetch_one(store.pool())
         .await?;
-    assert_eq!(applied.try_get::<i64, _>("n")?, 3);
+    assert_eq!(applied.try_get::<i64, _>("n")?, 4);
     let alice = store.extension("demo", "1001").await?.ok_or("no 1001")?;
     assert_eq!(
         (alice.display_name.as_str(), alice.record),
         ("Alice", false)
     );
     let report = store.import_dialplan(&demo()).await?;
-    assert_eq!(report.extensions, counts(4, 0, 0, 1), "{report}");
+    // Alice, stored before voicemail existed, gains her box
+    assert_eq!(report.extensions, counts(4, 1, 0, 0), "{report}");
     assert_eq!(report.apps, counts(3, 0, 0, 0), "{report}");
     store.close().await;
     Ok(())

@@ -6,18 +6,30 @@ use crate::store::{IvrAudit, Store, Voicemail};
 pub(super) async fn callflows_import_and_bump_the_version(store: Store) -> TestResult {
     assert_eq!(store.provisioning_version().await?, 0);
     let first = store.import_dialplan(&demo()).await?;
-    assert_eq!(first.callflows.inserted, 3, "{first}");
+    assert_eq!(first.callflows.inserted, 2, "{first}");
+    assert_eq!(first.queues.inserted, 1, "{first}");
     assert_eq!(store.provisioning_version().await?, 1);
     let flows = store.list_callflows().await?;
     let numbers: Vec<&str> = flows.iter().map(|f| f.def.number.as_str()).collect();
-    assert_eq!(numbers, ["8000", "8100", "8200"]);
+    assert_eq!(numbers, ["8000", "8200"]);
+    let queues = store.list_queues().await?;
+    assert_eq!(queues.len(), 1);
+    assert_eq!(
+        (queues[0].def.id.as_str(), queues[0].def.number.as_deref()),
+        ("sales", Some("8100"))
+    );
+    assert_eq!(queues[0].def.members.len(), 2);
     assert_eq!(flows[0].def.numbers, ["+15550100100"]);
     assert_eq!(flows[0].def.nodes.len(), 5);
     // nothing changed: nothing written, the version stays
     let again = store.import_dialplan(&demo()).await?;
     assert_eq!(
-        (again.changes(), again.callflows.unchanged),
-        (0, 3),
+        (
+            again.changes(),
+            again.callflows.unchanged,
+            again.queues.unchanged
+        ),
+        (0, 2, 1),
         "{again}"
     );
     assert_eq!(store.provisioning_version().await?, 1);
