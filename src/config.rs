@@ -60,6 +60,10 @@ pub struct ServeArgs {
     /// HTTP listen address (/healthz, /metrics, APIs).
     #[arg(long, env = "SWITCHYARD_HTTP", default_value = "0.0.0.0:8080")]
     pub http: SocketAddr,
+    /// Bearer token for the operator routes (POST /calls, voicemail boxes);
+    /// without one they answer loopback peers only.
+    #[arg(long, env = "SWITCHYARD_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
     /// RTP port range LOW-HIGH (RTP on even ports, RTCP on the next odd one).
     #[arg(long, env = "SWITCHYARD_RTP_PORTS", default_value = "20000-30000", value_parser = parse_range)]
     pub rtp_ports: (u16, u16),

@@ -256,16 +256,21 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     let app = http::app(AppState {
         metrics: metrics.clone(),
         acd: acd.clone(),
+        sw: Some(sw.clone()),
+        admin_token: args.admin_token.clone().filter(|t| !t.is_empty()),
         bus: bus.clone(),
         ready: ready.clone(),
     });
     let mut http_stop = stop_rx.clone();
     tokio::spawn(async move {
-        let _ = axum::serve(http_listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = http_stop.changed().await;
-            })
-            .await;
+        let _ = axum::serve(
+            http_listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = http_stop.changed().await;
+        })
+        .await;
     });
     ready.store(true, Ordering::Release);
     tracing::info!(

@@ -82,6 +82,47 @@ impl Store {
             .op("decode a voicemail")
     }
 
+    /// One message of `account`'s box, by id.
+    pub async fn voicemail(
+        &self,
+        account_id: &str,
+        r#box: &str,
+        id: &str,
+    ) -> Result<Option<Voicemail>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM voicemails WHERE account_id = $1 AND box = $2 AND id = $3"
+        );
+        let row = sqlx::query(&sql)
+            .bind(account_id)
+            .bind(r#box)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await
+            .op("read a voicemail")?;
+        row.as_ref()
+            .map(decode)
+            .transpose()
+            .op("decode a voicemail")
+    }
+
+    /// Removes a message's row; whether there was one. (Its file is the caller's business.)
+    pub async fn delete_voicemail(
+        &self,
+        account_id: &str,
+        r#box: &str,
+        id: &str,
+    ) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("DELETE FROM voicemails WHERE account_id = $1 AND box = $2 AND id = $3")
+                .bind(account_id)
+                .bind(r#box)
+                .bind(id)
+                .execute(self.pool())
+                .await
+                .op("delete a voicemail")?;
+        Ok(done.rows_affected() > 0)
+    }
+
     pub async fn mark_voicemail_heard(&self, id: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE voicemails SET heard = $1 WHERE id = $2")
             .bind(true)

@@ -55,6 +55,8 @@ pub struct Switch {
     pub limiter: AuthLimiter,
     /// Live calls by the SIP Call-ID of each of their legs.
     pub calls: DashMap<String, CallHandle>,
+    /// Live calls by their own id (for commands from outside: hang up, …).
+    pub calls_by_id: DashMap<crate::ids::CallId, CallHandle>,
     pub bus: Bus,
     pub metrics: Arc<Metrics>,
     pub ports: Arc<PortPool>,
@@ -103,6 +105,7 @@ impl Switch {
             nonces,
             limiter,
             calls: DashMap::new(),
+            calls_by_id: DashMap::new(),
             bus,
             metrics,
             ports,

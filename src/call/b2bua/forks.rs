@@ -80,6 +80,9 @@ impl Call {
     }
 
     pub(super) fn on_fork_response(&mut self, i: usize, resp: Response) {
+        if self.a_forking {
+            return self.on_a_fork_response(i, resp);
+        }
         let code = resp.status_code.code();
         match code {
             100 => {}
@@ -306,6 +309,9 @@ impl Call {
             Some(_) if code == 486 => 486,
             Some(b) => b.min(code),
         });
+        if self.a_forking {
+            return self.a_fork_failed();
+        }
         if self.dialing.is_some() {
             // a callflow's dial round: the flow decides what the caller gets
             return self.round_failed(self.best_failure.unwrap_or(480));

@@ -4,7 +4,8 @@
 //! relays provisional responses, re-INVITEs/UPDATE/INFO and BYE between the two
 //! dialogs, with SDP rewritten so RTP flows through the switch's relay.
 //! Split: this file holds the call's state, its task loop and its lifecycle;
-//! `legs` opening the caller's media and each dial round's B leg; `forks` the
+//! `legs` opening the caller's media and each dial round's B leg; `originate`
+//! a call the switch places (its first leg dialled, not answered); `forks` the
 //! B-leg INVITEs and their responses; `dialog` what happens inside the two
 //! established dialogs; `flow` a callflow's commands; `app` and `media` the
 //! switch as media endpoint and the session's reports.
@@ -15,7 +16,10 @@ mod flow;
 mod forks;
 mod legs;
 mod media;
+mod originate;
 mod queue;
+
+pub use originate::{originate, Originate, OriginateError};
 
 use crate::ids::CallId;
 use rsip::{Header, Request, Response, SipMessage};
@@ -143,6 +147,10 @@ struct Call {
     queue_tx: mpsc::UnboundedSender<crate::call::acd::QueueNotice>,
     /// Agent commands report here: (flow id, queues changed).
     agent_tx: mpsc::UnboundedSender<(u64, usize)>,
+    /// An originated call: the flow its first leg runs once it answers.
+    originating: Option<Arc<crate::routing::Callflow>>,
+    /// The forks ringing are the first leg of an originated call.
+    a_forking: bool,
     pending: HashMap<u64, Pending>,
     next_token: u64,
     ended: bool,
@@ -151,6 +159,20 @@ struct Call {
     cause: HangupCause,
 }
 
+/// How a call starts: from a caller's INVITE, or placed by the switch.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum Start {
+    Inbound {
+        tx: TxId,
+        invite: Request,
+        source: Target,
+    },
+    /// No inbound leg: the switch rings `dialled` (an extension) as the first
+    /// leg and runs `then` for it once it answers.
+    Originate { then: Arc<crate::routing::Callflow> },
+}
+
+/// Starts the task of a call a caller's INVITE placed.
 #[allow(clippy::too_many_arguments)]
 pub fn spawn(
     sw: Arc<Switch>,
@@ -162,6 +184,18 @@ pub fn spawn(
     destination: Destination,
     dialled: String,
 ) -> CallHandle {
+    let start = Start::Inbound { tx, invite, source };
+    spawn_call(sw, acd, start, origin, destination, dialled)
+}
+
+pub(super) fn spawn_call(
+    sw: Arc<Switch>,
+    acd: crate::call::acd::AcdHandle,
+    start: Start,
+    origin: Origin,
+    destination: Destination,
+    dialled: String,
+) -> CallHandle {
     let id = CallId::new();
     let (me, rx) = mpsc::unbounded_channel();
     let (flow_tx, flow_rx) = mpsc::unbounded_channel();
@@ -169,11 +203,28 @@ pub fn spawn(
     let (queue_tx, queue_rx) = mpsc::unbounded_channel();
     let (agent_tx, agent_rx) = mpsc::unbounded_channel();
     let handle = CallHandle { id, tx: me.clone() };
+    let (tx, invite, source, direction, originating) = match start {
+        Start::Inbound { tx, invite, source } => (tx, invite, source, Direction::Inbound, None),
+        Start::Originate { then } => (
+            // no server transaction: nothing is ever answered on it
+            TxId(u64::MAX),
+            placeholder_invite(),
+            Target {
+                kind: TransportKind::Udp,
+                addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+                conn: None,
+            },
+            Direction::Outbound,
+            Some(then),
+        ),
+    };
     let a_call_id = message::call_id(&invite.headers).unwrap_or("").to_string();
-    sw.calls.insert(a_call_id.clone(), handle.clone());
+    if !a_call_id.is_empty() {
+        sw.calls.insert(a_call_id.clone(), handle.clone());
+    }
+    sw.calls_by_id.insert(id, handle.clone());
     sw.metrics.active_calls.fetch_add(1, Relaxed);
     sw.metrics.calls_total.fetch_add(1, Relaxed);
-    let direction = Direction::Inbound;
     let a_chan = Channel::create(
         &sw.bus,
         &sw.metrics,
@@ -201,7 +252,8 @@ pub fn spawn(
         a_dialog: None,
         a_chan,
         b_leg: LegId::new(),
-        a_final_sent: false,
+        // an originated call has nobody to answer: its first leg is dialled
+        a_final_sent: originating.is_some(),
         a_200: None,
         a_acked: false,
         a_sent_180: false,
@@ -229,6 +281,8 @@ pub fn spawn(
         queued: None,
         queue_tx,
         agent_tx,
+        originating,
+        a_forking: false,
         pending: HashMap::new(),
         next_token: 1,
         ended: false,
@@ -237,6 +291,17 @@ pub fn spawn(
     };
     tokio::spawn(call.run(rx, flow_rx, mailbox_rx, queue_rx, agent_rx));
     handle
+}
+
+/// The inbound INVITE an originated call does not have.
+fn placeholder_invite() -> Request {
+    Request {
+        method: rsip::Method::Invite,
+        uri: rsip::Uri::default(),
+        version: rsip::Version::V2,
+        headers: rsip::Headers::default(),
+        body: Vec::new(),
+    }
 }
 
 fn sdp_remote(body: &[u8]) -> Option<(Option<SocketAddr>, Option<SocketAddr>)> {
@@ -413,6 +478,9 @@ impl Call {
 
     fn start(&mut self) {
         let trying = message::response(&self.a_invite, 100, "Trying", None);
+        if self.originating.is_some() {
+            return self.originate();
+        }
         self.sw.to_shard(
             &self.a_call_id,
             ShardMsg::Respond {
@@ -563,6 +631,7 @@ impl Call {
             c.destroy(&self.sw.bus, &self.sw.metrics, cause);
         }
         self.sw.calls.remove(&self.a_call_id);
+        self.sw.calls_by_id.remove(&self.id);
         for f in self.forks.iter().filter(|f| f.done || !f.cancel_pending) {
             self.sw.calls.remove(&f.call_id);
         }

@@ -63,6 +63,16 @@ pub(super) async fn voicemails_listed_and_marked_heard(store: Store) -> TestResu
     assert_eq!(all.len(), 2);
     assert!(all[0].heard && !all[1].heard);
     assert!(store.voicemails("demo", "1005", false).await?.is_empty());
+    // one message by id, only in its own box; deleted once
+    assert_eq!(
+        store.voicemail("demo", "1004", "vm-3").await?,
+        Some(message(3, "1004"))
+    );
+    assert_eq!(store.voicemail("demo", "1003", "vm-3").await?, None);
+    assert!(!store.delete_voicemail("demo", "1003", "vm-3").await?);
+    assert!(store.delete_voicemail("demo", "1004", "vm-3").await?);
+    assert!(!store.delete_voicemail("demo", "1004", "vm-3").await?);
+    assert!(store.voicemails("demo", "1004", false).await?.is_empty());
     Ok(())
 }
 

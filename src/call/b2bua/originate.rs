@@ -1,0 +1,237 @@
+//! A call the switch places itself, with no inbound leg: its first leg is an
+//! extension the switch rings (every registered device; the first to answer
+//! wins, the rest are cancelled), with the switch as that leg's media
+//! endpoint. Once it answers, the call runs a callflow for it exactly as for
+//! a caller the switch answered — prompts, menus, a queue, or a dial round
+//! whose answer is bridged to it (click-to-call). From then on the first leg
+//! is the call's A leg; only how it came to be differs.
+
+use super::*;
+use crate::call::plan::{route, Destination, Origin};
+use crate::media::session::Cmd;
+use crate::routing::{nodes, Callflow};
+
+/// Why a call could not be placed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OriginateError {
+    #[error("no account {0:?}")]
+    UnknownAccount(String),
+    #[error("{0:?} is not an extension of the account")]
+    UnknownExtension(String),
+    #[error("extension {0:?} has no registered device")]
+    NotRegistered(String),
+    #[error("{0:?} is not a number the account can connect to")]
+    UnknownNumber(String),
+}
+
+/// What to place: ring `to` (an extension of `account`), then connect it to
+/// `connect` — any number the account can dial (app, callflow, queue,
+/// extension, outside number). The first leg sees `caller_id` as the caller.
+#[derive(Debug, Clone)]
+pub struct Originate {
+    pub account: String,
+    pub to: String,
+    pub connect: String,
+    pub caller_id: Option<String>,
+    pub caller_name: Option<String>,
+}
+
+/// Places a call; its handle (with the call's id) once it is under way.
+pub fn originate(
+    sw: &Arc<Switch>,
+    acd: &crate::call::acd::AcdHandle,
+    req: Originate,
+) -> Result<CallHandle, OriginateError> {
+    let dir = sw.directory();
+    let account = dir
+        .account(&req.account)
+        .cloned()
+        .ok_or_else(|| OriginateError::UnknownAccount(req.account.clone()))?;
+    if dir.extension(&account.id, &req.to).is_none() {
+        return Err(OriginateError::UnknownExtension(req.to));
+    }
+    if sw
+        .registrations
+        .lookup(&account.id, &req.to, now_ms())
+        .is_empty()
+    {
+        return Err(OriginateError::NotRegistered(req.to));
+    }
+    let aid = crate::ids::AccountId::from(account.id.as_str());
+    let ring = sw.settings.ring_timeout;
+    let id = String::from("connect");
+    let node: Box<dyn crate::routing::Node> = match route(&dir, &account.id, &req.connect) {
+        Destination::Flow(f) => {
+            return Ok(place(sw, acd, req, account, f));
+        }
+        Destination::App(app) => Box::new(nodes::Play {
+            id,
+            steps: app.steps,
+            next: None,
+        }),
+        Destination::Extension { number } => Box::new(nodes::Extension {
+            id,
+            number,
+            ring,
+            next: None,
+        }),
+        Destination::Trunk { number, .. } => Box::new(nodes::External {
+            id,
+            number,
+            ring,
+            next: None,
+        }),
+        Destination::Nowhere(_) => return Err(OriginateError::UnknownNumber(req.connect)),
+    };
+    let flow = Callflow::single(aid, &req.connect, node);
+    Ok(place(sw, acd, req, account, flow))
+}
+
+fn place(
+    sw: &Arc<Switch>,
+    acd: &crate::call::acd::AcdHandle,
+    req: Originate,
+    account: crate::store::Account,
+    then: Arc<Callflow>,
+) -> CallHandle {
+    let origin = Origin {
+        caller: req.caller_id.unwrap_or_else(|| req.connect.clone()),
+        display_name: req.caller_name,
+        external_caller_id: None,
+        account,
+        from_trunk: false,
+    };
+    tracing::info!(to = %req.to, connect = %req.connect, "originating a call");
+    let destination = Destination::Extension {
+        number: req.to.clone(),
+    };
+    spawn_call(
+        sw.clone(),
+        acd.clone(),
+        Start::Originate { then },
+        origin,
+        destination,
+        req.to,
+    )
+}
+
+impl Call {
+    /// Rings the first leg with the switch's own offer.
+    pub(super) fn originate(&mut self) {
+        let contacts = self.extension_contacts(&self.dialled.clone());
+        if contacts.is_empty() {
+            return self.finish(HangupCause::UserNotRegistered);
+        }
+        if !self.ensure_media() {
+            return;
+        }
+        let Some(port) = self.media.as_ref().and_then(|m| m.port(self.leg(Side::A))) else {
+            return self.finish(HangupCause::NetworkOutOfOrder);
+        };
+        self.sdp_session += 1;
+        let offer = negotiate::endpoint_offer(self.public_ip(), port, self.sdp_session);
+        self.a_forking = true;
+        self.ring(contacts, Some(offer.into_bytes()));
+    }
+
+    /// A response to one of the first leg's forks.
+    pub(super) fn on_a_fork_response(&mut self, i: usize, resp: Response) {
+        match resp.status_code.code() {
+            100 => {}
+            101..=199 => {
+                self.forks[i].provisional = true;
+                if self.forks[i].cancel_pending {
+                    return self.send_cancel(i);
+                }
+                if !self.a_sent_180 {
+                    self.a_sent_180 = true;
+                    self.a_chan.ringing();
+                }
+            }
+            200..=299 => self.a_answered(i, resp),
+            code => self.fork_failed(i, code),
+        }
+    }
+
+    /// A fork of the first leg failed; once all have, so has the call.
+    pub(super) fn a_fork_failed(&mut self) {
+        if self.forks.iter().all(|f| f.done) {
+            self.a_forking = false;
+            let cause = HangupCause::from_sip_status(self.best_failure.unwrap_or(480));
+            tracing::info!(call = %self.id, ?cause, "the originated leg did not answer");
+            self.finish(cause);
+        }
+    }
+
+    /// The first leg answered: acknowledge it, cancel the other devices, point
+    /// the media at it, and run the flow.
+    fn a_answered(&mut self, i: usize, resp: Response) {
+        let Some(mut dialog) = Dialog::uac(&self.forks[i].invite, &resp) else {
+            tracing::warn!(call = %self.id, "2xx without a usable To tag; ignoring");
+            return;
+        };
+        self.forks[i].done = true;
+        let target = self.forks[i].target;
+        let cseq = message::cseq(&self.forks[i].invite.headers)
+            .map(|c| c.0)
+            .unwrap_or(1);
+        let ack = dialog.request(rsip::Method::Ack, self.via(target.kind), None, Some(cseq));
+        let call_id = dialog.call_id.clone();
+        self.send_stateless(&call_id, SipMessage::Request(ack), target);
+        let neg = negotiate::audio_line(&resp.body)
+            .ok()
+            .flatten()
+            .as_ref()
+            .and_then(negotiate::choose);
+        if self.ended || !self.a_forking || neg.is_none() {
+            // lost the race, the call is over, or no codec we can play: release it
+            let bye = dialog.request(rsip::Method::Bye, self.via(target.kind), None, None);
+            self.sw.to_shard(
+                &call_id,
+                ShardMsg::Request {
+                    req: bye,
+                    target,
+                    owner: self.me.clone(),
+                    token: IGNORED,
+                },
+            );
+            if self.a_forking {
+                self.a_fork_failed();
+            }
+            return;
+        }
+        for j in 0..self.forks.len() {
+            if j != i && !self.forks[j].done {
+                self.cancel_fork(j);
+            }
+        }
+        self.a_forking = false;
+        self.a_call_id = call_id;
+        self.a_chan.info.sip_call_id = self.a_call_id.clone();
+        self.a_source = target;
+        self.a_invite = self.forks[i].invite.clone();
+        self.a_dialog = Some(dialog);
+        self.a_acked = true;
+        let a = self.leg(Side::A);
+        if let Some(m) = self.media.as_ref() {
+            m.send(Cmd::SignallingIp {
+                leg: a,
+                ip: target.addr.ip(),
+            });
+            if let Some((rtp, rtcp)) = sdp_remote(&resp.body) {
+                m.set_remote(a, rtp, rtcp);
+            }
+            m.send(Cmd::SetCodec {
+                leg: a,
+                neg: neg.clone(),
+            });
+        }
+        self.a_rate = neg.as_ref().map(|n| negotiate::pcm_rate(n, None));
+        self.endpoint = true;
+        self.a_chan.answer(&self.sw.bus);
+        tracing::info!(call = %self.id, "the originated leg answered");
+        if let Some(flow) = self.originating.take() {
+            self.start_flow(flow);
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! Operator routes on the HTTP port: place a call (`POST /calls`), hang one up
+//! by its id (`DELETE /calls/{call_id}`), and a voicemail box's messages
+//! (list, download the WAV, delete). They act on the switch directly, so
+//! they answer only a loopback peer — or, when `--admin-token` is set, any
+//! peer that sends `Authorization: Bearer <token>`. (The developer APIs with
+//! their keys are a layer of their own.) Errors are JSON:
+//! `{"error": {"code": "...", "message": "..."}}`.
+
+use std::net::SocketAddr;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+
+use super::AppState;
+use crate::call::b2bua::{originate, Originate, OriginateError};
+use crate::switch::CallInput;
+
+/// An operator route's refusal.
+pub struct OpError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl OpError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> OpError {
+        OpError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for OpError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// Loopback, or the admin token.
+fn allowed(s: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Result<(), OpError> {
+    match &s.admin_token {
+        Some(token) => {
+            let given = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or("");
+            if constant_time_eq(given.as_bytes(), token.as_bytes()) {
+                Ok(())
+            } else {
+                Err(OpError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "send Authorization: Bearer <admin token>",
+                ))
+            }
+        }
+        None if peer.ip().is_loopback() => Ok(()),
+        None => Err(OpError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "operator routes answer loopback peers only (set --admin-token to allow others)",
+        )),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn switch(s: &AppState) -> Result<&std::sync::Arc<crate::switch::Switch>, OpError> {
+    s.sw.as_ref().ok_or_else(|| {
+        OpError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the switch is not running",
+        )
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceCall {
+    /// Default: the default account.
+    account_id: Option<String>,
+    /// The extension to ring first.
+    to: String,
+    /// What it is connected to once it answers: any number the account can dial.
+    connect: String,
+    caller_id: Option<String>,
+    caller_name: Option<String>,
+}
+
+/// `POST /calls`: ring `to`, then connect it to `connect`. 201 with the call's id.
+pub async fn place(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Json<PlaceCall>, JsonRejection>,
+) -> Result<Response, OpError> {
+    allowed(&s, peer, &headers)?;
+    let sw = switch(&s)?;
+    let Json(req) =
+        body.map_err(|e| OpError::new(StatusCode::BAD_REQUEST, "invalid_request", e.body_text()))?;
+    for (field, v) in [("to", &req.to), ("connect", &req.connect)] {
+        if v.is_empty() || v.len() > 32 {
+            return Err(OpError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                format!("`{field}` must be 1 to 32 characters"),
+            ));
+        }
+    }
+    let account = match req.account_id {
+        Some(a) => a,
+        None => sw
+            .directory()
+            .default_account()
+            .map(|a| a.id.clone())
+            .ok_or_else(|| {
+                OpError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "no account_id and no default account",
+                )
+            })?,
+    };
+    let call = originate(
+        sw,
+        &s.acd,
+        Originate {
+            account,
+            to: req.to,
+            connect: req.connect,
+            caller_id: req.caller_id,
+            caller_name: req.caller_name,
+        },
+    )
+    .map_err(|e| {
+        let (status, code) = match &e {
+            OriginateError::UnknownAccount(_) => (StatusCode::NOT_FOUND, "unknown_account"),
+            OriginateError::UnknownExtension(_) => (StatusCode::NOT_FOUND, "unknown_extension"),
+            OriginateError::NotRegistered(_) => (StatusCode::CONFLICT, "not_registered"),
+            OriginateError::UnknownNumber(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "unknown_number")
+            }
+        };
+        OpError::new(status, code, e.to_string())
+    })?;
+    let body = serde_json::json!({ "call_id": call.id });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `DELETE /calls/{call_id}`: hang the call up (every leg). 204, or 404.
+pub async fn hang_up(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, OpError> {
+    allowed(&s, peer, &headers)?;
+    let sw = switch(&s)?;
+    let missing = || OpError::new(StatusCode::NOT_FOUND, "not_found", "no such call");
+    let id: crate::ids::CallId = id.parse().map_err(|_| missing())?;
+    let handle = sw
+        .calls_by_id
+        .get(&id)
+        .map(|h| h.clone())
+        .ok_or_else(missing)?;
+    let _ = handle.tx.send(CallInput::Hangup);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Account ids and box numbers in paths: what the dialplan allows.
+fn check_segment(v: &str) -> Result<(), OpError> {
+    let ok = (1..=64).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(OpError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such box",
+        ))
+    }
+}
+
+/// `GET /voicemail/{account}/{box}`: every message, oldest first.
+pub async fn list_voicemail(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path((account, mailbox)): Path<(String, String)>,
+) -> Result<Response, OpError> {
+    allowed(&s, peer, &headers)?;
+    let sw = switch(&s)?;
+    check_segment(&account)?;
+    check_segment(&mailbox)?;
+    if sw.directory().extension(&account, &mailbox).is_none() {
+        return Err(OpError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such box",
+        ));
+    }
+    let list = sw
+        .store
+        .voicemails(&account, &mailbox, false)
+        .await
+        .map_err(store_error)?;
+    let messages: Vec<serde_json::Value> = list
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "id": m.id,
+                "caller": m.caller,
+                "call_id": m.call_id,
+                "duration_ms": m.duration_ms,
+                "heard": m.heard,
+                "created_at": m.created_at,
+                "download": format!("/voicemail/{account}/{mailbox}/{}", m.id),
+            })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "box": mailbox, "messages": messages })).into_response())
+}
+
+/// The message a request names, after the guard.
+async fn message(
+    s: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    (account, mailbox, id): (String, String, String),
+) -> Result<crate::store::Voicemail, OpError> {
+    allowed(s, peer, headers)?;
+    switch(s)?
+        .store
+        .voicemail(&account, &mailbox, &id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| OpError::new(StatusCode::NOT_FOUND, "not_found", "no such message"))
+}
+
+/// `GET /voicemail/{account}/{box}/{id}`: the message as `audio/wav`.
+pub async fn download_voicemail(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(key): Path<(String, String, String)>,
+) -> Result<Response, OpError> {
+    let m = message(&s, peer, &headers, key).await?;
+    let bytes = tokio::fs::read(&m.path).await.map_err(|e| {
+        tracing::warn!(path = %m.path, error = %e, "voicemail file unreadable");
+        OpError::new(StatusCode::GONE, "file_missing", "the message's file is gone")
+    })?;
+    Ok(([(header::CONTENT_TYPE, "audio/wav")], bytes).into_response())
+}
+
+/// `DELETE /voicemail/{account}/{box}/{id}`: the row and its file. 204, or 404.
+pub async fn delete_voicemail(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(key): Path<(String, String, String)>,
+) -> Result<Response, OpError> {
+    let m = message(&s, peer, &headers, key).await?;
+    switch(&s)?
+        .store
+        .delete_voicemail(&m.account_id, &m.r#box, &m.id)
+        .await
+        .map_err(store_error)?;
+    if let Err(e) = tokio::fs::remove_file(&m.path).await {
+        tracing::warn!(path = %m.path, error = %e, "voicemail file not removed");
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+fn store_error(e: crate::store::StoreError) -> OpError {
+    tracing::error!(error = %e, "store error on an operator route");
+    OpError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store_unavailable",
+        "the store did not answer",
+    )
+}
