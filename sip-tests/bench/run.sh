@@ -10,6 +10,9 @@
 #   sip-tests/bench/run.sh rtp-sipp   # the same load played by SIPp from a pcap
 #   sip-tests/bench/run.sh transcode  # concurrent Opus<->PCMU calls transcoded by the switch
 #   sip-tests/bench/run.sh playback   # concurrent channels the switch plays music on hold to
+#   sip-tests/bench/run.sh queue-moh  # concurrent callers waiting in an ACD queue with music on hold
+#   sip-tests/bench/run.sh queue-calls  # calls/s IVR (key 1) -> queue -> agent, and plain extension
+#                                       # calls with the same hold time, in one run
 #   sip-tests/bench/run.sh all
 #   PEER=kamailio sip-tests/bench/run.sh register   # the same load against Kamailio (reference)
 #
@@ -28,6 +31,7 @@ work=$(mktemp -d /tmp/sy-bench.XXXXXX)
 SIP_PORT=${SIP_PORT:-25060}
 HTTP_PORT=${HTTP_PORT:-28080}
 USERS=${USERS:-2000}
+AGENTS=${AGENTS:-500}
 PCAP=${PCAP:-}
 sy_pid=""
 
@@ -51,6 +55,15 @@ gen_dialplan() {
     done
     # a dialplan app for the playback benchmark: an hour of music on hold
     printf '[[accounts.apps]]\nnumber = "9000"\nname = "Bench MOH"\nsteps = [ { moh = "default", seconds = 3600 } ]\n'
+    # an IVR menu (9200) whose key 1 waits in the queue "bench" (agents 10001..), and a
+    # queue nobody answers (9100: callers wait with music on hold)
+    printf '[[accounts.callflows]]\nnumber = "9200"\nname = "Bench IVR"\nstart = "menu"\n'
+    printf '[[accounts.callflows.nodes]]\nid = "menu"\nkind = "ivr_menu"\nprompt = [{ pause = 5 }]\noptions = { "1" = "q" }\n'
+    printf '[[accounts.callflows.nodes]]\nid = "q"\nkind = "queue"\nqueue = "bench"\n'
+    printf '[[accounts.queues]]\nid = "hold"\nname = "Hold"\nnumber = "9100"\nmax_wait = 3600\n'
+    printf '[[accounts.queues]]\nid = "bench"\nname = "Bench"\nstrategy = "rrmemory"\ntimeout = 5\nretry = 0\nmembers = ['
+    for ((i = 1; i <= AGENTS; i++)); do printf '"%s",' $((10000 + i)); done
+    printf ']\n'
   } > "$work/bench.toml"
   : > "$work/users.csv"
   echo "RANDOM" > "$work/users.csv"
@@ -187,6 +200,50 @@ while True: s.recv(65536)
   stop_switch
 }
 
+# Calls/s through IVR (key 1 by SIP INFO) -> queue -> agent, next to plain extension
+# calls with the same hold time: $AGENTS agents (10001..) registered at one SIPp UAS.
+bench_queue_calls() {
+  local hold=${HOLD_MS:-500}
+  echo "== calls/s: IVR -> queue -> agent vs plain extension calls (caller on the line ${hold} ms)"
+  start_switch
+  local uas_port=$((SIP_PORT + 100))
+  echo "SEQUENTIAL" > "$work/agents.csv"
+  for ((i = 1; i <= AGENTS; i++)); do n=$((10000 + i)); echo "$n;[authentication username=$n password=pw$n]" >> "$work/agents.csv"; done
+  "$SIPP" -sf "$here/reg_auth.xml" -inf "$work/agents.csv" 127.0.0.1:$SIP_PORT -i 127.0.0.1 -p $uas_port \
+    -m "$AGENTS" -r 200 -nostdin -timeout 30s >/dev/null 2>&1
+  echo "registered agents: $(metric switchyard_registrations)"
+  "$SIPP" -sf "$here/call_uas.xml" -i 127.0.0.1 -p $uas_port -nostdin -bg >/dev/null 2>&1 || true
+  sleep 2 # the queue driver sees the registrations within a second
+  for rate in ${CALL_RATES:-100 200 300 400}; do
+    local total=$((rate * 5))
+    for path in plain queue; do
+      local c0 c1 a0 a1 ok fail secs
+      a0=$(curl -s "http://127.0.0.1:$HTTP_PORT/queues" | python3 -c "import json,sys; q=[q for q in json.load(sys.stdin)['queues'] if q['queue_id']=='bench'][0]; print(q['answered'])")
+      c0=$(cpu_ticks)
+      if [ $path = plain ]; then
+        read -r ok fail secs < <(sipp_stats -sf "$here/call_uac.xml" 127.0.0.1:$SIP_PORT -i 127.0.0.1 -p 0 \
+          -key caller 10000 -au 10000 -ap pw10000 -key callee 10001 -r "$rate" -rp 1000 -m "$total" -l 20000 -d "$hold")
+      else
+        read -r ok fail secs < <(sipp_stats -sf "$here/ivr_uac.xml" 127.0.0.1:$SIP_PORT -i 127.0.0.1 -p 0 \
+          -key caller 10000 -au 10000 -ap pw10000 -key callee 9200 -r "$rate" -rp 1000 -m "$total" -l 20000 -d "$hold")
+      fi
+      c1=$(cpu_ticks)
+      sleep 1
+      a1=$(curl -s "http://127.0.0.1:$HTTP_PORT/queues" | python3 -c "import json,sys; q=[q for q in json.load(sys.stdin)['queues'] if q['queue_id']=='bench'][0]; print(q['answered'])")
+      local achieved fpct
+      achieved=$(python3 -c "print(int($ok / $secs) if $secs > 0 else 0)")
+      fpct=$(python3 -c "print(round(100.0 * $fail / max(1, $ok + $fail), 3))")
+      local extra=""
+      [ $path = queue ] && extra=", answered by an agent: $((a1 - a0))"
+      echo "target ${rate}/s $path: ${ok} ok, ${fail} failed (${fpct} %), ${achieved} calls/s, $(cpu_us "$c0" "$c1" "$ok") us CPU per call$extra"
+      sleep 2
+    done
+  done
+  pkill -f "call_uas.xml" 2>/dev/null || true
+  echo "RESULT active_calls_after=$(metric switchyard_active_calls) ports_in_use_after=$(metric switchyard_rtp_port_pairs_in_use)"
+  stop_switch
+}
+
 metric() { curl -s "http://127.0.0.1:$HTTP_PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 
 bench_rtp() {
@@ -291,6 +348,8 @@ case "${1:-all}" in
   rtp-sipp) bench_rtp_sipp ;;
   transcode) bench_media opus "concurrent Opus<->PCMU transcoded calls" "${MEDIA_CALLS:-200 300 400}" 10001 ;;
   playback) bench_media app "concurrent prompt playback channels (music on hold, PCMA)" "${MEDIA_CALLS:-500 1000 2000}" 9000 ;;
+  queue-moh) bench_media app "concurrent callers waiting in an ACD queue (music on hold, PCMA)" "${MEDIA_CALLS:-500 1000 1500}" 9100 ;;
+  queue-calls) bench_queue_calls ;;
   all) bench_register; bench_calls; bench_rtp ;;
-  *) echo "usage: $0 register|calls|calls-stale|rtp|rtp-sipp|transcode|playback|all" >&2; exit 2 ;;
+  *) echo "usage: $0 register|calls|calls-stale|rtp|rtp-sipp|transcode|playback|queue-moh|queue-calls|all" >&2; exit 2 ;;
 esac

@@ -260,7 +260,11 @@ pub async fn download_voicemail(
     let m = message(&s, peer, &headers, key).await?;
     let bytes = tokio::fs::read(&m.path).await.map_err(|e| {
         tracing::warn!(path = %m.path, error = %e, "voicemail file unreadable");
-        OpError::new(StatusCode::GONE, "file_missing", "the message's file is gone")
+        OpError::new(
+            StatusCode::GONE,
+            "file_missing",
+            "the message's file is gone",
+        )
     })?;
     Ok(([(header::CONTENT_TYPE, "audio/wav")], bytes).into_response())
 }

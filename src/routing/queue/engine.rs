@@ -80,8 +80,21 @@ struct Member {
 struct Queue {
     cfg: QueueConfig,
     members: Vec<Member>,
+    /// Member index by extension (rebuilt whenever the list changes).
+    index: HashMap<ExtensionNumber, usize>,
     rr_next: usize,
     counters: Counters,
+}
+
+impl Queue {
+    fn reindex(&mut self) {
+        self.index = self
+            .members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.ext.clone(), i))
+            .collect();
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -170,6 +183,7 @@ impl Acd {
             let q = self.queues.entry(key).or_insert_with(|| Queue {
                 cfg: cfg.clone(),
                 members: Vec::new(),
+                index: HashMap::new(),
                 rr_next: 0,
                 counters: Counters::default(),
             });
@@ -194,6 +208,7 @@ impl Acd {
                 q.members.push(m);
             }
             q.members.extend(old.into_iter().filter(|m| m.dynamic));
+            q.reindex();
             q.cfg = cfg;
         }
         let gone: Vec<CallId> = self
@@ -388,6 +403,7 @@ impl Acd {
                         calls: 0,
                         last_end: None,
                     });
+                    q.reindex();
                     n += 1;
                 }
                 None => {}
@@ -416,6 +432,7 @@ impl Acd {
                 n += 1;
                 if q.members[i].dynamic {
                     q.members.remove(i);
+                    q.reindex();
                 } else {
                     q.members[i].logged_in = false;
                 }
@@ -476,6 +493,13 @@ impl Acd {
     }
 
     fn expire(&mut self, now: Instant, out: &mut Vec<Action>) {
+        let any = self
+            .queues
+            .values()
+            .any(|q| q.cfg.max_wait.is_some() || q.cfg.leavewhenempty);
+        if !any {
+            return;
+        }
         let mut gone = Vec::new();
         for call in self.order.values() {
             let w = &self.waiting[call];
@@ -495,6 +519,9 @@ impl Acd {
     }
 
     fn announce(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if !self.queues.values().any(|q| q.cfg.announce_every.is_some()) {
+            return;
+        }
         let due: Vec<CallId> = self
             .waiting
             .iter()
@@ -538,41 +565,53 @@ impl Acd {
     }
 
     fn dispatch(&mut self, now: Instant, out: &mut Vec<Action>) {
-        if !self.agents.values().any(Agent::offerable) {
-            return;
-        }
-        let order: Vec<CallId> = self.order.values().copied().collect();
-        for call in order {
-            let w = self.waiting.get_mut(&call).expect("ordered caller waits");
+        // the agents free now; the loop ends as soon as none is left
+        let mut free: std::collections::HashSet<AgentKey> = self
+            .agents
+            .iter()
+            .filter(|(_, a)| a.offerable())
+            .map(|(k, _)| k.clone())
+            .collect();
+        let Acd {
+            order,
+            waiting,
+            queues,
+            agents,
+            rng,
+            ..
+        } = self;
+        for call in order.values() {
+            if free.is_empty() {
+                break;
+            }
+            let w = waiting.get_mut(call).expect("ordered caller waits");
             if !w.ringing.is_empty() || w.retry_at.is_some_and(|t| t > now) {
                 continue;
             }
-            let Some(q) = self.queues.get_mut(&w.queue) else {
+            let Some(q) = queues.get_mut(&w.queue) else {
                 continue;
             };
             let account = &w.queue.0;
-            let free = |m: &Member| {
-                m.logged_in
-                    && self
-                        .agents
-                        .get(&(account.clone(), m.ext.clone()))
-                        .is_some_and(Agent::offerable)
-            };
-            let cands: Vec<Candidate> = q
-                .members
+            // the queue's free members, in listed order (ties go to the first listed)
+            let mut cands: Vec<Candidate> = free
                 .iter()
-                .enumerate()
-                .filter(|(_, m)| free(m))
-                .map(|(idx, m)| Candidate {
-                    idx,
-                    penalty: m.penalty,
-                    calls: m.calls,
-                    last_end: m.last_end,
+                .filter(|k| &k.0 == account)
+                .filter_map(|k| q.index.get(&k.1).copied())
+                .filter(|&i| q.members[i].logged_in)
+                .map(|idx| {
+                    let m = &q.members[idx];
+                    Candidate {
+                        idx,
+                        penalty: m.penalty,
+                        calls: m.calls,
+                        last_end: m.last_end,
+                    }
                 })
                 .collect();
             if cands.is_empty() {
                 continue;
             }
+            cands.sort_by_key(|c| c.idx);
             let mut untried: Vec<Candidate> = cands
                 .iter()
                 .filter(|c| !w.tried.contains(&q.members[c.idx].ext))
@@ -588,24 +627,26 @@ impl Acd {
                 &untried,
                 q.members.len(),
                 &mut q.rr_next,
-                &mut self.rng,
+                rng,
             );
             if picked.is_empty() {
                 continue;
             }
-            let agents: Vec<ExtensionNumber> =
+            let chosen: Vec<ExtensionNumber> =
                 picked.iter().map(|i| q.members[*i].ext.clone()).collect();
-            for ext in &agents {
-                if let Some(a) = self.agents.get_mut(&(account.clone(), ext.clone())) {
-                    a.activity = Activity::Ringing(call);
+            for ext in &chosen {
+                let key = (account.clone(), ext.clone());
+                if let Some(a) = agents.get_mut(&key) {
+                    a.activity = Activity::Ringing(*call);
                 }
+                free.remove(&key);
                 w.tried.push(ext.clone());
             }
-            w.ringing = agents.clone();
+            w.ringing = chosen.clone();
             w.retry_at = None;
             out.push(Action::Offer {
-                call,
-                agents,
+                call: *call,
+                agents: chosen,
                 ring: q.cfg.timeout,
             });
         }
