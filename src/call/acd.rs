@@ -249,7 +249,7 @@ impl Driver {
                 self.dirty = true;
                 tick = Instant::now() + TICK;
             }
-            let actions = self.acd.poll(std::time::Instant::now());
+            let actions = self.acd.poll(Instant::now().into_std());
             self.dirty |= !actions.is_empty();
             for a in actions {
                 self.act(a);
@@ -269,7 +269,7 @@ impl Driver {
             .is_some_and(|d| Arc::ptr_eq(d, &dir))
         {
             let configs: Vec<QueueConfig> = dir.queues().to_vec();
-            let now = std::time::Instant::now();
+            let now = Instant::now().into_std();
             for a in self.acd.configure(configs, now) {
                 self.act(a);
             }
@@ -288,7 +288,7 @@ impl Driver {
     }
 
     fn on_msg(&mut self, msg: AcdMsg) {
-        let now = std::time::Instant::now();
+        let now = Instant::now().into_std();
         self.dirty = true;
         match msg {
             AcdMsg::Join {
@@ -592,7 +592,7 @@ impl Driver {
     }
 
     fn publish(&mut self) {
-        let now = std::time::Instant::now();
+        let now = Instant::now().into_std();
         let keys: Vec<QueueKey> = self.acd.queue_keys().cloned().collect();
         let mut queues = HashMap::with_capacity(keys.len());
         for key in keys {

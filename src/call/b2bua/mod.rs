@@ -18,6 +18,8 @@ mod legs;
 mod media;
 mod originate;
 mod queue;
+#[cfg(test)]
+mod tests;
 
 pub use originate::{originate, Originate, OriginateError};
 
