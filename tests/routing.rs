@@ -285,16 +285,34 @@ fn the_owner_hears_a_new_message_after_the_pin() {
     );
     assert!(sw.log_text().contains("wrong voicemail PIN"));
 
-    // 1003's PIN in the demo is 3001: the message (a 1 kHz tone) is played
+    // 1003's PIN in the demo is 3001: the message (a 1 kHz tone) is played; the
+    // owner presses 7 (RFC 4733) and it is deleted, row and file
     let sink = RtpSink::bind();
     let right = pin("3001", caller(&sw, "uac_mailbox.xml", "1003", "*97"))
         .key("rtp_port", sink.port)
-        .run();
-    right.assert_ok();
-    let st = sink.state();
-    assert!(
-        has_tone(&st.samples, 1000.0),
-        "the message's tone never reached the owner ({} packets)",
-        st.rtp_packets
+        .spawn();
+    let until = std::time::Instant::now() + Duration::from_secs(12);
+    while !has_tone(&sink.state().samples, 1000.0) {
+        assert!(
+            std::time::Instant::now() < until,
+            "the message's tone never reached the owner ({} packets)",
+            sink.state().rtp_packets
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    sink.send_digit('7');
+    right.wait().assert_ok();
+    let (status, body) = http_get(sw.http, "/voicemail/demo/1003").expect("GET");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(
+        v["messages"].as_array().map(Vec::len),
+        Some(0),
+        "deleted: {v}"
     );
+    let files = std::fs::read_dir(sw.tmp.path().join("data/voicemail/demo/1003"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(files, 0, "the message's file is removed");
+    assert!(sw.log_text().contains("voicemail deleted by its owner"));
 }

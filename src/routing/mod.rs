@@ -67,6 +67,12 @@ pub enum Command {
     },
     /// The owner heard this message.
     MarkHeard { message: String },
+    /// The owner deleted this message of `box` (stored at `path`).
+    DeleteMessage {
+        r#box: String,
+        message: String,
+        path: String,
+    },
     /// Answer and wait in an ACD queue: reported by [`Event::QueueEnded`] with `id`.
     Queue { queue: QueueId, id: u64 },
     /// Change the calling agent's queue state (answered by [`Event::AgentDone`]).

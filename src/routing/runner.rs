@@ -155,6 +155,15 @@ impl Cx<'_> {
         id
     }
 
+    /// Deletes a message of `box` (its row and its file).
+    pub fn delete_message(&mut self, r#box: &str, message: &str, path: &str) {
+        self.out.push(Command::DeleteMessage {
+            r#box: r#box.to_string(),
+            message: message.to_string(),
+            path: path.to_string(),
+        });
+    }
+
     pub fn mark_heard(&mut self, message: &str) {
         self.out.push(Command::MarkHeard {
             message: message.to_string(),

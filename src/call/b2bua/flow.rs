@@ -110,6 +110,24 @@ impl Call {
                         }
                     });
                 }
+                Command::DeleteMessage {
+                    r#box,
+                    message,
+                    path,
+                } => {
+                    let (store, account) = (self.sw.store.clone(), self.origin.account.id.clone());
+                    tracing::info!(call = %self.id, %r#box, %message, "voicemail deleted by its owner");
+                    tokio::spawn(async move {
+                        match store.delete_voicemail(&account, &r#box, &message).await {
+                            Ok(_) => {
+                                if let Err(e) = tokio::fs::remove_file(&path).await {
+                                    tracing::warn!(%path, error = %e, "voicemail file not removed");
+                                }
+                            }
+                            Err(e) => tracing::warn!(error = %e, "voicemail not deleted"),
+                        }
+                    });
+                }
                 Command::StopRecord => {
                     if let Some(m) = self.media.as_ref() {
                         m.send(Cmd::StopRecord);

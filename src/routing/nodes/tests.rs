@@ -337,7 +337,7 @@ fn voicemail_records_after_the_greeting_until_pound_or_the_limit() {
 }
 
 #[test]
-fn the_mailbox_asks_for_the_pin_then_plays_and_marks_each_message() {
+fn the_mailbox_asks_for_the_pin_then_replays_deletes_and_keeps_messages_by_key() {
     let f = Callflow::voicemail_check(AccountId::from("demo"), "1003");
     let t0 = Instant::now();
     let (mut r, cmds) = FlowRunner::start(f, false, t0, 0);
@@ -378,24 +378,41 @@ fn the_mailbox_asks_for_the_pin_then_plays_and_marks_each_message() {
         panic!("{cmds:?}")
     };
     assert_eq!(path, "/a.wav");
-    // a key skips the first message: it counts as heard, the second one plays
-    let cmds = r.on_event(&Event::Digit('5'), t0, 0);
+    // 1 during the message: it plays again from the start
+    let cmds = r.on_event(&Event::Digit('1'), t0, 0);
     assert_eq!(cmds[0], Command::StopPlay);
-    assert_eq!(
-        cmds[1],
-        Command::MarkHeard {
-            message: "m1".into()
-        }
-    );
-    let Some(Command::PlayFile { path, id: f2 }) = cmds.get(2).cloned() else {
+    let Some(Command::PlayFile { path, id: again }) = cmds.get(1).cloned() else {
         panic!("{cmds:?}")
     };
-    assert_eq!(path, "/b.wav");
+    assert_eq!(path, "/a.wav");
     assert!(
         r.on_event(&Event::PlayDone { id: f1 }, t0, 0).is_empty(),
         "stale"
     );
-    let cmds = r.on_event(&Event::PlayDone { id: f2 }, t0, 0);
+    // played to its end: the menu, then a wait for its key
+    let menu = played(&r.on_event(&Event::PlayDone { id: again }, t0, 0));
+    assert!(r.on_event(&Event::PlayDone { id: menu }, t0, 0).is_empty());
+    assert_eq!(r.deadline(), Some(t0 + Duration::from_secs(8)));
+    // 7: deleted (row and file), said so, the next message plays
+    let cmds = r.on_event(&Event::Digit('7'), t0, 0);
+    assert!(
+        cmds.contains(&Command::DeleteMessage {
+            r#box: "1003".into(),
+            message: "m1".into(),
+            path: "/a.wav".into()
+        }),
+        "{cmds:?}"
+    );
+    let deleted = played(&cmds);
+    let cmds = r.on_event(&Event::PlayDone { id: deleted }, t0, 0);
+    let Some(Command::PlayFile { path, id: f2 }) = cmds.first().cloned() else {
+        panic!("{cmds:?}")
+    };
+    assert_eq!(path, "/b.wav");
+    // silence after the menu keeps the message (heard) and goes on: no more
+    let menu = played(&r.on_event(&Event::PlayDone { id: f2 }, t0, 0));
+    r.on_event(&Event::PlayDone { id: menu }, t0, 0);
+    let cmds = r.on_timeout(t0 + Duration::from_secs(8), 0);
     assert_eq!(
         cmds[0],
         Command::MarkHeard {

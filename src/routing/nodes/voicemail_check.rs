@@ -1,6 +1,8 @@
 //! `*97`, the owner's voicemail: answer, ask for the PIN (keys, then `#`),
-//! and play every unheard message oldest first, each marked heard once it has
-//! played (a key skips to the next). Three wrong or missing PINs hang up.
+//! and play every unheard message oldest first. During a message or the menu
+//! after it, `1` plays it again, `7` deletes it, `9` (or `#`) keeps it and goes
+//! on; silence after the menu keeps it too. A kept message is marked heard.
+//! Three wrong or missing PINs hang up.
 
 use std::time::Duration;
 
@@ -21,8 +23,18 @@ const TRIES: u32 = 3;
 // phases, kept in `NodeState::member`
 const ASK: usize = 0;
 const CHECKING: usize = 1;
-const PLAYING: usize = 2;
-const BYE: usize = 3;
+/// Saying how many messages there are.
+const COUNT: usize = 2;
+/// A message plays.
+const PLAYING: usize = 3;
+/// The menu after a message plays, or waits for its key.
+const MENU: usize = 4;
+/// "Message deleted."
+const DELETED: usize = 5;
+const BYE: usize = 6;
+
+const MENU_TEXT: &str =
+    "To hear it again press 1, to delete it press 7, for the next message press 9.";
 
 fn say(text: &str) -> Vec<Step> {
     vec![Step::Say {
@@ -46,11 +58,13 @@ impl VoicemailCheck {
         Flow::Stay
     }
 
-    /// The next message, or the goodbye when there is none left.
-    fn next(&self, cx: &mut Cx) -> Flow {
+    /// The current message, or the goodbye when there is none left.
+    fn play_current(&self, cx: &mut Cx) -> Flow {
         let next = cx.state().queue.first().cloned();
         match next {
             Some((_, path)) => {
+                cx.state().member = PLAYING;
+                cx.wake_at(None);
                 cx.play_file(&path);
             }
             None => {
@@ -61,12 +75,39 @@ impl VoicemailCheck {
         Flow::Stay
     }
 
-    fn heard_one(&self, cx: &mut Cx) -> Flow {
+    /// Keeps the current message (heard) and goes on.
+    fn keep(&self, cx: &mut Cx) -> Flow {
         if !cx.state().queue.is_empty() {
             let (id, _) = cx.state().queue.remove(0);
             cx.mark_heard(&id);
         }
-        self.next(cx)
+        self.play_current(cx)
+    }
+
+    /// What a key does to the message playing or just played.
+    fn key(&self, cx: &mut Cx, d: char) -> Flow {
+        match d {
+            '1' => {
+                cx.stop_play();
+                self.play_current(cx)
+            }
+            '7' => {
+                cx.stop_play();
+                if !cx.state().queue.is_empty() {
+                    let (id, path) = cx.state().queue.remove(0);
+                    cx.delete_message(&self.r#box, &id, &path);
+                }
+                cx.state().member = DELETED;
+                cx.wake_at(None);
+                cx.play(say("Message deleted."));
+                Flow::Stay
+            }
+            '9' | '#' => {
+                cx.stop_play();
+                self.keep(cx)
+            }
+            _ => Flow::Stay,
+        }
     }
 }
 
@@ -103,7 +144,7 @@ impl Node for VoicemailCheck {
             (CHECKING, Event::Mailbox { id, messages }) if cx.is_pending(*id) => match messages {
                 None => self.ask(cx, "Sorry, that PIN is not valid. "),
                 Some(list) => {
-                    cx.state().member = PLAYING;
+                    cx.state().member = COUNT;
                     cx.state().queue = list.clone();
                     let n = list.len();
                     let text = match n {
@@ -115,20 +156,21 @@ impl Node for VoicemailCheck {
                     Flow::Stay
                 }
             },
-            // the count was said, or a message played to its end
+            (COUNT | DELETED, Event::PlayDone { id }) if cx.is_pending(*id) => {
+                self.play_current(cx)
+            }
+            // a message played to its end: the menu
             (PLAYING, Event::PlayDone { id }) if cx.is_pending(*id) => {
-                if cx.state().waiting_key {
-                    return self.heard_one(cx);
-                }
-                // the first PlayDone of this phase is the count; messages follow
-                cx.state().waiting_key = true;
-                self.next(cx)
+                cx.state().member = MENU;
+                cx.play(say(MENU_TEXT));
+                Flow::Stay
             }
-            // a key skips the rest of a message
-            (PLAYING, Event::Digit(_)) if cx.state().waiting_key => {
-                cx.stop_play();
-                self.heard_one(cx)
+            (MENU, Event::PlayDone { id }) if cx.is_pending(*id) => {
+                let at = cx.now() + KEY_WAIT;
+                cx.wake_at(Some(at));
+                Flow::Stay
             }
+            (PLAYING | MENU, Event::Digit(d)) => self.key(cx, *d),
             (BYE, Event::PlayDone { id }) if cx.is_pending(*id) => {
                 cx.hangup(HangupCause::NormalClearing)
             }
@@ -136,9 +178,11 @@ impl Node for VoicemailCheck {
         }
     }
     fn on_timeout(&self, cx: &mut Cx) -> Flow {
-        if cx.state().member == ASK {
-            return self.ask(cx, "");
+        match cx.state().member {
+            ASK => self.ask(cx, ""),
+            // no key after the menu: keep the message, go on
+            MENU => self.keep(cx),
+            _ => Flow::Stay,
         }
-        Flow::Stay
     }
 }
