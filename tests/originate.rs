@@ -220,3 +220,69 @@ fn voicemail_messages_are_listed_downloaded_and_deleted() {
     let (status, _) = http_get(sw.http, "/voicemail/demo/1999").expect("GET");
     assert_eq!(status, 404);
 }
+
+#[test]
+fn a_box_plays_its_own_uploaded_greeting_and_the_default_again_once_removed() {
+    let sw = Switch::start_default();
+    // 2 s of 600 Hz, 8 kHz mono PCM
+    let mut wav = Vec::new();
+    let samples: Vec<i16> = (0..16_000)
+        .map(|n| ((n as f64 / 8000.0 * 600.0 * 2.0 * std::f64::consts::PI).sin() * 12_000.0) as i16)
+        .collect();
+    let data_len = (samples.len() * 2) as u32;
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + data_len).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes());
+    wav.extend_from_slice(&8000u32.to_le_bytes());
+    wav.extend_from_slice(&16_000u32.to_le_bytes());
+    wav.extend_from_slice(&2u16.to_le_bytes());
+    wav.extend_from_slice(&16u16.to_le_bytes());
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&data_len.to_le_bytes());
+    for s in samples {
+        wav.extend_from_slice(&s.to_le_bytes());
+    }
+    let put = |body: &[u8]| {
+        let mut s = std::net::TcpStream::connect(sw.http).expect("connect");
+        use std::io::{Read, Write};
+        write!(
+            s,
+            "PUT /voicemail/demo/1005/greeting HTTP/1.0\r\nContent-Type: audio/wav\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .expect("head");
+        s.write_all(body).expect("body");
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out.split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse::<u16>().ok())
+            .unwrap_or(0)
+    };
+    assert_eq!(put(b"not a wav file at all"), 400);
+    assert_eq!(put(&wav), 204);
+
+    // 1005 is not registered: its box answers with the uploaded greeting
+    let heard = |sw: &Switch| {
+        let sink = RtpSink::bind();
+        caller(sw, "uac_voicemail.xml", "1001", "1005")
+            .key("rtp_port", sink.port)
+            .run()
+            .assert_ok();
+        let st = sink.state();
+        tone_frequency(&st.samples[400..12_000.min(st.samples.len())])
+    };
+    let f = heard(&sw);
+    assert!((f - 600.0).abs() < 15.0, "the greeting heard was {f:.0} Hz");
+    let (status, _) =
+        http_request(sw.http, "DELETE", "/voicemail/demo/1005/greeting", None).expect("DELETE");
+    assert_eq!(status, 204);
+    let f = heard(&sw);
+    assert!(
+        (f - 600.0).abs() > 50.0,
+        "the default greeting again, not {f:.0} Hz"
+    );
+}

@@ -121,6 +121,10 @@ pub enum NodeDef {
         invalid: Vec<Step>,
         /// Where the call goes when the retries are used up (else it is hung up).
         on_timeout: Option<String>,
+        /// The caller may also dial an extension of the account by its number
+        /// (digits, ended by `#` or a 2 s pause): a blind transfer to it.
+        #[serde(default)]
+        direct_dial: bool,
     },
     /// Answer and play steps, then go to `next` (or hang up).
     Play {

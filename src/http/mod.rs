@@ -45,6 +45,10 @@ pub fn app(state: AppState) -> Router {
             get(operator::list_voicemail),
         )
         .route(
+            "/voicemail/{account}/{mailbox}/greeting",
+            axum::routing::put(operator::put_greeting).delete(operator::delete_greeting),
+        )
+        .route(
             "/voicemail/{account}/{mailbox}/{id}",
             get(operator::download_voicemail).delete(operator::delete_voicemail),
         )

@@ -1,6 +1,6 @@
 //! Operator routes on the HTTP port: place a call (`POST /calls`), hang one up
-//! by its id (`DELETE /calls/{call_id}`), and a voicemail box's messages
-//! (list, download the WAV, delete). They act on the switch directly, so
+//! by its id (`DELETE /calls/{call_id}`), a voicemail box's messages (list,
+//! download the WAV, delete) and its own greeting (upload, remove). They act on the switch directly, so
 //! they answer only a loopback peer — or, when `--admin-token` is set, any
 //! peer that sends `Authorization: Bearer <token>`. (The developer APIs with
 //! their keys are a layer of their own.) Errors are JSON:
@@ -286,6 +286,77 @@ pub async fn delete_voicemail(
         tracing::warn!(path = %m.path, error = %e, "voicemail file not removed");
     }
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `PUT /voicemail/{account}/{box}/greeting`: the box's own greeting, a WAV
+/// file (PCM, any rate, mono or stereo; at most the body limit, 2 MB). 204.
+pub async fn put_greeting(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path((account, mailbox)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<Response, OpError> {
+    allowed(&s, peer, &headers)?;
+    let sw = switch(&s)?;
+    check_segment(&account)?;
+    check_segment(&mailbox)?;
+    if sw.directory().extension(&account, &mailbox).is_none() {
+        return Err(OpError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such box",
+        ));
+    }
+    let path = crate::call::b2bua::greeting_path(&sw.settings.data_dir, &account, &mailbox);
+    let dir = path
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let io = |e: std::io::Error| {
+        tracing::error!(error = %e, "greeting not written");
+        OpError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            "the greeting could not be stored",
+        )
+    };
+    tokio::fs::create_dir_all(&dir).await.map_err(io)?;
+    let staged = dir.join(format!(".{mailbox}-{}.wav", uuid::Uuid::new_v4()));
+    tokio::fs::write(&staged, &body).await.map_err(io)?;
+    // only a file the switch can play replaces the greeting
+    if let Err(e) = sw.settings.media.file(staged.clone(), 8000).await {
+        let _ = tokio::fs::remove_file(&staged).await;
+        return Err(OpError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_wav",
+            format!("not a playable WAV file: {e}"),
+        ));
+    }
+    tokio::fs::rename(&staged, &path).await.map_err(io)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `DELETE /voicemail/{account}/{box}/greeting`: back to the default greeting. 204, or 404.
+pub async fn delete_greeting(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path((account, mailbox)): Path<(String, String)>,
+) -> Result<Response, OpError> {
+    allowed(&s, peer, &headers)?;
+    let sw = switch(&s)?;
+    check_segment(&account)?;
+    check_segment(&mailbox)?;
+    let path = crate::call::b2bua::greeting_path(&sw.settings.data_dir, &account, &mailbox);
+    match tokio::fs::remove_file(&path).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
+        Err(_) => Err(OpError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no greeting of its own",
+        )),
+    }
 }
 
 fn store_error(e: crate::store::StoreError) -> OpError {

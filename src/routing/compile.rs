@@ -3,8 +3,9 @@
 //! refused bad plans before they were stored; what still fails here (a row
 //! written by hand) is reported, never a panic.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::nodes;
@@ -23,7 +24,12 @@ pub enum CompileError {
     BadKey(String),
 }
 
-pub fn callflow(account: AccountId, def: &CallflowDef) -> Result<Callflow, CompileError> {
+/// `extensions`: the account's extension numbers (what a menu's direct dial may reach).
+pub fn callflow(
+    account: AccountId,
+    def: &CallflowDef,
+    extensions: &Arc<HashSet<String>>,
+) -> Result<Callflow, CompileError> {
     let ids: HashMap<&str, NodeId> = def
         .nodes
         .iter()
@@ -75,6 +81,7 @@ pub fn callflow(account: AccountId, def: &CallflowDef) -> Result<Callflow, Compi
                 retries,
                 invalid,
                 on_timeout,
+                direct_dial,
             } => {
                 let mut keys = HashMap::new();
                 for (k, target) in options {
@@ -92,6 +99,11 @@ pub fn callflow(account: AccountId, def: &CallflowDef) -> Result<Callflow, Compi
                     retries: *retries,
                     invalid: invalid.clone(),
                     on_timeout: opt(on_timeout)?,
+                    direct: if *direct_dial {
+                        extensions.clone()
+                    } else {
+                        Arc::default()
+                    },
                 })
             }
             NodeDef::Play { id, steps, next } => Box::new(nodes::Play {

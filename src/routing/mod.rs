@@ -56,6 +56,9 @@ pub enum Command {
     /// Check `pin` against `box`'s PIN and, when it matches, list its unheard
     /// messages: answered by [`Event::Mailbox`] with `id`.
     OpenMailbox { r#box: String, pin: String, id: u64 },
+    /// Play `box`'s voicemail greeting — its recording when the owner uploaded
+    /// one, else the default prompt; reported by [`Event::PlayDone`] with `id`.
+    PlayGreeting { r#box: String, id: u64 },
     /// Play a stored message file; reported by [`Event::PlayDone`] with `id`.
     PlayFile { path: String, id: u64 },
     /// A menu decision to keep: the key (or `timeout`) at `node` and where the
@@ -278,11 +281,22 @@ pub struct Routes {
 impl Routes {
     /// Compiles stored callflows. A flow that does not compile (the validator
     /// keeps these out of the store) is left out with a warning.
-    pub fn compile(rows: &[crate::store::Callflow]) -> Routes {
+    /// `extensions`: each account's extension numbers (for menus' direct dial).
+    pub fn compile(
+        rows: &[crate::store::Callflow],
+        extensions: &HashMap<String, std::collections::HashSet<String>>,
+    ) -> Routes {
         let mut routes = Routes::default();
+        let mut by_account: HashMap<&str, Arc<std::collections::HashSet<String>>> = HashMap::new();
         for row in rows {
             let account = AccountId::from(row.account_id.as_str());
-            match compile::callflow(account.clone(), &row.def) {
+            let exts = by_account
+                .entry(row.account_id.as_str())
+                .or_insert_with(|| {
+                    Arc::new(extensions.get(&row.account_id).cloned().unwrap_or_default())
+                })
+                .clone();
+            match compile::callflow(account.clone(), &row.def, &exts) {
                 Ok(flow) => {
                     let flow = Arc::new(flow);
                     for did in &row.def.numbers {

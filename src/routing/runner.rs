@@ -37,8 +37,10 @@ pub struct NodeState {
     pub member: usize,
     /// An IVR menu waits for a key (its prompt has played).
     pub waiting_key: bool,
-    /// Keys collected so far (a PIN).
+    /// Keys collected so far (a PIN, a number dialled from a menu).
     pub digits: String,
+    /// A menu waits for more keys of a number.
+    pub collecting: bool,
     /// Messages still to play (id, file).
     pub queue: Vec<(String, String)>,
 }
@@ -138,6 +140,18 @@ impl Cx<'_> {
         self.out.push(Command::OpenMailbox {
             r#box: r#box.to_string(),
             pin: pin.to_string(),
+            id,
+        });
+        self.state.pending = Some(id);
+        id
+    }
+
+    /// Plays `box`'s voicemail greeting (answering first); the node waits for its id.
+    pub fn play_greeting(&mut self, r#box: &str) -> u64 {
+        self.answer();
+        let id = self.id();
+        self.out.push(Command::PlayGreeting {
+            r#box: r#box.to_string(),
             id,
         });
         self.state.pending = Some(id);

@@ -47,7 +47,14 @@ impl Directory {
             d.numbers.insert(n.number.clone(), n);
         }
         d.trunks = store.list_trunks().await?;
-        d.routes = std::sync::Arc::new(Routes::compile(&store.list_callflows().await?));
+        let mut numbers: HashMap<String, std::collections::HashSet<String>> = HashMap::new();
+        for (account, number) in d.extensions.keys() {
+            numbers
+                .entry(account.clone())
+                .or_default()
+                .insert(number.clone());
+        }
+        d.routes = std::sync::Arc::new(Routes::compile(&store.list_callflows().await?, &numbers));
         d.queues = store
             .list_queues()
             .await?

@@ -36,6 +36,17 @@ pub(super) struct Dialing {
     pub(super) deadline: Instant,
 }
 
+/// The prompt a box without a greeting of its own plays.
+const DEFAULT_GREETING: &str = "prompts/en/vm-greeting";
+
+/// Where a box's own greeting is kept (uploaded over HTTP), apart from its messages.
+pub fn greeting_path(data_dir: &std::path::Path, account: &str, r#box: &str) -> std::path::PathBuf {
+    data_dir
+        .join("voicemail-greetings")
+        .join(account)
+        .join(format!("{box}.wav"))
+}
+
 fn wall_secs() -> i64 {
     now_ms() / 1000
 }
@@ -97,6 +108,21 @@ impl Call {
                 Command::Record { r#box, max: _ } => self.record_voicemail(&r#box),
                 Command::OpenMailbox { r#box, pin, id } => self.open_mailbox(&r#box, &pin, id),
                 Command::PlayFile { path, id } => self.play_file(path, id),
+                Command::PlayGreeting { r#box, id } => {
+                    let own =
+                        greeting_path(&self.sw.settings.data_dir, &self.origin.account.id, &r#box);
+                    let default = self.sw.settings.media.resolve(DEFAULT_GREETING);
+                    let path = match (own.exists(), default) {
+                        (true, _) => own,
+                        (false, Ok(d)) => d,
+                        (false, Err(e)) => {
+                            tracing::warn!(error = %e, "no voicemail greeting");
+                            self.flow_event(Event::PlayDone { id });
+                            continue;
+                        }
+                    };
+                    self.play_file(path.display().to_string(), id)
+                }
                 Command::Audit {
                     node,
                     input,

@@ -21,6 +21,7 @@ mod queue;
 #[cfg(test)]
 mod tests;
 
+pub use flow::greeting_path;
 pub use originate::{originate, Originate, OriginateError};
 
 use crate::ids::CallId;

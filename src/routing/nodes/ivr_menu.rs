@@ -2,9 +2,12 @@
 //! key says. A key cuts the prompt short. After the prompt the menu waits
 //! `timeout` for a key; a wrong key plays `invalid` and the menu again, and
 //! after `retries` replays (timeouts or wrong keys) the call goes to
-//! `on_timeout` or is hung up.
+//! `on_timeout` or is hung up. With direct dial the caller may instead key
+//! in an extension's number (ended by `#` or a pause of [`INTER_DIGIT`]): a
+//! key that could begin an extension's number waits that long for more.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::dialplan::Step;
@@ -21,9 +24,32 @@ pub struct IvrMenu {
     pub retries: u32,
     pub invalid: Vec<Step>,
     pub on_timeout: Option<NodeId>,
+    /// Extension numbers the caller may dial directly (empty: no direct dial).
+    pub direct: Arc<HashSet<String>>,
 }
 
+/// The pause that ends a number keyed in for direct dial.
+pub const INTER_DIGIT: Duration = Duration::from_secs(2);
+
 impl IvrMenu {
+    /// What the keys the caller entered mean: an option, an extension's
+    /// number (direct dial), or nothing.
+    fn choose(&self, cx: &mut Cx, keyed: &str) -> Flow {
+        cx.state().collecting = false;
+        let mut chars = keyed.chars();
+        if let (Some(k), None) = (chars.next(), chars.clone().next()) {
+            if let Some((n, name)) = self.options.get(&k) {
+                cx.audit(&self.id, keyed, name);
+                return Flow::Goto(*n);
+            }
+        }
+        if self.direct.contains(keyed) {
+            cx.audit(&self.id, keyed, &format!("extension {keyed}"));
+            return cx.transfer(keyed);
+        }
+        self.again(cx, keyed, &self.invalid)
+    }
+
     /// Another try, or the way out when the tries are used up.
     fn again(&self, cx: &mut Cx, input: &str, before: &[Step]) -> Flow {
         if cx.state().tries >= self.retries {
@@ -65,16 +91,31 @@ impl Node for IvrMenu {
     fn on_event(&self, cx: &mut Cx, ev: &Event) -> Flow {
         match ev {
             Event::Digit(d) => {
-                if !cx.state().waiting_key {
+                if !cx.state().waiting_key && cx.state().digits.is_empty() {
                     cx.stop_play();
                 }
-                match self.options.get(d) {
-                    Some((n, name)) => {
-                        cx.audit(&self.id, &d.to_string(), name);
-                        Flow::Goto(*n)
-                    }
-                    None => self.again(cx, &d.to_string(), &self.invalid),
+                if self.direct.is_empty() {
+                    return self.choose(cx, &d.to_string());
                 }
+                if *d == '#' && !cx.state().digits.is_empty() {
+                    let keyed = std::mem::take(&mut cx.state().digits);
+                    return self.choose(cx, &keyed);
+                }
+                cx.state().digits.push(*d);
+                let keyed = cx.state().digits.clone();
+                if self
+                    .direct
+                    .iter()
+                    .any(|n| n.starts_with(&keyed) && *n != keyed)
+                {
+                    // could still become an extension's number: wait for more
+                    cx.state().collecting = true;
+                    let at = cx.now() + INTER_DIGIT;
+                    cx.wake_at(Some(at));
+                    return Flow::Stay;
+                }
+                cx.state().digits.clear();
+                self.choose(cx, &keyed)
             }
             Event::PlayDone { id } if cx.is_pending(*id) => {
                 cx.state().waiting_key = true;
@@ -86,6 +127,10 @@ impl Node for IvrMenu {
         }
     }
     fn on_timeout(&self, cx: &mut Cx) -> Flow {
+        if std::mem::take(&mut cx.state().collecting) {
+            let keyed = std::mem::take(&mut cx.state().digits);
+            return self.choose(cx, &keyed);
+        }
         self.again(cx, "timeout", &[])
     }
 }

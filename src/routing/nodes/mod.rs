@@ -6,7 +6,7 @@ mod agent_code;
 mod extension;
 mod external;
 mod hangup;
-mod ivr_menu;
+pub(crate) mod ivr_menu;
 mod play;
 mod queue;
 mod ring_group;

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::ivr_menu::INTER_DIGIT;
 use crate::dialplan::CallflowDef;
 use crate::events::HangupCause;
 use crate::ids::AccountId;
@@ -12,7 +13,8 @@ use crate::routing::{Callflow, Command, DialOutcome, DialTarget, Event, FlowRunn
 
 fn flow(text: &str) -> Arc<Callflow> {
     let def: CallflowDef = toml::from_str(text).expect("callflow parses");
-    Arc::new(compile::callflow(AccountId::from("demo"), &def).expect("compiles"))
+    let exts: std::collections::HashSet<String> = ["1001", "1002", "1003"].map(String::from).into();
+    Arc::new(compile::callflow(AccountId::from("demo"), &def, &Arc::new(exts)).expect("compiles"))
 }
 
 fn ext(n: &str) -> DialTarget {
@@ -103,6 +105,68 @@ fn a_key_during_the_prompt_cuts_it_and_rings_the_group_at_once() {
     assert_eq!(ring, Duration::from_secs(20), "the default ring");
     let trail: Vec<&str> = r.trail().iter().map(|t| t.1).collect();
     assert_eq!(trail, vec!["ivr_menu", "ring_group"]);
+}
+
+#[test]
+fn direct_dial_reaches_an_extension_and_keys_that_may_begin_one_wait() {
+    // extensions 1001..1003; option 1 may begin one, option 2 cannot
+    let menu = MENU.replace(
+        "on_timeout = \"operator\"",
+        "on_timeout = \"operator\"\n    direct_dial = true",
+    );
+    let t0 = Instant::now();
+    // 2: at once
+    let (mut r, _) = FlowRunner::start(flow(&menu), false, t0, 0);
+    let (_, targets, _) = dialled(&r.on_event(&Event::Digit('2'), t0, 0));
+    assert_eq!(targets, vec![ext("1004"), ext("1005")]);
+    // 1 0 0 2: waits after each key until the number is an extension's
+    let (mut r, _) = FlowRunner::start(flow(&menu), false, t0, 0);
+    assert_eq!(
+        r.on_event(&Event::Digit('1'), t0, 0),
+        vec![Command::StopPlay]
+    );
+    assert_eq!(r.deadline(), Some(t0 + INTER_DIGIT));
+    for d in ['0', '0'] {
+        assert!(r.on_event(&Event::Digit(d), t0, 0).is_empty());
+    }
+    let cmds = r.on_event(&Event::Digit('2'), t0, 0);
+    assert_eq!(
+        cmds,
+        vec![
+            Command::Audit {
+                node: "menu".into(),
+                input: "1002".into(),
+                outcome: "extension 1002".into()
+            },
+            Command::Transfer {
+                number: "1002".into()
+            }
+        ]
+    );
+    assert!(r.is_done());
+    // 1, then a pause: option 1
+    let (mut r, _) = FlowRunner::start(flow(&menu), false, t0, 0);
+    r.on_event(&Event::Digit('1'), t0, 0);
+    let (_, targets, _) = dialled(&r.on_timeout(t0 + INTER_DIGIT, 0));
+    assert_eq!(targets, vec![ext("1002")], "sales rings 1002 first");
+    // 1 0 #: no option, no extension: invalid, the menu again
+    let (mut r, _) = FlowRunner::start(flow(&menu), false, t0, 0);
+    r.on_event(&Event::Digit('1'), t0, 0);
+    r.on_event(&Event::Digit('0'), t0, 0);
+    let cmds = r.on_event(&Event::Digit('#'), t0, 0);
+    assert_eq!(
+        cmds[0],
+        Command::Audit {
+            node: "menu".into(),
+            input: "10".into(),
+            outcome: "invalid".into()
+        }
+    );
+    played(&cmds);
+    // without direct dial, 1 is option 1 at once
+    let (mut r, _) = FlowRunner::start(flow(MENU), false, t0, 0);
+    let (_, targets, _) = dialled(&r.on_event(&Event::Digit('1'), t0, 0));
+    assert_eq!(targets, vec![ext("1002")]);
 }
 
 #[test]
@@ -307,13 +371,23 @@ fn voicemail_records_after_the_greeting_until_pound_or_the_limit() {
         max_seconds = 30
         "#,
     );
+    let greeting = |cmds: &[Command]| {
+        cmds.iter()
+            .find_map(|c| match c {
+                Command::PlayGreeting { r#box, id } if r#box == "1003" => Some(*id),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no greeting in {cmds:?}"))
+    };
     let t0 = Instant::now();
     let (mut r, cmds) = FlowRunner::start(f.clone(), false, t0, 0);
     assert_eq!(cmds[0], Command::Answer);
-    let greeting = played(&cmds);
+    let g = greeting(&cmds);
     // a key during the greeting does not start or stop anything
     assert!(r.on_event(&Event::Digit('#'), t0, 0).is_empty());
-    let cmds = r.on_event(&Event::PlayDone { id: greeting }, t0, 0);
+    // the box's greeting, then the tone, then the recording
+    let tone = played(&r.on_event(&Event::PlayDone { id: g }, t0, 0));
+    let cmds = r.on_event(&Event::PlayDone { id: tone }, t0, 0);
     assert_eq!(
         cmds,
         vec![Command::Record {
@@ -331,7 +405,14 @@ fn voicemail_records_after_the_greeting_until_pound_or_the_limit() {
     );
     // the time limit ends a message the same way
     let (mut r, cmds) = FlowRunner::start(f, false, t0, 0);
-    r.on_event(&Event::PlayDone { id: played(&cmds) }, t0, 0);
+    let tone = played(&r.on_event(
+        &Event::PlayDone {
+            id: greeting(&cmds),
+        },
+        t0,
+        0,
+    ));
+    r.on_event(&Event::PlayDone { id: tone }, t0, 0);
     let cmds = r.on_timeout(t0 + Duration::from_secs(30), 0);
     assert_eq!(cmds[0], Command::StopRecord);
 }

@@ -1,5 +1,6 @@
 //! `voicemail`: the caller leaves a message in an extension's box. The switch
-//! answers, plays the greeting and a tone, and records the caller until `#`,
+//! answers, plays the box's greeting (its own recording if one was uploaded,
+//! else the default prompt) and a tone, and records the caller until `#`,
 //! `max_seconds`, or the caller hangs up (the usual way); `#` or the time
 //! limit is followed by a short goodbye. The call stores the message and
 //! announces it (`voicemail_new`).
@@ -21,6 +22,7 @@ pub struct Voicemail {
 const GREETING: u32 = 0;
 const RECORDING: u32 = 1;
 const GOODBYE: u32 = 2;
+const TONE: u32 = 3;
 
 impl Voicemail {
     fn goodbye(&self, cx: &mut Cx) -> Flow {
@@ -43,22 +45,21 @@ impl Node for Voicemail {
         "voicemail"
     }
     fn enter(&self, cx: &mut Cx) -> Flow {
-        cx.play(vec![
-            Step::Play {
-                path: "prompts/en/vm-greeting".into(),
-                barge_in: false,
-            },
-            Step::Tone {
-                tone: ToneName::RingbackEu,
-                seconds: 1,
-            },
-        ]);
+        cx.play_greeting(&self.r#box);
         cx.state().tries = GREETING;
         Flow::Stay
     }
     fn on_event(&self, cx: &mut Cx, ev: &Event) -> Flow {
         match (cx.state().tries, ev) {
             (GREETING, Event::PlayDone { id }) if cx.is_pending(*id) => {
+                cx.play(vec![Step::Tone {
+                    tone: ToneName::RingbackEu,
+                    seconds: 1,
+                }]);
+                cx.state().tries = TONE;
+                Flow::Stay
+            }
+            (TONE, Event::PlayDone { id }) if cx.is_pending(*id) => {
                 cx.record(&self.r#box, self.max);
                 cx.state().tries = RECORDING;
                 let at = cx.now() + self.max;
