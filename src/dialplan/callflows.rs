@@ -132,8 +132,9 @@ pub enum NodeDef {
         steps: Vec<Step>,
         next: Option<String>,
     },
-    /// Go to `then` on the listed days between `from` and `to` (local time at
-    /// `utc_offset_minutes`), else to `otherwise`.
+    /// Go to `then` on the listed days between `from` and `to` (local time in
+    /// `time_zone`, an IANA name such as `America/New_York`, or at the fixed
+    /// `utc_offset_minutes`), except on `holidays`; else to `otherwise`.
     TimeCondition {
         id: String,
         days: Vec<Weekday>,
@@ -143,6 +144,12 @@ pub enum NodeDef {
         to: String,
         #[serde(default)]
         utc_offset_minutes: i32,
+        /// IANA time zone (daylight saving followed); overrides the offset.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        time_zone: Option<String>,
+        /// `YYYY-MM-DD` local dates on which the condition never holds.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        holidays: Vec<String>,
         then: String,
         otherwise: String,
     },

@@ -163,6 +163,14 @@ pub enum Problem {
     BadTime(String),
     /// A callflow names a queue its account does not define.
     UnknownQueue(String),
+    /// Nodes that lead back to themselves without waiting for anything (the path).
+    CycleWithoutPrompt(String),
+    /// Not an IANA time zone name.
+    BadTimeZone(String),
+    /// Not a `YYYY-MM-DD` date.
+    BadDate(String),
+    /// Set together with the named field, which it contradicts.
+    Conflicts(&'static str),
 }
 
 impl fmt::Display for Problem {
@@ -229,6 +237,16 @@ impl fmt::Display for Problem {
             }
             Problem::BadTime(v) => write!(f, "{v:?} is not a time of day (HH:MM, 00:00 to 24:00)"),
             Problem::UnknownQueue(v) => write!(f, "queue {v:?} is not defined in this account"),
+            Problem::BadTimeZone(v) => write!(
+                f,
+                "{v:?} is not an IANA time zone (e.g. \"America/New_York\")"
+            ),
+            Problem::BadDate(v) => write!(f, "{v:?} is not a date (YYYY-MM-DD)"),
+            Problem::Conflicts(other) => write!(f, "cannot be set together with `{other}`"),
+            Problem::CycleWithoutPrompt(path) => write!(
+                f,
+                "the call would go round {path} forever without a prompt, menu or dial"
+            ),
         }
     }
 }

@@ -22,6 +22,10 @@ pub enum CompileError {
     BadTime(String),
     #[error("{0:?} is not a phone key")]
     BadKey(String),
+    #[error("{0:?} is not an IANA time zone")]
+    BadZone(String),
+    #[error("{0:?} is not a date (YYYY-MM-DD)")]
+    BadDate(String),
 }
 
 /// `extensions`: the account's extension numbers (what a menu's direct dial may reach).
@@ -117,6 +121,8 @@ pub fn callflow(
                 from,
                 to,
                 utc_offset_minutes,
+                time_zone,
+                holidays,
                 then,
                 otherwise,
             } => Box::new(nodes::TimeCondition {
@@ -125,6 +131,20 @@ pub fn callflow(
                 from: parse_hhmm(from).ok_or_else(|| CompileError::BadTime(from.clone()))?,
                 to: parse_hhmm(to).ok_or_else(|| CompileError::BadTime(to.clone()))?,
                 utc_offset_minutes: *utc_offset_minutes,
+                zone: match time_zone {
+                    Some(z) => Some(
+                        z.parse::<chrono_tz::Tz>()
+                            .map_err(|_| CompileError::BadZone(z.clone()))?,
+                    ),
+                    None => None,
+                },
+                holidays: holidays
+                    .iter()
+                    .map(|d| {
+                        chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                            .map_err(|_| CompileError::BadDate(d.clone()))
+                    })
+                    .collect::<Result<_, _>>()?,
                 then: at(then)?,
                 otherwise: at(otherwise)?,
             }),

@@ -78,6 +78,88 @@ pub(super) fn check(
             check_node(c, &nt, node, account, extensions);
         }
     }
+    cycles(c, at, account);
+}
+
+/// A loop the call could go round forever without waiting for anything: time
+/// conditions and transfers (to a callflow of the account) leading back to
+/// where they started, no prompt, menu or dial on the way.
+fn cycles(c: &mut Checker, at: &str, account: &AccountDef) {
+    // nodes by (flow index, node index); an edge only from a node that does not wait
+    let flows = &account.callflows;
+    let start_of = |number: &str| {
+        flows.iter().enumerate().find_map(|(fi, f)| {
+            (f.number == number)
+                .then(|| f.nodes.iter().position(|n| n.id() == f.start))
+                .flatten()
+                .map(|ni| (fi, ni))
+        })
+    };
+    let edges = |fi: usize, ni: usize| -> Vec<(usize, usize)> {
+        let flow = &flows[fi];
+        let local = |id: &str| {
+            flow.nodes
+                .iter()
+                .position(|n| n.id() == id)
+                .map(|n| (fi, n))
+        };
+        match &flow.nodes[ni] {
+            NodeDef::TimeCondition {
+                then, otherwise, ..
+            } => [local(then), local(otherwise)]
+                .into_iter()
+                .flatten()
+                .collect(),
+            NodeDef::Transfer { number, .. } => start_of(number).into_iter().collect(),
+            _ => Vec::new(),
+        }
+    };
+    // depth-first search with colours: 1 on the path, 2 done
+    let mut colour: HashMap<(usize, usize), u8> = HashMap::new();
+    let mut reported = false;
+    for fi in 0..flows.len() {
+        for ni in 0..flows[fi].nodes.len() {
+            if reported || colour.contains_key(&(fi, ni)) {
+                continue;
+            }
+            let mut stack = vec![((fi, ni), edges(fi, ni), 0usize)];
+            colour.insert((fi, ni), 1);
+            while let Some((node, next, i)) = stack.last_mut() {
+                let node = *node;
+                if *i >= next.len() {
+                    colour.insert(node, 2);
+                    stack.pop();
+                    continue;
+                }
+                let to = next[*i];
+                *i += 1;
+                match colour.get(&to) {
+                    Some(1) => {
+                        let path: Vec<String> = stack
+                            .iter()
+                            .skip_while(|(n, _, _)| *n != to)
+                            .map(|((f, n), _, _)| {
+                                format!("{}/{}", flows[*f].number, flows[*f].nodes[*n].id())
+                            })
+                            .collect();
+                        let (f, n) = to;
+                        c.push(
+                            format!("{at}.callflows[{f}].nodes[{n}]"),
+                            Problem::CycleWithoutPrompt(path.join(" -> ")),
+                        );
+                        reported = true;
+                        break;
+                    }
+                    Some(_) => {}
+                    None => {
+                        colour.insert(to, 1);
+                        let e = edges(to.0, to.1);
+                        stack.push((to, e, 0));
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// One key of a phone: `0`-`9`, `*` or `#`.
@@ -204,10 +286,28 @@ fn check_node(
             from,
             to,
             utc_offset_minutes,
+            time_zone,
+            holidays,
             ..
         } => {
             if days.is_empty() {
                 c.push(format!("{nt}.days"), Problem::Empty);
+            }
+            if let Some(z) = time_zone {
+                if z.parse::<chrono_tz::Tz>().is_err() {
+                    c.push(format!("{nt}.time_zone"), Problem::BadTimeZone(z.clone()));
+                }
+                if *utc_offset_minutes != 0 {
+                    c.push(
+                        format!("{nt}.utc_offset_minutes"),
+                        Problem::Conflicts("time_zone"),
+                    );
+                }
+            }
+            for (hi, d) in holidays.iter().enumerate() {
+                if chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err() || d.len() != 10 {
+                    c.push(format!("{nt}.holidays[{hi}]"), Problem::BadDate(d.clone()));
+                }
             }
             for (field, v) in [("from", from), ("to", to)] {
                 if parse_hhmm(v).is_none() {
@@ -359,5 +459,127 @@ mod tests {
                 .expect("demo is valid");
         assert_eq!(plan.accounts[0].callflows.len(), 2);
         assert_eq!(plan.accounts[0].queues.len(), 1);
+    }
+
+    #[test]
+    fn loops_without_a_prompt_are_refused_with_their_path() {
+        // within one flow: two time conditions sending the call to each other
+        let got = issues(
+            r#"
+            [[accounts.callflows]]
+            number = "8000"
+            name = "Main"
+            start = "a"
+            [[accounts.callflows.nodes]]
+            id = "a"
+            kind = "time_condition"
+            days = ["mon"]
+            from = "09:00"
+            to = "17:00"
+            then = "b"
+            otherwise = "open"
+            [[accounts.callflows.nodes]]
+            id = "b"
+            kind = "time_condition"
+            days = ["tue"]
+            from = "09:00"
+            to = "17:00"
+            then = "open"
+            otherwise = "a"
+            [[accounts.callflows.nodes]]
+            id = "open"
+            kind = "play"
+            steps = [{ pause = 1 }]
+            "#,
+        );
+        assert!(
+            got.iter().any(|l| l.contains("8000/a -> 8000/b forever")),
+            "{got:#?}"
+        );
+        // across flows: 8000 transfers to 8001 which transfers back
+        let got = issues(
+            r#"
+            [[accounts.callflows]]
+            number = "8000"
+            name = "A"
+            start = "t"
+            [[accounts.callflows.nodes]]
+            id = "t"
+            kind = "transfer"
+            number = "8001"
+            [[accounts.callflows]]
+            number = "8001"
+            name = "B"
+            start = "t"
+            [[accounts.callflows.nodes]]
+            id = "t"
+            kind = "transfer"
+            number = "8000"
+            "#,
+        );
+        assert!(
+            got.iter().any(|l| l.contains("8000/t -> 8001/t forever")),
+            "{got:#?}"
+        );
+        // a loop through a menu waits for the caller: fine
+        let got = issues(
+            r#"
+            [[accounts.callflows]]
+            number = "8000"
+            name = "A"
+            start = "m"
+            [[accounts.callflows.nodes]]
+            id = "m"
+            kind = "ivr_menu"
+            prompt = [{ pause = 1 }]
+            options = { "1" = "again" }
+            [[accounts.callflows.nodes]]
+            id = "again"
+            kind = "transfer"
+            number = "8000"
+            "#,
+        );
+        let flows: Vec<&String> = got.iter().filter(|l| l.contains(".callflows[")).collect();
+        assert!(flows.is_empty(), "{flows:#?}");
+    }
+
+    #[test]
+    fn time_zones_and_holidays_are_checked() {
+        let got = issues(
+            r#"
+            [[accounts.callflows]]
+            number = "8000"
+            name = "Hours"
+            start = "t"
+            [[accounts.callflows.nodes]]
+            id = "t"
+            kind = "time_condition"
+            days = ["mon"]
+            from = "09:00"
+            to = "17:00"
+            time_zone = "Mars/Olympus"
+            utc_offset_minutes = 60
+            holidays = ["2026-12-25", "25.12.2026"]
+            then = "p"
+            otherwise = "p"
+            [[accounts.callflows.nodes]]
+            id = "p"
+            kind = "play"
+            steps = [{ pause = 1 }]
+            "#,
+        );
+        let want = [
+            "accounts[0].callflows[0].nodes[0].time_zone: \"Mars/Olympus\" is not an IANA time zone",
+            "accounts[0].callflows[0].nodes[0].utc_offset_minutes: cannot be set together with `time_zone`",
+            "accounts[0].callflows[0].nodes[0].holidays[1]: \"25.12.2026\" is not a date (YYYY-MM-DD)",
+        ];
+        for w in want {
+            assert!(
+                got.iter().any(|g| g.starts_with(w)),
+                "missing {w:?} in {got:#?}"
+            );
+        }
+        let flows = got.iter().filter(|l| l.contains(".callflows[")).count();
+        assert_eq!(flows, 3, "{got:#?}");
     }
 }

@@ -336,6 +336,46 @@ fn time_conditions_pick_by_weekday_and_hour_at_their_offset() {
 }
 
 #[test]
+fn office_hours_follow_the_time_zone_and_close_on_holidays() {
+    let f = flow(
+        r#"
+        number = "8300"
+        name = "Hours"
+        start = "open"
+        [[nodes]]
+        id = "open"
+        kind = "time_condition"
+        days = ["mon", "tue", "wed", "thu", "fri"]
+        from = "09:00"
+        to = "17:00"
+        time_zone = "America/New_York"
+        holidays = ["2026-12-07"]
+        then = "desk"
+        otherwise = "closed"
+        [[nodes]]
+        id = "desk"
+        kind = "extension"
+        number = "1001"
+        [[nodes]]
+        id = "closed"
+        kind = "hangup"
+        reason = "unavailable"
+        "#,
+    );
+    let t0 = Instant::now();
+    let closed = vec![Command::Hangup(HangupCause::UserNotRegistered)];
+    // Monday 2026-07-06, 13:30 UTC: 09:30 daylight time in New York (08:30 at a fixed -5 h)
+    let (_, cmds) = FlowRunner::start(f.clone(), false, t0, 1_783_344_600);
+    assert_eq!(dialled(&cmds).1, vec![ext("1001")], "open in summer time");
+    // Monday 2026-12-07 10:00 EST, but a holiday
+    let (_, cmds) = FlowRunner::start(f.clone(), false, t0, 1_796_655_600);
+    assert_eq!(cmds, closed, "closed on the holiday");
+    // the next day, same time: open
+    let (_, cmds) = FlowRunner::start(f, false, t0, 1_796_655_600 + 86_400);
+    assert_eq!(dialled(&cmds).1, vec![ext("1001")]);
+}
+
+#[test]
 fn a_flow_that_loops_without_waiting_is_hung_up() {
     let f = flow(
         r#"
