@@ -103,6 +103,49 @@ fn a_busy_member_does_not_end_the_group_the_other_answers() {
 }
 
 #[test]
+fn a_member_already_on_a_call_is_skipped() {
+    let sw = Switch::start_default();
+    let events = sw.events();
+    let (dave_rtp, eve_rtp, a_rtp) = (RtpSink::bind(), RtpSink::bind(), RtpSink::bind());
+    let dave = phone_at(
+        &sw,
+        "1004",
+        "uas_answer.xml",
+        free_port(),
+        Some(dave_rtp.port),
+    );
+    let eve = phone_at(
+        &sw,
+        "1005",
+        "uas_answer.xml",
+        free_port(),
+        Some(eve_rtp.port),
+    );
+    // 1001 talks to 1004 for a while
+    let first = caller(&sw, "uac_hold_on.xml", "1001", "1004")
+        .key("rtp_port", a_rtp.port)
+        .key("hold", 6000)
+        .spawn();
+    events.wait_for(Duration::from_secs(5), |e| count(e, "channel_bridge") >= 2);
+    // meanwhile 1002 calls support: 1004 is on a call, only 1005 rings
+    let out = caller(&sw, "uac_call.xml", "1002", "8200").run();
+    out.assert_ok();
+    assert_received(&out, &[200]);
+    first.wait().assert_ok();
+    let dave = dave.wait();
+    dave.assert_ok();
+    assert_eq!(
+        dave.received_methods(),
+        vec!["INVITE", "ACK", "BYE"],
+        "one call only"
+    );
+    let eve = eve.wait();
+    eve.assert_ok();
+    assert_eq!(eve.received_methods(), vec!["INVITE", "ACK", "BYE"]);
+    assert!(sw.log_text().contains("on a call: skipped"));
+}
+
+#[test]
 fn a_sequential_group_moves_on_from_a_member_that_does_not_answer() {
     let sw = Switch::start(SwitchOpts {
         dialplan_patch: vec![(

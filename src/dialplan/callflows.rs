@@ -92,16 +92,23 @@ pub enum NodeDef {
         ring_seconds: u32,
         next: Option<String>,
     },
-    /// Ring a group of extensions with a strategy.
+    /// Ring a group of extensions (or E.164 numbers) with a strategy.
     RingGroup {
         id: String,
         name: String,
+        /// Extensions of the account, or E.164 numbers rung through its trunk.
         members: Vec<String>,
         #[serde(default)]
         strategy: RingStrategy,
         /// How long the group rings (simultaneous) or each member rings (the others).
         #[serde(default = "default_ring")]
         ring_seconds: u32,
+        /// The most the whole group rings (the one-after-another strategies).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group_seconds: Option<u32>,
+        /// Ring members that are on a call already (else they are skipped).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        ring_busy: bool,
         next: Option<String>,
     },
     /// Answer, play `prompt`, and go where the caller's key says.

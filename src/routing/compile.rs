@@ -67,6 +67,8 @@ pub fn callflow(
                 members,
                 strategy,
                 ring_seconds,
+                group_seconds,
+                ring_busy,
                 next,
             } => Box::new(nodes::RingGroup {
                 id: id.clone(),
@@ -74,6 +76,8 @@ pub fn callflow(
                 members: members.clone(),
                 strategy: *strategy,
                 ring: secs(*ring_seconds),
+                group: group_seconds.map(secs),
+                ring_busy: *ring_busy,
                 next: opt(next)?,
                 rotation: AtomicUsize::new(0),
             }),

@@ -29,6 +29,9 @@ pub use runner::{Cx, Flow, FlowRunner, Node, NodeId, NodeState};
 pub enum DialTarget {
     /// Every registered device of an extension of the call's account.
     Extension(String),
+    /// The same, unless the extension is on a call already (then it is
+    /// skipped, as if busy).
+    IdleExtension(String),
     /// An outside number, through the account's trunk.
     External(String),
 }

@@ -41,6 +41,8 @@ pub struct NodeState {
     pub digits: String,
     /// A menu waits for more keys of a number.
     pub collecting: bool,
+    /// A group stops ringing members at this time.
+    pub until: Option<Instant>,
     /// Messages still to play (id, file).
     pub queue: Vec<(String, String)>,
 }

@@ -57,6 +57,8 @@ pub struct Switch {
     pub calls: DashMap<String, CallHandle>,
     /// Live calls by their own id (for commands from outside: hang up, …).
     pub calls_by_id: DashMap<crate::ids::CallId, CallHandle>,
+    /// Extensions on a call, with how many (placed, or answered), by (account, number).
+    busy: DashMap<(String, String), u32>,
     pub bus: Bus,
     pub metrics: Arc<Metrics>,
     pub ports: Arc<PortPool>,
@@ -106,6 +108,7 @@ impl Switch {
             limiter,
             calls: DashMap::new(),
             calls_by_id: DashMap::new(),
+            busy: DashMap::new(),
             bus,
             metrics,
             ports,
@@ -123,6 +126,32 @@ impl Switch {
 
     pub fn admission(&self) -> Option<&Arc<dyn Admission>> {
         self.admission.get()
+    }
+
+    /// An extension starts a call (placed one, or answered one).
+    pub fn mark_busy(&self, account: &str, ext: &str) {
+        *self
+            .busy
+            .entry((account.to_string(), ext.to_string()))
+            .or_default() += 1;
+    }
+
+    /// One of its calls is over.
+    pub fn unmark_busy(&self, account: &str, ext: &str) {
+        let key = (account.to_string(), ext.to_string());
+        if let dashmap::mapref::entry::Entry::Occupied(mut e) = self.busy.entry(key) {
+            *e.get_mut() = e.get().saturating_sub(1);
+            if *e.get() == 0 {
+                e.remove();
+            }
+        }
+    }
+
+    /// Whether an extension is on a call.
+    pub fn is_busy(&self, account: &str, ext: &str) -> bool {
+        self.busy
+            .get(&(account.to_string(), ext.to_string()))
+            .is_some_and(|n| *n > 0)
     }
 
     pub fn directory(&self) -> Arc<Directory> {

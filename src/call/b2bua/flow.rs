@@ -290,11 +290,22 @@ impl Call {
         }
     }
 
-    fn contacts(&self, targets: &[DialTarget]) -> Vec<Contact> {
+    /// The contacts a dial rings, and whether an extension was left out for
+    /// being on a call.
+    fn contacts(&self, targets: &[DialTarget]) -> (Vec<Contact>, bool) {
         let mut out = Vec::new();
+        let mut skipped = false;
         for t in targets {
             match t {
                 DialTarget::Extension(n) => out.extend(self.extension_contacts(n)),
+                DialTarget::IdleExtension(n) => {
+                    if self.sw.is_busy(&self.origin.account.id, n) {
+                        tracing::info!(call = %self.id, extension = %n, "on a call: skipped");
+                        skipped = true;
+                    } else {
+                        out.extend(self.extension_contacts(n));
+                    }
+                }
                 DialTarget::External(n) => {
                     let dir = self.sw.directory();
                     if let Some(c) = dir
@@ -306,22 +317,26 @@ impl Call {
                 }
             }
         }
-        out
+        (out, skipped)
     }
 
     fn dial(&mut self, targets: Vec<DialTarget>, ring: Duration, id: u64) {
-        let contacts = self.contacts(&targets);
+        let (contacts, skipped_busy) = self.contacts(&targets);
         if contacts.is_empty() {
-            return self.flow_event(Event::DialEnded {
-                id,
-                outcome: DialOutcome::Unavailable,
-            });
+            let outcome = if skipped_busy {
+                DialOutcome::Busy
+            } else {
+                DialOutcome::Unavailable
+            };
+            return self.flow_event(Event::DialEnded { id, outcome });
         }
         if !self.ensure_media() {
             return;
         }
         let callee = match targets.first() {
-            Some(DialTarget::Extension(n) | DialTarget::External(n)) => n.clone(),
+            Some(
+                DialTarget::Extension(n) | DialTarget::IdleExtension(n) | DialTarget::External(n),
+            ) => n.clone(),
             None => self.dialled.clone(),
         };
         let Some(offer) = self.open_b_leg(&callee) else {
@@ -453,6 +468,7 @@ impl Call {
             target,
             ack_pending: None,
         });
+        self.mark_answered(i);
         for j in 0..self.forks.len() {
             if j != i && !self.forks[j].done {
                 self.cancel_fork(j);

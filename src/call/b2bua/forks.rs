@@ -211,6 +211,7 @@ impl Call {
             target,
             ack_pending,
         });
+        self.mark_answered(i);
         self.a_dialog = Dialog::uas(&self.a_invite, &self.a_tag);
         self.respond_a(ok);
         if self.records() {

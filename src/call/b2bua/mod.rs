@@ -154,6 +154,8 @@ struct Call {
     originating: Option<Arc<crate::routing::Callflow>>,
     /// The forks ringing are the first leg of an originated call.
     a_forking: bool,
+    /// Extensions this call keeps busy (the caller's, the answering callee's).
+    busy_marks: Vec<String>,
     pending: HashMap<u64, Pending>,
     next_token: u64,
     ended: bool,
@@ -239,6 +241,17 @@ pub(super) fn spawn_call(
         &origin.caller,
         &dialled,
     );
+    let mut busy_marks = Vec::new();
+    if !origin.from_trunk
+        && originating.is_none()
+        && sw
+            .directory()
+            .extension(&origin.account.id, &origin.caller)
+            .is_some()
+    {
+        sw.mark_busy(&origin.account.id, &origin.caller);
+        busy_marks.push(origin.caller.clone());
+    }
     let call = Call {
         sw,
         acd,
@@ -286,6 +299,7 @@ pub(super) fn spawn_call(
         agent_tx,
         originating,
         a_forking: false,
+        busy_marks,
         pending: HashMap::new(),
         next_token: 1,
         ended: false,
@@ -408,6 +422,21 @@ impl Call {
             }
         }
         self.cleanup();
+    }
+
+    /// Fork `i` answered: the extension it rang (if it was one) is on a call now.
+    pub(super) fn mark_answered(&mut self, i: usize) {
+        let user = message::to_value(&self.forks[i].invite.headers)
+            .map(message::uri_part)
+            .and_then(message::uri_user)
+            .map(str::to_string);
+        if let Some(ext) = user {
+            let account = &self.origin.account.id;
+            if self.sw.directory().extension(account, &ext).is_some() {
+                self.sw.mark_busy(account, &ext);
+                self.busy_marks.push(ext);
+            }
+        }
     }
 
     /// The leg id of a side (its channel and its media leg).
@@ -619,6 +648,9 @@ impl Call {
         }
         self.released = true;
         self.queue_call_over();
+        for ext in std::mem::take(&mut self.busy_marks) {
+            self.sw.unmark_busy(&self.origin.account.id, &ext);
+        }
         let cause = self.cause;
         if let Some(m) = self.media.as_ref() {
             self.a_chan.rtp = m.figures(self.a_chan.id());

@@ -206,6 +206,7 @@ impl Call {
             }
         }
         self.a_forking = false;
+        self.mark_answered(i);
         self.a_call_id = call_id;
         self.a_chan.info.sip_call_id = self.a_call_id.clone();
         self.a_source = target;

@@ -229,6 +229,7 @@ fn check_node(
             name,
             members,
             ring_seconds,
+            group_seconds,
             ..
         } => {
             c.non_empty(name, format!("{nt}.name"));
@@ -238,10 +239,16 @@ fn check_node(
             let mut seen = HashMap::new();
             for (mi, m) in members.iter().enumerate() {
                 let field = format!("{nt}.members[{mi}]");
-                extension(c, m, field.clone(), account, extensions);
+                // an outside number rings through the trunk; anything else is an extension
+                if !is_e164(m) {
+                    extension(c, m, field.clone(), account, extensions);
+                }
                 c.unique(&mut seen, m.clone(), m, field);
             }
             ring(c, *ring_seconds, format!("{nt}.ring_seconds"));
+            if let Some(g) = group_seconds {
+                ring(c, *g, format!("{nt}.group_seconds"));
+            }
         }
         NodeDef::IvrMenu {
             prompt,

@@ -5,6 +5,9 @@
 //! compiled flow, shared by its calls); `random` in a new order per call. A
 //! busy or unreachable member is skipped at once. When nobody answers the
 //! call goes to `next` or is hung up (busy when every member was busy).
+//! A member is an extension (every registered device) or an E.164 number
+//! (through the account's trunk); an extension already on a call is skipped
+//! unless `ring_busy`. `group` caps the time the whole group rings.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -22,17 +25,36 @@ pub struct RingGroup {
     pub members: Vec<String>,
     pub strategy: RingStrategy,
     pub ring: Duration,
+    /// The whole group rings at most this long (sequential strategies).
+    pub group: Option<Duration>,
+    /// Ring members that are on a call already.
+    pub ring_busy: bool,
     pub next: Option<NodeId>,
     /// Where the next round-robin call starts.
     pub rotation: AtomicUsize,
 }
 
 impl RingGroup {
+    fn target(&self, member: &str) -> DialTarget {
+        if crate::dialplan::is_e164(member) {
+            DialTarget::External(member.to_string())
+        } else if self.ring_busy {
+            DialTarget::Extension(member.to_string())
+        } else {
+            DialTarget::IdleExtension(member.to_string())
+        }
+    }
+
     fn ring_member(&self, cx: &mut Cx) {
         let st = cx.state();
         let m = st.order[st.member];
-        let target = DialTarget::Extension(self.members[m].clone());
-        cx.dial(vec![target], self.ring);
+        let target = self.target(&self.members[m]);
+        // a member rings its time, or what is left of the group's
+        let ring = match cx.state().until {
+            Some(until) => self.ring.min(until.saturating_duration_since(cx.now())),
+            None => self.ring,
+        };
+        cx.dial(vec![target], ring);
     }
 }
 
@@ -49,14 +71,15 @@ impl Node for RingGroup {
             return after_dial(cx, DialOutcome::Unavailable, self.next);
         }
         let mut order: Vec<usize> = (0..n).collect();
+        if let Some(g) = self.group {
+            let until = cx.now() + g;
+            cx.state().until = Some(until);
+        }
         match self.strategy {
             RingStrategy::Simultaneous => {
-                let targets = self
-                    .members
-                    .iter()
-                    .map(|m| DialTarget::Extension(m.clone()))
-                    .collect();
-                cx.dial(targets, self.ring);
+                let targets = self.members.iter().map(|m| self.target(m)).collect();
+                let ring = self.group.map_or(self.ring, |g| g.min(self.ring));
+                cx.dial(targets, ring);
                 return Flow::Stay;
             }
             RingStrategy::Sequential => {}
@@ -82,7 +105,11 @@ impl Node for RingGroup {
             st.tries += 1; // members that were not busy
         }
         st.member += 1;
-        if st.member < st.order.len() {
+        let time_left = match st.until {
+            Some(until) => until > cx.now(),
+            None => true,
+        };
+        if cx.state().member < cx.state().order.len() && time_left {
             self.ring_member(cx);
             return Flow::Stay;
         }

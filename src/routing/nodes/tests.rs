@@ -21,6 +21,11 @@ fn ext(n: &str) -> DialTarget {
     DialTarget::Extension(n.to_string())
 }
 
+/// A group member: rung unless on a call.
+fn idle(n: &str) -> DialTarget {
+    DialTarget::IdleExtension(n.to_string())
+}
+
 /// The id of the one dial among `cmds`, and whom it rings.
 fn dialled(cmds: &[Command]) -> (u64, Vec<DialTarget>, Duration) {
     let dials: Vec<_> = cmds
@@ -101,7 +106,7 @@ fn a_key_during_the_prompt_cuts_it_and_rings_the_group_at_once() {
         }
     );
     let (_, targets, ring) = dialled(&cmds);
-    assert_eq!(targets, vec![ext("1004"), ext("1005")], "simultaneous");
+    assert_eq!(targets, vec![idle("1004"), idle("1005")], "simultaneous");
     assert_eq!(ring, Duration::from_secs(20), "the default ring");
     let trail: Vec<&str> = r.trail().iter().map(|t| t.1).collect();
     assert_eq!(trail, vec!["ivr_menu", "ring_group"]);
@@ -118,7 +123,7 @@ fn direct_dial_reaches_an_extension_and_keys_that_may_begin_one_wait() {
     // 2: at once
     let (mut r, _) = FlowRunner::start(flow(&menu), false, t0, 0);
     let (_, targets, _) = dialled(&r.on_event(&Event::Digit('2'), t0, 0));
-    assert_eq!(targets, vec![ext("1004"), ext("1005")]);
+    assert_eq!(targets, vec![idle("1004"), idle("1005")]);
     // 1 0 0 2: waits after each key until the number is an extension's
     let (mut r, _) = FlowRunner::start(flow(&menu), false, t0, 0);
     assert_eq!(
@@ -148,7 +153,7 @@ fn direct_dial_reaches_an_extension_and_keys_that_may_begin_one_wait() {
     let (mut r, _) = FlowRunner::start(flow(&menu), false, t0, 0);
     r.on_event(&Event::Digit('1'), t0, 0);
     let (_, targets, _) = dialled(&r.on_timeout(t0 + INTER_DIGIT, 0));
-    assert_eq!(targets, vec![ext("1002")], "sales rings 1002 first");
+    assert_eq!(targets, vec![idle("1002")], "sales rings 1002 first");
     // 1 0 #: no option, no extension: invalid, the menu again
     let (mut r, _) = FlowRunner::start(flow(&menu), false, t0, 0);
     r.on_event(&Event::Digit('1'), t0, 0);
@@ -166,7 +171,7 @@ fn direct_dial_reaches_an_extension_and_keys_that_may_begin_one_wait() {
     // without direct dial, 1 is option 1 at once
     let (mut r, _) = FlowRunner::start(flow(MENU), false, t0, 0);
     let (_, targets, _) = dialled(&r.on_event(&Event::Digit('1'), t0, 0));
-    assert_eq!(targets, vec![ext("1002")]);
+    assert_eq!(targets, vec![idle("1002")]);
 }
 
 #[test]
@@ -225,7 +230,7 @@ fn a_sequential_group_rings_one_member_after_another_then_goes_on() {
     let (id, targets, ring) = dialled(&cmds);
     assert_eq!(
         (targets, ring),
-        (vec![ext("1002")], Duration::from_secs(15))
+        (vec![idle("1002")], Duration::from_secs(15))
     );
     // a dial that is not the pending one is ignored
     let stale = Event::DialEnded {
@@ -235,7 +240,7 @@ fn a_sequential_group_rings_one_member_after_another_then_goes_on() {
     assert!(r.on_event(&stale, t0, 0).is_empty());
     let cmds = ended(&mut r, id, DialOutcome::NoAnswer);
     let (id, targets, _) = dialled(&cmds);
-    assert_eq!(targets, vec![ext("1003")]);
+    assert_eq!(targets, vec![idle("1003")]);
     let cmds = ended(&mut r, id, DialOutcome::Busy);
     played(&cmds); // nobody answered: the "bye" play node
     assert!(!r.is_done());
@@ -254,6 +259,81 @@ fn an_answered_dial_ends_the_flow() {
         r.on_event(&Event::Digit('1'), t0, 0).is_empty(),
         "done is done"
     );
+}
+
+#[test]
+fn a_group_rings_outside_numbers_too_and_stops_when_its_own_time_is_up() {
+    let f = flow(
+        r#"
+        number = "8700"
+        name = "Hunt"
+        start = "g"
+        [[nodes]]
+        id = "g"
+        kind = "ring_group"
+        name = "Hunt"
+        members = ["1002", "+15557654321", "1003"]
+        strategy = "sequential"
+        ring_seconds = 10
+        group_seconds = 15
+        next = "bye"
+        [[nodes]]
+        id = "bye"
+        kind = "hangup"
+        "#,
+    );
+    let t0 = Instant::now();
+    let (mut r, cmds) = FlowRunner::start(f, false, t0, 0);
+    let (id, targets, ring) = dialled(&cmds);
+    assert_eq!(
+        (targets, ring),
+        (vec![idle("1002")], Duration::from_secs(10))
+    );
+    // 10 s later: the outside number, for the 5 s the group has left
+    let t1 = t0 + Duration::from_secs(10);
+    let cmds = r.on_event(
+        &Event::DialEnded {
+            id,
+            outcome: DialOutcome::NoAnswer,
+        },
+        t1,
+        0,
+    );
+    let (id, targets, ring) = dialled(&cmds);
+    assert_eq!(
+        (targets, ring),
+        (
+            vec![DialTarget::External("+15557654321".into())],
+            Duration::from_secs(5)
+        )
+    );
+    // the group's time is up: 1003 is not rung, the call goes on
+    let t2 = t0 + Duration::from_secs(15);
+    let cmds = r.on_event(
+        &Event::DialEnded {
+            id,
+            outcome: DialOutcome::NoAnswer,
+        },
+        t2,
+        0,
+    );
+    assert_eq!(cmds, vec![Command::Hangup(HangupCause::NormalClearing)]);
+    // ring_busy: members on a call are rung too
+    let f = flow(
+        r#"
+        number = "8701"
+        name = "All"
+        start = "g"
+        [[nodes]]
+        id = "g"
+        kind = "ring_group"
+        name = "All"
+        members = ["1002", "1003"]
+        ring_busy = true
+        "#,
+    );
+    let (_, cmds) = FlowRunner::start(f, false, t0, 0);
+    assert_eq!(dialled(&cmds).1, vec![ext("1002"), ext("1003")]);
 }
 
 #[test]
@@ -280,7 +360,7 @@ fn round_robin_starts_one_member_further_on_each_call() {
         .collect();
     assert_eq!(
         firsts,
-        vec![ext("1002"), ext("1003"), ext("1004"), ext("1002")]
+        vec![idle("1002"), idle("1003"), idle("1004"), idle("1002")]
     );
     // every member busy: the caller hears busy
     let (mut r, cmds) = FlowRunner::start(f, false, t0, 0);
