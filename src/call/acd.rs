@@ -284,6 +284,10 @@ impl Driver {
                 .lookup(agent.0.as_str(), agent.1.as_str(), now)
                 .is_empty();
             self.acd.set_reachable(&agent, live);
+            // on a call the queues did not give it (a queue call counts too, but
+            // then the agent is not free anyway)
+            let busy = self.sw.is_busy(agent.0.as_str(), agent.1.as_str());
+            self.acd.set_in_use(&agent, busy);
         }
     }
 

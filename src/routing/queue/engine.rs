@@ -113,6 +113,8 @@ enum Activity {
 struct Agent {
     paused: Option<String>,
     reachable: bool,
+    /// On a call the queues did not give it (offered only by `ringinuse` queues).
+    in_use: bool,
     activity: Activity,
 }
 
@@ -121,6 +123,7 @@ impl Agent {
         Agent {
             paused: None,
             reachable: true,
+            in_use: false,
             activity: Activity::Idle,
         }
     }
@@ -463,6 +466,14 @@ impl Acd {
         }
     }
 
+    /// Whether the agent is on a call a queue did not give it (the driver
+    /// checks): only queues with `ringinuse` offer it callers then.
+    pub fn set_in_use(&mut self, agent: &AgentKey, in_use: bool) {
+        if let Some(a) = self.agents.get_mut(agent) {
+            a.in_use = in_use;
+        }
+    }
+
     /// Expires what is due and offers waiting callers to free agents.
     pub fn poll(&mut self, now: Instant) -> Vec<Action> {
         let mut out = Vec::new();
@@ -592,10 +603,12 @@ impl Acd {
                 continue;
             };
             let account = &w.queue.0;
+            let ringinuse = q.cfg.ringinuse;
             // the queue's free members, in listed order (ties go to the first listed)
             let mut cands: Vec<Candidate> = free
                 .iter()
                 .filter(|k| &k.0 == account)
+                .filter(|k| ringinuse || !agents.get(*k).is_some_and(|a| a.in_use))
                 .filter_map(|k| q.index.get(&k.1).copied())
                 .filter(|&i| q.members[i].logged_in)
                 .map(|idx| {

@@ -531,3 +531,31 @@ fn a_caller_hanging_up_while_ringing_frees_the_agent() {
     let d = b.join("q", 4);
     assert_eq!(offers(&b.acd.poll(b.at(4))), vec![(d, vec!["1"])]);
 }
+
+#[test]
+fn an_agent_on_another_call_is_offered_only_by_ringinuse_queues() {
+    let mut inuse = cfg("b", QueueStrategy::Linear, &[("1", 0)]);
+    inuse.ringinuse = true;
+    let mut b = Bench::new(vec![cfg("a", QueueStrategy::Linear, &[("1", 0)]), inuse]);
+    b.acd.set_in_use(&agent("1"), true);
+    let c = b.join("a", 0);
+    assert!(
+        offers(&b.acd.poll(b.at(0))).is_empty(),
+        "queue a does not ring in use"
+    );
+    let d = b.join("b", 1);
+    assert_eq!(offers(&b.acd.poll(b.at(1))), vec![(d, vec!["1"])]);
+    b.acd.offer_ended(
+        d,
+        OfferEnd::NotAnswered {
+            unreachable: vec![],
+        },
+        b.at(2),
+    );
+    b.acd.set_in_use(&agent("1"), false);
+    assert_eq!(
+        offers(&b.acd.poll(b.at(3))),
+        vec![(c, vec!["1"])],
+        "free again: the longest waiter"
+    );
+}
