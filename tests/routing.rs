@@ -300,6 +300,29 @@ fn has_tone(samples: &[i16], hz: f64) -> bool {
 }
 
 #[test]
+fn a_caller_who_says_nothing_is_thanked_and_let_go_after_five_seconds_of_silence() {
+    let sw = Switch::start_default();
+    let events = sw.events();
+    // 1005 is not registered: its box answers; the caller sends no sound at all
+    let started = std::time::Instant::now();
+    caller(&sw, "uac_app_listen.xml", "1001", "1005")
+        .key("rtp_port", free_port())
+        .run()
+        .assert_ok();
+    let took = started.elapsed();
+    // greeting (~3 s) and tone (1 s), 5 s of silence, the goodbye: the switch hangs up
+    assert!(took < Duration::from_secs(16), "{took:?}");
+    let evs = events.wait_for(Duration::from_secs(5), |e| count(e, "voicemail_new") == 1);
+    let vm = evs
+        .iter()
+        .find(|e| e.name == "voicemail_new")
+        .unwrap_or_else(|| panic!("{}", describe(&evs)));
+    let ms = vm.data["duration_ms"].as_i64().unwrap_or(0);
+    assert!((4_500..7_500).contains(&ms), "a {ms} ms message");
+    assert!(sw.log_text().contains("the caller fell silent"));
+}
+
+#[test]
 fn the_owner_hears_a_new_message_after_the_pin() {
     let sw = Switch::start_default();
     let events = sw.events();

@@ -174,6 +174,8 @@ pub enum Event {
         id: u64,
         outcome: QueueOutcome,
     },
+    /// The caller has been silent for a while (while being recorded).
+    Silence,
     /// The agent command with `id` applied, changing `queues` queues.
     AgentDone {
         id: u64,

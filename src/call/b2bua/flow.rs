@@ -36,6 +36,9 @@ pub(super) struct Dialing {
     pub(super) deadline: Instant,
 }
 
+/// A message ends after this long of silence from the caller.
+const VOICEMAIL_SILENCE: Duration = Duration::from_secs(5);
+
 /// The prompt a box without a greeting of its own plays.
 const DEFAULT_GREETING: &str = "prompts/en/vm-greeting";
 
@@ -204,6 +207,7 @@ impl Call {
         m.send(Cmd::Record {
             leg: self.leg(Side::A),
             path: path.clone(),
+            silence: Some(VOICEMAIL_SILENCE),
         });
         tracing::info!(call = %self.id, %r#box, "recording a voicemail");
         self.voicemail = Some(VoicemailTarget {

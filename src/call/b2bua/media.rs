@@ -188,6 +188,7 @@ impl Call {
         m.send(Cmd::Record {
             leg: self.a_chan.id(),
             path,
+            silence: None,
         });
     }
 
@@ -211,6 +212,10 @@ impl Call {
                 }
             }
             SessionEvent::Recorded(Ok(info)) => self.recording_sink().publish(info),
+            SessionEvent::Silence { .. } => {
+                tracing::info!(call = %self.id, "the caller fell silent");
+                self.flow_event(crate::routing::Event::Silence);
+            }
             SessionEvent::Recorded(Err(e)) => {
                 tracing::error!(call = %self.id, error = %e, "recording failed");
             }

@@ -96,8 +96,14 @@ pub enum Cmd {
     SetSending { leg: LegId, on: bool },
     /// Stop playing to `leg`.
     StopPlay { leg: LegId },
-    /// Record `leg` (left) and what it hears (right) to a stereo WAV.
-    Record { leg: LegId, path: PathBuf },
+    /// Record `leg` (left) and what it hears (right) to a stereo WAV. With
+    /// `silence`, the session reports `Silence` once the leg has sent nothing
+    /// louder than a whisper for that long (the recording goes on).
+    Record {
+        leg: LegId,
+        path: PathBuf,
+        silence: Option<std::time::Duration>,
+    },
     /// Stop the recording (it also stops when the session ends).
     StopRecord,
 }
@@ -118,6 +124,8 @@ pub enum SessionEvent {
     },
     /// A recording was closed.
     Recorded(Result<RecordingInfo, String>),
+    /// The recorded leg has been silent for the recording's `silence` time.
+    Silence { leg: LegId },
     /// Final figures of a terminated leg, sent when it leaves or the session ends.
     Stats { leg: LegId, stats: LegStats },
 }

@@ -252,6 +252,7 @@ async fn transcodes_pcmu_to_opus_and_records_both_sides() {
     s.send(Cmd::Record {
         leg: A,
         path: path.clone(),
+        silence: None,
     });
     // the phone sends 1 kHz in PCMU, the browser 440 Hz in Opus, for 1.5 s
     let mut pcmu = Encoder::new(CodecKind::Pcmu).expect("enc");
@@ -463,6 +464,7 @@ async fn recording_survives_a_switch_from_relay_to_transcoding() {
     s.send(Cmd::Record {
         leg: A,
         path: path.clone(),
+        silence: None,
     });
     let mut tone_a = Sine::new(8000, 1000.0, u32::MAX);
     let mut tone_b = Sine::new(8000, 440.0, u32::MAX);
@@ -668,4 +670,59 @@ async fn nothing_is_sent_to_a_side_we_answered_recvonly() {
         elapsed_ts >= 8 * 300,
         "timestamps advanced only {elapsed_ts} over >300 ms"
     );
+}
+
+#[tokio::test]
+async fn a_recorded_leg_that_falls_silent_is_reported_once() {
+    let dir = tempfile::tempdir().expect("dir");
+    let Bridge {
+        s,
+        events: mut erx,
+        a: phone,
+        to_a,
+        ..
+    } = bridge(42280, neg(CodecKind::Pcmu, 0), neg(CodecKind::Pcmu, 0)).await;
+    s.send(Cmd::Record {
+        leg: A,
+        path: dir.path().join("vm.wav"),
+        silence: Some(Duration::from_millis(400)),
+    });
+    // 1 s of a loud tone: no silence reported while it lasts
+    let mut tone = Sine::new(8000, 1000.0, u32::MAX);
+    let mut enc = Encoder::new(CodecKind::Pcmu).expect("enc");
+    let mut tick = tokio::time::interval(PTIME);
+    let start = tokio::time::Instant::now();
+    for seq in 0..50u16 {
+        tick.tick().await;
+        send_frame(&phone, to_a, CodecKind::Pcmu, 0, seq, &mut tone, &mut enc).await;
+        while let Ok(ev) = erx.try_recv() {
+            assert!(
+                !matches!(ev, SessionEvent::Silence { .. }),
+                "silence reported during the tone"
+            );
+        }
+    }
+    // then nothing: reported about 400 ms later, once
+    let talked = start.elapsed();
+    let silent = loop {
+        match tokio::time::timeout(Duration::from_secs(2), erx.recv()).await {
+            Ok(Some(SessionEvent::Silence { leg })) => {
+                assert_eq!(leg, A);
+                break start.elapsed() - talked;
+            }
+            Ok(Some(_)) => continue,
+            other => panic!("no silence reported: {other:?}"),
+        }
+    };
+    assert!(
+        silent >= Duration::from_millis(300) && silent < Duration::from_millis(900),
+        "{silent:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    while let Ok(ev) = erx.try_recv() {
+        assert!(
+            !matches!(ev, SessionEvent::Silence { .. }),
+            "reported twice"
+        );
+    }
 }

@@ -67,7 +67,15 @@ struct Slot {
 struct Recording {
     leg: LegId,
     rec: Recorder,
+    /// Ticks of silence after which `Silence` is reported (once).
+    silence_ticks: Option<u32>,
+    /// Ticks the leg has been silent in a row.
+    quiet: u32,
 }
+
+/// RMS below this (of full scale 32,768) is silence: line noise and comfort
+/// noise stay under it, a voice does not.
+const SILENCE_RMS: f64 = 200.0;
 
 pub(super) struct Engine {
     events: mpsc::UnboundedSender<SessionEvent>,
@@ -206,9 +214,16 @@ impl Engine {
             } => self.start_play(leg, Feed::Source(source), barge_in, id),
             Cmd::Echo { leg, frames, id } => self.start_play(leg, Feed::Echo(frames), false, id),
             Cmd::StopPlay { leg } => self.stop_play(leg, true),
-            Cmd::Record { leg, path } => match Recorder::create(&path, RECORDING_RATE) {
+            Cmd::Record { leg, path, silence } => match Recorder::create(&path, RECORDING_RATE) {
                 Ok(rec) => {
-                    if let Some(old) = self.rec.replace(Recording { leg, rec }) {
+                    let silence_ticks = silence.map(|d| (d.as_millis() / 20).max(1) as u32);
+                    let new = Recording {
+                        leg,
+                        rec,
+                        silence_ticks,
+                        quiet: 0,
+                    };
+                    if let Some(old) = self.rec.replace(new) {
                         let info = old.rec.finish().map_err(|e| e.to_string());
                         self.emit(SessionEvent::Recorded(info));
                     }
@@ -621,6 +636,7 @@ impl Engine {
             return;
         };
         let Some(i) = self.find(leg) else { return };
+        self.silence_tick(i);
         let left = self.slots[i].media.as_ref().map(LegMedia::rate);
         if let Some(rate) = left {
             Self::convert(
@@ -662,6 +678,25 @@ impl Engine {
                 self.rec = None;
                 self.emit(SessionEvent::Recorded(Err(e.to_string())));
             }
+        }
+    }
+
+    /// Counts a silent tick of the recorded leg (`slots[i]`); reports the
+    /// silence once it lasted the recording's limit.
+    fn silence_tick(&mut self, i: usize) {
+        let heard = &self.slots[i].heard;
+        let loud = !heard.is_empty() && {
+            let ms = heard.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / heard.len() as f64;
+            ms.sqrt() >= SILENCE_RMS
+        };
+        let leg = self.slots[i].id;
+        let Some(rec) = self.rec.as_mut() else { return };
+        let Some(limit) = rec.silence_ticks else {
+            return;
+        };
+        rec.quiet = if loud { 0 } else { rec.quiet + 1 };
+        if rec.quiet == limit {
+            self.emit(SessionEvent::Silence { leg });
         }
     }
 

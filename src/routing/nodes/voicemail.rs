@@ -1,8 +1,8 @@
 //! `voicemail`: the caller leaves a message in an extension's box. The switch
 //! answers, plays the box's greeting (its own recording if one was uploaded,
 //! else the default prompt) and a tone, and records the caller until `#`,
-//! `max_seconds`, or the caller hangs up (the usual way); `#` or the time
-//! limit is followed by a short goodbye. The call stores the message and
+//! 5 s of silence, `max_seconds`, or the caller hangs up (the usual way); `#`,
+//! the silence or the time limit is followed by a short goodbye. The call stores the message and
 //! announces it (`voicemail_new`).
 
 use std::time::Duration;
@@ -66,7 +66,7 @@ impl Node for Voicemail {
                 cx.wake_at(Some(at));
                 Flow::Stay
             }
-            (RECORDING, Event::Digit('#')) => self.goodbye(cx),
+            (RECORDING, Event::Digit('#') | Event::Silence) => self.goodbye(cx),
             (GOODBYE, Event::PlayDone { id }) if cx.is_pending(*id) => {
                 cx.hangup(HangupCause::NormalClearing)
             }
