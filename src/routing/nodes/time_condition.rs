@@ -55,7 +55,7 @@ impl TimeCondition {
         let weekday = |d: i64| WEEK[(d + 3).rem_euclid(7) as usize];
         let holiday = |d: i64| {
             let date = NaiveDate::from_num_days_from_ce_opt((d + 719_163) as i32);
-            date.is_some_and(|date| self.holidays.iter().any(|h| *h == date))
+            date.is_some_and(|date| self.holidays.contains(&date))
         };
         let minute = (local.rem_euclid(86_400) / 60) as u32;
         // the day a span belongs to: today, or (its early hours) yesterday
