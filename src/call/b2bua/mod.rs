@@ -647,10 +647,11 @@ impl Call {
             return;
         }
         self.released = true;
-        self.queue_call_over();
+        // the extensions are free before the queue hears the call is over
         for ext in std::mem::take(&mut self.busy_marks) {
             self.sw.unmark_busy(&self.origin.account.id, &ext);
         }
+        self.queue_call_over();
         let cause = self.cause;
         if let Some(m) = self.media.as_ref() {
             self.a_chan.rtp = m.figures(self.a_chan.id());

@@ -366,6 +366,8 @@ impl Acd {
         };
         let q = self.queues.get_mut(&queue);
         let wrapup = q.as_ref().map(|q| q.cfg.wrapup).unwrap_or_default();
+        // the call that kept it in use was this one (another one shows at the next check)
+        a.in_use = false;
         a.activity = if wrapup.is_zero() {
             Activity::Idle
         } else {
