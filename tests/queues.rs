@@ -293,3 +293,117 @@ fn agents_log_out_and_in_with_feature_codes() {
     out.assert_ok();
     assert_received(&out, &[404]);
 }
+
+/// `POST /calls/{id}/transfer`: the operator moves a caller.
+fn transfer(sw: &Switch, call: &str, number: &str) -> (u16, serde_json::Value) {
+    let (status, raw) = http_request(
+        sw.http,
+        "POST",
+        &format!("/calls/{call}/transfer"),
+        Some(&format!("{{\"number\": \"{number}\"}}")),
+    )
+    .expect("POST transfer");
+    (status, serde_json::from_slice(&raw).unwrap_or_default())
+}
+
+#[test]
+fn an_operator_moves_a_waiting_caller_and_a_bridged_one_elsewhere() {
+    let sw = Switch::start_default();
+    let events = sw.events();
+    // a caller waiting in sales (nobody to answer) is sent to the tone app
+    let phone = RtpSink::bind();
+    let waiting = caller(&sw, "uac_app_listen.xml", "1001", "8100")
+        .key("rtp_port", phone.port)
+        .spawn();
+    let evs = events.wait_for(Duration::from_secs(5), |e| {
+        !named(e, "QUEUE_ENTER").is_empty()
+    });
+    let call = named(&evs, "QUEUE_ENTER")
+        .first()
+        .map(|e| e.str("call_id").to_string())
+        .unwrap_or_else(|| panic!("{}", describe(&evs)));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(transfer(&sw, &call, "9999").0, 422, "an unknown number");
+    assert_eq!(transfer(&sw, "not-a-call", "7001").0, 404);
+    let mark = phone.heard();
+    let (status, v) = transfer(&sw, &call, "7001");
+    assert_eq!(status, 202, "{v}");
+    waiting.wait().assert_ok(); // the app hung up after its prompt
+    let heard = phone.samples_since(mark);
+    let f = tone_frequency(&heard[800.min(heard.len())..12_000.min(heard.len())]);
+    assert!(
+        (f - 1000.0).abs() < 15.0,
+        "after the transfer the caller heard {f:.0} Hz"
+    );
+    let evs = events.wait_for(Duration::from_secs(5), |e| {
+        !named(e, "QUEUE_HANGUP").is_empty()
+    });
+    let left = named(&evs, "QUEUE_NO_ANSWER");
+    assert_eq!(left.len(), 1, "{}", describe(&evs));
+    assert_eq!(left[0].str("reason"), "transferred");
+    assert_eq!(named(&evs, "QUEUE_HANGUP")[0].str("reason"), "transferred");
+
+    // a caller the menu bridged to 1004: 1004 is hung up, the caller moves on
+    let dave_rtp = RtpSink::bind();
+    let dave = phone_at(
+        &sw,
+        "1004",
+        "uas_answer.xml",
+        free_port(),
+        Some(dave_rtp.port),
+    );
+    let phone = RtpSink::bind();
+    let menu = caller(&sw, "uac_app_listen.xml", "1001", "8000")
+        .key("rtp_port", phone.port)
+        .spawn();
+    phone.wait_remote(Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(800));
+    phone.send_digit('2');
+    let evs = events.wait_for(Duration::from_secs(8), |e| count(e, "channel_bridge") >= 2);
+    let bridged = evs
+        .iter()
+        .find(|e| e.name == "channel_bridge")
+        .unwrap_or_else(|| panic!("{}", describe(&evs)));
+    let call = bridged.str("call_id").to_string();
+    let mark = phone.heard();
+    let (status, v) = transfer(&sw, &call, "7001");
+    assert_eq!(status, 202, "{v}");
+    let dave = dave.wait();
+    dave.assert_ok();
+    assert_eq!(dave.received_methods(), vec!["INVITE", "ACK", "BYE"]);
+    menu.wait().assert_ok();
+    let heard = phone.samples_since(mark);
+    let f = tone_frequency(&heard[800.min(heard.len())..12_000.min(heard.len())]);
+    assert!(
+        (f - 1000.0).abs() < 15.0,
+        "after the transfer the caller heard {f:.0} Hz"
+    );
+
+    // a plain call between two phones is not the switch's to move
+    let eve = phone_at(
+        &sw,
+        "1005",
+        "uas_answer.xml",
+        free_port(),
+        Some(RtpSink::bind().port),
+    );
+    let plain = caller(&sw, "uac_hold_on.xml", "1001", "1005")
+        .key("rtp_port", RtpSink::bind().port)
+        .key("hold", 3000)
+        .spawn();
+    let evs = events.wait_for(Duration::from_secs(5), |e| count(e, "channel_bridge") >= 4);
+    let call = evs
+        .iter()
+        .rev()
+        .find(|e| e.name == "channel_bridge")
+        .map(|e| e.str("call_id").to_string())
+        .expect("bridged");
+    let (status, v) = transfer(&sw, &call, "7001");
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (409, Some("not_transferable")),
+        "{v}"
+    );
+    plain.wait().assert_ok();
+    eve.wait().assert_ok();
+}

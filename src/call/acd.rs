@@ -319,9 +319,9 @@ impl Driver {
                             e.reason = Some("abandoned");
                         })
                     }
-                    _ => self.publish_event(Event::QueueNoAnswer, call, &stay, |e| {
+                    other => self.publish_event(Event::QueueNoAnswer, call, &stay, |e| {
                         e.wait_time = Some(wait);
-                        e.reason = Some("exit_key");
+                        e.reason = Some(exit_reason(other));
                     }),
                 }
                 self.hangup_event(call, &stay, exit_reason(exit));
@@ -619,6 +619,7 @@ fn exit_reason(exit: Exit) -> &'static str {
         Exit::Answered => "answered",
         Exit::Abandoned => "abandoned",
         Exit::ExitKey => "exit_key",
+        Exit::Transferred => "transferred",
         Exit::Left(LeaveReason::Timeout) => "timeout",
         Exit::Left(LeaveReason::Empty) => "empty",
         Exit::Left(LeaveReason::Removed) => "removed",

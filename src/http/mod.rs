@@ -41,6 +41,10 @@ pub fn app(state: AppState) -> Router {
         .route("/calls", axum::routing::post(operator::place))
         .route("/calls/{call_id}", axum::routing::delete(operator::hang_up))
         .route(
+            "/calls/{call_id}/transfer",
+            axum::routing::post(operator::transfer),
+        )
+        .route(
             "/voicemail/{account}/{mailbox}",
             get(operator::list_voicemail),
         )

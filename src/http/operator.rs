@@ -178,6 +178,70 @@ pub async fn hang_up(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferCall {
+    /// Any number of the call's account (extension, callflow, queue, app, outside number).
+    number: String,
+}
+
+/// `POST /calls/{call_id}/transfer`: send a caller the switch answered (in a
+/// menu, a queue, a group's ringing, or bridged to whoever a flow dialled)
+/// on to `number`; the leg it was bridged to is hung up. 202, 404, or 409.
+pub async fn transfer(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Json<TransferCall>, JsonRejection>,
+) -> Result<Response, OpError> {
+    allowed(&s, peer, &headers)?;
+    let sw = switch(&s)?;
+    let Json(req) =
+        body.map_err(|e| OpError::new(StatusCode::BAD_REQUEST, "invalid_request", e.body_text()))?;
+    if req.number.is_empty() || req.number.len() > 32 {
+        return Err(OpError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "`number` must be 1 to 32 characters",
+        ));
+    }
+    let missing = || OpError::new(StatusCode::NOT_FOUND, "not_found", "no such call");
+    let id: crate::ids::CallId = id.parse().map_err(|_| missing())?;
+    let handle = sw
+        .calls_by_id
+        .get(&id)
+        .map(|h| h.clone())
+        .ok_or_else(missing)?;
+    let (reply, rx) = tokio::sync::oneshot::channel();
+    handle
+        .tx
+        .send(CallInput::Transfer {
+            number: req.number,
+            reply,
+        })
+        .map_err(|_| missing())?;
+    match rx.await {
+        Ok(Ok(())) => Ok((
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({ "call_id": id })),
+        )
+            .into_response()),
+        Ok(Err(why)) => {
+            use crate::switch::calls::TransferError;
+            let (status, code) = match why {
+                TransferError::UnknownNumber => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, "unknown_number")
+                }
+                TransferError::Over => (StatusCode::NOT_FOUND, "not_found"),
+                TransferError::NotTransferable => (StatusCode::CONFLICT, "not_transferable"),
+            };
+            Err(OpError::new(status, code, why.to_string()))
+        }
+        Err(_) => Err(missing()),
+    }
+}
+
 /// Account ids and box numbers in paths: what the dialplan allows.
 fn check_segment(v: &str) -> Result<(), OpError> {
     let ok = (1..=64).contains(&v.len())

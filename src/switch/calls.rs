@@ -43,6 +43,23 @@ pub enum CallInput {
     Cancel { tx: TxId, req: Request },
     /// Hang up from the operator side (API, shutdown).
     Hangup,
+    /// Send the caller on to `number` (a blind transfer from the operator side);
+    /// answered with whether the call could be transferred.
+    Transfer {
+        number: String,
+        reply: tokio::sync::oneshot::Sender<Result<(), TransferError>>,
+    },
+}
+
+/// Why a call could not be transferred.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TransferError {
+    #[error("the call is over")]
+    Over,
+    #[error("only a caller the switch answered in a callflow can be transferred")]
+    NotTransferable,
+    #[error("the number is not one the call's account can reach")]
+    UnknownNumber,
 }
 
 pub type CallSender = mpsc::UnboundedSender<CallInput>;

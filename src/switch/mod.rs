@@ -23,7 +23,7 @@ use crate::sip::message;
 use crate::sip::target::Target;
 use crate::store::Store;
 use crate::transport::Transports;
-pub use calls::{Admission, CallHandle, CallInput, CallSender};
+pub use calls::{Admission, CallHandle, CallInput, CallSender, TransferError};
 use directory::Directory;
 use registrations::Registrations;
 pub use shard::ShardMsg;

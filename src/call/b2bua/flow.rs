@@ -525,6 +525,81 @@ impl Call {
         });
     }
 
+    /// An operator sends the caller on to `number`: whatever the flow was
+    /// doing stops (a queue is left, a dial round cancelled, a bridged B leg
+    /// hung up and unbridged) and the number's flow runs for the caller.
+    /// Only a caller the switch answered itself can be moved this way.
+    pub(super) fn external_transfer(
+        &mut self,
+        number: &str,
+    ) -> Result<(), crate::switch::calls::TransferError> {
+        use crate::switch::calls::TransferError;
+        if self.ended {
+            return Err(TransferError::Over);
+        }
+        let answered_here = self.endpoint && self.a_acked && self.flow.is_some();
+        if !answered_here || self.app.is_some() || self.app_waiting.is_some() {
+            return Err(TransferError::NotTransferable);
+        }
+        if self.flow_for(number).is_none() {
+            return Err(TransferError::UnknownNumber);
+        }
+        tracing::info!(call = %self.id, %number, "transferred by the operator");
+        // the old flow hears nothing more
+        self.flow = None;
+        if let Some(q) = self.queued.take() {
+            if q.is_answered() {
+                self.acd
+                    .send(crate::call::acd::AcdMsg::CallEnded { call: self.id });
+            } else {
+                self.acd.send(crate::call::acd::AcdMsg::Leave {
+                    call: self.id,
+                    exit: crate::routing::queue::Exit::Transferred,
+                });
+            }
+        }
+        if let Some(first) = self.dialing.as_ref().map(|d| d.first_fork) {
+            for j in first..self.forks.len() {
+                self.cancel_fork(j);
+            }
+            self.end_round(DialOutcome::NoAnswer, HangupCause::NoAnswer);
+        }
+        if self.b.is_some() {
+            let b_leg = self.b_leg;
+            if let Some(m) = self.media.as_ref() {
+                m.send(Cmd::Unbridge {
+                    leg: self.leg(Side::A),
+                });
+            }
+            self.send_bye_b();
+            self.b = None;
+            if let Some(mut c) = self.b_chan.take() {
+                if let Some(m) = self.media.as_ref() {
+                    c.rtp = m.figures(b_leg);
+                }
+                c.destroy(&self.sw.bus, &self.sw.metrics, HangupCause::NormalClearing);
+            }
+            if let Some(m) = self.media.as_mut() {
+                m.remove_leg(b_leg);
+            }
+            if let Some(ext) = self.b_mark.take() {
+                self.sw.unmark_busy(&self.origin.account.id, &ext);
+                if let Some(i) = self.busy_marks.iter().position(|e| *e == ext) {
+                    self.busy_marks.remove(i);
+                }
+            }
+        }
+        if self.voicemail.is_some() {
+            if let Some(m) = self.media.as_ref() {
+                m.send(Cmd::StopRecord);
+            }
+        }
+        self.hold_generation.fetch_add(1, Relaxed);
+        self.stop_prompt();
+        self.transfer(number);
+        Ok(())
+    }
+
     /// Routes the call as if `number` had been dialled in its account.
     fn transfer(&mut self, number: &str) {
         let flow = self.flow_for(number);

@@ -156,6 +156,8 @@ struct Call {
     a_forking: bool,
     /// Extensions this call keeps busy (the caller's, the answering callee's).
     busy_marks: Vec<String>,
+    /// The extension of the B leg that answered, if it was one.
+    b_mark: Option<String>,
     pending: HashMap<u64, Pending>,
     next_token: u64,
     ended: bool,
@@ -300,6 +302,7 @@ pub(super) fn spawn_call(
         originating,
         a_forking: false,
         busy_marks,
+        b_mark: None,
         pending: HashMap::new(),
         next_token: 1,
         ended: false,
@@ -434,6 +437,9 @@ impl Call {
             let account = &self.origin.account.id;
             if self.sw.directory().extension(account, &ext).is_some() {
                 self.sw.mark_busy(account, &ext);
+                if !self.a_forking {
+                    self.b_mark = Some(ext.clone());
+                }
                 self.busy_marks.push(ext);
             }
         }
@@ -587,6 +593,9 @@ impl Call {
             }
             CallInput::Ack { req } => self.on_ack(req),
             CallInput::Request { tx, req, source } => self.on_dialog_request(tx, req, source),
+            CallInput::Transfer { number, reply } => {
+                let _ = reply.send(self.external_transfer(&number));
+            }
             CallInput::Hangup => {
                 if (self.app.is_some()
                     || self.app_waiting.is_some()

@@ -205,8 +205,8 @@ impl Call {
                 self.cancel_fork(j);
             }
         }
+        self.mark_answered(i); // while still forking: the A leg's, not a B leg's
         self.a_forking = false;
-        self.mark_answered(i);
         self.a_call_id = call_id;
         self.a_chan.info.sip_call_id = self.a_call_id.clone();
         self.a_source = target;

@@ -44,6 +44,13 @@ struct Offer {
     unreachable: Vec<ExtensionNumber>,
 }
 
+impl Queued {
+    /// An agent answered: the call is bridged to it.
+    pub(super) fn is_answered(&self) -> bool {
+        self.answered
+    }
+}
+
 impl Call {
     /// The flow's `queue` node: join `queue` of the caller's account.
     pub(super) fn enter_queue(&mut self, queue: QueueId, id: u64) {

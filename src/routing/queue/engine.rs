@@ -694,7 +694,7 @@ impl Acd {
             }
             Exit::Abandoned => c.abandoned += 1,
             Exit::Left(LeaveReason::Timeout) => c.timed_out += 1,
-            Exit::ExitKey | Exit::Left(_) => c.left += 1,
+            Exit::ExitKey | Exit::Transferred | Exit::Left(_) => c.left += 1,
         }
     }
 

@@ -110,6 +110,8 @@ pub enum Exit {
     Abandoned,
     /// The caller pressed the queue's exit key.
     ExitKey,
+    /// An operator sent the caller elsewhere.
+    Transferred,
     Left(LeaveReason),
 }
 
