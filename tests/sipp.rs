@@ -395,3 +395,42 @@ fn unregistered_extension_is_temporarily_unavailable() {
         describe(&evs)
     );
 }
+
+/// The carrier challenges the switch's INVITE: the switch answers with the
+/// trunk's credentials, for a dialled outside number and for a callflow's
+/// `external` node alike.
+#[test]
+fn outbound_calls_answer_the_carrier_s_challenge_with_the_trunk_credentials() {
+    let flow = concat!(
+        "[[accounts.callflows]]\nnumber = \"8900\"\nname = \"Cell\"\nstart = \"cell\"\n",
+        "[[accounts.callflows.nodes]]\nid = \"cell\"\nkind = \"external\"\nnumber = \"+15551234567\"\n\n",
+        "# ACD queues (docs/dialplans.md",
+    );
+    let sw = Switch::start(SwitchOpts {
+        trunk_ip: OTHER_HOST.to_string(),
+        dialplan_patch: vec![("# ACD queues (docs/dialplans.md".into(), flow.into())],
+        ..SwitchOpts::default()
+    });
+    for dialled in ["+15551234567", "8900"] {
+        let sink = RtpSink::bind_on(&sw.trunk.ip().to_string());
+        let mut carrier = sw
+            .sipp("carrier_uas_auth.xml")
+            .ip(&sw.trunk.ip().to_string())
+            .port(sw.trunk.port())
+            .key("user", "carrier")
+            .key("rtp_port", sink.port)
+            .spawn();
+        carrier.wait_listening();
+        let out = caller(&sw, "uac_call.xml", "1001", dialled).run();
+        out.assert_ok();
+        assert_received(&out, &[200]);
+        let carrier = carrier.wait();
+        carrier.assert_ok();
+        assert_eq!(
+            carrier.received_methods(),
+            vec!["INVITE", "ACK", "INVITE", "ACK", "BYE"],
+            "dialled {dialled}"
+        );
+        assert_heard_tone(&sink);
+    }
+}

@@ -240,7 +240,18 @@ impl Call {
     }
 
     pub(super) fn retry_with_credentials(&mut self, i: usize, resp: &Response) -> bool {
-        let Destination::Trunk { trunk, .. } = &self.destination else {
+        // the call's own trunk, or (a callflow's outside dial) the account's
+        // trunk when the fork went to its address
+        let trunk = match &self.destination {
+            Destination::Trunk { trunk, .. } => Some(trunk.clone()),
+            _ => self
+                .sw
+                .directory()
+                .trunk_for_account(&self.origin.account.id)
+                .filter(|t| resolve(&t.host, t.port) == Some(self.forks[i].target.addr))
+                .cloned(),
+        };
+        let Some(trunk) = trunk else {
             return false;
         };
         let (Some(user), Some(pass)) = (trunk.username.clone(), trunk.password.clone()) else {
