@@ -431,6 +431,16 @@ fn outbound_calls_answer_the_carrier_s_challenge_with_the_trunk_credentials() {
             vec!["INVITE", "ACK", "INVITE", "ACK", "BYE"],
             "dialled {dialled}"
         );
+        // the trunk's caller ID, not the extension's number, goes to the carrier
+        let from = carrier.received()[0]
+            .lines()
+            .find(|l| l.starts_with("From:"))
+            .unwrap_or("")
+            .to_string();
+        assert!(
+            from.contains("sip:+15550100100@"),
+            "dialled {dialled}: {from}"
+        );
         assert_heard_tone(&sink);
     }
 }

@@ -24,8 +24,8 @@ impl Call {
         h.push(Header::MaxForwards(rsip::headers::MaxForwards::from(
             mf.to_string(),
         )));
-        let from = match &self.destination {
-            Destination::Trunk { trunk, .. } => {
+        let from = match self.trunk_for(target) {
+            Some(trunk) => {
                 let cid = self
                     .origin
                     .external_caller_id
@@ -34,7 +34,7 @@ impl Call {
                     .unwrap_or(self.origin.caller.clone());
                 format!("<sip:{}@{}>", cid, self.sw.local_host_port(target.kind))
             }
-            _ => match &self.origin.display_name {
+            None => match &self.origin.display_name {
                 Some(d) => format!(
                     "\"{}\" <sip:{}@{}>",
                     d.replace('"', ""),
@@ -239,19 +239,23 @@ impl Call {
         self.round_answered(i);
     }
 
-    pub(super) fn retry_with_credentials(&mut self, i: usize, resp: &Response) -> bool {
-        // the call's own trunk, or (a callflow's outside dial) the account's
-        // trunk when the fork went to its address
-        let trunk = match &self.destination {
+    /// The trunk a fork to `target` goes out through: the call's own, or (a
+    /// callflow's outside dial) the account's trunk when the fork goes to its
+    /// address. Its caller ID is presented and its credentials answer challenges.
+    fn trunk_for(&self, target: Target) -> Option<crate::store::Trunk> {
+        match &self.destination {
             Destination::Trunk { trunk, .. } => Some(trunk.clone()),
             _ => self
                 .sw
                 .directory()
                 .trunk_for_account(&self.origin.account.id)
-                .filter(|t| resolve(&t.host, t.port) == Some(self.forks[i].target.addr))
+                .filter(|t| resolve(&t.host, t.port) == Some(target.addr))
                 .cloned(),
-        };
-        let Some(trunk) = trunk else {
+        }
+    }
+
+    pub(super) fn retry_with_credentials(&mut self, i: usize, resp: &Response) -> bool {
+        let Some(trunk) = self.trunk_for(self.forks[i].target) else {
             return false;
         };
         let (Some(user), Some(pass)) = (trunk.username.clone(), trunk.password.clone()) else {
