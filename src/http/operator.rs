@@ -167,13 +167,7 @@ pub async fn hang_up(
 ) -> Result<Response, OpError> {
     allowed(&s, peer, &headers)?;
     let sw = switch(&s)?;
-    let missing = || OpError::new(StatusCode::NOT_FOUND, "not_found", "no such call");
-    let id: crate::ids::CallId = id.parse().map_err(|_| missing())?;
-    let handle = sw
-        .calls_by_id
-        .get(&id)
-        .map(|h| h.clone())
-        .ok_or_else(missing)?;
+    let (_, handle) = call_handle(sw, &id)?;
     let _ = handle.tx.send(CallInput::Hangup);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -206,13 +200,8 @@ pub async fn transfer(
             "`number` must be 1 to 32 characters",
         ));
     }
+    let (id, handle) = call_handle(sw, &id)?;
     let missing = || OpError::new(StatusCode::NOT_FOUND, "not_found", "no such call");
-    let id: crate::ids::CallId = id.parse().map_err(|_| missing())?;
-    let handle = sw
-        .calls_by_id
-        .get(&id)
-        .map(|h| h.clone())
-        .ok_or_else(missing)?;
     let (reply, rx) = tokio::sync::oneshot::channel();
     handle
         .tx
@@ -242,6 +231,21 @@ pub async fn transfer(
     }
 }
 
+/// The live call a path names.
+fn call_handle(
+    sw: &crate::switch::Switch,
+    id: &str,
+) -> Result<(crate::ids::CallId, crate::switch::CallHandle), OpError> {
+    let missing = || OpError::new(StatusCode::NOT_FOUND, "not_found", "no such call");
+    let id: crate::ids::CallId = id.parse().map_err(|_| missing())?;
+    let handle = sw
+        .calls_by_id
+        .get(&id)
+        .map(|h| h.clone())
+        .ok_or_else(missing)?;
+    Ok((id, handle))
+}
+
 /// Account ids and box numbers in paths: what the dialplan allows.
 fn check_segment(v: &str) -> Result<(), OpError> {
     let ok = (1..=64).contains(&v.len())
@@ -258,6 +262,28 @@ fn check_segment(v: &str) -> Result<(), OpError> {
     }
 }
 
+/// The guard, then the box a path names: an extension of the account.
+fn mailbox<'a>(
+    s: &'a AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    account: &str,
+    mailbox: &str,
+) -> Result<&'a std::sync::Arc<crate::switch::Switch>, OpError> {
+    allowed(s, peer, headers)?;
+    let sw = switch(s)?;
+    check_segment(account)?;
+    check_segment(mailbox)?;
+    if sw.directory().extension(account, mailbox).is_none() {
+        return Err(OpError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such box",
+        ));
+    }
+    Ok(sw)
+}
+
 /// `GET /voicemail/{account}/{box}`: every message, oldest first.
 pub async fn list_voicemail(
     State(s): State<AppState>,
@@ -265,17 +291,7 @@ pub async fn list_voicemail(
     headers: HeaderMap,
     Path((account, mailbox)): Path<(String, String)>,
 ) -> Result<Response, OpError> {
-    allowed(&s, peer, &headers)?;
-    let sw = switch(&s)?;
-    check_segment(&account)?;
-    check_segment(&mailbox)?;
-    if sw.directory().extension(&account, &mailbox).is_none() {
-        return Err(OpError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no such box",
-        ));
-    }
+    let sw = self::mailbox(&s, peer, &headers, &account, &mailbox)?;
     let list = sw
         .store
         .voicemails(&account, &mailbox, false)
@@ -361,17 +377,7 @@ pub async fn put_greeting(
     Path((account, mailbox)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Result<Response, OpError> {
-    allowed(&s, peer, &headers)?;
-    let sw = switch(&s)?;
-    check_segment(&account)?;
-    check_segment(&mailbox)?;
-    if sw.directory().extension(&account, &mailbox).is_none() {
-        return Err(OpError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no such box",
-        ));
-    }
+    let sw = self::mailbox(&s, peer, &headers, &account, &mailbox)?;
     let path = crate::call::b2bua::greeting_path(&sw.settings.data_dir, &account, &mailbox);
     let dir = path
         .parent()
@@ -408,10 +414,7 @@ pub async fn delete_greeting(
     headers: HeaderMap,
     Path((account, mailbox)): Path<(String, String)>,
 ) -> Result<Response, OpError> {
-    allowed(&s, peer, &headers)?;
-    let sw = switch(&s)?;
-    check_segment(&account)?;
-    check_segment(&mailbox)?;
+    let sw = self::mailbox(&s, peer, &headers, &account, &mailbox)?;
     let path = crate::call::b2bua::greeting_path(&sw.settings.data_dir, &account, &mailbox);
     match tokio::fs::remove_file(&path).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),

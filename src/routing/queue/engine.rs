@@ -236,14 +236,6 @@ impl Acd {
         self.queues.get(key).map(|q| &q.cfg)
     }
 
-    /// A queue whose number is `number` in `account`.
-    pub fn queue_by_number(&self, account: &str, number: &str) -> Option<&QueueConfig> {
-        self.queues
-            .values()
-            .map(|q| &q.cfg)
-            .find(|c| c.account.as_str() == account && c.number.as_deref() == Some(number))
-    }
-
     pub fn queue_keys(&self) -> impl Iterator<Item = &QueueKey> {
         self.queues.keys()
     }
@@ -455,10 +447,6 @@ impl Acd {
             }
             None => false,
         }
-    }
-
-    pub fn is_paused(&self, agent: &AgentKey) -> bool {
-        self.agents.get(agent).is_some_and(|a| a.paused.is_some())
     }
 
     /// Whether the agent has a registered device (the driver checks).
