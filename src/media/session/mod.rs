@@ -10,6 +10,8 @@
 //!   a paced 20 ms frame from the playback source (or silence) is encoded and sent;
 //! - **transcode** (bridged legs negotiated different codecs): each tick decodes
 //!   one frame per leg, resamples and re-encodes it for its peer;
+//! - **mix** (legs in the session's conference, [`mix`]): each hears the others
+//!   as its role allows — a supervisor's listen, whisper or barge;
 //! - a **recording** taps one leg and what it hears in any mode.
 //!
 //! The call task drives it with [`Cmd`]s naming legs by their [`LegId`] and
@@ -17,6 +19,7 @@
 //! decisions are in `tick`.
 
 pub mod leg;
+mod mix;
 pub mod negotiate;
 mod tick;
 
@@ -40,6 +43,7 @@ use super::rtp::{Pacer, SendOutcome};
 use crate::ids::LegId;
 use crate::metrics::Metrics;
 pub use leg::{DtmfSource, LegMedia, LegStats, PTIME};
+pub use mix::{MixRole, MIX_RATE};
 pub use negotiate::Negotiated;
 use tick::Engine;
 
@@ -55,6 +59,11 @@ pub enum Cmd {
     Bridge { a: LegId, b: LegId },
     /// The leg's bridge ends (both sides then hear silence or what is played).
     Unbridge { leg: LegId },
+    /// The leg joins the session's conference in `role` (or changes role):
+    /// it hears the mix of the others instead of its bridged peer.
+    Mix { leg: LegId, role: MixRole },
+    /// The leg leaves the conference; its bridge, if it has one, carries again.
+    Unmix { leg: LegId },
     /// New RTP destination from SDP (offer or answer); resets latching for that leg.
     SetRemote {
         leg: LegId,
@@ -364,3 +373,5 @@ fn owned(pkt: &[u8]) -> Bytes {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_mix;

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 use tokio::sync::mpsc;
 
+use super::mix::{Conference, MIX_RATE};
 use super::{looks_like_rtcp, looks_like_rtp, owned, Cmd, LegIo, LegMedia, LegStats, SessionEvent};
 use crate::ids::LegId;
 use crate::media::codec::Resampler;
@@ -47,6 +48,8 @@ enum Stream {
     Play(LegId),
     RecordLeft,
     RecordRight,
+    MixIn(LegId),
+    MixOut(LegId),
 }
 
 /// One leg of the session.
@@ -84,6 +87,8 @@ pub(super) struct Engine {
     /// waits on them while it holds no reference to the codec state).
     pub(super) ios: Vec<LegIo>,
     rec: Option<Recording>,
+    /// Legs hearing a mix (a supervisor and the legs it monitors).
+    conf: Option<Conference>,
     scratch: Vec<i16>,
     conv: Vec<i16>,
     rec_l: Vec<i16>,
@@ -101,6 +106,7 @@ impl Engine {
             slots: Vec::with_capacity(4),
             ios: Vec::with_capacity(4),
             rec: None,
+            conf: None,
             scratch: Vec::with_capacity(960),
             conv: Vec::with_capacity(960),
             rec_l: Vec::with_capacity(160),
@@ -136,10 +142,20 @@ impl Engine {
         }
     }
 
+    /// `leg` hears the conference rather than its peer.
+    fn mixed(&self, leg: LegId) -> bool {
+        self.conf.as_ref().is_some_and(|c| c.contains(leg))
+    }
+
     /// Packets from slot `i` go to its peer untouched.
     fn forwards(&self, i: usize) -> bool {
         match self.peer_of(i) {
-            Some(j) => !self.transcoding(i, j) && self.slots[j].play.is_none(),
+            Some(j) => {
+                !self.transcoding(i, j)
+                    && self.slots[j].play.is_none()
+                    && !self.mixed(self.slots[i].id)
+                    && !self.mixed(self.slots[j].id)
+            }
             None => false,
         }
     }
@@ -150,6 +166,7 @@ impl Engine {
             self.slots[i].media.is_some()
                 && (self.rec.is_some()
                     || self.slots[i].play.is_some()
+                    || self.mixed(self.slots[i].id)
                     || match self.peer_of(i) {
                         None => true,
                         Some(j) => self.transcoding(i, j),
@@ -195,6 +212,14 @@ impl Engine {
                 self.resamplers.clear();
             }
             Cmd::Unbridge { leg } => self.unbridge(leg),
+            Cmd::Mix { leg, role } => {
+                if self.find(leg).is_some() {
+                    self.conf
+                        .get_or_insert_with(Conference::new)
+                        .join(leg, role);
+                }
+            }
+            Cmd::Unmix { leg } => self.unmix(leg),
             Cmd::SetRemote { leg, rtp, rtcp } => {
                 if let Some(i) = self.find(leg) {
                     self.ios[i].peer.set(rtp, rtcp);
@@ -293,9 +318,19 @@ impl Engine {
         }
     }
 
+    fn unmix(&mut self, leg: LegId) {
+        if let Some(c) = self.conf.as_mut() {
+            c.leave(leg);
+            if c.is_empty() {
+                self.conf = None;
+            }
+        }
+    }
+
     fn remove(&mut self, leg: LegId) {
         let Some(i) = self.find(leg) else { return };
         self.unbridge(leg);
+        self.unmix(leg);
         self.stop_play(leg, true);
         if self.rec.as_ref().is_some_and(|r| r.leg == leg) {
             self.stop_record();
@@ -522,6 +557,7 @@ impl Engine {
             }
             self.drain_dtmf(i);
         }
+        self.mix_tick();
         for i in 0..self.slots.len() {
             let Some(out_rate) = self.slots[i].media.as_ref().map(LegMedia::rate) else {
                 continue;
@@ -555,6 +591,15 @@ impl Engine {
                         finished = *left == 0;
                     }
                 }
+            } else if let Some(mixed) = self.conf.as_ref().and_then(|c| c.output(id)) {
+                Self::convert(
+                    &mut self.resamplers,
+                    Stream::MixOut(id),
+                    MIX_RATE,
+                    out_rate,
+                    mixed,
+                    &mut self.conv,
+                );
             } else if let Some(j) = peer {
                 if !self.transcoding(i, j) {
                     continue; // relayed: the peer's own packets reach it
@@ -607,6 +652,30 @@ impl Engine {
         self.send_rtcp(now).await;
     }
 
+    /// Feeds every conference member's frame of this tick (at the mixing
+    /// rate) and mixes; members without a codec are silent.
+    fn mix_tick(&mut self) {
+        let Some(conf) = self.conf.as_mut() else {
+            return;
+        };
+        for s in &self.slots {
+            let Some(m) = s.media.as_ref() else { continue };
+            if !conf.contains(s.id) {
+                continue;
+            }
+            Self::convert(
+                &mut self.resamplers,
+                Stream::MixIn(s.id),
+                m.rate(),
+                MIX_RATE,
+                &s.heard,
+                &mut self.conv,
+            );
+            conf.push(s.id, &self.conv);
+        }
+        conf.mix();
+    }
+
     /// Every 5 s an SR/RR to each leg that hears the switch itself (relayed
     /// legs exchange their own RTCP end to end).
     async fn send_rtcp(&mut self, now: Instant) {
@@ -648,7 +717,7 @@ impl Engine {
                 &mut self.rec_l,
             );
         }
-        let right = match self.peer_of(i) {
+        let right = match self.peer_of(i).filter(|_| !self.mixed(leg)) {
             Some(j) => self.slots[j]
                 .media
                 .as_ref()
