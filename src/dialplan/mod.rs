@@ -22,7 +22,7 @@ pub use apps::{AppDef, Step, ToneName};
 pub use callflows::{parse_hhmm, CallflowDef, HangupReason, NodeDef, RingStrategy, Weekday};
 pub use queues::{MemberDef, QueueDef, QueueStrategy};
 pub use transport::{TrunkTransport, UnknownTransport};
-pub use validate::{is_e164, is_extension_number, is_media_path};
+pub use validate::{is_e164, is_extension_number, is_media_path, step_problems};
 
 /// A parsed dialplan file, remembering where it came from for error messages.
 #[derive(Debug, Clone, PartialEq)]

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use super::{Dialplan, Issue, Problem};
 
-pub use apps::is_media_path;
+pub use apps::{is_media_path, step_problems};
 
 /// `1`–`15` ASCII digits: something a phone can dial.
 pub fn is_extension_number(s: &str) -> bool {

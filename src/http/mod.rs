@@ -4,6 +4,7 @@
 //! ACD queue (`GET /queues`), and the operator routes of `operator` (place
 //! and hang up calls, voicemail boxes).
 
+mod call_commands;
 mod operator;
 
 use axum::extract::State;
@@ -39,7 +40,32 @@ pub fn app(state: AppState) -> Router {
         .route("/events", get(events))
         .route("/queues", get(queues))
         .route("/calls", axum::routing::post(operator::place))
-        .route("/calls/{call_id}", axum::routing::delete(operator::hang_up))
+        .route(
+            "/calls/{call_id}",
+            get(call_commands::show).delete(operator::hang_up),
+        )
+        .route("/calls/{call_id}/legs", axum::routing::post(call_commands::dial))
+        .route(
+            "/calls/{call_id}/legs/{leg_id}",
+            axum::routing::delete(call_commands::hang_up_leg),
+        )
+        .route("/calls/{call_id}/bridge", axum::routing::post(call_commands::bridge))
+        .route(
+            "/calls/{call_id}/legs/{leg_id}/unbridge",
+            axum::routing::post(call_commands::unbridge),
+        )
+        .route(
+            "/calls/{call_id}/legs/{leg_id}/mix",
+            axum::routing::put(call_commands::mix).delete(call_commands::unmix),
+        )
+        .route(
+            "/calls/{call_id}/legs/{leg_id}/play",
+            axum::routing::post(call_commands::play),
+        )
+        .route(
+            "/calls/{call_id}/legs/{leg_id}/collect",
+            axum::routing::post(call_commands::collect),
+        )
         .route(
             "/calls/{call_id}/transfer",
             axum::routing::post(operator::transfer),

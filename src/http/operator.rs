@@ -27,7 +27,7 @@ pub struct OpError {
 }
 
 impl OpError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> OpError {
+    pub(super) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> OpError {
         OpError {
             status,
             code,
@@ -44,7 +44,7 @@ impl IntoResponse for OpError {
 }
 
 /// Loopback, or the admin token.
-fn allowed(s: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Result<(), OpError> {
+pub(super) fn allowed(s: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Result<(), OpError> {
     match &s.admin_token {
         Some(token) => {
             let given = headers
@@ -75,7 +75,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn switch(s: &AppState) -> Result<&std::sync::Arc<crate::switch::Switch>, OpError> {
+pub(super) fn switch(s: &AppState) -> Result<&std::sync::Arc<crate::switch::Switch>, OpError> {
     s.sw.as_ref().ok_or_else(|| {
         OpError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -232,7 +232,7 @@ pub async fn transfer(
 }
 
 /// The live call a path names.
-fn call_handle(
+pub(super) fn call_handle(
     sw: &crate::switch::Switch,
     id: &str,
 ) -> Result<(crate::ids::CallId, crate::switch::CallHandle), OpError> {

@@ -43,6 +43,8 @@ pub enum CallInput {
     Cancel { tx: TxId, req: Request },
     /// Hang up from the operator side (API, shutdown).
     Hangup,
+    /// A command from the operator side (legs, bridges, mixing, prompts, digits).
+    Command(super::commands::CallCommand),
     /// Send the caller on to `number` (a blind transfer from the operator side);
     /// answered with whether the call could be transferred.
     Transfer {

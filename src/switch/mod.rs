@@ -3,6 +3,7 @@
 //! transaction layer and dispatches to the registrar, OPTIONS, or the call tasks.
 
 pub mod calls;
+pub mod commands;
 pub mod directory;
 pub mod register;
 pub mod registrations;

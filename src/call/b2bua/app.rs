@@ -121,19 +121,20 @@ impl Call {
 
     /// Points the session at the caller's media (from `body`), sets its codec,
     /// and whether we may send given our side of the negotiation (`ours`).
-    fn app_media(&self, body: &[u8], neg: negotiate::Negotiated, ours: Direction) {
-        let Some(m) = self.media.as_ref() else {
+    fn app_media(&mut self, body: &[u8], neg: negotiate::Negotiated, ours: Direction) {
+        let a_leg = self.leg(Side::A);
+        let Some(m) = self.media.as_mut() else {
             return;
         };
         if let Some((rtp, rtcp)) = sdp_remote(body) {
-            m.set_remote(self.leg(Side::A), rtp, rtcp);
+            m.set_remote(a_leg, rtp, rtcp);
         }
-        m.send(Cmd::SetCodec {
-            leg: self.leg(Side::A),
+        m.apply(Cmd::SetCodec {
+            leg: a_leg,
             neg: Some(neg),
         });
         m.send(Cmd::SetSending {
-            leg: self.leg(Side::A),
+            leg: a_leg,
             on: negotiate::we_send(ours),
         });
     }
@@ -184,12 +185,18 @@ impl Call {
 
     /// A digit in a SIP INFO on `side`: reported through the media session.
     pub(super) fn info_digit(&mut self, side: Side, req: &Request) {
+        self.info_digit_on(self.leg(side), req)
+    }
+
+    /// A digit in a SIP INFO on `leg`, handed to the media session (which
+    /// reports it like its own).
+    pub(super) fn info_digit_on(&mut self, leg: LegId, req: &Request) {
         let ctype = message::header_value(&req.headers, "Content-Type").unwrap_or("");
         let body = String::from_utf8_lossy(&req.body);
         if let Ok(d) = info::parse_info(ctype, &body) {
             if let Some(m) = self.media.as_ref() {
                 m.send(Cmd::Digit {
-                    leg: self.leg(side),
+                    leg,
                     event: DtmfEvent {
                         digit: d.digit,
                         duration_ms: d.duration_ms.unwrap_or(100),

@@ -111,6 +111,9 @@ impl Call {
     }
 
     pub(super) fn on_dialog_request(&mut self, tx: TxId, req: Request, _source: Target) {
+        if self.on_extra_request(tx, &req) {
+            return;
+        }
         let cid = message::call_id(&req.headers).unwrap_or("").to_string();
         let from_side = if cid == self.a_call_id {
             Side::A
@@ -149,6 +152,14 @@ impl Call {
         }
         if req.method == rsip::Method::Bye {
             answer(&self.sw, 200, "OK");
+            let a = self.leg(Side::A);
+            let caller_with_dialled = self.media.as_ref().and_then(|m| m.peer(a)).is_some_and(|p| {
+                self.extra.iter().any(|e| e.leg == p && !e.ended)
+            });
+            if from_side == Side::B && caller_with_dialled {
+                // the caller talks to a leg dialled by command: it stays
+                return self.drop_b(HangupCause::NormalClearing, false);
+            }
             match from_side {
                 Side::A => self.send_bye_b(),
                 Side::B => self.send_bye_a(),

@@ -455,7 +455,7 @@ impl Call {
         let (a_leg, b_leg) = (self.leg(Side::A), self.b_leg);
         let answer = negotiate::audio_line(&resp.body).ok().flatten();
         let neg = answer.as_ref().and_then(negotiate::choose);
-        if let Some(m) = self.media.as_ref() {
+        if let Some(m) = self.media.as_mut() {
             m.send(Cmd::SignallingIp {
                 leg: b_leg,
                 ip: target.addr.ip(),
@@ -463,8 +463,8 @@ impl Call {
             if let Some((rtp, rtcp)) = sdp_remote(&resp.body) {
                 m.set_remote(b_leg, rtp, rtcp);
             }
-            m.send(Cmd::SetCodec { leg: b_leg, neg });
-            m.send(Cmd::Bridge { a: a_leg, b: b_leg });
+            m.apply(Cmd::SetCodec { leg: b_leg, neg });
+            m.apply(Cmd::Bridge { a: a_leg, b: b_leg });
         }
         self.last_offer = None;
         self.b = Some(BLeg {
@@ -566,10 +566,9 @@ impl Call {
         }
         if self.b.is_some() {
             let b_leg = self.b_leg;
-            if let Some(m) = self.media.as_ref() {
-                m.send(Cmd::Unbridge {
-                    leg: self.leg(Side::A),
-                });
+            let a_leg = self.leg(Side::A);
+            if let Some(m) = self.media.as_mut() {
+                m.apply(Cmd::Unbridge { leg: a_leg });
             }
             self.send_bye_b();
             self.b = None;

@@ -255,46 +255,11 @@ impl Call {
     }
 
     pub(super) fn retry_with_credentials(&mut self, i: usize, resp: &Response) -> bool {
-        let Some(trunk) = self.trunk_for(self.forks[i].target) else {
+        let Some(invite) = self.reauthorized(&self.forks[i], resp) else {
             return false;
         };
-        let (Some(user), Some(pass)) = (trunk.username.clone(), trunk.password.clone()) else {
-            return false;
-        };
-        let code = resp.status_code.code();
-        let (chal_name, auth_name) = if code == 401 {
-            ("WWW-Authenticate", "Authorization")
-        } else {
-            ("Proxy-Authenticate", "Proxy-Authorization")
-        };
-        let Some(challenge) = message::header_value(&resp.headers, chal_name) else {
-            return false;
-        };
-        let via = self.via(self.forks[i].target.kind);
         let fork = &mut self.forks[i];
         fork.auth_tried = true;
-        let uri = fork.invite.uri.to_string();
-        let Some(value) =
-            crate::sip::auth::client_authorization(challenge, &user, &pass, "INVITE", &uri)
-        else {
-            return false;
-        };
-        let mut invite = fork.invite.clone();
-        let cseq = message::cseq(&invite.headers).map(|c| c.0).unwrap_or(1) + 1;
-        invite
-            .headers
-            .retain(|h| !matches!(h, Header::Via(_) | Header::CSeq(_)));
-        let mut headers = rsip::Headers::default();
-        headers.push(Header::Via(rsip::headers::Via::from(via)));
-        for h in invite.headers.iter() {
-            headers.push(h.clone());
-        }
-        headers.push(Header::CSeq(rsip::headers::CSeq::from(format!(
-            "{cseq} INVITE"
-        ))));
-        headers.push(Header::Other(auth_name.into(), value));
-        invite.headers = headers;
-        let fork = &mut self.forks[i];
         fork.invite = invite.clone();
         fork.provisional = false;
         let (cid, target, token) = (fork.call_id.clone(), fork.target, fork.token);
@@ -308,6 +273,43 @@ impl Call {
             },
         );
         true
+    }
+
+    /// The fork's INVITE again with our answer to the carrier's digest
+    /// challenge in `resp` (`None`: no trunk credentials, or no usable challenge).
+    pub(super) fn reauthorized(&self, fork: &Fork, resp: &Response) -> Option<Request> {
+        let trunk = self.trunk_for(fork.target)?;
+        let (Some(user), Some(pass)) = (trunk.username.clone(), trunk.password.clone()) else {
+            return None;
+        };
+        let code = resp.status_code.code();
+        let (chal_name, auth_name) = if code == 401 {
+            ("WWW-Authenticate", "Authorization")
+        } else {
+            ("Proxy-Authenticate", "Proxy-Authorization")
+        };
+        let challenge = message::header_value(&resp.headers, chal_name)?;
+        let uri = fork.invite.uri.to_string();
+        let value =
+            crate::sip::auth::client_authorization(challenge, &user, &pass, "INVITE", &uri)?;
+        let mut invite = fork.invite.clone();
+        let cseq = message::cseq(&invite.headers).map(|c| c.0).unwrap_or(1) + 1;
+        invite
+            .headers
+            .retain(|h| !matches!(h, Header::Via(_) | Header::CSeq(_)));
+        let mut headers = rsip::Headers::default();
+        headers.push(Header::Via(rsip::headers::Via::from(
+            self.via(fork.target.kind),
+        )));
+        for h in invite.headers.iter() {
+            headers.push(h.clone());
+        }
+        headers.push(Header::CSeq(rsip::headers::CSeq::from(format!(
+            "{cseq} INVITE"
+        ))));
+        headers.push(Header::Other(auth_name.into(), value));
+        invite.headers = headers;
+        Some(invite)
     }
 
     pub(super) fn fork_failed(&mut self, i: usize, code: u16) {
@@ -358,36 +360,9 @@ impl Call {
     }
 
     pub(super) fn send_cancel(&mut self, i: usize) {
-        let f = &mut self.forks[i];
-        f.cancel_pending = false;
-        let inv = &f.invite;
-        let mut h = rsip::Headers::default();
-        for hdr in inv.headers.iter() {
-            match hdr {
-                Header::Via(_)
-                | Header::From(_)
-                | Header::To(_)
-                | Header::CallId(_)
-                | Header::Route(_)
-                | Header::MaxForwards(_) => h.push(hdr.clone()),
-                _ => {}
-            }
-        }
-        let seq = message::cseq(&inv.headers).map(|c| c.0).unwrap_or(1);
-        h.push(Header::CSeq(rsip::headers::CSeq::from(format!(
-            "{seq} CANCEL"
-        ))));
-        h.push(Header::ContentLength(rsip::headers::ContentLength::from(
-            "0",
-        )));
-        let cancel = Request {
-            method: rsip::Method::Cancel,
-            uri: inv.uri.clone(),
-            version: rsip::Version::V2,
-            headers: h,
-            body: Vec::new(),
-        };
-        let (cid, target) = (f.call_id.clone(), f.target);
+        self.forks[i].cancel_pending = false;
+        let cancel = cancel_of(&self.forks[i]);
+        let (cid, target) = (self.forks[i].call_id.clone(), self.forks[i].target);
         self.sw.to_shard(
             &cid,
             ShardMsg::Request {
@@ -397,5 +372,37 @@ impl Call {
                 token: IGNORED,
             },
         );
+    }
+}
+
+/// The CANCEL of a fork's INVITE (RFC 3261 §9.1: its Via, From, To, Call-ID
+/// and route, the INVITE's CSeq number).
+pub(super) fn cancel_of(f: &Fork) -> Request {
+    let inv = &f.invite;
+    let mut h = rsip::Headers::default();
+    for hdr in inv.headers.iter() {
+        match hdr {
+            Header::Via(_)
+            | Header::From(_)
+            | Header::To(_)
+            | Header::CallId(_)
+            | Header::Route(_)
+            | Header::MaxForwards(_) => h.push(hdr.clone()),
+            _ => {}
+        }
+    }
+    let seq = message::cseq(&inv.headers).map(|c| c.0).unwrap_or(1);
+    h.push(Header::CSeq(rsip::headers::CSeq::from(format!(
+        "{seq} CANCEL"
+    ))));
+    h.push(Header::ContentLength(rsip::headers::ContentLength::from(
+        "0",
+    )));
+    Request {
+        method: rsip::Method::Cancel,
+        uri: inv.uri.clone(),
+        version: rsip::Version::V2,
+        headers: h,
+        body: Vec::new(),
     }
 }

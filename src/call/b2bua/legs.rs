@@ -76,8 +76,8 @@ impl Call {
             Some(negotiate::endpoint_offer(self.public_ip(), port, self.sdp_session).into_bytes())
         } else {
             self.media
-                .as_ref()?
-                .send(session::Cmd::Bridge { a: a_leg, b: b_leg });
+                .as_mut()?
+                .apply(session::Cmd::Bridge { a: a_leg, b: b_leg });
             if is_sdp(&self.a_invite.headers, &self.a_invite.body) {
                 let body = self.a_invite.body.clone();
                 match self.anchor_offer(Side::A, &body) {
@@ -115,6 +115,13 @@ impl Call {
 
     /// Sends one INVITE fork to each contact, all carrying `offer`.
     pub(super) fn ring(&mut self, targets: Vec<Contact>, offer: Option<Vec<u8>>) {
+        let forks = self.send_forks(targets, offer);
+        self.forks.extend(forks);
+    }
+
+    /// One INVITE to each contact (routed back to this call), as forks.
+    pub(super) fn send_forks(&mut self, targets: Vec<Contact>, offer: Option<Vec<u8>>) -> Vec<Fork> {
+        let mut out = Vec::with_capacity(targets.len());
         for (uri, to, target) in targets {
             let token = self.token();
             let call_id = format!("{}@switchyard", message::random_token(20));
@@ -135,7 +142,7 @@ impl Call {
                     token,
                 },
             );
-            self.forks.push(Fork {
+            out.push(Fork {
                 token,
                 call_id,
                 invite,
@@ -146,5 +153,6 @@ impl Call {
                 auth_tried: false,
             });
         }
+        out
     }
 }

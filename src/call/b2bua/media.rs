@@ -147,12 +147,10 @@ impl Call {
         self.sdp_session
     }
 
-    fn set_codec(&self, side: Side, neg: Option<Negotiated>) {
-        if let Some(m) = self.media.as_ref() {
-            m.send(Cmd::SetCodec {
-                leg: self.leg(side),
-                neg,
-            });
+    fn set_codec(&mut self, side: Side, neg: Option<Negotiated>) {
+        let leg = self.leg(side);
+        if let Some(m) = self.media.as_mut() {
+            m.apply(Cmd::SetCodec { leg, neg });
         }
     }
 
@@ -195,7 +193,15 @@ impl Call {
     pub(super) fn on_media_event(&mut self, ev: SessionEvent) {
         match ev {
             SessionEvent::Dtmf { leg, event, source } => {
-                let Some(channel) = self.side_of(leg).and_then(|s| self.channel_info(s)) else {
+                let channel = match self.side_of(leg) {
+                    Some(s) => self.channel_info(s),
+                    None => self
+                        .extra
+                        .iter()
+                        .find(|e| e.leg == leg)
+                        .map(|e| e.chan.info.clone()),
+                };
+                let Some(channel) = channel else {
                     return;
                 };
                 tracing::info!(call = %self.id, digit = %event.digit, ?source, "dtmf");
@@ -207,6 +213,9 @@ impl Call {
                     source,
                     timestamp_ms: now_ms(),
                 });
+                if self.collect_digit(leg, event.digit.as_char()) {
+                    return;
+                }
                 if from_caller && self.b.is_none() {
                     self.flow_event(crate::routing::Event::Digit(event.digit.as_char()));
                 }
@@ -219,7 +228,12 @@ impl Call {
             SessionEvent::Recorded(Err(e)) => {
                 tracing::error!(call = %self.id, error = %e, "recording failed");
             }
-            SessionEvent::PlayDone { id, .. } => self.on_play_done(id),
+            SessionEvent::PlayDone { leg, id, .. } => {
+                // the flow's and apps' playbacks are all to the caller
+                if !self.command_play_step_done(leg, id) && leg == self.leg(Side::A) {
+                    self.on_play_done(id)
+                }
+            }
             SessionEvent::Stats { leg, stats } => {
                 tracing::debug!(call = %self.id, %leg, ?stats, "media figures");
             }

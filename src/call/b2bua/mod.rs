@@ -12,7 +12,9 @@
 //! switch as media endpoint and the session's reports.
 
 mod app;
+mod commands;
 mod dialog;
+mod extra;
 mod flow;
 mod forks;
 mod legs;
@@ -162,6 +164,13 @@ struct Call {
     busy_marks: Vec<String>,
     /// The extension of the B leg that answered, if it was one.
     b_mark: Option<String>,
+    /// Legs dialled by command (supervisors, consultations, third parties).
+    extra: Vec<extra::Extra>,
+    /// Digit collections running on legs.
+    collects: Vec<commands::Collecting>,
+    /// Command playbacks by leg: (id, the runner's step channel).
+    cmd_plays: HashMap<LegId, (u64, crate::call::app::DoneSender)>,
+    next_cmd_play: u64,
     pending: HashMap<u64, Pending>,
     next_token: u64,
     ended: bool,
@@ -210,7 +219,8 @@ impl Call {
                 // the call's resources end with its last live leg; only forks that
                 // still owe a CANCEL keep this task (and no ports) alive a while
                 self.release();
-                if self.forks.iter().all(|f| f.done || !f.cancel_pending) {
+                let owes_cancel = |f: &Fork| !f.done && f.cancel_pending;
+                if !self.forks.iter().chain(self.extra.iter().flat_map(|e| e.forks.iter())).any(owes_cancel) {
                     break;
                 }
                 let l = *linger_until.get_or_insert_with(|| Instant::now() + 64 * T1);
@@ -236,6 +246,7 @@ impl Call {
                 || self.flow.is_some();
             let dial_deadline = self.dialing.as_ref().map(|d| d.deadline);
             let flow_deadline = self.flow_deadline();
+            let command_deadline = self.command_deadline();
             tokio::select! {
                 input = rx.recv() => match input {
                     Some(i) => self.on_input(i),
@@ -259,7 +270,12 @@ impl Call {
                 _ = sleep_opt(linger_until), if linger_until.is_some() => {},
                 _ = sleep_opt(dial_deadline), if dial_deadline.is_some() && !self.ended => self.dial_timeout(),
                 _ = sleep_opt(flow_deadline), if flow_deadline.is_some() && !self.ended => self.flow_timeout(),
-                Some(id) = flow_rx.recv() => self.flow_event(crate::routing::Event::PlayDone { id }),
+                _ = sleep_opt(command_deadline), if command_deadline.is_some() && !self.ended => self.command_timeout(),
+                Some(id) = flow_rx.recv() => if id >= commands::CMD_PLAY {
+                    self.command_play_over(id)
+                } else {
+                    self.flow_event(crate::routing::Event::PlayDone { id })
+                },
                 Some((id, list)) = mailbox_rx.recv() => self.flow_event(crate::routing::Event::Mailbox { id, messages: Some(list) }),
                 Some(n) = queue_rx.recv() => self.on_queue_notice(n),
                 Some((id, queues)) = agent_rx.recv() => self.flow_event(crate::routing::Event::AgentDone { id, queues }),
@@ -404,6 +420,8 @@ impl Call {
                     self.on_fork_response(i, resp);
                 } else if let Some(p) = self.pending.remove(&token) {
                     self.on_forwarded_response(p, resp, token);
+                } else if let Some((k, i)) = self.extra_fork(token) {
+                    self.on_extra_response(k, i, resp);
                 }
             }
             CallInput::Timeout { token } => {
@@ -412,6 +430,8 @@ impl Call {
                 }
                 if let Some(i) = self.forks.iter().position(|f| f.token == token) {
                     self.fork_failed(i, 408);
+                } else if let Some((k, i)) = self.extra_fork(token) {
+                    self.extra_fork_failed(k, i, 408);
                 } else if let Some(p) = self.pending.remove(&token) {
                     let r = message::response(&p.req, 408, "Request Timeout", None);
                     self.sw.to_shard(
@@ -425,6 +445,8 @@ impl Call {
                 if let Some(i) = self.forks.iter().position(|f| f.token == token) {
                     tracing::info!(call = %self.id, target = %self.forks[i].target.addr, "fork unreachable");
                     self.fork_failed(i, 503);
+                } else if let Some((k, i)) = self.extra_fork(token) {
+                    self.extra_fork_failed(k, i, 503);
                 } else {
                     self.on_input(CallInput::Timeout { token });
                 }
@@ -439,6 +461,7 @@ impl Call {
             }
             CallInput::Ack { req } => self.on_ack(req),
             CallInput::Request { tx, req, source } => self.on_dialog_request(tx, req, source),
+            CallInput::Command(cmd) => self.on_command(cmd),
             CallInput::Transfer { number, reply } => {
                 let _ = reply.send(self.external_transfer(&number));
             }
@@ -489,7 +512,7 @@ impl Call {
             self.finish(HangupCause::NormalClearing);
         }
         self.release();
-        for f in &self.forks {
+        for f in self.forks.iter().chain(self.extra.iter().flat_map(|e| e.forks.iter())) {
             self.sw.calls.remove(&f.call_id);
         }
     }
@@ -508,6 +531,12 @@ impl Call {
         }
         self.queue_call_over();
         let cause = self.cause;
+        self.end_extras(cause);
+        let legs: Vec<LegId> = self.collects.iter().map(|c| c.leg_id()).collect();
+        for leg in legs {
+            self.collect_over(leg);
+        }
+        self.cmd_plays.clear();
         if let Some(m) = self.media.as_ref() {
             self.a_chan.rtp = m.figures(self.a_chan.id());
             if let Some(c) = self.b_chan.as_mut() {

@@ -214,7 +214,7 @@ impl Call {
         self.a_dialog = Some(dialog);
         self.a_acked = true;
         let a = self.leg(Side::A);
-        if let Some(m) = self.media.as_ref() {
+        if let Some(m) = self.media.as_mut() {
             m.send(Cmd::SignallingIp {
                 leg: a,
                 ip: target.addr.ip(),
@@ -222,7 +222,7 @@ impl Call {
             if let Some((rtp, rtcp)) = sdp_remote(&resp.body) {
                 m.set_remote(a, rtp, rtcp);
             }
-            m.send(Cmd::SetCodec {
+            m.apply(Cmd::SetCodec {
                 leg: a,
                 neg: neg.clone(),
             });

@@ -60,6 +60,19 @@ pub(super) fn check(
     }
 }
 
+/// What is wrong with steps that come from elsewhere than a dialplan file
+/// (an API request), as `field: problem` lines; empty when they are fine.
+pub fn step_problems(steps: &[Step]) -> Vec<String> {
+    let mut c = Checker { issues: Vec::new() };
+    for (i, step) in steps.iter().enumerate() {
+        check_step(&mut c, step, &format!("steps[{i}]"));
+    }
+    c.issues
+        .into_iter()
+        .map(|i| format!("{}: {}", i.field, i.problem))
+        .collect()
+}
+
 pub(super) fn check_step(c: &mut Checker, step: &Step, st: &str) {
     match step {
         Step::Play { path, .. } => {

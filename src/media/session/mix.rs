@@ -113,11 +113,6 @@ impl Conference {
         let m = self.members.iter().find(|m| m.leg == leg)?;
         self.mixer.output(m.party)
     }
-
-    /// The legs in the conference and their roles, in joining order.
-    pub(super) fn roles(&self) -> impl Iterator<Item = (LegId, MixRole)> + '_ {
-        self.members.iter().map(|m| (m.leg, m.role))
-    }
 }
 
 #[cfg(test)]
@@ -176,7 +171,6 @@ mod tests {
         c.mix();
         assert_eq!(c.output(A).unwrap()[0], 0);
         assert_eq!(c.output(S).unwrap()[0], 100);
-        assert_eq!(c.roles().count(), 2);
         assert!(c.output(B).is_none());
     }
 

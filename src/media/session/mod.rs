@@ -144,6 +144,11 @@ pub struct SessionHandle {
     tx: mpsc::UnboundedSender<Cmd>,
     figures: Figures,
     ports: HashMap<LegId, u16>,
+    /// What the session was told of its topology (bridges, conference roles,
+    /// codec clock rates), mirrored for the call's own questions.
+    peers: HashMap<LegId, LegId>,
+    roles: HashMap<LegId, MixRole>,
+    rates: HashMap<LegId, u32>,
 }
 
 /// The legs' latest figures, shared with the session (at most 250 ms old).
@@ -152,6 +157,63 @@ type Figures = Arc<std::sync::Mutex<HashMap<LegId, LegStats>>>;
 impl SessionHandle {
     pub fn send(&self, cmd: Cmd) {
         let _ = self.tx.send(cmd);
+    }
+
+    /// Like [`send`](Self::send), keeping the handle's picture of the
+    /// session's bridges, conference and codecs; every topology change of the
+    /// call goes through here.
+    pub fn apply(&mut self, cmd: Cmd) {
+        match &cmd {
+            Cmd::Bridge { a, b } if a != b && self.ports.contains_key(a) && self.ports.contains_key(b) => {
+                self.unpeer(*a);
+                self.unpeer(*b);
+                self.peers.insert(*a, *b);
+                self.peers.insert(*b, *a);
+            }
+            Cmd::Unbridge { leg } => self.unpeer(*leg),
+            Cmd::Mix { leg, role } if self.ports.contains_key(leg) => {
+                self.roles.insert(*leg, *role);
+            }
+            Cmd::Unmix { leg } => {
+                self.roles.remove(leg);
+            }
+            Cmd::SetCodec { leg, neg } => match neg {
+                Some(n) => {
+                    self.rates.insert(*leg, n.codec.clock_rate());
+                }
+                None => {
+                    self.rates.remove(leg);
+                }
+            },
+            _ => {}
+        }
+        self.send(cmd);
+    }
+
+    fn unpeer(&mut self, leg: LegId) {
+        if let Some(p) = self.peers.remove(&leg) {
+            self.peers.remove(&p);
+        }
+    }
+
+    /// The leg `leg` is bridged to, as far as the handle was told.
+    pub fn peer(&self, leg: LegId) -> Option<LegId> {
+        self.peers.get(&leg).copied()
+    }
+
+    /// The leg's role in the conference, if it is in it.
+    pub fn role(&self, leg: LegId) -> Option<MixRole> {
+        self.roles.get(&leg).copied()
+    }
+
+    /// The legs in the conference.
+    pub fn mixed(&self) -> Vec<LegId> {
+        self.roles.keys().copied().collect()
+    }
+
+    /// The clock rate of the leg's codec (set with [`Cmd::SetCodec`] through `apply`).
+    pub fn rate(&self, leg: LegId) -> Option<u32> {
+        self.rates.get(&leg).copied()
     }
 
     /// A sender for tasks that feed the session on the call's behalf.
@@ -169,6 +231,9 @@ impl SessionHandle {
 
     /// Detaches a leg: its ports go back to the pool as soon as the session sees it.
     pub fn remove_leg(&mut self, leg: LegId) {
+        self.unpeer(leg);
+        self.roles.remove(&leg);
+        self.rates.remove(&leg);
         if self.ports.remove(&leg).is_some() {
             self.send(Cmd::RemoveLeg { leg });
         }
@@ -204,6 +269,9 @@ pub fn spawn(metrics: Arc<Metrics>, events: mpsc::UnboundedSender<SessionEvent>)
         tx,
         figures: figures.clone(),
         ports: HashMap::new(),
+        peers: HashMap::new(),
+        roles: HashMap::new(),
+        rates: HashMap::new(),
     };
     tokio::spawn(run(rx, metrics, events, figures));
     handle
