@@ -122,7 +122,9 @@ pub async fn dial(
             .enumerate()
             .all(|(i, b)| b.is_ascii_digit() || (i == 0 && b == b'+') || b == b'*');
     if !ok_number {
-        return Err(bad("`number` must be 1 to 32 digits (a leading + for E.164)"));
+        return Err(bad(
+            "`number` must be 1 to 32 digits (a leading + for E.164)",
+        ));
     }
     let ring_secs = req.ring_seconds.unwrap_or(30);
     if !(1..=300).contains(&ring_secs) {
@@ -162,6 +164,7 @@ pub async fn hang_up_leg(
     Path((call, leg)): Path<(String, String)>,
 ) -> Result<Response, OpError> {
     allowed(&s, peer, &headers)?;
+    call_handle(switch(&s)?, &call)?;
     let leg = leg_id(&leg)?;
     ask(&s, &call, |reply| CallCommand::HangupLeg { leg, reply }).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -183,6 +186,7 @@ pub async fn bridge(
     body: Result<Json<BridgeLegs>, JsonRejection>,
 ) -> Result<Response, OpError> {
     allowed(&s, peer, &headers)?;
+    call_handle(switch(&s)?, &call)?;
     let req = json_body(body)?;
     let (a, b) = (leg_id(&req.a)?, leg_id(&req.b)?);
     ask(&s, &call, |reply| CallCommand::Bridge { a, b, reply }).await?;
@@ -197,6 +201,7 @@ pub async fn unbridge(
     Path((call, leg)): Path<(String, String)>,
 ) -> Result<Response, OpError> {
     allowed(&s, peer, &headers)?;
+    call_handle(switch(&s)?, &call)?;
     let leg = leg_id(&leg)?;
     ask(&s, &call, |reply| CallCommand::Unbridge { leg, reply }).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -227,6 +232,7 @@ pub async fn mix(
     body: Result<Json<MixLeg>, JsonRejection>,
 ) -> Result<Response, OpError> {
     allowed(&s, peer, &headers)?;
+    call_handle(switch(&s)?, &call)?;
     let leg = leg_id(&leg)?;
     let req = json_body(body)?;
     let role = match (req.role, req.to) {
@@ -253,6 +259,7 @@ pub async fn unmix(
     Path((call, leg)): Path<(String, String)>,
 ) -> Result<Response, OpError> {
     allowed(&s, peer, &headers)?;
+    call_handle(switch(&s)?, &call)?;
     let leg = leg_id(&leg)?;
     ask(&s, &call, |reply| CallCommand::Mix {
         leg,
@@ -298,6 +305,7 @@ pub async fn play(
     body: Result<Json<PlayLeg>, JsonRejection>,
 ) -> Result<Response, OpError> {
     allowed(&s, peer, &headers)?;
+    call_handle(switch(&s)?, &call)?;
     let leg = leg_id(&leg)?;
     let steps = checked_steps(json_body(body)?.steps)?;
     if steps.is_empty() {
@@ -333,6 +341,7 @@ pub async fn collect(
     body: Result<Json<CollectLeg>, JsonRejection>,
 ) -> Result<Response, OpError> {
     allowed(&s, peer, &headers)?;
+    call_handle(switch(&s)?, &call)?;
     let leg = leg_id(&leg)?;
     let req = json_body(body)?;
     let max_digits = req.max_digits.unwrap_or(1);

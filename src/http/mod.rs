@@ -44,12 +44,18 @@ pub fn app(state: AppState) -> Router {
             "/calls/{call_id}",
             get(call_commands::show).delete(operator::hang_up),
         )
-        .route("/calls/{call_id}/legs", axum::routing::post(call_commands::dial))
+        .route(
+            "/calls/{call_id}/legs",
+            axum::routing::post(call_commands::dial),
+        )
         .route(
             "/calls/{call_id}/legs/{leg_id}",
             axum::routing::delete(call_commands::hang_up_leg),
         )
-        .route("/calls/{call_id}/bridge", axum::routing::post(call_commands::bridge))
+        .route(
+            "/calls/{call_id}/bridge",
+            axum::routing::post(call_commands::bridge),
+        )
         .route(
             "/calls/{call_id}/legs/{leg_id}/unbridge",
             axum::routing::post(call_commands::unbridge),

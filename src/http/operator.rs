@@ -27,7 +27,11 @@ pub struct OpError {
 }
 
 impl OpError {
-    pub(super) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> OpError {
+    pub(super) fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> OpError {
         OpError {
             status,
             code,

@@ -31,7 +31,11 @@ pub enum CallCommand {
     /// Hang up one leg (cancel it while it rings). The caller's leg ends the call.
     HangupLeg { leg: LegId, reply: Reply<()> },
     /// `a` and `b` hear each other; each one's previous bridge ends.
-    Bridge { a: LegId, b: LegId, reply: Reply<()> },
+    Bridge {
+        a: LegId,
+        b: LegId,
+        reply: Reply<()>,
+    },
     /// The leg's bridge ends (both then hear silence until bridged or played to).
     Unbridge { leg: LegId, reply: Reply<()> },
     /// The leg joins the call's conference in `role` (or changes role);

@@ -189,11 +189,15 @@ impl RtpSink {
             '#' => 11,
             _ => panic!("not a digit: {digit}"),
         };
-        let (ssrc, ts) = (0x5157_0001u32, 96_000u32);
+        // each key press is a new event: its own timestamp (RFC 4733 §2.5.1.2)
+        static PRESSES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = PRESSES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (ssrc, ts) = (0x5157_0001u32, 96_000u32.wrapping_add(n * 8_000));
+        let seq0 = 40_000u16.wrapping_add((n * 8) as u16);
         for i in 0..8u16 {
             let end = i >= 5;
             let duration = 160 * (i.min(5) + 1);
-            let mut p = rtp_header(101, i == 0, 40_000 + i, ts, ssrc);
+            let mut p = rtp_header(101, i == 0, seq0.wrapping_add(i), ts, ssrc);
             p.push(event);
             p.push(if end { 0x80 | 10 } else { 10 });
             p.extend_from_slice(&duration.to_be_bytes());

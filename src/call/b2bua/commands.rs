@@ -52,7 +52,13 @@ impl Call {
             }
             CallCommand::Bridge { a, b, reply } => {
                 let r = self.commandable(a).and_then(|_| self.commandable(b));
-                let r = r.and_then(|_| if a == b { Err(CommandError::Invalid) } else { Ok(()) });
+                let r = r.and_then(|_| {
+                    if a == b {
+                        Err(CommandError::Invalid)
+                    } else {
+                        Ok(())
+                    }
+                });
                 if r.is_ok() {
                     if let Some(m) = self.media.as_mut() {
                         m.apply(Cmd::Unmix { leg: a });
@@ -120,7 +126,8 @@ impl Call {
                     let _ = reply.send(Err(CommandError::Collecting));
                     return;
                 }
-                let prompt = (!spec.prompt.is_empty()).then(|| self.play_to(leg, spec.prompt.clone()));
+                let prompt =
+                    (!spec.prompt.is_empty()).then(|| self.play_to(leg, spec.prompt.clone()));
                 let deadline = prompt
                     .is_none()
                     .then(|| Instant::now() + Duration::from_millis(spec.first_digit_ms));
@@ -365,6 +372,9 @@ impl Call {
             c.destroy(&self.sw.bus, &self.sw.metrics, cause);
         }
         self.endpoint = true;
+        // the operator took the call over: the callflow that bridged it is done
+        self.flow = None;
+        self.dialing = None;
         tracing::info!(call = %self.id, "callee leg left; the caller stays with the dialled legs");
     }
 
@@ -383,7 +393,11 @@ impl Call {
         let mut legs = vec![LegView {
             id: a,
             role: "caller",
-            number: self.origin.caller.clone(),
+            // an originated call's first leg is the number it rang
+            number: match self.a_chan.info.direction {
+                Direction::Outbound => self.a_chan.info.callee.clone(),
+                _ => self.a_chan.info.caller.clone(),
+            },
             state: if self.a_chan.answered_ms.is_some() {
                 "answered"
             } else {
@@ -431,7 +445,11 @@ fn extra_view(e: &Extra, bridged_to: Option<LegId>, mix: Option<&'static str>) -
         id: e.leg,
         role: "dialled",
         number: e.number.clone(),
-        state: if e.up.is_some() { "answered" } else { "ringing" },
+        state: if e.up.is_some() {
+            "answered"
+        } else {
+            "ringing"
+        },
         bridged_to,
         mix,
     }

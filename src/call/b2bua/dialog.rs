@@ -153,9 +153,11 @@ impl Call {
         if req.method == rsip::Method::Bye {
             answer(&self.sw, 200, "OK");
             let a = self.leg(Side::A);
-            let caller_with_dialled = self.media.as_ref().and_then(|m| m.peer(a)).is_some_and(|p| {
-                self.extra.iter().any(|e| e.leg == p && !e.ended)
-            });
+            let caller_with_dialled = self
+                .media
+                .as_ref()
+                .and_then(|m| m.peer(a))
+                .is_some_and(|p| self.extra.iter().any(|e| e.leg == p && !e.ended));
             if from_side == Side::B && caller_with_dialled {
                 // the caller talks to a leg dialled by command: it stays
                 return self.drop_b(HangupCause::NormalClearing, false);

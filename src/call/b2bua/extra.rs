@@ -59,7 +59,8 @@ impl Call {
         let account = self.origin.account.id.clone();
         let contacts = if dir.extension(&account, number).is_some() {
             self.extension_contacts(number)
-        } else if number.starts_with('+') || number.chars().all(|c| c.is_ascii_digit()) {
+        } else if crate::dialplan::is_e164(number) {
+            // outside numbers go out as callflows dial them: E.164 through the account's trunk
             dir.trunk_for_account(&account)
                 .and_then(|t| trunk_contact(t, number))
                 .into_iter()
@@ -71,9 +72,17 @@ impl Call {
         if contacts.is_empty() {
             return Err(CommandError::UnknownNumber);
         }
-        let pair = self.sw.ports.allocate().map_err(|_| CommandError::NoPorts)?;
+        let pair = self
+            .sw
+            .ports
+            .allocate()
+            .map_err(|_| CommandError::NoPorts)?;
         let leg = LegId::new();
-        let port = self.media.as_mut().ok_or(CommandError::Over)?.add_leg(leg, pair);
+        let port = self
+            .media
+            .as_mut()
+            .ok_or(CommandError::Over)?
+            .add_leg(leg, pair);
         self.sdp_session += 1;
         let offer = negotiate::endpoint_offer(self.public_ip(), port, self.sdp_session);
         let chan = Channel::create(
@@ -382,7 +391,9 @@ impl Call {
                 }
             }
         }
-        self.extra[k].chan.destroy(&self.sw.bus, &self.sw.metrics, cause);
+        self.extra[k]
+            .chan
+            .destroy(&self.sw.bus, &self.sw.metrics, cause);
         tracing::info!(call = %self.id, %leg, ?cause, "dialled leg ended");
         let others_up = self.extra.iter().any(|e| !e.ended && e.up.is_some());
         if caller_alone
@@ -406,13 +417,16 @@ impl Call {
     /// An in-dialog request on a dialled leg; false when it is not one.
     pub(super) fn on_extra_request(&mut self, tx: TxId, req: &Request) -> bool {
         let cid = message::call_id(&req.headers).unwrap_or("").to_string();
-        let Some(k) = self.extra.iter().position(|e| {
-            !e.ended && e.up.as_ref().is_some_and(|b| b.dialog.call_id == cid)
-        }) else {
+        let Some(k) = self
+            .extra
+            .iter()
+            .position(|e| !e.ended && e.up.as_ref().is_some_and(|b| b.dialog.call_id == cid))
+        else {
             return false;
         };
         let leg = self.extra[k].leg;
-        let respond = |sw: &Switch, r: Response| sw.to_shard(&cid, ShardMsg::Respond { tx, resp: r });
+        let respond =
+            |sw: &Switch, r: Response| sw.to_shard(&cid, ShardMsg::Respond { tx, resp: r });
         let seq = message::cseq(&req.headers).map(|c| c.0).unwrap_or(0);
         let ok_seq = self.extra[k]
             .up
@@ -477,7 +491,12 @@ impl Call {
         r.headers.push(Header::Contact(rsip::headers::Contact::from(
             self.contact(kind.unwrap_or(TransportKind::Udp)),
         )));
-        message::set_body(&mut r.headers, &mut r.body, body.into_bytes(), Some("application/sdp"));
+        message::set_body(
+            &mut r.headers,
+            &mut r.body,
+            body.into_bytes(),
+            Some("application/sdp"),
+        );
         r
     }
 }

@@ -120,7 +120,11 @@ impl Call {
     }
 
     /// One INVITE to each contact (routed back to this call), as forks.
-    pub(super) fn send_forks(&mut self, targets: Vec<Contact>, offer: Option<Vec<u8>>) -> Vec<Fork> {
+    pub(super) fn send_forks(
+        &mut self,
+        targets: Vec<Contact>,
+        offer: Option<Vec<u8>>,
+    ) -> Vec<Fork> {
         let mut out = Vec::with_capacity(targets.len());
         for (uri, to, target) in targets {
             let token = self.token();

@@ -220,7 +220,12 @@ impl Call {
                 // still owe a CANCEL keep this task (and no ports) alive a while
                 self.release();
                 let owes_cancel = |f: &Fork| !f.done && f.cancel_pending;
-                if !self.forks.iter().chain(self.extra.iter().flat_map(|e| e.forks.iter())).any(owes_cancel) {
+                if !self
+                    .forks
+                    .iter()
+                    .chain(self.extra.iter().flat_map(|e| e.forks.iter()))
+                    .any(owes_cancel)
+                {
                     break;
                 }
                 let l = *linger_until.get_or_insert_with(|| Instant::now() + 64 * T1);
@@ -512,7 +517,11 @@ impl Call {
             self.finish(HangupCause::NormalClearing);
         }
         self.release();
-        for f in self.forks.iter().chain(self.extra.iter().flat_map(|e| e.forks.iter())) {
+        for f in self
+            .forks
+            .iter()
+            .chain(self.extra.iter().flat_map(|e| e.forks.iter()))
+        {
             self.sw.calls.remove(&f.call_id);
         }
     }

@@ -164,7 +164,9 @@ impl SessionHandle {
     /// call goes through here.
     pub fn apply(&mut self, cmd: Cmd) {
         match &cmd {
-            Cmd::Bridge { a, b } if a != b && self.ports.contains_key(a) && self.ports.contains_key(b) => {
+            Cmd::Bridge { a, b }
+                if a != b && self.ports.contains_key(a) && self.ports.contains_key(b) =>
+            {
                 self.unpeer(*a);
                 self.unpeer(*b);
                 self.peers.insert(*a, *b);
