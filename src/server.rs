@@ -299,26 +299,28 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
 }
 
 async fn housekeeping(sw: Arc<Switch>, mut stop: tokio::sync::watch::Receiver<bool>) {
-    // provisioning: a one-row read each second; the directory (accounts, extensions,
-    // compiled callflows) is rebuilt and swapped only when an import changed something
-    let mut check = tokio::time::interval(Duration::from_secs(1));
+    // provisioning: on PostgreSQL every import NOTIFYs and the directory (accounts,
+    // extensions, compiled callflows) is rebuilt at once; the one-row version read
+    // stays as the fallback (every second on SQLite, where another process's import
+    // cannot notify; every 10 s behind LISTEN, in case its connection dropped)
+    let mut listener = sw.store.provisioning_listener().await;
+    let every = if listener.is_some() { 10 } else { 1 };
+    let mut check = tokio::time::interval(Duration::from_secs(every));
     let mut sweep = tokio::time::interval(Duration::from_secs(5));
     let mut seen = sw.store.provisioning_version().await.unwrap_or(0);
     loop {
         tokio::select! {
-            _ = check.tick() => {
-                match sw.store.provisioning_version().await {
-                    Ok(v) if v != seen => match Directory::load(&sw.store).await {
-                        Ok(d) => {
-                            sw.set_directory(d);
-                            seen = v;
-                            tracing::info!(version = v, "provisioning changed: directory rebuilt");
-                        }
-                        Err(e) => tracing::warn!("could not refresh the directory: {e}"),
-                    },
-                    Ok(_) => {}
-                    Err(e) => tracing::debug!("provisioning version unreadable: {e}"),
+            n = notified(&mut listener) => {
+                if let Err(e) = n {
+                    tracing::warn!("provisioning LISTEN lost ({e}); polling every second");
+                    listener = None;
+                    check = tokio::time::interval(Duration::from_secs(1));
                 }
+                refresh_directory(&sw, &mut seen, "notified").await;
+                continue;
+            }
+            _ = check.tick() => {
+                refresh_directory(&sw, &mut seen, "polled").await;
                 continue;
             }
             _ = sweep.tick() => {}
@@ -331,6 +333,30 @@ async fn housekeeping(sw: Arc<Switch>, mut stop: tokio::sync::watch::Receiver<bo
         }
         sw.nonces.purge((now / 1000) as u64);
         sw.limiter.purge(std::time::Instant::now());
+    }
+}
+
+/// The next provisioning notification (never, without a listener).
+async fn notified(listener: &mut Option<sqlx::postgres::PgListener>) -> Result<(), sqlx::Error> {
+    match listener {
+        Some(l) => l.recv().await.map(|_| ()),
+        None => std::future::pending().await,
+    }
+}
+
+/// Rebuilds and swaps the directory when the provisioning version moved.
+async fn refresh_directory(sw: &Switch, seen: &mut i64, how: &str) {
+    match sw.store.provisioning_version().await {
+        Ok(v) if v != *seen => match Directory::load(&sw.store).await {
+            Ok(d) => {
+                sw.set_directory(d);
+                *seen = v;
+                tracing::info!(version = v, how, "provisioning changed: directory rebuilt");
+            }
+            Err(e) => tracing::warn!("could not refresh the directory: {e}"),
+        },
+        Ok(_) => {}
+        Err(e) => tracing::debug!("provisioning version unreadable: {e}"),
     }
 }
 

@@ -240,3 +240,62 @@ fn an_ivr_choice_and_a_voicemail_land_in_postgres() {
     assert!(!vm[0].get::<bool, _>("heard"));
     drop(sw);
 }
+
+#[test]
+fn an_import_from_another_process_is_notified_to_the_running_switch() {
+    let Ok(base) = std::env::var("DATABASE_URL") else {
+        eprintln!("DATABASE_URL not set: PostgreSQL integration test skipped");
+        return;
+    };
+    let db = TestDb::create(&base);
+    let sw = Switch::start(SwitchOpts {
+        extra_args: vec!["--database-url".into(), db.url.clone()],
+        ..SwitchOpts::default()
+    });
+    let unknown = caller(&sw, "uac_unknown.xml", "1001", "8900").run();
+    unknown.assert_ok();
+
+    // the same plan plus a callflow 8900, imported by another process into the database
+    let plan = sw.tmp.path().join("dialplan.toml");
+    let text = std::fs::read_to_string(&plan).expect("plan")
+        + concat!(
+            "\n[[accounts.callflows]]\nnumber = \"8900\"\nname = \"Short\"\nstart = \"p\"\n",
+            "[[accounts.callflows.nodes]]\nid = \"p\"\nkind = \"play\"\nsteps = [{ pause = 0.5 }]\n",
+        );
+    let edited = sw.tmp.path().join("edited.toml");
+    std::fs::write(&edited, text).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .arg("import")
+        .arg(&edited)
+        .arg("--database-url")
+        .arg(&db.url)
+        .output()
+        .expect("run import");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // the switch hears of it by NOTIFY (not by its fallback poll), and answers 8900
+    let until = std::time::Instant::now() + Duration::from_secs(8);
+    loop {
+        let log = sw.log_text();
+        let notified = log
+            .lines()
+            .any(|l| l.contains("provisioning changed") && l.contains("notified"));
+        if notified {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "no notified rebuild in the log"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = caller(&sw, "uac_app_listen.xml", "1001", "8900")
+        .key("rtp_port", free_port())
+        .run();
+    out.assert_ok();
+    assert!(out.received_statuses().contains(&200), "{}", out.report());
+}

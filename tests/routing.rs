@@ -74,6 +74,39 @@ fn an_ivr_key_rings_the_support_group_and_bridges_the_caller() {
 }
 
 #[test]
+fn a_caller_without_an_sdp_offer_gets_the_menu_and_hears_its_greeting() {
+    let sw = Switch::start_default();
+    let events = sw.events();
+    let phone = RtpSink::bind();
+    // INVITE without SDP: the switch offers in its 200, the caller answers in the ACK
+    let out = caller(&sw, "uac_late_offer_hold.xml", "1001", "8000")
+        .key("rtp_port", phone.port)
+        .key("hold", 3_000)
+        .run();
+    out.assert_ok();
+    assert!(
+        out.received_statuses().contains(&200),
+        "not refused: {}",
+        out.report()
+    );
+    let st = phone.state();
+    let loud = st.samples.chunks(160).filter(|f| rms(f) > 0.01).count();
+    assert!(
+        loud >= 50,
+        "the greeting is heard: {loud} loud frames of {} packets",
+        st.rtp_packets
+    );
+    assert_eq!(st.payload_types, vec![8], "the codec the ACK answered with");
+    let evs = events.wait_for(Duration::from_secs(5), |e| count(e, "channel_destroy") >= 1);
+    assert_eq!(
+        destroy_causes(&evs),
+        vec!["NORMAL_CLEARING"],
+        "{}",
+        describe(&evs)
+    );
+}
+
+#[test]
 fn a_busy_member_does_not_end_the_group_the_other_answers() {
     let sw = Switch::start_default();
     let events = sw.events();

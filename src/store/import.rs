@@ -53,6 +53,13 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .op("bump the provisioning version")?;
+            if self.backend() == super::Backend::Postgres {
+                // delivered at commit to every switch listening on this database
+                sqlx::query("SELECT pg_notify('switchyard_provisioning', '')")
+                    .execute(&mut *tx)
+                    .await
+                    .op("notify the provisioning change")?;
+            }
         }
         tx.commit().await.op("commit a dialplan import")?;
         tracing::info!(source = %plan.source.display(), %report, "dialplan imported");
@@ -61,6 +68,26 @@ impl Store {
 
     /// Goes up with every import that changed something: a running switch
     /// rebuilds its directory when it sees a new value.
+    /// On PostgreSQL, a listener woken by every import that changed something
+    /// (from any process); `None` on SQLite or when it cannot connect.
+    pub async fn provisioning_listener(&self) -> Option<sqlx::postgres::PgListener> {
+        let url = self.url.as_ref()?;
+        let mut l = match sqlx::postgres::PgListener::connect(url.expose()).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!("provisioning changes: LISTEN unavailable ({e}); polling");
+                return None;
+            }
+        };
+        match l.listen("switchyard_provisioning").await {
+            Ok(()) => Some(l),
+            Err(e) => {
+                tracing::warn!("provisioning changes: LISTEN failed ({e}); polling");
+                None
+            }
+        }
+    }
+
     pub async fn provisioning_version(&self) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT version FROM provisioning WHERE id = 1")
             .fetch_optional(self.pool())

@@ -113,6 +113,24 @@ impl<T> QueryContext<T> for Result<T, sqlx::Error> {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The PostgreSQL URL, for connections outside the pool (LISTEN).
+    url: Option<Secret>,
+}
+
+/// A connection string, never printed (it may hold a password).
+#[derive(Clone)]
+struct Secret(std::sync::Arc<str>);
+
+impl Secret {
+    fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("…")
+    }
 }
 
 impl Store {
@@ -175,7 +193,8 @@ impl Store {
             Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&pool).await?,
         }
         tracing::info!(?backend, "store connected and migrated");
-        Ok(Store { pool, backend })
+        let url = (backend == Backend::Postgres).then(|| Secret(url.into()));
+        Ok(Store { pool, backend, url })
     }
 
     pub fn backend(&self) -> Backend {

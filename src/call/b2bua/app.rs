@@ -121,7 +121,7 @@ impl Call {
 
     /// Points the session at the caller's media (from `body`), sets its codec,
     /// and whether we may send given our side of the negotiation (`ours`).
-    fn app_media(&mut self, body: &[u8], neg: negotiate::Negotiated, ours: Direction) {
+    pub(super) fn app_media(&mut self, body: &[u8], neg: negotiate::Negotiated, ours: Direction) {
         let a_leg = self.leg(Side::A);
         let Some(m) = self.media.as_mut() else {
             return;

@@ -81,6 +81,9 @@ impl Call {
             if self.app_waiting.is_some() {
                 return self.app_answer_in_ack(&req);
             }
+            if self.flow_deferred.is_some() {
+                return self.flow_answer_in_ack(&req);
+            }
             // late offer: the caller's answer travels in its ACK, forward it to B in ours
             let body = if is_sdp(&req.headers, &req.body) {
                 self.anchor_answer(Side::A, &req.body)

@@ -63,6 +63,34 @@ impl Call {
         self.exec(cmds);
     }
 
+    /// The ACK of a flow's caller the switch made the offer to: its answer
+    /// sets the caller's codec and the flow goes on; without a usable answer
+    /// the call ends.
+    pub(super) fn flow_answer_in_ack(&mut self, req: &Request) {
+        let Some(cmds) = self.flow_deferred.take() else {
+            return;
+        };
+        let line = is_sdp(&req.headers, &req.body)
+            .then(|| negotiate::audio_line(&req.body).ok().flatten())
+            .flatten();
+        match line
+            .as_ref()
+            .and_then(|l| negotiate::choose(l).map(|n| (l, n)))
+        {
+            Some((line, neg)) => {
+                let ours = negotiate::answer_direction(line.direction);
+                self.app_media(&req.body, neg.clone(), ours);
+                self.a_rate = Some(negotiate::pcm_rate(&neg, None));
+                self.exec(cmds);
+            }
+            None => {
+                tracing::info!(call = %self.id, "ACK without a usable SDP answer; hanging up");
+                self.send_bye_a();
+                self.finish(HangupCause::CallRejected);
+            }
+        }
+    }
+
     /// Something happened that the flow may act on.
     pub(super) fn flow_event(&mut self, ev: Event) {
         if self.ended {
@@ -79,6 +107,9 @@ impl Call {
     }
 
     pub(super) fn flow_deadline(&self) -> Option<Instant> {
+        if self.flow_deferred.is_some() {
+            return None; // its clock starts with the caller's answer
+        }
         self.flow
             .as_ref()
             .and_then(FlowRunner::deadline)
@@ -92,14 +123,20 @@ impl Call {
     }
 
     fn exec(&mut self, cmds: Vec<Command>) {
-        for cmd in cmds {
+        let mut cmds = cmds.into_iter();
+        while let Some(cmd) = cmds.next() {
             if self.ended {
                 return;
             }
             match cmd {
                 Command::Answer => {
                     if !self.endpoint && !self.a_final_sent {
-                        self.answer_endpoint(false);
+                        // an INVITE without SDP: our offer goes in the 200, the
+                        // caller's answer comes in its ACK; the flow waits for it
+                        if let Some(None) = self.answer_endpoint(true) {
+                            self.flow_deferred = Some(cmds.collect());
+                            return;
+                        }
                     }
                 }
                 Command::Play { steps, id } => self.play_prompt(steps, id),

@@ -142,6 +142,9 @@ struct Call {
     /// The callflow steering this call, and the dial round it started.
     flow: Option<crate::routing::FlowRunner>,
     dialing: Option<flow::Dialing>,
+    /// The flow's commands after its answer, waiting for the caller's SDP
+    /// answer in the ACK (the caller made no offer).
+    flow_deferred: Option<Vec<crate::routing::Command>>,
     /// The runner of the prompt the flow is playing (dropping it stops it).
     prompt: Option<crate::call::app::DoneSender>,
     /// The voicemail message being recorded, if any.
