@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use crate::events::{now_ms, Event, QueueEvent};
-use crate::ids::{CallId, ExtensionNumber, QueueId};
+use crate::ids::{AccountId, CallId, ExtensionNumber, QueueId};
 use crate::routing::queue::{
     Acd, Action, AgentKey, AgentView, Exit, JoinError, LeaveReason, OfferEnd, QueueConfig,
     QueueKey, QueueStats,
@@ -203,7 +203,8 @@ pub fn spawn(sw: Arc<Switch>) -> AcdHandle {
         dirty: true,
         published: Instant::now(),
     };
-    tokio::spawn(driver.run(rx));
+    let busy = driver.sw.watch_busy();
+    tokio::spawn(driver.run(rx, busy));
     AcdHandle {
         tx,
         snapshot: snap_rx,
@@ -218,7 +219,11 @@ const TICK: Duration = Duration::from_secs(1);
 const FRESH: Duration = Duration::from_millis(100);
 
 impl Driver {
-    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<AcdMsg>) {
+    async fn run(
+        mut self,
+        mut rx: mpsc::UnboundedReceiver<AcdMsg>,
+        mut busy: Option<mpsc::UnboundedReceiver<crate::switch::BusyChange>>,
+    ) {
         self.follow();
         let mut tick = Instant::now() + TICK;
         loop {
@@ -242,6 +247,12 @@ impl Driver {
                     }
                     None => break,
                 },
+                Some(c) = recv_busy(busy.as_mut()) => {
+                    // exact, not once a second: an agent is held back (or free
+                    // again) the moment its other call starts or ends
+                    let agent = (AccountId::from(c.account), ExtensionNumber::from(c.extension));
+                    self.dirty |= self.acd.set_in_use(&agent, c.busy);
+                }
                 _ = tokio::time::sleep_until(due) => {}
             }
             if Instant::now() >= tick {
@@ -287,7 +298,7 @@ impl Driver {
             // on a call the queues did not give it (a queue call counts too, but
             // then the agent is not free anyway)
             let busy = self.sw.is_busy(agent.0.as_str(), agent.1.as_str());
-            self.acd.set_in_use(&agent, busy);
+            let _ = self.acd.set_in_use(&agent, busy);
         }
     }
 
@@ -623,5 +634,14 @@ fn exit_reason(exit: Exit) -> &'static str {
         Exit::Left(LeaveReason::Timeout) => "timeout",
         Exit::Left(LeaveReason::Empty) => "empty",
         Exit::Left(LeaveReason::Removed) => "removed",
+    }
+}
+
+async fn recv_busy(
+    rx: Option<&mut mpsc::UnboundedReceiver<crate::switch::BusyChange>>,
+) -> Option<crate::switch::BusyChange> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }

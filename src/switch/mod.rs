@@ -60,6 +60,9 @@ pub struct Switch {
     pub calls_by_id: DashMap<crate::ids::CallId, CallHandle>,
     /// Extensions on a call, with how many (placed, or answered), by (account, number).
     busy: DashMap<(String, String), u32>,
+    /// Told when an extension starts or stops being on a call (the queue
+    /// driver follows it, so `ringinuse` holds an agent back exactly).
+    busy_watch: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<BusyChange>>,
     pub bus: Bus,
     pub metrics: Arc<Metrics>,
     pub ports: Arc<PortPool>,
@@ -110,6 +113,7 @@ impl Switch {
             calls: DashMap::new(),
             calls_by_id: DashMap::new(),
             busy: DashMap::new(),
+            busy_watch: std::sync::OnceLock::new(),
             bus,
             metrics,
             ports,
@@ -131,10 +135,33 @@ impl Switch {
 
     /// An extension starts a call (placed one, or answered one).
     pub fn mark_busy(&self, account: &str, ext: &str) {
-        *self
+        let mut n = self
             .busy
             .entry((account.to_string(), ext.to_string()))
-            .or_default() += 1;
+            .or_default();
+        *n += 1;
+        let first = *n == 1;
+        drop(n);
+        if first {
+            self.busy_changed(account, ext, true);
+        }
+    }
+
+    fn busy_changed(&self, account: &str, ext: &str, busy: bool) {
+        if let Some(tx) = self.busy_watch.get() {
+            let _ = tx.send(BusyChange {
+                account: account.to_string(),
+                extension: ext.to_string(),
+                busy,
+            });
+        }
+    }
+
+    /// Every change of an extension between free and on a call from now on
+    /// (one follower: the first caller gets them, later ones `None`).
+    pub fn watch_busy(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<BusyChange>> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        self.busy_watch.set(tx).ok().map(|_| rx)
     }
 
     /// One of its calls is over.
@@ -144,6 +171,7 @@ impl Switch {
             *e.get_mut() = e.get().saturating_sub(1);
             if *e.get() == 0 {
                 e.remove();
+                self.busy_changed(account, ext, false);
             }
         }
     }
@@ -207,4 +235,12 @@ impl Switch {
     pub fn local_host_port(&self, kind: crate::sip::target::TransportKind) -> String {
         self.transports.local.host_port(kind)
     }
+}
+
+/// An extension started (`busy`) or stopped being on a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusyChange {
+    pub account: String,
+    pub extension: String,
+    pub busy: bool,
 }

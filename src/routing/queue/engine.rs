@@ -458,9 +458,15 @@ impl Acd {
 
     /// Whether the agent is on a call a queue did not give it (the driver
     /// checks): only queues with `ringinuse` offer it callers then.
-    pub fn set_in_use(&mut self, agent: &AgentKey, in_use: bool) {
-        if let Some(a) = self.agents.get_mut(agent) {
-            a.in_use = in_use;
+    /// Whether the agent is on a call the queues did not give it; true when
+    /// that changed what the engine knew.
+    pub fn set_in_use(&mut self, agent: &AgentKey, in_use: bool) -> bool {
+        match self.agents.get_mut(agent) {
+            Some(a) if a.in_use != in_use => {
+                a.in_use = in_use;
+                true
+            }
+            _ => false,
         }
     }
 

@@ -537,7 +537,9 @@ fn an_agent_on_another_call_is_offered_only_by_ringinuse_queues() {
     let mut inuse = cfg("b", QueueStrategy::Linear, &[("1", 0)]);
     inuse.ringinuse = true;
     let mut b = Bench::new(vec![cfg("a", QueueStrategy::Linear, &[("1", 0)]), inuse]);
-    b.acd.set_in_use(&agent("1"), true);
+    assert!(b.acd.set_in_use(&agent("1"), true), "a change");
+    assert!(!b.acd.set_in_use(&agent("1"), true), "no change");
+    assert!(!b.acd.set_in_use(&agent("9"), true), "no such agent");
     let c = b.join("a", 0);
     assert!(
         offers(&b.acd.poll(b.at(0))).is_empty(),
@@ -552,7 +554,7 @@ fn an_agent_on_another_call_is_offered_only_by_ringinuse_queues() {
         },
         b.at(2),
     );
-    b.acd.set_in_use(&agent("1"), false);
+    assert!(b.acd.set_in_use(&agent("1"), false));
     assert_eq!(
         offers(&b.acd.poll(b.at(3))),
         vec![(c, vec!["1"])],
