@@ -299,6 +299,98 @@ fn agents_log_out_and_in_with_feature_codes() {
     assert_received(&out, &[404]);
 }
 
+/// The status of `ext` in the sales queue's figures (`None`: not a member).
+fn agent_status(q: &serde_json::Value, ext: &str) -> Option<String> {
+    q["agents"]
+        .as_array()?
+        .iter()
+        .find(|m| m["extension"] == ext)
+        .and_then(|m| m["status"].as_str().map(str::to_string))
+}
+
+/// The sales figures once the queue driver published its first snapshot.
+fn sales_once_listed(sw: &Switch) -> serde_json::Value {
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, body) = http_get(sw.http, "/queues").expect("GET /queues");
+        if body.contains("\"sales\"") {
+            return sales(sw);
+        }
+        assert!(Instant::now() < until, "no sales queue: {body}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn agents_choices_survive_a_crash_of_the_switch() {
+    let mut sw = Switch::start_default();
+    // 1002 logs out (a dialplan member), 1003 pauses, 1004 logs in to sales (8100)
+    for (ext, code) in [("1002", "*46"), ("1003", "*47"), ("1004", "*458100")] {
+        caller(&sw, "uac_app_listen.xml", ext, code)
+            .key("rtp_port", free_port())
+            .run()
+            .assert_ok();
+    }
+    let before = sales(&sw);
+    assert_eq!(
+        agent_status(&before, "1002").as_deref(),
+        Some("logged_out"),
+        "{before}"
+    );
+    assert_eq!(
+        agent_status(&before, "1003").as_deref(),
+        Some("paused"),
+        "{before}"
+    );
+    assert!(
+        agent_status(&before, "1004").is_some(),
+        "1004 is a member now: {before}"
+    );
+    assert_eq!(before["agents_online"], 2, "{before}");
+
+    // kill -9: no shutdown; the choices must already be in the store
+    std::thread::sleep(Duration::from_millis(300));
+    sw.crash_and_restart();
+    let after = sales_once_listed(&sw);
+    assert_eq!(
+        agent_status(&after, "1002").as_deref(),
+        Some("logged_out"),
+        "{after}"
+    );
+    assert_eq!(
+        agent_status(&after, "1003").as_deref(),
+        Some("paused"),
+        "{after}"
+    );
+    assert!(
+        agent_status(&after, "1004").is_some(),
+        "the dynamic login survived: {after}"
+    );
+    assert_eq!(after["agents_online"], 2, "{after}");
+
+    // and they can be undone: 1002 back in, 1003 resumes, 1004 out (no longer a member)
+    for (ext, code) in [("1002", "*45"), ("1003", "*48"), ("1004", "*46")] {
+        caller(&sw, "uac_app_listen.xml", ext, code)
+            .key("rtp_port", free_port())
+            .run()
+            .assert_ok();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    sw.crash_and_restart();
+    let last = sales_once_listed(&sw);
+    assert_ne!(
+        agent_status(&last, "1002").as_deref(),
+        Some("logged_out"),
+        "{last}"
+    );
+    assert_ne!(
+        agent_status(&last, "1003").as_deref(),
+        Some("paused"),
+        "{last}"
+    );
+    assert!(agent_status(&last, "1004").is_none(), "{last}");
+}
+
 /// `POST /calls/{id}/transfer`: the operator moves a caller.
 fn transfer(sw: &Switch, call: &str, number: &str) -> (u16, serde_json::Value) {
     let (status, raw) = http_request(

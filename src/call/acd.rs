@@ -188,13 +188,25 @@ struct Driver {
     /// The engine changed since the last snapshot.
     dirty: bool,
     published: Instant,
+    /// Agents' choices go to the store through one writer, in order.
+    saver: mpsc::UnboundedSender<crate::store::AgentState>,
 }
 
 /// Starts the driver for `sw`'s queues.
 pub fn spawn(sw: Arc<Switch>) -> AcdHandle {
     let (tx, rx) = mpsc::unbounded_channel();
     let (snap_tx, snap_rx) = watch::channel(Arc::new(AcdSnapshot::default()));
+    let (saver, mut to_save) = mpsc::unbounded_channel::<crate::store::AgentState>();
+    let store = sw.store.clone();
+    tokio::spawn(async move {
+        while let Some(s) = to_save.recv().await {
+            if let Err(e) = store.save_agent_state(&s, now_ms()).await {
+                tracing::error!(agent = %s.extension, error = %e, "agent state not stored");
+            }
+        }
+    });
     let driver = Driver {
+        saver,
         sw,
         acd: Acd::new(rand::random()),
         stays: HashMap::new(),
@@ -224,6 +236,8 @@ impl Driver {
         mut rx: mpsc::UnboundedReceiver<AcdMsg>,
         mut busy: Option<mpsc::UnboundedReceiver<crate::switch::BusyChange>>,
     ) {
+        self.follow();
+        self.restore().await;
         self.follow();
         let mut tick = Instant::now() + TICK;
         loop {
@@ -269,6 +283,47 @@ impl Driver {
                 self.publish();
             }
         }
+    }
+
+    /// Stores the agent's own choices (after each change).
+    fn save(&self, agent: &AgentKey) {
+        let c = self.acd.agent_choices(agent);
+        let _ = self.saver.send(crate::store::AgentState {
+            account_id: agent.0.to_string(),
+            extension: agent.1.to_string(),
+            logged_in: c.logged_in.iter().map(ToString::to_string).collect(),
+            logged_out: c.logged_out.iter().map(ToString::to_string).collect(),
+            paused: c.paused,
+        });
+    }
+
+    /// At start-up: the agents' choices from before the restart (logins to
+    /// queues, logouts, pauses) apply again over the dialplan's members.
+    async fn restore(&mut self) {
+        let states = match self.sw.store.agent_states().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "agent states unreadable; dialplan defaults apply");
+                return;
+            }
+        };
+        for s in states {
+            let agent = (
+                AccountId::from(s.account_id),
+                ExtensionNumber::from(s.extension),
+            );
+            for q in &s.logged_in {
+                self.acd.login(&agent, Some(&QueueId::from(q.as_str())));
+            }
+            for q in &s.logged_out {
+                self.acd.logout(&agent, Some(&QueueId::from(q.as_str())));
+            }
+            if let Some(reason) = s.paused {
+                self.acd.pause(&agent, Some(reason));
+            }
+            tracing::info!(agent = %agent.1, "agent state restored");
+        }
+        self.dirty = true;
     }
 
     /// Reconfigures on a new directory; marks agents without a device.
@@ -367,6 +422,7 @@ impl Driver {
                     .is_empty();
                 self.acd.set_reachable(&agent, live);
                 tracing::info!(agent = %agent.1, queues = n, "agent logged in");
+                self.save(&agent);
                 let _ = reply.send(n);
             }
             AcdMsg::Logout {
@@ -376,6 +432,7 @@ impl Driver {
             } => {
                 let n = self.acd.logout(&agent, queue.as_ref());
                 tracing::info!(agent = %agent.1, queues = n, "agent logged out");
+                self.save(&agent);
                 let _ = reply.send(n);
             }
             AcdMsg::Pause {
@@ -384,7 +441,9 @@ impl Driver {
                 reply,
             } => {
                 tracing::info!(agent = %agent.1, ?reason, "agent pause");
-                let _ = reply.send(self.acd.pause(&agent, reason));
+                let done = self.acd.pause(&agent, reason);
+                self.save(&agent);
+                let _ = reply.send(done);
             }
         }
     }

@@ -10,6 +10,7 @@
 //! or decide policy (expiry, routing): callers pass `now` and interpret what they read.
 
 mod accounts;
+mod agent_states;
 mod apps;
 mod callflows;
 mod cdrs;
@@ -34,6 +35,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
 pub use accounts::Account;
+pub use agent_states::AgentState;
 pub use apps::App;
 pub use callflows::Callflow;
 pub use cdrs::{Cdr, CdrDirection};

@@ -292,6 +292,14 @@ impl Switch {
         }
     }
 
+    /// Kills the binary with SIGKILL (no shutdown at all), then starts it again.
+    pub fn crash_and_restart(&mut self) {
+        let mut child = self.child.take().expect("switch running");
+        child.kill().expect("kill -9");
+        let _ = child.wait();
+        self.spawn();
+    }
+
     /// Starts the binary again with the same ports, data directory and dialplan.
     pub fn restart(&mut self) {
         if self.child.is_some() {

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::stats::{Counters, QueueStats};
 use super::strategy::{self, Candidate};
-use super::{Action, AgentKey, Exit, LeaveReason, QueueConfig, QueueKey};
+use super::{Action, AgentChoices, AgentKey, Exit, LeaveReason, QueueConfig, QueueKey};
 use crate::ids::{CallId, ExtensionNumber, QueueId};
 
 /// Why a caller could not join.
@@ -241,6 +241,25 @@ impl Acd {
     }
 
     /// Every agent the queues know (for the driver's registration checks).
+    /// What an agent chose that differs from the dialplan: queues it logged
+    /// in to (dynamic), queues it logged out from (static), its pause.
+    pub fn agent_choices(&self, agent: &AgentKey) -> AgentChoices {
+        let mut c = AgentChoices {
+            paused: self.agents.get(agent).and_then(|a| a.paused.clone()),
+            ..AgentChoices::default()
+        };
+        for (key, q) in self.queues.iter().filter(|(k, _)| k.0 == agent.0) {
+            match q.members.iter().find(|m| m.ext == agent.1) {
+                Some(m) if m.dynamic && m.logged_in => c.logged_in.push(key.1.clone()),
+                Some(m) if !m.dynamic && !m.logged_in => c.logged_out.push(key.1.clone()),
+                _ => {}
+            }
+        }
+        c.logged_in.sort();
+        c.logged_out.sort();
+        c
+    }
+
     pub fn agent_keys(&self) -> impl Iterator<Item = &AgentKey> {
         self.agents.keys()
     }

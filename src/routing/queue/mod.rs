@@ -27,6 +27,14 @@ pub type QueueKey = (AccountId, QueueId);
 /// An agent: an extension of an account (one state across all its queues).
 pub type AgentKey = (AccountId, ExtensionNumber);
 
+/// An agent's own choices, where they differ from the dialplan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgentChoices {
+    pub logged_in: Vec<QueueId>,
+    pub logged_out: Vec<QueueId>,
+    pub paused: Option<String>,
+}
+
 /// A queue's settings, compiled from its definition.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueueConfig {

@@ -124,6 +124,7 @@ on_both_backends!(
     callflows_import_and_bump_the_version,
     voicemails_listed_and_marked_heard,
     ivr_decisions_kept_in_order,
+    agent_states_replace_and_read_back,
 );
 
 pub(super) fn demo() -> Dialplan {

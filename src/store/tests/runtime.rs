@@ -1,7 +1,8 @@
-//! Runtime-table scenarios: registration batches and expiry, CDRs, trunk lookup by source.
+//! Runtime-table scenarios: registration batches and expiry, CDRs, trunk lookup by source,
+//! agents' stored choices.
 
 use super::{plan, TestResult};
-use crate::store::{Cdr, CdrDirection, RegistrationRow, Store, Trunk, TrunkTransport};
+use crate::store::{AgentState, Cdr, CdrDirection, RegistrationRow, Store, Trunk, TrunkTransport};
 
 fn registration(ext: usize, contact: usize, expires_at: i64, cseq: i64) -> RegistrationRow {
     RegistrationRow {
@@ -176,5 +177,45 @@ pub(super) async fn trunk_by_source_prefers_port_match(store: Store) -> TestResu
     let all = store.list_trunks().await?;
     assert_eq!(all.len(), 3);
     assert!(all.iter().all(|t| t.transport == TrunkTransport::Tcp));
+    Ok(())
+}
+
+pub(super) async fn agent_states_replace_and_read_back(store: Store) -> TestResult {
+    let bob = AgentState {
+        account_id: "demo".into(),
+        extension: "1002".into(),
+        logged_in: vec!["support".into()],
+        logged_out: vec!["sales".into()],
+        paused: Some("lunch".into()),
+    };
+    let carol = AgentState {
+        account_id: "demo".into(),
+        extension: "1003".into(),
+        paused: Some(String::new()),
+        ..AgentState::default()
+    };
+    store.save_agent_state(&bob, 1).await?;
+    store.save_agent_state(&carol, 2).await?;
+    assert_eq!(
+        store.agent_states().await?,
+        vec![bob.clone(), carol.clone()]
+    );
+    // a new state replaces the old rows; choosing nothing leaves none
+    let back = AgentState {
+        logged_in: vec![],
+        paused: None,
+        ..bob
+    };
+    store.save_agent_state(&back, 3).await?;
+    store
+        .save_agent_state(
+            &AgentState {
+                paused: None,
+                ..carol
+            },
+            4,
+        )
+        .await?;
+    assert_eq!(store.agent_states().await?, vec![back]);
     Ok(())
 }
