@@ -41,6 +41,32 @@ fn amplitude(x: &[i16], freq: f64) -> f64 {
 
 const TONES: [f64; 3] = [500.0, 1000.0, 2000.0];
 
+/// The two channels of a 16-bit stereo WAV file.
+fn stereo_wav(path: &str) -> (Vec<i16>, Vec<i16>) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    let mut pos = 12;
+    while pos + 8 <= bytes.len() {
+        let len = u32::from_le_bytes([
+            bytes[pos + 4],
+            bytes[pos + 5],
+            bytes[pos + 6],
+            bytes[pos + 7],
+        ]);
+        if &bytes[pos..pos + 4] == b"data" {
+            let data = &bytes[pos + 8..(pos + 8 + len as usize).min(bytes.len())];
+            let samples: Vec<i16> = data
+                .chunks_exact(2)
+                .map(|b| i16::from_le_bytes([b[0], b[1]]))
+                .collect();
+            let left = samples.iter().step_by(2).copied().collect();
+            let right = samples.iter().skip(1).step_by(2).copied().collect();
+            return (left, right);
+        }
+        pos += 8 + len as usize;
+    }
+    panic!("{path}: no data chunk");
+}
+
 /// One second of what each sink hears: which of the three tones are in it.
 fn listen(sinks: &[&RtpSink]) -> Vec<[bool; 3]> {
     let marks: Vec<usize> = sinks.iter().map(|s| s.heard()).collect();
@@ -248,7 +274,8 @@ fn an_operator_consults_a_third_party_then_hands_the_caller_over() {
         &sw,
         "POST",
         &format!("/calls/{call}/legs"),
-        Some(r#"{"number": "1005", "ring_seconds": 10}"#),
+        // 1004 has no device: only 1005 rings
+        Some(r#"{"numbers": ["1004", "1005"], "ring_seconds": 10}"#),
     );
     assert_eq!(status, 201, "{v}");
     let third = v["leg_id"].as_str().expect("leg_id").to_string();
@@ -278,12 +305,44 @@ fn an_operator_consults_a_third_party_then_hands_the_caller_over() {
         v["legs"].as_array().is_some_and(|l| l.len() == 2)
     });
     assert_eq!(leg(&view, &third)["bridged_to"], caller.as_str(), "{view}");
+    // the caller's leg is recorded while both talk: caller left, the third party right
+    let events = sw.events();
+    let (status, v) = json(
+        &sw,
+        "POST",
+        &format!("/calls/{call}/legs/{caller}/record"),
+        None,
+    );
+    assert_eq!(status, 201, "{v}");
     let ta = a.send_tone(TONES[0], 2.5);
     let tc = c.send_tone(TONES[2], 2.5);
     std::thread::sleep(Duration::from_millis(400));
     let heard = listen(&[&a, &c]);
     assert_eq!(heard, vec![[false, false, true], [true, false, false]]);
+    let (status, v) = json(
+        &sw,
+        "DELETE",
+        &format!("/calls/{call}/legs/{caller}/record"),
+        None,
+    );
+    assert_eq!(status, 204, "{v}");
     let _ = (ta.join(), tc.join());
+    let evs = events.wait_for(Duration::from_secs(5), |e| count(e, "recording") >= 1);
+    let rec = evs
+        .iter()
+        .find(|e| e.name == "recording")
+        .unwrap_or_else(|| panic!("no recording: {}", describe(&evs)));
+    let (left, right) = stereo_wav(rec.data["path"].as_str().expect("path"));
+    assert!(left.len() >= 8000, "{} samples", left.len());
+    let has = |x: &[i16], f: f64| amplitude(x, f) > 0.05;
+    assert!(
+        has(&left, TONES[0]) && !has(&left, TONES[2]),
+        "left: the caller"
+    );
+    assert!(
+        has(&right, TONES[2]) && !has(&right, TONES[0]),
+        "right: the third party"
+    );
 
     // the third party hangs up last of the callees: the caller is left alone, the call ends
     let (status, _) = json(&sw, "DELETE", &format!("/calls/{call}/legs/{third}"), None);
@@ -420,6 +479,20 @@ fn bad_call_commands_get_json_errors() {
             r#"{"number": "1999"}"#,
             422,
             "unknown_number",
+        ),
+        (
+            "POST",
+            format!("/calls/{call}/legs"),
+            r#"{"number": "1004"}"#,
+            409,
+            "not_registered",
+        ),
+        (
+            "POST",
+            format!("/calls/{call}/legs"),
+            r#"{"numbers": []}"#,
+            400,
+            "invalid_request",
         ),
         (
             "POST",

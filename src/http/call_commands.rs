@@ -9,7 +9,8 @@
 //! - `PUT /calls/{call_id}/legs/{leg_id}/mix` (`speak`, `listen`, `whisper` to a leg),
 //!   `DELETE` the same to leave the conference;
 //! - `POST /calls/{call_id}/legs/{leg_id}/play`: steps (say, play, tone, moh, pause);
-//! - `POST /calls/{call_id}/legs/{leg_id}/collect`: digits, answered when collected.
+//! - `POST /calls/{call_id}/legs/{leg_id}/collect`: digits, answered when collected;
+//! - `POST /calls/{call_id}/legs/{leg_id}/record` (`DELETE` to stop): a stereo WAV.
 
 use std::net::SocketAddr;
 
@@ -42,9 +43,10 @@ fn refused(e: CommandError) -> OpError {
         CommandError::Over | CommandError::UnknownLeg => StatusCode::NOT_FOUND,
         CommandError::UnknownNumber | CommandError::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
         CommandError::NoPorts => StatusCode::SERVICE_UNAVAILABLE,
-        CommandError::NotAnswered | CommandError::LegBusy | CommandError::Collecting => {
-            StatusCode::CONFLICT
-        }
+        CommandError::NotAnswered
+        | CommandError::LegBusy
+        | CommandError::Collecting
+        | CommandError::Unreachable => StatusCode::CONFLICT,
     };
     OpError::new(status, e.code(), e.to_string())
 }
@@ -93,8 +95,10 @@ pub async fn show(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DialLeg {
-    /// An extension of the call's account, or an outside number (E.164 or digits).
-    number: String,
+    /// An extension of the call's account, or an outside number (E.164).
+    number: Option<String>,
+    /// Several, rung at once (the first to answer is the leg); instead of `number`.
+    numbers: Option<Vec<String>>,
     /// Default 30, at most 300.
     ring_seconds: Option<u32>,
     /// Bridge the new leg to this leg once it answers.
@@ -115,15 +119,21 @@ pub async fn dial(
 ) -> Result<Response, OpError> {
     allowed(&s, peer, &headers)?;
     let req = json_body(body)?;
-    let ok_number = (1..=32).contains(&req.number.len())
-        && req
-            .number
-            .bytes()
-            .enumerate()
-            .all(|(i, b)| b.is_ascii_digit() || (i == 0 && b == b'+') || b == b'*');
-    if !ok_number {
+    let numbers = match (req.number, req.numbers) {
+        (Some(n), None) => vec![n],
+        (None, Some(ns)) if (1..=10).contains(&ns.len()) => ns,
+        (None, Some(_)) => return Err(bad("`numbers` must hold 1 to 10 numbers")),
+        _ => return Err(bad("give `number` or `numbers`")),
+    };
+    let ok_number = |n: &str| {
+        (1..=32).contains(&n.len())
+            && n.bytes()
+                .enumerate()
+                .all(|(i, b)| b.is_ascii_digit() || (i == 0 && b == b'+') || b == b'*')
+    };
+    if !numbers.iter().all(|n| ok_number(n)) {
         return Err(bad(
-            "`number` must be 1 to 32 digits (a leading + for E.164)",
+            "each number must be 1 to 32 digits (a leading + for E.164)",
         ));
     }
     let ring_secs = req.ring_seconds.unwrap_or(30);
@@ -143,7 +153,7 @@ pub async fn dial(
         (None, None, None) => Join::Alone,
     };
     let leg = ask(&s, &call, |reply| CallCommand::Dial {
-        number: req.number,
+        numbers,
         ring_secs,
         join,
         reply,
@@ -264,6 +274,50 @@ pub async fn unmix(
     ask(&s, &call, |reply| CallCommand::Mix {
         leg,
         role: None,
+        reply,
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /calls/{call_id}/legs/{leg_id}/record`: 201 `{"path": …}`; the
+/// leg (left) and what it hears (right), until `DELETE` the same path, another
+/// recording or the call's end; then stored and announced as `recording`.
+pub async fn record(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path((call, leg)): Path<(String, String)>,
+) -> Result<Response, OpError> {
+    allowed(&s, peer, &headers)?;
+    call_handle(switch(&s)?, &call)?;
+    let leg = leg_id(&leg)?;
+    let path = ask(&s, &call, |reply| CallCommand::Record {
+        leg,
+        on: true,
+        reply,
+    })
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "path": path })),
+    )
+        .into_response())
+}
+
+/// `DELETE /calls/{call_id}/legs/{leg_id}/record`: 204; the recording closes.
+pub async fn stop_recording(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path((call, leg)): Path<(String, String)>,
+) -> Result<Response, OpError> {
+    allowed(&s, peer, &headers)?;
+    call_handle(switch(&s)?, &call)?;
+    let leg = leg_id(&leg)?;
+    ask(&s, &call, |reply| CallCommand::Record {
+        leg,
+        on: false,
         reply,
     })
     .await?;

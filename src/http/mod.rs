@@ -69,6 +69,10 @@ pub fn app(state: AppState) -> Router {
             axum::routing::post(call_commands::play),
         )
         .route(
+            "/calls/{call_id}/legs/{leg_id}/record",
+            axum::routing::post(call_commands::record).delete(call_commands::stop_recording),
+        )
+        .route(
             "/calls/{call_id}/legs/{leg_id}/collect",
             axum::routing::post(call_commands::collect),
         )

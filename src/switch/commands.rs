@@ -18,12 +18,13 @@ pub type Reply<T> = oneshot::Sender<Result<T, CommandError>>;
 pub enum CallCommand {
     /// The call and its legs as they are now.
     Show { reply: Reply<CallView> },
-    /// Dial `number` (an extension of the call's account: all its devices; or
-    /// an outside number through the account's trunk) as a new leg of the
-    /// call, ringing at most `ring_secs`; once it answers it does `join`.
-    /// Answered at once with the new leg's id (it rings on).
+    /// Dial `numbers` (each an extension of the call's account: all its
+    /// devices; or an outside number through the account's trunk), all at
+    /// once, as one new leg of the call — the first to answer wins — ringing
+    /// at most `ring_secs`; once it answers it does `join`. Answered at once
+    /// with the new leg's id (it rings on).
     Dial {
-        number: String,
+        numbers: Vec<String>,
         ring_secs: u32,
         join: Join,
         reply: Reply<LegId>,
@@ -51,6 +52,15 @@ pub enum CallCommand {
         leg: LegId,
         steps: Vec<Step>,
         reply: Reply<()>,
+    },
+    /// Record a leg (left channel) and what it hears (right) to a stereo WAV
+    /// (`on`), replacing the call's recording; or stop the call's recording.
+    /// Answered with the file's path when one starts. The recording is stored
+    /// and announced (`recording` event) when it closes.
+    Record {
+        leg: LegId,
+        on: bool,
+        reply: Reply<Option<String>>,
     },
     /// Collect digits from a leg, after an optional prompt the first digit
     /// stops. Answered when the collection ends (count, terminator, timeout
@@ -166,6 +176,8 @@ pub enum CommandError {
     LegBusy,
     #[error("the number is not one the call's account can reach")]
     UnknownNumber,
+    #[error("nothing to ring: no device of the extension is registered (or no trunk)")]
+    Unreachable,
     #[error("no RTP ports left")]
     NoPorts,
     #[error("the request is not valid for this leg")]
@@ -183,6 +195,7 @@ impl CommandError {
             CommandError::NotAnswered => "leg_not_answered",
             CommandError::LegBusy => "leg_busy",
             CommandError::UnknownNumber => "unknown_number",
+            CommandError::Unreachable => "not_registered",
             CommandError::NoPorts => "no_media_ports",
             CommandError::Invalid => "invalid_for_leg",
             CommandError::Collecting => "already_collecting",

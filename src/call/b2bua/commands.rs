@@ -40,12 +40,12 @@ impl Call {
                 let _ = reply.send(Ok(self.view()));
             }
             CallCommand::Dial {
-                number,
+                numbers,
                 ring_secs,
                 join,
                 reply,
             } => {
-                let _ = reply.send(self.dial_leg(&number, ring_secs, join));
+                let _ = reply.send(self.dial_leg(&numbers, ring_secs, join));
             }
             CallCommand::HangupLeg { leg, reply } => {
                 let _ = reply.send(self.hangup_leg(leg));
@@ -115,6 +115,37 @@ impl Call {
                 if r.is_ok() {
                     self.play_to(leg, steps);
                 }
+                let _ = reply.send(r);
+            }
+            CallCommand::Record { leg, on, reply } => {
+                let r = self.commandable(leg).and_then(|_| {
+                    if self.voicemail.is_some() {
+                        Err(CommandError::LegBusy)
+                    } else {
+                        Ok(())
+                    }
+                });
+                let r = r.map(|_| {
+                    let m = self.media.as_ref()?;
+                    if !on {
+                        m.send(Cmd::StopRecord);
+                        return None;
+                    }
+                    let path = self
+                        .sw
+                        .settings
+                        .data_dir
+                        .join("recordings")
+                        .join(&self.origin.account.id)
+                        .join(format!("{}-{leg}.wav", self.id));
+                    m.send(Cmd::Record {
+                        leg,
+                        path: path.clone(),
+                        silence: None,
+                    });
+                    tracing::info!(call = %self.id, %leg, "recording a leg");
+                    Some(path.to_string_lossy().into_owned())
+                });
                 let _ = reply.send(r);
             }
             CallCommand::Collect { leg, spec, reply } => {

@@ -31,10 +31,10 @@ pub(super) struct Extra {
 }
 
 impl Call {
-    /// Dials `number` as a new leg of the call.
+    /// Dials `numbers` (all at once) as one new leg of the call.
     pub(super) fn dial_leg(
         &mut self,
-        number: &str,
+        numbers: &[String],
         ring_secs: u32,
         join: Join,
     ) -> Result<LegId, CommandError> {
@@ -57,21 +57,28 @@ impl Call {
         }
         let dir = self.sw.directory();
         let account = self.origin.account.id.clone();
-        let contacts = if dir.extension(&account, number).is_some() {
-            self.extension_contacts(number)
-        } else if crate::dialplan::is_e164(number) {
-            // outside numbers go out as callflows dial them: E.164 through the account's trunk
-            dir.trunk_for_account(&account)
-                .and_then(|t| trunk_contact(t, number))
-                .into_iter()
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let mut contacts = Vec::new();
+        for number in numbers {
+            let found: Vec<Contact> = if dir.extension(&account, number).is_some() {
+                self.extension_contacts(number)
+            } else if crate::dialplan::is_e164(number) {
+                // outside numbers go out as callflows dial them: E.164 through the account's trunk
+                dir.trunk_for_account(&account)
+                    .and_then(|t| trunk_contact(t, number))
+                    .into_iter()
+                    .collect()
+            } else {
+                return Err(CommandError::UnknownNumber);
+            };
+            contacts.extend(found);
+        }
         drop(dir);
         if contacts.is_empty() {
-            return Err(CommandError::UnknownNumber);
+            // known numbers, but no device registered and no trunk to reach them
+            return Err(CommandError::Unreachable);
         }
+        let number = numbers.join(",");
+        let number = number.as_str();
         let pair = self
             .sw
             .ports
