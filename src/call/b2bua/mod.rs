@@ -24,6 +24,8 @@ mod queue;
 mod spawn;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_commands;
 
 pub use flow::greeting_path;
 pub use originate::{originate, Originate, OriginateError};

@@ -28,13 +28,13 @@ use crate::transport::{LocalAddrs, Transports};
 
 const RING: Duration = Duration::from_secs(30);
 
-struct Rig {
-    sw: Arc<Switch>,
+pub(super) struct Rig {
+    pub(super) sw: Arc<Switch>,
     shard: mpsc::UnboundedReceiver<ShardMsg>,
     _data: tempfile::TempDir,
 }
 
-async fn rig() -> Rig {
+pub(super) async fn rig() -> Rig {
     let data = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}/t.db?mode=rwc", data.path().display());
     let store = Store::connect(&url).await.expect("store");
@@ -119,7 +119,7 @@ fn udp(port: u16) -> Target {
 }
 
 /// A device of `ext` at `port`.
-fn register(rig: &Rig, ext: &str, port: u16) {
+pub(super) fn register(rig: &Rig, ext: &str, port: u16) {
     let contact = format!("<sip:{ext}@127.0.0.1:{port}>");
     let req = Register {
         contacts: vec![contact.as_str()],
@@ -133,7 +133,7 @@ fn register(rig: &Rig, ext: &str, port: u16) {
     rig.sw.registrations.apply("demo", ext, &req, &policy());
 }
 
-fn parse_request(text: &str) -> Request {
+pub(super) fn parse_request(text: &str) -> Request {
     let text = text.replace('\n', "\r\n");
     match message::parse(text.as_bytes()).expect("parses") {
         SipMessage::Request(r) => r,
@@ -160,7 +160,7 @@ fn invite(dialled: &str) -> Request {
 }
 
 /// The call of 1001 to extension `ext`.
-fn call(rig: &Rig, ext: &str) -> CallHandle {
+pub(super) fn call(rig: &Rig, ext: &str) -> CallHandle {
     let dir = rig.sw.directory();
     let origin = Origin {
         account: dir.account("demo").expect("demo").clone(),
@@ -182,7 +182,7 @@ fn call(rig: &Rig, ext: &str) -> CallHandle {
 }
 
 /// What the call asked the shards to do, in order, without the 100 Trying.
-async fn next(rig: &mut Rig) -> ShardMsg {
+pub(super) async fn next(rig: &mut Rig) -> ShardMsg {
     loop {
         let m = rig.shard.recv().await.expect("the call is gone");
         match &m {
@@ -193,7 +193,7 @@ async fn next(rig: &mut Rig) -> ShardMsg {
 }
 
 /// The next request the call sends on a transaction of its own: (token, request).
-async fn request(rig: &mut Rig) -> (u64, Request) {
+pub(super) async fn request(rig: &mut Rig) -> (u64, Request) {
     match next(rig).await {
         ShardMsg::Request { req, token, .. } => (token, req),
         other => panic!("expected a request, got {}", describe(&other)),
@@ -211,7 +211,7 @@ async fn status(rig: &mut Rig) -> (TxId, u16) {
     }
 }
 
-fn describe(m: &ShardMsg) -> String {
+pub(super) fn describe(m: &ShardMsg) -> String {
     match m {
         ShardMsg::Request { req, .. } => format!("request {}", req.method),
         ShardMsg::Respond { resp, .. } => format!("response {}", resp.status_code.code()),
@@ -225,7 +225,7 @@ fn describe(m: &ShardMsg) -> String {
 }
 
 /// The callee's answer to the fork's INVITE: `code`, with SDP for a 2xx.
-fn answer(fork: &Request, code: u16, tag: &str) -> Response {
+pub(super) fn answer(fork: &Request, code: u16, tag: &str) -> Response {
     let mut r = message::response(fork, code, "X", Some(tag));
     if code == 200 {
         r.headers
@@ -243,7 +243,7 @@ fn answer(fork: &Request, code: u16, tag: &str) -> Response {
     r
 }
 
-async fn settled(rig: &Rig) {
+pub(super) async fn settled(rig: &Rig) {
     for _ in 0..100 {
         if rig.sw.metrics.active_calls.load(Relaxed) == 0 {
             return;
