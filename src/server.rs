@@ -119,7 +119,13 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     }
     let directory = Directory::load(&store).await?;
     let metrics = Arc::new(Metrics::default());
-    let bus = Bus::default();
+    // the event log goes on after the last stored id; one writer keeps every record
+    let last_event = store.last_event_seq().await?;
+    let bus = Bus::with_log(4096, crate::events::EventLog::new(last_event + 1, 65_536));
+    let mut events_persisted = match bus.log().take_persist() {
+        Some(rx) => crate::store::event_log::spawn_writer(store.clone(), rx),
+        None => tokio::sync::watch::channel(0).1,
+    };
 
     let udp = Arc::new(bind_udp(args.sip_udp)?);
     let tcp = bind_tcp("SIP TCP", args.sip_tcp).await?;
@@ -293,6 +299,13 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     // let BYEs leave the shards
     tokio::time::sleep(Duration::from_millis(100)).await;
     sw.registrations.flush().await;
+    // every event published so far reaches the store before it closes
+    let newest = sw.bus.log().latest();
+    let _ = tokio::time::timeout(
+        Duration::from_secs(5),
+        events_persisted.wait_for(|&done| done >= newest),
+    )
+    .await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -4,7 +4,9 @@
 
 use serde::Serialize;
 
+pub mod log;
 mod queue;
+pub use log::{EventLog, Record};
 pub use queue::QueueEvent;
 use tokio::sync::broadcast;
 
@@ -200,6 +202,50 @@ pub enum Event {
 }
 
 impl Event {
+    /// The account the event belongs to.
+    pub fn account_id(&self) -> &AccountId {
+        match self {
+            Event::ChannelCreate { channel, .. }
+            | Event::ChannelAnswer { channel, .. }
+            | Event::ChannelBridge { channel, .. }
+            | Event::ChannelDestroy { channel, .. }
+            | Event::Dtmf { channel, .. }
+            | Event::Recording { channel, .. }
+            | Event::IvrChoice { channel, .. } => &channel.account_id,
+            Event::QueueEnter(q)
+            | Event::QueueMemberDial(q)
+            | Event::QueueMemberAnswer(q)
+            | Event::QueueMemberDialHangup(q)
+            | Event::QueueHangup(q)
+            | Event::QueueNoAnswer(q)
+            | Event::QueueHangupTimeout(q)
+            | Event::QueueHangupAbandoned(q) => &q.account_id,
+            Event::VoicemailNew { account_id, .. } => account_id,
+        }
+    }
+
+    /// When it happened (unix ms).
+    pub fn timestamp_ms(&self) -> i64 {
+        match self {
+            Event::ChannelCreate { timestamp_ms, .. }
+            | Event::ChannelAnswer { timestamp_ms, .. }
+            | Event::ChannelBridge { timestamp_ms, .. }
+            | Event::ChannelDestroy { timestamp_ms, .. }
+            | Event::Dtmf { timestamp_ms, .. }
+            | Event::Recording { timestamp_ms, .. }
+            | Event::IvrChoice { timestamp_ms, .. }
+            | Event::VoicemailNew { timestamp_ms, .. } => *timestamp_ms,
+            Event::QueueEnter(q)
+            | Event::QueueMemberDial(q)
+            | Event::QueueMemberAnswer(q)
+            | Event::QueueMemberDialHangup(q)
+            | Event::QueueHangup(q)
+            | Event::QueueNoAnswer(q)
+            | Event::QueueHangupTimeout(q)
+            | Event::QueueHangupAbandoned(q) => q.timestamp_ms,
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Event::ChannelCreate { .. } => "channel_create",
@@ -222,11 +268,14 @@ impl Event {
     }
 }
 
-/// In-process publish/subscribe. Publishing never blocks; a slow subscriber loses
-/// the oldest events (it is told so by `RecvError::Lagged`).
+/// Where events are published: each is appended to the [`EventLog`] (its id,
+/// readers' cursors, the durable writer) and handed to in-process subscribers
+/// (a broadcast that may lag: for tests and best-effort watchers; readers that
+/// must not lose anything read the log).
 #[derive(Clone)]
 pub struct Bus {
     tx: broadcast::Sender<std::sync::Arc<Event>>,
+    log: std::sync::Arc<EventLog>,
 }
 
 impl Default for Bus {
@@ -235,19 +284,37 @@ impl Default for Bus {
     }
 }
 
+/// Records kept in memory for readers (older ones are read from the store).
+const LOG_RING: usize = 65_536;
+
 impl Bus {
     pub fn new(capacity: usize) -> Self {
-        let (tx, _) = broadcast::channel(capacity);
-        Bus { tx }
+        Self::with_log(capacity, EventLog::new(1, LOG_RING))
     }
 
-    pub fn publish(&self, event: Event) {
+    /// A bus over `log` (a switch starts its log after the store's last id).
+    pub fn with_log(capacity: usize, log: EventLog) -> Self {
+        let (tx, _) = broadcast::channel(capacity);
+        Bus {
+            tx,
+            log: std::sync::Arc::new(log),
+        }
+    }
+
+    /// Publishes `event`; returns its id in the log.
+    pub fn publish(&self, event: Event) -> u64 {
+        let seq = self.log.append(&event);
         // no subscribers is fine
         let _ = self.tx.send(std::sync::Arc::new(event));
+        seq
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<std::sync::Arc<Event>> {
         self.tx.subscribe()
+    }
+
+    pub fn log(&self) -> &std::sync::Arc<EventLog> {
+        &self.log
     }
 }
 

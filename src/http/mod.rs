@@ -5,16 +5,14 @@
 //! and hang up calls, voicemail boxes).
 
 mod call_commands;
+mod events;
 mod operator;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
-use futures_util::stream::Stream;
-use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -37,7 +35,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .route("/events", get(events))
+        .route("/events", get(events::events))
         .route("/queues", get(queues))
         .route("/calls", axum::routing::post(operator::place))
         .route(
@@ -128,52 +126,6 @@ async fn queues(State(s): State<AppState>) -> impl IntoResponse {
             .cmp(&(b["account_id"].as_str(), b["queue_id"].as_str()))
     });
     axum::Json(serde_json::json!({ "queues": list, "taken_ms": snap.taken_ms }))
-}
-
-async fn events(
-    State(s): State<AppState>,
-) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
-    let mut rx = s.bus.subscribe();
-    let stream = async_stream(move |yield_| async move {
-        loop {
-            match rx.recv().await {
-                Ok(ev) => {
-                    let data = serde_json::to_string(&*ev).unwrap_or_default();
-                    if !yield_(SseEvent::default().event(ev.name()).data(data)).await {
-                        break;
-                    }
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(_) => break,
-            }
-        }
-    });
-    Sse::new(stream).keep_alive(KeepAlive::default())
-}
-
-/// A tiny channel-backed stream so handlers can be written as loops.
-fn async_stream<F, Fut>(f: F) -> impl Stream<Item = Result<SseEvent, Infallible>>
-where
-    F: FnOnce(
-        Box<
-            dyn Fn(SseEvent) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>
-                + Send
-                + Sync,
-        >,
-    ) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let (tx, rx) = tokio::sync::mpsc::channel::<SseEvent>(64);
-    let send = move |ev: SseEvent| {
-        let tx = tx.clone();
-        Box::pin(async move { tx.send(ev).await.is_ok() })
-            as std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>
-    };
-    tokio::spawn(f(Box::new(send)));
-    futures_util::stream::unfold(
-        rx,
-        |mut rx| async move { rx.recv().await.map(|e| (Ok(e), rx)) },
-    )
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ mod agent_states;
 mod apps;
 mod callflows;
 mod cdrs;
+pub mod event_log;
 mod extensions;
 mod import;
 mod ivr_audit;

@@ -20,6 +20,8 @@ use super::*;
 pub struct Event {
     pub name: String,
     pub data: serde_json::Value,
+    /// The SSE `id:` (the event's id in the switch's log).
+    pub id: Option<u64>,
 }
 
 impl Event {
@@ -36,12 +38,20 @@ pub struct Events {
 
 impl Events {
     pub(crate) fn connect(addr: SocketAddr) -> Events {
+        Events::connect_after(addr, None)
+    }
+
+    /// The stream from after event `last` (`Last-Event-ID`), or from now.
+    pub fn connect_after(addr: SocketAddr, last: Option<u64>) -> Events {
         let mut s =
             TcpStream::connect_timeout(&addr, Duration::from_secs(2)).expect("connect to /events");
+        let resume = last
+            .map(|id| format!("Last-Event-ID: {id}\r\n"))
+            .unwrap_or_default();
         // HTTP/1.0: the stream is close-delimited, never chunked
         write!(
             s,
-            "GET /events HTTP/1.0\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n"
+            "GET /events HTTP/1.0\r\nHost: {addr}\r\nAccept: text/event-stream\r\n{resume}\r\n"
         )
         .expect("send GET /events");
         s.set_read_timeout(Some(Duration::from_millis(200)))
@@ -73,6 +83,7 @@ impl Events {
         thread::spawn(move || {
             let mut name = String::new();
             let mut data = String::new();
+            let mut id: Option<u64> = None;
             let mut line = String::new();
             while !st.load(Ordering::Relaxed) {
                 match reader.read_line(&mut line) {
@@ -95,10 +106,14 @@ impl Events {
                                 g.lock().expect("events lock").push(Event {
                                     name: ev_name,
                                     data: value,
+                                    id: id.take(),
                                 });
                             }
                             name.clear();
                             data.clear();
+                            id = None;
+                        } else if let Some(v) = l.strip_prefix("id:") {
+                            id = v.trim().parse().ok();
                         } else if let Some(v) = l.strip_prefix("event:") {
                             name = v.trim().to_string();
                         } else if let Some(v) = l.strip_prefix("data:") {

@@ -125,6 +125,7 @@ on_both_backends!(
     voicemails_listed_and_marked_heard,
     ivr_decisions_kept_in_order,
     agent_states_replace_and_read_back,
+    event_log_appends_in_batches_and_reads_after_an_id,
 );
 
 pub(super) fn demo() -> Dialplan {

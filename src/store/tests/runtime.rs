@@ -219,3 +219,32 @@ pub(super) async fn agent_states_replace_and_read_back(store: Store) -> TestResu
     assert_eq!(store.agent_states().await?, vec![back]);
     Ok(())
 }
+
+pub(super) async fn event_log_appends_in_batches_and_reads_after_an_id(store: Store) -> TestResult {
+    use crate::events::Record;
+    use std::sync::Arc;
+    assert_eq!(store.last_event_seq().await?, 0);
+    let rec = |seq: u64| {
+        Arc::new(Record {
+            seq,
+            name: "channel_create".into(),
+            account_id: if seq % 2 == 0 { "a" } else { "b" }.into(),
+            timestamp_ms: 1_000 + seq as i64,
+            json: format!("{{\"event\":\"channel_create\",\"n\":{seq}}}").into(),
+        })
+    };
+    // more rows than one INSERT statement takes
+    let batch: Vec<_> = (1..=450).map(rec).collect();
+    store.append_events(&batch).await?;
+    assert_eq!(store.last_event_seq().await?, 450);
+    let after = store.events_after(440, 5).await?;
+    assert_eq!(
+        after.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        [441, 442, 443, 444, 445]
+    );
+    assert_eq!(after[0], *rec(441));
+    assert!(store.events_after(450, 10).await?.is_empty());
+    // an id is never written twice
+    assert!(store.append_events(&[rec(450)]).await.is_err());
+    Ok(())
+}

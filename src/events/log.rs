@@ -1,0 +1,207 @@
+//! The event log: every event the switch publishes gets a sequence number (its
+//! id: sortable, never reused — the store's last one is where a restarted
+//! switch goes on), its account, its time and its JSON, serialised once. The
+//! newest records stay in a ring in memory; each reader keeps its own cursor
+//! and reads what follows it, so a slow reader never makes another lose
+//! anything (one that fell behind the ring reads the rest from the store).
+//! A writer (in the store) takes every record in order for durable keeping.
+//! Publishing never blocks and never waits for the database.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use tokio::sync::{mpsc, watch};
+
+use super::Event;
+
+/// One logged event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The event's id: 1, 2, 3 … across restarts.
+    pub seq: u64,
+    pub name: String,
+    pub account_id: String,
+    pub timestamp_ms: i64,
+    /// The event as the wire shows it (`/events` data, webhook bodies).
+    pub json: Arc<str>,
+}
+
+/// A reader's cursor fell out of the ring: what it wants is older than
+/// `oldest` (read it from the store).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Behind {
+    pub oldest: u64,
+}
+
+struct Inner {
+    next: u64,
+    ring: VecDeque<Arc<Record>>,
+}
+
+pub struct EventLog {
+    inner: Mutex<Inner>,
+    cap: usize,
+    latest: watch::Sender<u64>,
+    persist: OnceLock<mpsc::UnboundedSender<Arc<Record>>>,
+}
+
+impl EventLog {
+    /// A log whose next event is `next_seq` (1 for a new store), keeping the
+    /// newest `cap` records in memory.
+    pub fn new(next_seq: u64, cap: usize) -> EventLog {
+        let next = next_seq.max(1);
+        EventLog {
+            inner: Mutex::new(Inner {
+                next,
+                ring: VecDeque::with_capacity(cap.min(4096)),
+            }),
+            cap: cap.max(1),
+            latest: watch::channel(next - 1).0,
+            persist: OnceLock::new(),
+        }
+    }
+
+    /// Appends `ev`; returns its id.
+    pub fn append(&self, ev: &Event) -> u64 {
+        let json: Arc<str> = serde_json::to_string(ev).unwrap_or_default().into();
+        let (name, account_id, timestamp_ms) = (ev.name(), ev.account_id(), ev.timestamp_ms());
+        let seq = {
+            let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let seq = g.next;
+            g.next += 1;
+            let rec = Arc::new(Record {
+                seq,
+                name: name.to_string(),
+                account_id: account_id.to_string(),
+                timestamp_ms,
+                json,
+            });
+            // to the writer in id order (sent under the lock)
+            if let Some(tx) = self.persist.get() {
+                let _ = tx.send(rec.clone());
+            }
+            if g.ring.len() == self.cap {
+                g.ring.pop_front();
+            }
+            g.ring.push_back(rec);
+            seq
+        };
+        self.latest.send_modify(|v| *v = (*v).max(seq));
+        seq
+    }
+
+    /// The id of the newest event (0 before the first).
+    pub fn latest(&self) -> u64 {
+        *self.latest.borrow()
+    }
+
+    /// Wakes when a newer event is appended.
+    pub fn watch(&self) -> watch::Receiver<u64> {
+        self.latest.subscribe()
+    }
+
+    /// Up to `max` records after `cursor`, oldest first (empty: nothing newer yet).
+    pub fn after(&self, cursor: u64, max: usize) -> Result<Vec<Arc<Record>>, Behind> {
+        let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(first) = g.ring.front().map(|r| r.seq) else {
+            return Ok(Vec::new());
+        };
+        if cursor + 1 < first {
+            return Err(Behind { oldest: first });
+        }
+        let skip = (cursor + 1 - first) as usize;
+        Ok(g.ring.iter().skip(skip).take(max).cloned().collect())
+    }
+
+    /// Every record from now on, in id order, for the one durable writer
+    /// (`None` once taken).
+    pub fn take_persist(&self) -> Option<mpsc::UnboundedReceiver<Arc<Record>>> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.persist.set(tx).ok().map(|_| rx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{ChannelInfo, Direction};
+    use crate::ids::{AccountId, CallId, LegId};
+
+    fn ev(n: i64) -> Event {
+        Event::ChannelAnswer {
+            channel: ChannelInfo {
+                channel_id: LegId::new(),
+                call_id: CallId::new(),
+                account_id: AccountId::from("demo"),
+                sip_call_id: String::new(),
+                direction: Direction::Inbound,
+                caller: "1001".into(),
+                callee: "1002".into(),
+            },
+            timestamp_ms: n,
+        }
+    }
+
+    #[test]
+    fn ids_follow_on_and_readers_read_from_their_own_cursor() {
+        let log = EventLog::new(41, 100);
+        assert_eq!(log.latest(), 40);
+        let ids: Vec<u64> = (0..5).map(|n| log.append(&ev(n))).collect();
+        assert_eq!(ids, [41, 42, 43, 44, 45]);
+        assert_eq!(log.latest(), 45);
+        let all = log.after(40, 100).expect("in the ring");
+        assert_eq!(all.len(), 5);
+        assert_eq!(
+            (
+                all[0].name.as_str(),
+                all[0].account_id.as_str(),
+                all[0].timestamp_ms
+            ),
+            ("channel_answer", "demo", 0)
+        );
+        assert!(all[0].json.contains("\"event\":\"channel_answer\""));
+        let rest: Vec<u64> = log
+            .after(43, 100)
+            .expect("ring")
+            .iter()
+            .map(|r| r.seq)
+            .collect();
+        assert_eq!(rest, [44, 45]);
+        assert_eq!(log.after(43, 1).expect("ring").len(), 1);
+        assert!(log.after(45, 10).expect("ring").is_empty());
+    }
+
+    #[test]
+    fn a_reader_behind_the_ring_is_told_where_it_starts() {
+        let log = EventLog::new(1, 3);
+        for n in 0..5 {
+            log.append(&ev(n));
+        }
+        // ids 3, 4, 5 remain
+        assert_eq!(log.after(0, 10), Err(Behind { oldest: 3 }));
+        assert_eq!(log.after(1, 10), Err(Behind { oldest: 3 }));
+        let seqs: Vec<u64> = log
+            .after(2, 10)
+            .expect("ring")
+            .iter()
+            .map(|r| r.seq)
+            .collect();
+        assert_eq!(seqs, [3, 4, 5]);
+    }
+
+    #[tokio::test]
+    async fn the_writer_gets_every_record_in_order_and_readers_are_woken() {
+        let log = EventLog::new(1, 10);
+        let mut rx = log.take_persist().expect("first");
+        assert!(log.take_persist().is_none(), "one writer");
+        let mut w = log.watch();
+        for n in 0..3 {
+            log.append(&ev(n));
+        }
+        w.changed().await.expect("woken");
+        assert_eq!(*w.borrow(), 3);
+        for want in 1..=3 {
+            assert_eq!(rx.recv().await.expect("record").seq, want);
+        }
+    }
+}

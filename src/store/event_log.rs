@@ -1,0 +1,136 @@
+//! The `event_log` table: the durable copy of the event log. One writer task
+//! takes the log's records in id order and writes them in batches (group
+//! commit: whatever queued while the previous batch was written goes in the
+//! next, one transaction each), retrying a failed batch until the database
+//! takes it, so nothing is dropped and the SIP path never waits for it.
+//! Readers resuming from an id older than the log's ring read it from here.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::Row;
+use tokio::sync::{mpsc, watch};
+
+use super::{QueryContext, Store, StoreError};
+use crate::events::Record;
+
+/// Rows per INSERT statement (5 binds each).
+const ROWS_PER_STATEMENT: usize = 200;
+/// Records per transaction at most.
+const BATCH: usize = 2_000;
+
+impl Store {
+    /// The newest stored event id (0 when there is none).
+    pub async fn last_event_seq(&self) -> Result<u64, StoreError> {
+        let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS m FROM event_log")
+            .fetch_one(self.pool())
+            .await
+            .op("read the last event id")?;
+        let m: i64 = row.try_get("m").op("read the last event id")?;
+        Ok(m.max(0) as u64)
+    }
+
+    /// Writes `records` in one transaction.
+    pub async fn append_events(&self, records: &[Arc<Record>]) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await.op("begin an event batch")?;
+        for chunk in records.chunks(ROWS_PER_STATEMENT) {
+            let mut sql = String::from(
+                "INSERT INTO event_log (seq, name, account_id, created_at, payload) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let b = i * 5;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5
+                ));
+            }
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                q = q
+                    .bind(r.seq as i64)
+                    .bind(r.name.as_str())
+                    .bind(r.account_id.as_str())
+                    .bind(r.timestamp_ms)
+                    .bind(&*r.json);
+            }
+            q.execute(&mut *tx).await.op("store events")?;
+        }
+        tx.commit().await.op("commit an event batch")?;
+        Ok(())
+    }
+
+    /// Up to `limit` stored events after id `after`, oldest first.
+    pub async fn events_after(&self, after: u64, limit: u32) -> Result<Vec<Record>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, name, account_id, created_at, payload FROM event_log \
+             WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after as i64)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await
+        .op("read events")?;
+        rows.iter()
+            .map(|r| {
+                let payload: String = r.try_get("payload")?;
+                Ok(Record {
+                    seq: r.try_get::<i64, _>("seq")? as u64,
+                    name: r.try_get("name")?,
+                    account_id: r.try_get("account_id")?,
+                    timestamp_ms: r.try_get("created_at")?,
+                    json: payload.into(),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .op("decode an event")
+    }
+}
+
+/// The durable writer of the event log; `persisted` follows the newest id
+/// written (shutdown waits for it to reach the log's newest).
+pub fn spawn_writer(
+    store: Store,
+    mut rx: mpsc::UnboundedReceiver<Arc<Record>>,
+) -> watch::Receiver<u64> {
+    let (done_tx, done_rx) = watch::channel(0u64);
+    tokio::spawn(async move {
+        let mut batch: Vec<Arc<Record>> = Vec::with_capacity(BATCH);
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            if batch.is_empty() {
+                match rx.recv().await {
+                    Some(r) => batch.push(r),
+                    None => return,
+                }
+            }
+            while batch.len() < BATCH {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
+            }
+            match store.append_events(&batch).await {
+                Ok(()) => {
+                    let last = batch.last().map(|r| r.seq).unwrap_or(0);
+                    done_tx.send_modify(|v| *v = (*v).max(last));
+                    batch.clear();
+                    backoff = Duration::from_millis(50);
+                }
+                Err(e) => {
+                    // kept and retried: an event is never dropped for a busy database
+                    tracing::error!(error = %e, events = batch.len(), "event batch not stored; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    });
+    done_rx
+}
