@@ -22,6 +22,59 @@ pub enum Command {
     Serve(ServeArgs),
     /// Load a dialplan file into the store and exit.
     Import(ImportArgs),
+    /// Account API keys: create (printed once, as JSON), list, revoke.
+    Key {
+        #[command(subcommand)]
+        action: KeyCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Make a key for an account; prints `{"key": …, "id": …, …}` on stdout, once.
+    Create(KeyCreateArgs),
+    /// An account's keys (ids, types, labels; never the keys), as JSON.
+    List(KeyListArgs),
+    /// Revoke a key by its id.
+    Revoke(KeyRevokeArgs),
+}
+
+/// What a key is for.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyType {
+    Developer,
+    User,
+    Merchant,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct KeyCreateArgs {
+    /// The account the key belongs to.
+    #[arg(long)]
+    pub account: String,
+    #[arg(long = "type", value_enum)]
+    pub kind: KeyType,
+    /// A note for people (where the key is used).
+    #[arg(long)]
+    pub label: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct KeyListArgs {
+    #[arg(long)]
+    pub account: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct KeyRevokeArgs {
+    /// The key's id (from `key create` or `key list`).
+    pub id: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Args, Debug, Clone)]

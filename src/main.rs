@@ -1,5 +1,5 @@
 //! `switchyard` command line: `serve` runs the switch, `import FILE` loads a
-//! dialplan into the store and exits.
+//! dialplan into the store and exits, `key create|list|revoke` manages API keys.
 
 use clap::Parser;
 
@@ -11,13 +11,23 @@ use switchyard::config::{Cli, Command};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
     let cli = Cli::parse();
+    let logs = tracing_subscriber::fmt().with_env_filter(
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+    );
+    // a key command's stdout is its JSON alone
+    if matches!(cli.command, Command::Key { .. }) {
+        logs.with_writer(std::io::stderr).init();
+    } else {
+        logs.init();
+    }
     match cli.command {
+        Command::Key { action } => {
+            if let Err(why) = switchyard::keys::run(action).await {
+                eprintln!("switchyard key: {why}");
+                std::process::exit(2);
+            }
+        }
         Command::Serve(args) => switchyard::server::serve(args).await?,
         Command::Import(args) => {
             let store = switchyard::server::open_store(&args.store).await?;

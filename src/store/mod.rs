@@ -11,6 +11,7 @@
 
 mod accounts;
 mod agent_states;
+mod api_keys;
 mod apps;
 mod callflows;
 mod cdrs;
@@ -37,6 +38,7 @@ use sqlx::{AnyPool, Executor, Row};
 
 pub use accounts::Account;
 pub use agent_states::AgentState;
+pub use api_keys::{ApiKey, ApiKeyKind};
 pub use apps::App;
 pub use callflows::Callflow;
 pub use cdrs::{Cdr, CdrDirection};

@@ -126,6 +126,7 @@ on_both_backends!(
     ivr_decisions_kept_in_order,
     agent_states_replace_and_read_back,
     event_log_appends_in_batches_and_reads_after_an_id,
+    api_keys_are_stored_hashed_found_and_revoked,
 );
 
 pub(super) fn demo() -> Dialplan {

@@ -3,6 +3,7 @@
 
 use super::{plan, TestResult};
 use crate::store::{AgentState, Cdr, CdrDirection, RegistrationRow, Store, Trunk, TrunkTransport};
+use sqlx::Row;
 
 fn registration(ext: usize, contact: usize, expires_at: i64, cseq: i64) -> RegistrationRow {
     RegistrationRow {
@@ -246,5 +247,44 @@ pub(super) async fn event_log_appends_in_batches_and_reads_after_an_id(store: St
     assert!(store.events_after(450, 10).await?.is_empty());
     // an id is never written twice
     assert!(store.append_events(&[rec(450)]).await.is_err());
+    Ok(())
+}
+
+pub(super) async fn api_keys_are_stored_hashed_found_and_revoked(store: Store) -> TestResult {
+    use crate::store::ApiKeyKind;
+    store.import_dialplan(&super::demo()).await?;
+    let (key, secret) = store
+        .create_api_key("demo", ApiKeyKind::Developer, Some("crm"), 5)
+        .await?;
+    assert!(
+        secret.starts_with("sy_dev_") && secret.len() == 47,
+        "{secret}"
+    );
+    let (_, other) = store
+        .create_api_key("demo", ApiKeyKind::Merchant, None, 6)
+        .await?;
+    assert_ne!(secret, other);
+    // only the hash is kept
+    let rows = sqlx::query("SELECT key_hash FROM api_keys")
+        .fetch_all(store.pool())
+        .await?;
+    for r in &rows {
+        let h: String = r.try_get("key_hash")?;
+        assert!(h != secret && h != other && h.len() == 64);
+    }
+    assert_eq!(store.api_key_by_secret(&secret).await?, Some(key.clone()));
+    assert!(store.api_key_by_secret("sy_dev_guess").await?.is_none());
+    let listed = store.list_api_keys("demo").await?;
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[1], key, "newest first");
+    assert!(store.revoke_api_key(&key.id, 7).await?);
+    assert!(!store.revoke_api_key(&key.id, 8).await?, "once");
+    assert!(store.api_key_by_secret(&secret).await?.is_none());
+    assert!(store.list_api_keys("demo").await?[1].revoked);
+    // a key needs an account
+    assert!(store
+        .create_api_key("nobody", ApiKeyKind::User, None, 9)
+        .await
+        .is_err());
     Ok(())
 }

@@ -1,0 +1,72 @@
+//! `switchyard key create|list|revoke`: account API keys from the command
+//! line. `create` prints the new key once, as one JSON object on stdout
+//! (logs go to stderr), and stores only its hash; a bad account or key id is
+//! a message on stderr and exit status 2.
+
+use crate::config::{KeyCommand, KeyType};
+use crate::events::now_ms;
+use crate::server::open_store;
+use crate::store::ApiKeyKind;
+
+/// Runs one key command; `Err` carries the message for stderr.
+pub async fn run(cmd: KeyCommand) -> Result<(), String> {
+    match cmd {
+        KeyCommand::Create(a) => {
+            let store = open_store(&a.store).await.map_err(|e| e.to_string())?;
+            if a.label.as_deref().is_some_and(|l| l.chars().count() > 200) {
+                return Err("--label: at most 200 characters".into());
+            }
+            let known = store.account(&a.account).await.map_err(|e| e.to_string())?;
+            if known.is_none() {
+                store.close().await;
+                return Err(format!(
+                    "no account {:?} (import a dialplan that has it first)",
+                    a.account
+                ));
+            }
+            let kind = match a.kind {
+                KeyType::Developer => ApiKeyKind::Developer,
+                KeyType::User => ApiKeyKind::User,
+                KeyType::Merchant => ApiKeyKind::Merchant,
+            };
+            let (key, secret) = store
+                .create_api_key(&a.account, kind, a.label.as_deref(), now_ms())
+                .await
+                .map_err(|e| e.to_string())?;
+            store.close().await;
+            let out = serde_json::json!({
+                "key": secret,
+                "id": key.id,
+                "account_id": key.account_id,
+                "type": key.kind,
+                "label": key.label,
+            });
+            println!("{out}");
+            Ok(())
+        }
+        KeyCommand::List(a) => {
+            let store = open_store(&a.store).await.map_err(|e| e.to_string())?;
+            let keys = store
+                .list_api_keys(&a.account)
+                .await
+                .map_err(|e| e.to_string())?;
+            store.close().await;
+            println!("{}", serde_json::json!({ "keys": keys }));
+            Ok(())
+        }
+        KeyCommand::Revoke(a) => {
+            let store = open_store(&a.store).await.map_err(|e| e.to_string())?;
+            let done = store
+                .revoke_api_key(&a.id, now_ms())
+                .await
+                .map_err(|e| e.to_string())?;
+            store.close().await;
+            if done {
+                println!("{}", serde_json::json!({ "revoked": a.id }));
+                Ok(())
+            } else {
+                Err(format!("no live key with id {:?}", a.id))
+            }
+        }
+    }
+}
