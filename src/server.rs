@@ -111,6 +111,9 @@ fn nonce_secret(data_dir: &std::path::Path) -> Option<Vec<u8>> {
     Some(key.to_vec())
 }
 
+/// Event ids reserved in the store at a time (a crash skips at most this many).
+const EVENT_ID_BLOCK: u64 = 10_000;
+
 pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     let store = open_store(&args.store).await?;
     for path in &args.dialplans {
@@ -120,8 +123,12 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     let directory = Directory::load(&store).await?;
     let metrics = Arc::new(Metrics::default());
     // the event log goes on after the last stored id; one writer keeps every record
-    let last_event = store.last_event_seq().await?;
-    let bus = Bus::with_log(4096, crate::events::EventLog::new(last_event + 1, 65_536));
+    let (first_event, reserved) = store.event_log_start(EVENT_ID_BLOCK).await?;
+    let bus = Bus::with_log(
+        4096,
+        crate::events::EventLog::reserving(first_event, 65_536, reserved, EVENT_ID_BLOCK),
+    );
+    crate::store::event_log::spawn_reserver(store.clone(), bus.log().clone());
     let mut events_persisted = match bus.log().take_persist() {
         Some(rx) => crate::store::event_log::spawn_writer(store.clone(), rx),
         None => tokio::sync::watch::channel(0).1,

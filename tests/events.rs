@@ -1,7 +1,8 @@
 //! The event log behind `GET /events`: every event has an id (SSE `id:`), ids
 //! follow on without gaps and across restarts, and a client reconnecting with
 //! `Last-Event-ID` gets exactly what followed — from memory, or from the store
-//! after the switch restarted. A bad `Last-Event-ID` is a 400 with a JSON code.
+//! after the switch restarted; after a kill -9 no id is given out again. A bad
+//! `Last-Event-ID` is a 400 with a JSON code.
 
 mod common;
 
@@ -65,6 +66,24 @@ fn events_have_ids_and_a_reconnect_resumes_without_a_gap_even_after_a_restart() 
     assert_eq!(ids(&all), want, "{}", describe(&all));
     assert_eq!(all[0].name, "channel_answer");
     assert_eq!(all[0].str("call_id"), first[1].str("call_id"));
+}
+
+#[test]
+fn after_a_kill_9_no_event_id_is_handed_out_again() {
+    let mut sw = Switch::start_default();
+    let live = sw.events();
+    let before = ids(&app_call(&sw, &live));
+    // no shutdown at all: whatever the writer had not stored yet is gone, but the
+    // restarted switch starts above every id the crashed one could have given out
+    sw.crash_and_restart();
+    let live = sw.events();
+    let after = ids(&app_call(&sw, &live));
+    let newest = *before.iter().max().expect("ids");
+    assert!(
+        after.iter().all(|&id| id > newest),
+        "before {before:?}, after {after:?}"
+    );
+    assert!(after.windows(2).all(|w| w[1] == w[0] + 1), "{after:?}");
 }
 
 #[test]

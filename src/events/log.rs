@@ -5,9 +5,14 @@
 //! and reads what follows it, so a slow reader never makes another lose
 //! anything (one that fell behind the ring reads the rest from the store).
 //! A writer (in the store) takes every record in order for durable keeping.
-//! Publishing never blocks and never waits for the database.
+//! Ids are handed out within a block the store reserved ahead of use (asked
+//! for again when half of it is gone), so a switch that crashes before its
+//! last events were written restarts above them: an id a reader saw is never
+//! given to another event. Publishing never blocks and never waits for the
+//! database.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::{mpsc, watch};
@@ -43,6 +48,11 @@ pub struct EventLog {
     cap: usize,
     latest: watch::Sender<u64>,
     persist: OnceLock<mpsc::UnboundedSender<Arc<Record>>>,
+    /// The highest id the store has reserved for this log.
+    reserved: AtomicU64,
+    /// The reservation the log asks the store for.
+    want: watch::Sender<u64>,
+    block: u64,
 }
 
 impl EventLog {
@@ -58,6 +68,55 @@ impl EventLog {
             cap: cap.max(1),
             latest: watch::channel(next - 1).0,
             persist: OnceLock::new(),
+            reserved: AtomicU64::new(u64::MAX),
+            want: watch::channel(0).0,
+            block: u64::MAX,
+        }
+    }
+
+    /// A log whose ids up to `reserved` are reserved in the store; it asks for
+    /// the next `block` ids when half the current block is used.
+    pub fn reserving(next_seq: u64, cap: usize, reserved: u64, block: u64) -> EventLog {
+        let mut log = EventLog::new(next_seq, cap);
+        log.reserved = AtomicU64::new(reserved);
+        log.want = watch::channel(reserved).0;
+        log.block = block.max(2);
+        log
+    }
+
+    /// Reservations the log asks for (the highest id it wants reserved).
+    pub fn reservations(&self) -> watch::Receiver<u64> {
+        self.want.subscribe()
+    }
+
+    /// The store reserved ids up to `upto`.
+    pub fn reserved(&self, upto: u64) {
+        self.reserved.fetch_max(upto, Ordering::AcqRel);
+    }
+
+    /// Asks for the next block once `seq` is past half of the current one.
+    fn reserve_ahead(&self, seq: u64) {
+        if self.block == u64::MAX {
+            return;
+        }
+        let have = self.reserved.load(Ordering::Acquire);
+        if seq.saturating_add(self.block / 2) <= have {
+            return;
+        }
+        let target = seq.saturating_add(self.block);
+        if *self.want.borrow() >= seq.saturating_add(self.block / 2) {
+            return; // asked already
+        }
+        self.want.send_if_modified(|w| {
+            if *w < target {
+                *w = target;
+                true
+            } else {
+                false
+            }
+        });
+        if seq > have {
+            tracing::warn!(seq, reserved = have, "event ids outran their reservation");
         }
     }
 
@@ -87,6 +146,7 @@ impl EventLog {
             seq
         };
         self.latest.send_modify(|v| *v = (*v).max(seq));
+        self.reserve_ahead(seq);
         seq
     }
 
@@ -187,6 +247,29 @@ mod tests {
             .map(|r| r.seq)
             .collect();
         assert_eq!(seqs, [3, 4, 5]);
+    }
+
+    #[test]
+    fn the_next_block_is_asked_for_when_half_the_reserved_one_is_used() {
+        let log = EventLog::reserving(1, 100, 10, 10);
+        let want = log.reservations();
+        for n in 0..5 {
+            log.append(&ev(n));
+        }
+        assert_eq!(
+            *want.borrow(),
+            10,
+            "ids 1-5 of a block of 10: nothing asked yet"
+        );
+        log.append(&ev(5)); // id 6: past half
+        assert_eq!(*want.borrow(), 16);
+        log.reserved(16);
+        for n in 6..11 {
+            log.append(&ev(n));
+        }
+        assert_eq!(*want.borrow(), 16, "ids up to 11 of 16: not yet");
+        log.append(&ev(11)); // id 12
+        assert_eq!(*want.borrow(), 22);
     }
 
     #[tokio::test]

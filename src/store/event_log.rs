@@ -20,6 +20,36 @@ const ROWS_PER_STATEMENT: usize = 200;
 const BATCH: usize = 2_000;
 
 impl Store {
+    /// Where a starting event log begins: after every stored id and every id a
+    /// previous run reserved (it may have handed some out and crashed before
+    /// writing them), with the next `block` ids reserved for it. Returns
+    /// (first id, highest reserved id).
+    pub async fn event_log_start(&self, block: u64) -> Result<(u64, u64), StoreError> {
+        let last = self.last_event_seq().await?;
+        let row = sqlx::query("SELECT reserved FROM event_seq WHERE id = 1")
+            .fetch_optional(self.pool())
+            .await
+            .op("read the reserved event ids")?;
+        let reserved: i64 = match row {
+            Some(r) => r.try_get("reserved").op("read the reserved event ids")?,
+            None => 0,
+        };
+        let start = last.max(reserved.max(0) as u64) + 1;
+        let upto = start + block - 1;
+        self.reserve_event_ids(upto).await?;
+        Ok((start, upto))
+    }
+
+    /// Reserves event ids up to `upto` (never lowers the reservation).
+    pub async fn reserve_event_ids(&self, upto: u64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE event_seq SET reserved = $1 WHERE id = 1 AND reserved < $1")
+            .bind(upto as i64)
+            .execute(self.pool())
+            .await
+            .op("reserve event ids")?;
+        Ok(())
+    }
+
     /// The newest stored event id (0 when there is none).
     pub async fn last_event_seq(&self) -> Result<u64, StoreError> {
         let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS m FROM event_log")
@@ -91,6 +121,28 @@ impl Store {
             .collect::<Result<_, sqlx::Error>>()
             .op("decode an event")
     }
+}
+
+/// Keeps the store's reservation ahead of the ids `log` hands out.
+pub fn spawn_reserver(store: Store, log: Arc<crate::events::EventLog>) {
+    let mut want = log.reservations();
+    tokio::spawn(async move {
+        while want.changed().await.is_ok() {
+            let upto = *want.borrow_and_update();
+            let mut backoff = Duration::from_millis(50);
+            loop {
+                match store.reserve_event_ids(upto).await {
+                    Ok(()) => break,
+                    Err(e) => {
+                        tracing::error!(error = %e, "event ids not reserved; retrying");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                    }
+                }
+            }
+            log.reserved(upto);
+        }
+    });
 }
 
 /// The durable writer of the event log; `persisted` follows the newest id

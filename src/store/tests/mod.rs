@@ -127,6 +127,7 @@ on_both_backends!(
     agent_states_replace_and_read_back,
     event_log_appends_in_batches_and_reads_after_an_id,
     api_keys_are_stored_hashed_found_and_revoked,
+    event_ids_reserved_by_a_run_are_never_handed_out_again,
 );
 
 pub(super) fn demo() -> Dialplan {

@@ -288,3 +288,20 @@ pub(super) async fn api_keys_are_stored_hashed_found_and_revoked(store: Store) -
         .is_err());
     Ok(())
 }
+
+pub(super) async fn event_ids_reserved_by_a_run_are_never_handed_out_again(
+    store: Store,
+) -> TestResult {
+    // a run reserves 1..=100, hands some out, and crashes before writing any
+    let (start, reserved) = store.event_log_start(100).await?;
+    assert_eq!((start, reserved), (1, 100));
+    // the next run starts above the whole reservation
+    let (start, reserved) = store.event_log_start(100).await?;
+    assert_eq!((start, reserved), (101, 200));
+    // a reservation only grows
+    store.reserve_event_ids(150).await?;
+    store.reserve_event_ids(250).await?;
+    let (start, _) = store.event_log_start(100).await?;
+    assert_eq!(start, 251);
+    Ok(())
+}
