@@ -18,6 +18,8 @@ use crate::events::Record;
 const ROWS_PER_STATEMENT: usize = 200;
 /// Records per transaction at most.
 const BATCH: usize = 2_000;
+/// How long the writer lets records gather after the first of a batch.
+const LINGER: Duration = Duration::from_millis(5);
 
 impl Store {
     /// Where a starting event log begins: after every stored id and every id a
@@ -161,6 +163,9 @@ pub fn spawn_writer(
                     Some(r) => batch.push(r),
                     None => return,
                 }
+                // group commit: let a burst gather (one transaction for many
+                // events rather than one each); readers never wait for this
+                tokio::time::sleep(LINGER).await;
             }
             while batch.len() < BATCH {
                 match rx.try_recv() {
