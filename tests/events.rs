@@ -16,7 +16,7 @@ fn app_call(sw: &Switch, events: &Events) -> Vec<Event> {
         .key("rtp_port", free_port())
         .run()
         .assert_ok();
-    events.wait_for(Duration::from_secs(5), |e| count(e, "channel_destroy") >= 1)
+    events.wait_for(Duration::from_secs(5), |e| count(e, "CALL_ENDED") >= 1)
 }
 
 fn ids(evs: &[Event]) -> Vec<u64> {
@@ -35,7 +35,12 @@ fn events_have_ids_and_a_reconnect_resumes_without_a_gap_even_after_a_restart() 
     let first_ids = ids(&first);
     assert_eq!(
         first.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(),
-        ["channel_create", "channel_answer", "channel_destroy"],
+        [
+            "channel_create",
+            "channel_answer",
+            "channel_destroy",
+            "CALL_ENDED"
+        ],
         "{}",
         describe(&first)
     );
@@ -46,9 +51,22 @@ fn events_have_ids_and_a_reconnect_resumes_without_a_gap_even_after_a_restart() 
 
     // resuming after the first event gives exactly the rest, same ids, same data
     let resumed = Events::connect_after(sw.http, Some(first_ids[0]));
-    let again = resumed.wait_for(Duration::from_secs(5), |e| e.len() >= 2);
+    let again = resumed.wait_for(Duration::from_secs(5), |e| e.len() >= 3);
     assert_eq!(ids(&again), first_ids[1..].to_vec());
     assert_eq!(again[1].data, first[2].data);
+    let ended = &first[3].data;
+    assert_eq!(
+        (
+            ended["metadata"]["call_direction"].as_str(),
+            ended["metadata"]["dnis"].as_str(),
+            ended["metadata"]["uniqueid"].as_str()
+        ),
+        (
+            Some("internal"),
+            Some("7001"),
+            Some(first[0].str("call_id"))
+        )
+    );
 
     // a restart: ids go on after the stored ones, and an old id still resumes
     // (from the store now: the new process never held those events in memory)
@@ -61,7 +79,7 @@ fn events_have_ids_and_a_reconnect_resumes_without_a_gap_even_after_a_restart() 
         "no id reused: {first_ids:?} then {second_ids:?}"
     );
     let resumed = Events::connect_after(sw.http, Some(first_ids[0]));
-    let all = resumed.wait_for(Duration::from_secs(5), |e| e.len() >= 5);
+    let all = resumed.wait_for(Duration::from_secs(5), |e| e.len() >= 7);
     let want: Vec<u64> = first_ids[1..].iter().chain(&second_ids).copied().collect();
     assert_eq!(ids(&all), want, "{}", describe(&all));
     assert_eq!(all[0].name, "channel_answer");

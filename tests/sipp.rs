@@ -298,6 +298,7 @@ fn outbound_call_goes_out_the_trunk() {
         trunk_ip: OTHER_HOST.to_string(),
         ..SwitchOpts::default()
     });
+    let events = sw.events();
     let sink = RtpSink::bind_on(&sw.trunk.ip().to_string());
     let mut carrier = sw
         .sipp("carrier_uas.xml")
@@ -327,6 +328,33 @@ fn outbound_call_goes_out_the_trunk() {
     );
     assert!(!invite.contains("Proxy-Authorization"), "{invite}");
     assert_heard_tone(&sink);
+    // the voice API's view: 1001 dialled out, and its outside call ended
+    let evs = events.wait_for(Duration::from_secs(5), |e| count(e, "USER_HANGUP") >= 1);
+    let all = describe(&evs);
+    let meta = |name: &str| {
+        evs.iter()
+            .find(|e| e.name == name)
+            .map(|e| e.data["metadata"].clone())
+            .unwrap_or_else(|| panic!("no {name}: {all}"))
+    };
+    let (dial, hangup, ended) = (meta("USER_DIAL"), meta("USER_HANGUP"), meta("CALL_ENDED"));
+    assert_eq!(
+        (
+            dial["dialed_number"].as_str(),
+            dial["from_user_id"].as_str()
+        ),
+        (Some("+15551234567"), Some("1001")),
+        "{all}"
+    );
+    assert_eq!(hangup["uniqueid"], dial["uniqueid"], "{all}");
+    assert!(hangup["duration"].as_i64().is_some(), "{all}");
+    assert_eq!(ended["call_direction"], "outbound", "{all}");
+    let first = evs.iter().find(|e| e.name == "USER_DIAL").expect("dial");
+    assert_eq!(first.data["account_id"], "demo");
+    assert!(
+        first.data["timestamp"].as_i64().unwrap_or(0) > 1_700_000_000,
+        "unix seconds"
+    );
 }
 
 #[test]
@@ -363,6 +391,43 @@ fn inbound_did_call_rings_the_extension() {
         assert_eq!(e.str("caller"), "+15557654321", "{all}");
         assert_eq!(e.str("callee"), "+15550100101", "{all}");
     }
+    // the voice API's view: an outside call came in, 1001 answered it, it ended
+    let evs = events.wait_for(Duration::from_secs(5), |e| count(e, "CALL_ENDED") >= 1);
+    let all = describe(&evs);
+    let meta = |name: &str| {
+        evs.iter()
+            .find(|e| e.name == name)
+            .map(|e| e.data["metadata"].clone())
+            .unwrap_or_else(|| panic!("no {name}: {all}"))
+    };
+    let incoming = meta("INCOMING_EXTERNAL_CALL");
+    assert_eq!(
+        (
+            incoming["caller_id_number"].as_str(),
+            incoming["dnis"].as_str()
+        ),
+        (Some("+15557654321"), Some("+15550100101")),
+        "{all}"
+    );
+    let answer = meta("USER_ANSWER");
+    assert_eq!(answer["to_user_id"], "1001", "{all}");
+    let ended = meta("CALL_ENDED");
+    assert_eq!(
+        (
+            ended["call_direction"].as_str(),
+            ended["to_user_id"].as_str(),
+            ended["dnis"].as_str()
+        ),
+        (Some("inbound"), Some("1001"), Some("+15550100101")),
+        "{all}"
+    );
+    assert_eq!(ended["uniqueid"], incoming["uniqueid"], "{all}");
+    assert!(ended["duration"].as_i64().is_some_and(|d| d >= 0), "{all}");
+    assert_eq!(
+        count(&evs, "USER_DIAL"),
+        0,
+        "a trunk's caller is no user: {all}"
+    );
 }
 
 /// A carrier trunk declared on 127.0.0.1 (another port) must not swallow the calls

@@ -6,9 +6,11 @@ use serde::Serialize;
 
 pub mod log;
 mod queue;
+mod voice;
 pub use log::{EventLog, Record};
 pub use queue::QueueEvent;
 use tokio::sync::broadcast;
+pub use voice::{VoiceEvent, VoiceMeta};
 
 use crate::ids::{AccountId, CallId, LegId};
 
@@ -187,6 +189,21 @@ pub enum Event {
     /// A caller hung up while waiting in a queue.
     #[serde(rename = "QUEUE_HANGUP_ABANDONED")]
     QueueHangupAbandoned(QueueEvent),
+    /// A call from outside (a trunk) arrived, before it is answered.
+    #[serde(rename = "INCOMING_EXTERNAL_CALL")]
+    IncomingExternalCall(VoiceEvent),
+    /// A call (any direction) ended.
+    #[serde(rename = "CALL_ENDED")]
+    CallEnded(VoiceEvent),
+    /// An extension placed a call to an outside number.
+    #[serde(rename = "USER_DIAL")]
+    UserDial(VoiceEvent),
+    /// An extension answered a call to it.
+    #[serde(rename = "USER_ANSWER")]
+    UserAnswer(VoiceEvent),
+    /// An extension's outside call ended (hung up, or never answered).
+    #[serde(rename = "USER_HANGUP")]
+    UserHangup(VoiceEvent),
     /// A caller left a message in an extension's voicemail box.
     VoicemailNew {
         account_id: AccountId,
@@ -221,6 +238,11 @@ impl Event {
             | Event::QueueHangupTimeout(q)
             | Event::QueueHangupAbandoned(q) => &q.account_id,
             Event::VoicemailNew { account_id, .. } => account_id,
+            Event::IncomingExternalCall(v)
+            | Event::CallEnded(v)
+            | Event::UserDial(v)
+            | Event::UserAnswer(v)
+            | Event::UserHangup(v) => &v.account_id,
         }
     }
 
@@ -243,6 +265,11 @@ impl Event {
             | Event::QueueNoAnswer(q)
             | Event::QueueHangupTimeout(q)
             | Event::QueueHangupAbandoned(q) => q.timestamp_ms,
+            Event::IncomingExternalCall(v)
+            | Event::CallEnded(v)
+            | Event::UserDial(v)
+            | Event::UserAnswer(v)
+            | Event::UserHangup(v) => v.timestamp_ms,
         }
     }
 
@@ -264,6 +291,11 @@ impl Event {
             Event::QueueNoAnswer(_) => "QUEUE_NO_ANSWER",
             Event::QueueHangupTimeout(_) => "QUEUE_HANGUP_TIMEOUT",
             Event::QueueHangupAbandoned(_) => "QUEUE_HANGUP_ABANDONED",
+            Event::IncomingExternalCall(_) => "INCOMING_EXTERNAL_CALL",
+            Event::CallEnded(_) => "CALL_ENDED",
+            Event::UserDial(_) => "USER_DIAL",
+            Event::UserAnswer(_) => "USER_ANSWER",
+            Event::UserHangup(_) => "USER_HANGUP",
         }
     }
 }

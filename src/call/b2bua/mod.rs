@@ -21,6 +21,7 @@ mod legs;
 mod media;
 mod originate;
 mod queue;
+mod report;
 mod spawn;
 #[cfg(test)]
 mod tests;
@@ -169,6 +170,8 @@ struct Call {
     busy_marks: Vec<String>,
     /// The extension of the B leg that answered, if it was one.
     b_mark: Option<String>,
+    /// The extension that answered the call (a callee, a queue agent), for CALL_ENDED.
+    answered_by: Option<String>,
     /// Legs dialled by command (supervisors, consultations, third parties).
     extra: Vec<extra::Extra>,
     /// Digit collections running on legs.
@@ -311,6 +314,8 @@ impl Call {
                 self.sw.mark_busy(account, &ext);
                 if !self.a_forking {
                     self.b_mark = Some(ext.clone());
+                    self.answered_by = Some(ext.clone());
+                    self.report_user_answer(&ext);
                 }
                 self.busy_marks.push(ext);
             }
@@ -398,6 +403,7 @@ impl Call {
                 resp: trying,
             },
         );
+        self.report_start();
         let targets: Vec<Contact> = match self.destination.clone() {
             Destination::Nowhere(cause) => return self.fail_a(cause),
             Destination::App(app) => return self.start_app(app),
@@ -560,6 +566,7 @@ impl Call {
         self.media = None;
         self.drain_media_events();
         let (duration, billsec) = self.a_chan.destroy(&self.sw.bus, &self.sw.metrics, cause);
+        self.report_end(duration);
         let b_leg = self.b_chan.as_ref().map(|c| c.id().to_string());
         if let Some(c) = self.b_chan.as_mut() {
             c.destroy(&self.sw.bus, &self.sw.metrics, cause);

@@ -141,6 +141,7 @@ pub(in crate::call) fn spawn_call(
         a_forking: false,
         busy_marks,
         b_mark: None,
+        answered_by: None,
         flow_deferred: None,
         extra: Vec::new(),
         collects: Vec::new(),

@@ -1,0 +1,98 @@
+//! The voice API's call events a call reports (`events::VoiceEvent`):
+//! INCOMING_EXTERNAL_CALL when a trunk's call arrives, USER_DIAL when an
+//! extension calls out through a trunk, USER_ANSWER when an extension answers,
+//! and at the end CALL_ENDED (every call) and USER_HANGUP (an extension's
+//! outside call). The channel events say the same per leg; these say it per
+//! call, in the voice API's words.
+
+use super::*;
+use crate::events::{Event, VoiceEvent, VoiceMeta};
+
+impl Call {
+    fn voice(&self, make: fn(VoiceEvent) -> Event, metadata: VoiceMeta) {
+        let account = crate::ids::AccountId::from(self.origin.account.id.as_str());
+        self.sw
+            .bus
+            .publish(make(VoiceEvent::now(account, metadata)));
+    }
+
+    /// An extension of the account (not a trunk's caller) calls a trunk.
+    fn user_dials_out(&self) -> bool {
+        !self.origin.from_trunk && matches!(self.destination, Destination::Trunk { .. })
+    }
+
+    /// The call arrived (from an INVITE, not placed by the switch).
+    pub(super) fn report_start(&self) {
+        if self.origin.from_trunk {
+            self.voice(
+                Event::IncomingExternalCall,
+                VoiceMeta {
+                    caller_id_number: Some(self.origin.caller.clone()),
+                    caller_id_name: self.origin.display_name.clone(),
+                    dnis: Some(self.dialled.clone()),
+                    uniqueid: self.id,
+                    ..VoiceMeta::default()
+                },
+            );
+        } else if self.user_dials_out() {
+            self.voice(
+                Event::UserDial,
+                VoiceMeta {
+                    dialed_number: Some(self.dialled.clone()),
+                    from_user_id: Some(self.origin.caller.clone()),
+                    uniqueid: self.id,
+                    ..VoiceMeta::default()
+                },
+            );
+        }
+    }
+
+    /// Extension `ext` answered this call.
+    pub(super) fn report_user_answer(&self, ext: &str) {
+        self.voice(
+            Event::UserAnswer,
+            VoiceMeta {
+                caller_id_number: Some(self.origin.caller.clone()),
+                to_user_id: Some(ext.to_string()),
+                uniqueid: self.id,
+                ..VoiceMeta::default()
+            },
+        );
+    }
+
+    /// The call is over after `duration_ms`.
+    pub(super) fn report_end(&self, duration_ms: i64) {
+        let secs = (duration_ms.max(0) + 500) / 1000;
+        let direction = if self.origin.from_trunk {
+            "inbound"
+        } else if matches!(self.destination, Destination::Trunk { .. }) {
+            "outbound"
+        } else {
+            "internal"
+        };
+        self.voice(
+            Event::CallEnded,
+            VoiceMeta {
+                caller_id_number: Some(self.origin.caller.clone()),
+                dnis: Some(self.dialled.clone()),
+                uniqueid: self.id,
+                call_direction: Some(direction),
+                to_user_id: self.answered_by.clone(),
+                duration: Some(secs),
+                ..VoiceMeta::default()
+            },
+        );
+        if self.user_dials_out() {
+            self.voice(
+                Event::UserHangup,
+                VoiceMeta {
+                    dialed_number: Some(self.dialled.clone()),
+                    from_user_id: Some(self.origin.caller.clone()),
+                    uniqueid: self.id,
+                    duration: Some(secs),
+                    ..VoiceMeta::default()
+                },
+            );
+        }
+    }
+}
