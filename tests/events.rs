@@ -119,4 +119,20 @@ fn a_bad_last_event_id_is_refused_with_a_json_error() {
     let _ = s.read_to_string(&mut raw);
     assert!(raw.starts_with("HTTP/1.0 400"), "{raw}");
     assert!(raw.contains("\"invalid_last_event_id\""), "{raw}");
+
+    // an id beyond any this switch gave out (another switch's, or the largest
+    // there is) is no crash: the stream waits for ids to reach it
+    let far = Events::connect_after(sw.http, Some(u64::MAX));
+    let live = sw.events();
+    caller(&sw, "uac_app_listen.xml", "1001", "7001")
+        .key("rtp_port", free_port())
+        .run()
+        .assert_ok();
+    live.wait_for(Duration::from_secs(5), |e| count(e, "CALL_ENDED") >= 1);
+    assert!(far.snapshot().is_empty(), "nothing is after the largest id");
+    assert_eq!(
+        sw.settled("switchyard_active_calls"),
+        0.0,
+        "the switch lives on"
+    );
 }

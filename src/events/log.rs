@@ -166,10 +166,12 @@ impl EventLog {
         let Some(first) = g.ring.front().map(|r| r.seq) else {
             return Ok(Vec::new());
         };
-        if cursor + 1 < first {
+        let next = cursor.saturating_add(1);
+        if next < first {
             return Err(Behind { oldest: first });
         }
-        let skip = (cursor + 1 - first) as usize;
+        // a cursor past the newest (an id from elsewhere) reads nothing until ids reach it
+        let skip = usize::try_from(next - first).unwrap_or(usize::MAX);
         Ok(g.ring.iter().skip(skip).take(max).cloned().collect())
     }
 
@@ -229,6 +231,8 @@ mod tests {
         assert_eq!(rest, [44, 45]);
         assert_eq!(log.after(43, 1).expect("ring").len(), 1);
         assert!(log.after(45, 10).expect("ring").is_empty());
+        assert!(log.after(u64::MAX, 10).expect("no overflow").is_empty());
+        assert!(log.after(1 << 40, 10).expect("far ahead").is_empty());
     }
 
     #[test]

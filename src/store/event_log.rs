@@ -104,7 +104,7 @@ impl Store {
             "SELECT seq, name, account_id, created_at, payload FROM event_log \
              WHERE seq > $1 ORDER BY seq LIMIT $2",
         )
-        .bind(after as i64)
+        .bind(i64::try_from(after).unwrap_or(i64::MAX))
         .bind(i64::from(limit))
         .fetch_all(self.pool())
         .await
