@@ -142,6 +142,10 @@ pub struct ServeArgs {
     /// Seconds a call rings before it is given up.
     #[arg(long, env = "SWITCHYARD_RING_TIMEOUT", default_value_t = 60)]
     pub ring_timeout: u64,
+    /// Hours the event log keeps an event in the store (readers can resume that far back).
+    #[arg(long, env = "SWITCHYARD_EVENT_RETENTION_HOURS", default_value_t = 168,
+          value_parser = clap::value_parser!(u64).range(1..=87_600))]
+    pub event_retention_hours: u64,
     /// Smallest registration interval accepted (423 below it).
     #[arg(long, env = "SWITCHYARD_MIN_EXPIRES", default_value_t = 60)]
     pub min_expires: u32,

@@ -263,7 +263,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
         stop_rx.clone(),
     ));
     tokio::spawn(transport::ws::run(transports.clone(), ws, stop_rx.clone()));
-    tokio::spawn(housekeeping(sw.clone(), stop_rx.clone()));
+    let retention = Duration::from_secs(args.event_retention_hours * 3600);
+    tokio::spawn(housekeeping(sw.clone(), stop_rx.clone(), retention));
 
     let ready = Arc::new(AtomicBool::new(false));
     let app = http::app(AppState {
@@ -318,7 +319,11 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     Ok(())
 }
 
-async fn housekeeping(sw: Arc<Switch>, mut stop: tokio::sync::watch::Receiver<bool>) {
+async fn housekeeping(
+    sw: Arc<Switch>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    event_retention: Duration,
+) {
     // provisioning: on PostgreSQL every import NOTIFYs and the directory (accounts,
     // extensions, compiled callflows) is rebuilt at once; the one-row version read
     // stays as the fallback (every second on SQLite, where another process's import
@@ -353,6 +358,13 @@ async fn housekeeping(sw: Arc<Switch>, mut stop: tokio::sync::watch::Receiver<bo
         }
         sw.nonces.purge((now / 1000) as u64);
         sw.limiter.purge(std::time::Instant::now());
+        // the event log keeps what readers may still resume from, no more
+        let before = now - event_retention.as_millis() as i64;
+        match sw.store.purge_events_before(before, 50_000).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(events = n, "old events purged from the log"),
+            Err(e) => tracing::warn!(error = %e, "old events not purged"),
+        }
     }
 }
 

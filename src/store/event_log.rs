@@ -98,6 +98,21 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes stored events older than `before_ms` (up to `max` of them, oldest
+    /// first, so a long backlog is purged in steps); returns how many went.
+    pub async fn purge_events_before(&self, before_ms: i64, max: u32) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM event_log WHERE seq IN \
+             (SELECT seq FROM event_log WHERE created_at < $1 ORDER BY seq LIMIT $2)",
+        )
+        .bind(before_ms)
+        .bind(i64::from(max))
+        .execute(self.pool())
+        .await
+        .op("purge old events")?;
+        Ok(done.rows_affected())
+    }
+
     /// Up to `limit` stored events after id `after`, oldest first.
     pub async fn events_after(&self, after: u64, limit: u32) -> Result<Vec<Record>, StoreError> {
         let rows = sqlx::query(

@@ -128,6 +128,7 @@ on_both_backends!(
     event_log_appends_in_batches_and_reads_after_an_id,
     api_keys_are_stored_hashed_found_and_revoked,
     event_ids_reserved_by_a_run_are_never_handed_out_again,
+    old_events_are_purged_in_steps,
 );
 
 pub(super) fn demo() -> Dialplan {

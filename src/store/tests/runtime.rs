@@ -305,3 +305,37 @@ pub(super) async fn event_ids_reserved_by_a_run_are_never_handed_out_again(
     assert_eq!(start, 251);
     Ok(())
 }
+
+pub(super) async fn old_events_are_purged_in_steps(store: Store) -> TestResult {
+    use crate::events::Record;
+    use std::sync::Arc;
+    // a running switch reserved ids 1-10 and used them
+    assert_eq!(store.event_log_start(10).await?, (1, 10));
+    let batch: Vec<_> = (1..=10u64)
+        .map(|seq| {
+            Arc::new(Record {
+                seq,
+                name: "dtmf".into(),
+                account_id: "demo".into(),
+                timestamp_ms: seq as i64 * 1_000,
+                json: "{}".into(),
+            })
+        })
+        .collect();
+    store.append_events(&batch).await?;
+    // older than 7 s: ids 1-6, at most 4 a step
+    assert_eq!(store.purge_events_before(7_000, 4).await?, 4);
+    assert_eq!(store.purge_events_before(7_000, 4).await?, 2);
+    assert_eq!(store.purge_events_before(7_000, 4).await?, 0);
+    let left: Vec<u64> = store
+        .events_after(0, 100)
+        .await?
+        .iter()
+        .map(|r| r.seq)
+        .collect();
+    assert_eq!(left, [7, 8, 9, 10]);
+    // a purge of everything does not restart the ids: the reservation remembers
+    assert_eq!(store.purge_events_before(i64::MAX, 100).await?, 4);
+    assert_eq!(store.event_log_start(10).await?.0, 11);
+    Ok(())
+}
