@@ -51,6 +51,19 @@ fn refused(e: CommandError) -> OpError {
     OpError::new(status, e.code(), e.to_string())
 }
 
+/// The access check, the call the path names (404 first), then its leg id.
+fn leg_of_call(
+    s: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    call: &str,
+    leg: &str,
+) -> Result<LegId, OpError> {
+    allowed(s, peer, headers)?;
+    call_handle(switch(s)?, call)?;
+    leg_id(leg)
+}
+
 fn leg_id(v: &str) -> Result<LegId, OpError> {
     v.parse()
         .map_err(|_| OpError::new(StatusCode::NOT_FOUND, "unknown_leg", "no such leg"))
@@ -173,9 +186,7 @@ pub async fn hang_up_leg(
     headers: HeaderMap,
     Path((call, leg)): Path<(String, String)>,
 ) -> Result<Response, OpError> {
-    allowed(&s, peer, &headers)?;
-    call_handle(switch(&s)?, &call)?;
-    let leg = leg_id(&leg)?;
+    let leg = leg_of_call(&s, peer, &headers, &call, &leg)?;
     ask(&s, &call, |reply| CallCommand::HangupLeg { leg, reply }).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -210,9 +221,7 @@ pub async fn unbridge(
     headers: HeaderMap,
     Path((call, leg)): Path<(String, String)>,
 ) -> Result<Response, OpError> {
-    allowed(&s, peer, &headers)?;
-    call_handle(switch(&s)?, &call)?;
-    let leg = leg_id(&leg)?;
+    let leg = leg_of_call(&s, peer, &headers, &call, &leg)?;
     ask(&s, &call, |reply| CallCommand::Unbridge { leg, reply }).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -241,9 +250,7 @@ pub async fn mix(
     Path((call, leg)): Path<(String, String)>,
     body: Result<Json<MixLeg>, JsonRejection>,
 ) -> Result<Response, OpError> {
-    allowed(&s, peer, &headers)?;
-    call_handle(switch(&s)?, &call)?;
-    let leg = leg_id(&leg)?;
+    let leg = leg_of_call(&s, peer, &headers, &call, &leg)?;
     let req = json_body(body)?;
     let role = match (req.role, req.to) {
         (MixRoleName::Whisper, Some(to)) => MixMode::Whisper(leg_id(&to)?),
@@ -268,9 +275,7 @@ pub async fn unmix(
     headers: HeaderMap,
     Path((call, leg)): Path<(String, String)>,
 ) -> Result<Response, OpError> {
-    allowed(&s, peer, &headers)?;
-    call_handle(switch(&s)?, &call)?;
-    let leg = leg_id(&leg)?;
+    let leg = leg_of_call(&s, peer, &headers, &call, &leg)?;
     ask(&s, &call, |reply| CallCommand::Mix {
         leg,
         role: None,
@@ -289,9 +294,7 @@ pub async fn record(
     headers: HeaderMap,
     Path((call, leg)): Path<(String, String)>,
 ) -> Result<Response, OpError> {
-    allowed(&s, peer, &headers)?;
-    call_handle(switch(&s)?, &call)?;
-    let leg = leg_id(&leg)?;
+    let leg = leg_of_call(&s, peer, &headers, &call, &leg)?;
     let path = ask(&s, &call, |reply| CallCommand::Record {
         leg,
         on: true,
@@ -312,9 +315,7 @@ pub async fn stop_recording(
     headers: HeaderMap,
     Path((call, leg)): Path<(String, String)>,
 ) -> Result<Response, OpError> {
-    allowed(&s, peer, &headers)?;
-    call_handle(switch(&s)?, &call)?;
-    let leg = leg_id(&leg)?;
+    let leg = leg_of_call(&s, peer, &headers, &call, &leg)?;
     ask(&s, &call, |reply| CallCommand::Record {
         leg,
         on: false,
@@ -358,9 +359,7 @@ pub async fn play(
     Path((call, leg)): Path<(String, String)>,
     body: Result<Json<PlayLeg>, JsonRejection>,
 ) -> Result<Response, OpError> {
-    allowed(&s, peer, &headers)?;
-    call_handle(switch(&s)?, &call)?;
-    let leg = leg_id(&leg)?;
+    let leg = leg_of_call(&s, peer, &headers, &call, &leg)?;
     let steps = checked_steps(json_body(body)?.steps)?;
     if steps.is_empty() {
         return Err(bad("`steps` must not be empty"));
@@ -394,9 +393,7 @@ pub async fn collect(
     Path((call, leg)): Path<(String, String)>,
     body: Result<Json<CollectLeg>, JsonRejection>,
 ) -> Result<Response, OpError> {
-    allowed(&s, peer, &headers)?;
-    call_handle(switch(&s)?, &call)?;
-    let leg = leg_id(&leg)?;
+    let leg = leg_of_call(&s, peer, &headers, &call, &leg)?;
     let req = json_body(body)?;
     let max_digits = req.max_digits.unwrap_or(1);
     if !(1..=64).contains(&max_digits) {

@@ -161,6 +161,15 @@ impl Call {
         let Some(app) = self.app_waiting.take() else {
             return;
         };
+        if let Some(rate) = self.caller_answer_in_ack(req) {
+            self.run_app(app, rate);
+        }
+    }
+
+    /// The caller's SDP answer in its ACK (the switch offered in its 200):
+    /// sets the caller's codec and returns its PCM rate; an ACK without a
+    /// usable answer hangs the call up (`None`).
+    pub(super) fn caller_answer_in_ack(&mut self, req: &Request) -> Option<u32> {
         let line = is_sdp(&req.headers, &req.body)
             .then(|| negotiate::audio_line(&req.body).ok().flatten())
             .flatten();
@@ -172,13 +181,15 @@ impl Call {
                 // we offered sendrecv: their answer's direction, seen from our side
                 let ours = negotiate::answer_direction(line.direction);
                 self.app_media(&req.body, neg.clone(), ours);
-                self.a_rate = Some(negotiate::pcm_rate(&neg, None));
-                self.run_app(app, negotiate::pcm_rate(&neg, None));
+                let rate = negotiate::pcm_rate(&neg, None);
+                self.a_rate = Some(rate);
+                Some(rate)
             }
             None => {
                 tracing::info!(call = %self.id, "ACK without a usable SDP answer; hanging up");
                 self.send_bye_a();
                 self.finish(HangupCause::CallRejected);
+                None
             }
         }
     }
@@ -228,38 +239,8 @@ impl Call {
             }
             rsip::Method::Invite | rsip::Method::Update if is_sdp(&req.headers, &req.body) => {
                 // a new offer (hold, new address, codec change): answer it again
-                let line = negotiate::audio_line(&req.body).ok().flatten();
-                let neg = line.as_ref().and_then(negotiate::choose);
-                let (Some(line), Some(neg), Some(port)) = (
-                    line,
-                    neg,
-                    self.media.as_ref().and_then(|m| m.port(self.leg(Side::A))),
-                ) else {
-                    let r =
-                        message::response(&req, 488, "Not Acceptable Here - No Common Codec", None);
-                    return respond(&self.sw, r);
-                };
-                let direction = negotiate::answer_direction(line.direction);
-                self.app_media(&req.body, neg.clone(), direction);
-                self.sdp_session += 1;
-                let body = negotiate::endpoint_sdp(
-                    self.public_ip(),
-                    port,
-                    &line.proto,
-                    &neg,
-                    self.sdp_session,
-                    direction,
-                );
-                let mut r = message::response(&req, 200, "OK", None);
-                r.headers.push(Header::Contact(rsip::headers::Contact::from(
-                    self.contact(self.a_source.kind),
-                )));
-                message::set_body(
-                    &mut r.headers,
-                    &mut r.body,
-                    body.into_bytes(),
-                    Some("application/sdp"),
-                );
+                let kind = self.a_source.kind;
+                let r = self.reanswer(self.leg(Side::A), &req, Some(kind));
                 respond(&self.sw, r);
             }
             _ => respond(&self.sw, message::response(&req, 200, "OK", None)),

@@ -463,8 +463,13 @@ impl Call {
     }
 
     /// Our answer to a new offer on a leg the switch terminates (hold, new
-    /// address, codec change).
-    fn reanswer(&mut self, leg: LegId, req: &Request, kind: Option<TransportKind>) -> Response {
+    /// address, codec change): the caller of an app or flow, or a dialled leg.
+    pub(super) fn reanswer(
+        &mut self,
+        leg: LegId,
+        req: &Request,
+        kind: Option<TransportKind>,
+    ) -> Response {
         let line = negotiate::audio_line(&req.body).ok().flatten();
         let neg = line.as_ref().and_then(negotiate::choose);
         let port = self.media.as_ref().and_then(|m| m.port(leg));

@@ -70,24 +70,8 @@ impl Call {
         let Some(cmds) = self.flow_deferred.take() else {
             return;
         };
-        let line = is_sdp(&req.headers, &req.body)
-            .then(|| negotiate::audio_line(&req.body).ok().flatten())
-            .flatten();
-        match line
-            .as_ref()
-            .and_then(|l| negotiate::choose(l).map(|n| (l, n)))
-        {
-            Some((line, neg)) => {
-                let ours = negotiate::answer_direction(line.direction);
-                self.app_media(&req.body, neg.clone(), ours);
-                self.a_rate = Some(negotiate::pcm_rate(&neg, None));
-                self.exec(cmds);
-            }
-            None => {
-                tracing::info!(call = %self.id, "ACK without a usable SDP answer; hanging up");
-                self.send_bye_a();
-                self.finish(HangupCause::CallRejected);
-            }
+        if self.caller_answer_in_ack(req).is_some() {
+            self.exec(cmds);
         }
     }
 
