@@ -146,6 +146,22 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHYARD_EVENT_RETENTION_HOURS", default_value_t = 168,
           value_parser = clap::value_parser!(u64).range(1..=87_600))]
     pub event_retention_hours: u64,
+    /// Deliver webhooks to loopback, private and link-local addresses too
+    /// (refused by default: a subscription cannot reach the switch's own network).
+    #[arg(long, env = "SWITCHYARD_WEBHOOKS_ALLOW_PRIVATE")]
+    pub webhooks_allow_private: bool,
+    /// Seconds a webhook receiver has to answer before the attempt fails.
+    #[arg(long, env = "SWITCHYARD_WEBHOOKS_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=120))]
+    pub webhooks_timeout: u64,
+    /// Deliveries given up on in a row that disable a webhook (0: never).
+    #[arg(long, env = "SWITCHYARD_WEBHOOKS_DISABLE_AFTER", default_value_t = 5)]
+    pub webhooks_disable_after: u32,
+    /// The key (64 hex digits) sealing webhook secrets at rest; every node of a
+    /// deployment needs the same one. Without it, `webhooks.key` in the data
+    /// directory is used (made on first start).
+    #[arg(long, env = "SWITCHYARD_WEBHOOKS_KEY", hide_env_values = true, value_parser = parse_key)]
+    pub webhooks_key: Option<[u8; 32]>,
     /// Smallest registration interval accepted (423 below it).
     #[arg(long, env = "SWITCHYARD_MIN_EXPIRES", default_value_t = 60)]
     pub min_expires: u32,
@@ -192,6 +208,12 @@ fn parse_algorithm(s: &str) -> Result<crate::sip::auth::Algorithm, String> {
         "sha256" | "sha-256" => Ok(crate::sip::auth::Algorithm::Sha256),
         other => Err(format!("unknown digest algorithm {other:?} (md5, sha256)")),
     }
+}
+
+fn parse_key(s: &str) -> Result<[u8; 32], String> {
+    let raw = hex::decode(s.trim()).map_err(|_| "expected 64 hex digits".to_string())?;
+    raw.try_into()
+        .map_err(|_| "expected 64 hex digits (32 bytes)".to_string())
 }
 
 fn parse_range(s: &str) -> Result<(u16, u16), String> {

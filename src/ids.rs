@@ -89,6 +89,10 @@ uuid_id!(
     /// One leg (channel) of a call: a SIP dialog or a browser session, with its media.
     LegId
 );
+uuid_id!(
+    /// One webhook subscription of an account.
+    WebhookId
+);
 string_id!(
     /// A tenant: every extension, number, callflow and queue belongs to one.
     AccountId

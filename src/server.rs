@@ -111,6 +111,38 @@ fn nonce_secret(data_dir: &std::path::Path) -> Option<Vec<u8>> {
     Some(key.to_vec())
 }
 
+/// The key sealing webhook secrets: the operator's, or one kept in the data dir.
+fn webhooks_key(args: &ServeArgs) -> Result<[u8; 32], StartError> {
+    if let Some(k) = args.webhooks_key {
+        return Ok(k);
+    }
+    let path = args.store.data_dir.join("webhooks.key");
+    if let Ok(b) = std::fs::read(&path) {
+        if let Ok(k) = <[u8; 32]>::try_from(b.as_slice()) {
+            return Ok(k);
+        }
+    }
+    let key: [u8; 32] = rand::random();
+    let io = |source| StartError::DataDir {
+        path: path.display().to_string(),
+        source,
+    };
+    std::fs::create_dir_all(&args.store.data_dir).map_err(io)?;
+    write_private(&path, &key).map_err(io)?;
+    Ok(key)
+}
+
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    o.mode(0o600);
+    o.open(path)?.write_all(bytes)
+}
+
 /// Event ids reserved in the store at a time (a crash skips at most this many).
 const EVENT_ID_BLOCK: u64 = 10_000;
 
@@ -130,9 +162,23 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     );
     crate::store::event_log::spawn_reserver(store.clone(), bus.log().clone());
     let mut events_persisted = match bus.log().take_persist() {
-        Some(rx) => crate::store::event_log::spawn_writer(store.clone(), rx),
+        Some(rx) => crate::store::event_log::spawn_writer(store.clone(), rx, first_event - 1),
         None => tokio::sync::watch::channel(0).1,
     };
+    let webhooks = crate::webhooks::Webhooks::start(
+        store.clone(),
+        bus.log().clone(),
+        events_persisted.clone(),
+        crate::webhooks::Config {
+            allow_private: args.webhooks_allow_private,
+            timeout: Duration::from_secs(args.webhooks_timeout),
+            disable_after: args.webhooks_disable_after,
+            key: webhooks_key(&args)?,
+            ..Default::default()
+        },
+        Arc::new(crate::webhooks::SystemClock),
+    )
+    .await?;
 
     let udp = Arc::new(bind_udp(args.sip_udp)?);
     let tcp = bind_tcp("SIP TCP", args.sip_tcp).await?;
@@ -274,6 +320,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
         admin_token: args.admin_token.clone().filter(|t| !t.is_empty()),
         bus: bus.clone(),
         ready: ready.clone(),
+        webhooks: Some(webhooks.clone()),
     });
     let mut http_stop = stop_rx.clone();
     tokio::spawn(async move {
@@ -314,6 +361,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
         events_persisted.wait_for(|&done| done >= newest),
     )
     .await;
+    webhooks.stop().await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -364,6 +412,12 @@ async fn housekeeping(
             Ok(0) => {}
             Ok(n) => tracing::info!(events = n, "old events purged from the log"),
             Err(e) => tracing::warn!(error = %e, "old events not purged"),
+        }
+        // the attempts log keeps as long as the event log
+        match sw.store.purge_attempts_before(before, 50_000).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(attempts = n, "old webhook attempts purged"),
+            Err(e) => tracing::warn!(error = %e, "old webhook attempts not purged"),
         }
     }
 }

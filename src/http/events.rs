@@ -5,9 +5,7 @@
 //! with the next event. Each connection reads the log from its own cursor, so
 //! a slow client never costs another anything.
 
-use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -15,63 +13,9 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::stream;
-use tokio::sync::watch;
 
 use super::AppState;
-use crate::events::log::Behind;
-use crate::events::{EventLog, Record};
-use crate::store::Store;
-
-/// Records read from the log (or the store) at a time.
-const CHUNK: usize = 256;
-
-struct Reader {
-    cursor: u64,
-    pending: VecDeque<Arc<Record>>,
-    log: Arc<EventLog>,
-    woken: watch::Receiver<u64>,
-    store: Option<Store>,
-}
-
-impl Reader {
-    /// The next record after the cursor, waiting for one when there is none.
-    async fn next(&mut self) -> Option<Arc<Record>> {
-        loop {
-            if let Some(r) = self.pending.pop_front() {
-                self.cursor = r.seq;
-                return Some(r);
-            }
-            // seen before reading: an append after this wakes the wait below
-            self.woken.borrow_and_update();
-            match self.log.after(self.cursor, CHUNK) {
-                Ok(v) if !v.is_empty() => self.pending.extend(v),
-                Ok(_) => self.woken.changed().await.ok()?,
-                Err(Behind { oldest }) => self.from_store(oldest).await,
-            }
-        }
-    }
-
-    /// The cursor is older than the ring: read the store; what it does not
-    /// hold (never written, or purged) is skipped up to the ring's oldest.
-    async fn from_store(&mut self, oldest: u64) {
-        let got = match &self.store {
-            Some(s) => s
-                .events_after(self.cursor, CHUNK as u32)
-                .await
-                .unwrap_or_else(|e| {
-                    tracing::warn!(error = %e, "event log unreadable; resuming from memory");
-                    Vec::new()
-                }),
-            None => Vec::new(),
-        };
-        let got: Vec<Record> = got.into_iter().filter(|r| r.seq < oldest).collect();
-        if got.is_empty() {
-            self.cursor = oldest - 1;
-        } else {
-            self.pending.extend(got.into_iter().map(Arc::new));
-        }
-    }
-}
+use crate::store::event_log::LogReader;
 
 pub async fn events(State(s): State<AppState>, headers: HeaderMap) -> Response {
     let log = s.bus.log().clone();
@@ -86,13 +30,7 @@ pub async fn events(State(s): State<AppState>, headers: HeaderMap) -> Response {
             return (StatusCode::BAD_REQUEST, Json(body)).into_response();
         }
     };
-    let reader = Reader {
-        cursor,
-        pending: VecDeque::new(),
-        woken: log.watch(),
-        log,
-        store: s.sw.as_ref().map(|sw| sw.store.clone()),
-    };
+    let reader = LogReader::new(log, s.sw.as_ref().map(|sw| sw.store.clone()), cursor);
     let events = stream::unfold(reader, |mut r| async move {
         let rec = r.next().await?;
         let ev = SseEvent::default()

@@ -7,6 +7,7 @@
 mod call_commands;
 mod events;
 mod operator;
+mod v2;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -29,6 +30,8 @@ pub struct AppState {
     pub admin_token: Option<String>,
     pub bus: Bus,
     pub ready: Arc<AtomicBool>,
+    /// Webhook subscriptions and delivery (the v2 API answers 503 without).
+    pub webhooks: Option<Arc<crate::webhooks::Webhooks>>,
 }
 
 pub fn app(state: AppState) -> Router {
@@ -90,6 +93,40 @@ pub fn app(state: AppState) -> Router {
             "/voicemail/{account}/{mailbox}/{id}",
             get(operator::download_voicemail).delete(operator::delete_voicemail),
         )
+        .route("/v2/webhooks", get(v2::webhooks::catalogue))
+        .route(
+            "/v2/accounts/{account_id}/webhooks",
+            get(v2::webhooks::list)
+                .put(v2::webhooks::create)
+                .post(v2::webhooks::create),
+        )
+        .route(
+            "/v2/accounts/{account_id}/webhooks/attempts",
+            get(v2::webhooks::account_attempts),
+        )
+        .route(
+            "/v2/accounts/{account_id}/webhooks/{webhook_id}",
+            get(v2::webhooks::get)
+                .post(v2::webhooks::replace)
+                .patch(v2::webhooks::patch)
+                .delete(v2::webhooks::delete),
+        )
+        .route(
+            "/v2/accounts/{account_id}/webhooks/{webhook_id}/attempts",
+            get(v2::webhooks::attempts),
+        )
+        .route(
+            "/v2/accounts/{account_id}/webhooks/{webhook_id}/attempts/{attempt_id}/replay",
+            axum::routing::post(v2::webhooks::replay_attempt),
+        )
+        .route(
+            "/v2/accounts/{account_id}/webhooks/{webhook_id}/replay",
+            axum::routing::post(v2::webhooks::replay_event),
+        )
+        .route(
+            "/v2/accounts/{account_id}/webhooks/{webhook_id}/rotate-secret",
+            axum::routing::post(v2::webhooks::rotate),
+        )
         .with_state(state)
 }
 
@@ -145,6 +182,7 @@ mod tests {
             admin_token: None,
             bus: Bus::default(),
             ready: ready.clone(),
+            webhooks: None,
         };
         let r = app(state.clone())
             .oneshot(Request::get("/healthz").body(Body::empty()).expect("req"))
@@ -178,6 +216,7 @@ mod tests {
             admin_token: token.map(str::to_string),
             bus: Bus::default(),
             ready: Arc::new(AtomicBool::new(true)),
+            webhooks: None,
         };
         let call = |auth: Option<&str>| {
             let mut r = Request::post("/calls").header("content-type", "application/json");

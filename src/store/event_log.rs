@@ -3,8 +3,10 @@
 //! commit: whatever queued while the previous batch was written goes in the
 //! next, one transaction each), retrying a failed batch until the database
 //! takes it, so nothing is dropped and the SIP path never waits for it.
-//! Readers resuming from an id older than the log's ring read it from here.
+//! Readers resuming from an id older than the log's ring read it from here:
+//! [`LogReader`] reads the log from its own cursor, falling back to this table.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +14,8 @@ use sqlx::Row;
 use tokio::sync::{mpsc, watch};
 
 use super::{QueryContext, Store, StoreError};
-use crate::events::Record;
+use crate::events::log::Behind;
+use crate::events::{EventLog, Record};
 
 /// Rows per INSERT statement (5 binds each).
 const ROWS_PER_STATEMENT: usize = 200;
@@ -163,12 +166,14 @@ pub fn spawn_reserver(store: Store, log: Arc<crate::events::EventLog>) {
 }
 
 /// The durable writer of the event log; `persisted` follows the newest id
-/// written (shutdown waits for it to reach the log's newest).
+/// written, starting at `stored` (the newest id already in the store);
+/// shutdown waits for it to reach the log's newest.
 pub fn spawn_writer(
     store: Store,
     mut rx: mpsc::UnboundedReceiver<Arc<Record>>,
+    stored: u64,
 ) -> watch::Receiver<u64> {
-    let (done_tx, done_rx) = watch::channel(0u64);
+    let (done_tx, done_rx) = watch::channel(stored);
     tokio::spawn(async move {
         let mut batch: Vec<Arc<Record>> = Vec::with_capacity(BATCH);
         let mut backoff = Duration::from_millis(50);
@@ -205,4 +210,92 @@ pub fn spawn_writer(
         }
     });
     done_rx
+}
+
+/// Records read from the log (or the store) at a time.
+const CHUNK: usize = 256;
+
+/// Reads the event log from its own cursor: from memory while the ring holds
+/// what follows the cursor, from the store when it fell behind; waits for
+/// newer events. With [`LogReader::durable_only`] it hands out only events
+/// the store already holds, so nothing it gave away can vanish in a crash.
+/// `next` is cancel-safe (nothing is taken before its last await).
+pub struct LogReader {
+    cursor: u64,
+    pending: VecDeque<Arc<Record>>,
+    log: Arc<EventLog>,
+    woken: watch::Receiver<u64>,
+    store: Option<Store>,
+    durable: Option<watch::Receiver<u64>>,
+}
+
+impl LogReader {
+    /// A reader of the events after `cursor`.
+    pub fn new(log: Arc<EventLog>, store: Option<Store>, cursor: u64) -> LogReader {
+        LogReader {
+            cursor,
+            pending: VecDeque::new(),
+            woken: log.watch(),
+            log,
+            store,
+            durable: None,
+        }
+    }
+
+    /// Hands out an event only once `persisted` (the writer's) reached it.
+    pub fn durable_only(mut self, persisted: watch::Receiver<u64>) -> LogReader {
+        self.durable = Some(persisted);
+        self
+    }
+
+    /// The id of the last event handed out (or the starting cursor).
+    pub fn cursor(&self) -> u64 {
+        self.cursor
+    }
+
+    /// The next record after the cursor, waiting for one when there is none
+    /// (`None` once the log is gone).
+    pub async fn next(&mut self) -> Option<Arc<Record>> {
+        loop {
+            if let Some(seq) = self.pending.front().map(|r| r.seq) {
+                if let Some(d) = &mut self.durable {
+                    if *d.borrow_and_update() < seq {
+                        d.changed().await.ok()?;
+                        continue;
+                    }
+                }
+                let r = self.pending.pop_front()?;
+                self.cursor = r.seq;
+                return Some(r);
+            }
+            // seen before reading: an append after this wakes the wait below
+            self.woken.borrow_and_update();
+            match self.log.after(self.cursor, CHUNK) {
+                Ok(v) if !v.is_empty() => self.pending.extend(v),
+                Ok(_) => self.woken.changed().await.ok()?,
+                Err(Behind { oldest }) => self.from_store(oldest).await,
+            }
+        }
+    }
+
+    /// The cursor is older than the ring: read the store; what it does not
+    /// hold (never written, or purged) is skipped up to the ring's oldest.
+    async fn from_store(&mut self, oldest: u64) {
+        let got = match &self.store {
+            Some(s) => s
+                .events_after(self.cursor, CHUNK as u32)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "event log unreadable; resuming from memory");
+                    Vec::new()
+                }),
+            None => Vec::new(),
+        };
+        let got: Vec<Record> = got.into_iter().filter(|r| r.seq < oldest).collect();
+        if got.is_empty() {
+            self.cursor = oldest - 1;
+        } else {
+            self.pending.extend(got.into_iter().map(Arc::new));
+        }
+    }
 }

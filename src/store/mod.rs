@@ -27,9 +27,10 @@ mod registrations;
 mod report;
 mod trunks;
 mod voicemails;
+mod webhooks;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::time::Duration;
 
@@ -51,6 +52,7 @@ pub use registrations::RegistrationRow;
 pub use report::{ImportCounts, ImportReport};
 pub use trunks::{Trunk, TrunkTransport};
 pub use voicemails::Voicemail;
+pub use webhooks::{AttemptRow, PendingRow, WebhookRow};
 
 /// Which database engine a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

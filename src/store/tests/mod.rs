@@ -11,6 +11,7 @@ mod import;
 mod media;
 mod routing;
 mod runtime;
+mod webhooks;
 
 use super::*;
 use crate::dialplan::{self, Dialplan};
@@ -18,8 +19,9 @@ use import::*;
 use media::*;
 use routing::*;
 use runtime::*;
+use webhooks::*;
 
-pub(super) type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+pub(crate) type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 pub(super) const DEMO_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/dialplans/demo.toml");
 
@@ -33,7 +35,7 @@ pub(super) fn demo_text_without_callflows() -> std::io::Result<String> {
     })
 }
 
-async fn run_sqlite<F, Fut>(body: F)
+pub(crate) async fn run_sqlite<F, Fut>(body: F)
 where
     F: FnOnce(Store) -> Fut,
     Fut: Future<Output = TestResult> + Send + 'static,
@@ -46,7 +48,7 @@ where
     finish(outcome);
 }
 
-async fn run_postgres<F, Fut>(body: F)
+pub(crate) async fn run_postgres<F, Fut>(body: F)
 where
     F: FnOnce(Store) -> Fut,
     Fut: Future<Output = TestResult> + Send + 'static,
@@ -129,9 +131,10 @@ on_both_backends!(
     api_keys_are_stored_hashed_found_and_revoked,
     event_ids_reserved_by_a_run_are_never_handed_out_again,
     old_events_are_purged_in_steps,
+    webhooks_pending_and_attempts_round_trip,
 );
 
-pub(super) fn demo() -> Dialplan {
+pub(crate) fn demo() -> Dialplan {
     dialplan::load_file(DEMO_PATH).expect("demo dialplan is valid")
 }
 

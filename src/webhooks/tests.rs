@@ -1,0 +1,1 @@
+//! Delivery tests (filled below).
