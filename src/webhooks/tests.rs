@@ -66,7 +66,9 @@ impl Receiver {
                 }
             }),
         );
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = l.local_addr().expect("addr");
         tokio::spawn(async move { axum::serve(l, app).await });
         format!("http://{addr}/hook")
@@ -90,7 +92,10 @@ impl Receiver {
 }
 
 fn header<'a>(g: &'a Got, name: &str) -> &'a str {
-    g.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
+    g.headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
 }
 
 fn channel_create(call: CallId) -> Event {
@@ -117,7 +122,10 @@ struct Rig {
     url: String,
 }
 
-async fn rig(store: Store, disable_after: u32) -> Result<Rig, Box<dyn std::error::Error + Send + Sync>> {
+async fn rig(
+    store: Store,
+    disable_after: u32,
+) -> Result<Rig, Box<dyn std::error::Error + Send + Sync>> {
     store.import_dialplan(&crate::store::tests::demo()).await?;
     let log = Arc::new(EventLog::new(1, 1_000));
     let persisted = match log.take_persist() {
@@ -131,10 +139,18 @@ async fn rig(store: Store, disable_after: u32) -> Result<Rig, Box<dyn std::error
         key: [9; 32],
         ..Config::default()
     };
-    let hooks = Webhooks::start(store.clone(), log.clone(), persisted, config, clock.clone()).await?;
+    let hooks =
+        Webhooks::start(store.clone(), log.clone(), persisted, config, clock.clone()).await?;
     let rx = Receiver::default();
     let url = rx.start().await;
-    Ok(Rig { hooks, log, clock, store, rx, url })
+    Ok(Rig {
+        hooks,
+        log,
+        clock,
+        store,
+        rx,
+        url,
+    })
 }
 
 async fn settle() {
@@ -164,7 +180,10 @@ async fn retries_follow_the_schedule_and_a_call_keeps_its_order(store: Store) ->
         .map_err(|e| e.to_string())?;
     let id = sub.id.to_string();
     // the first of the next events fails three times
-    r.rx.fail_event.lock().expect("lock").insert((r.log.latest() + 1).to_string(), 3);
+    r.rx.fail_event
+        .lock()
+        .expect("lock")
+        .insert((r.log.latest() + 1).to_string(), 3);
     let (x, y) = (CallId::new(), CallId::new());
     let a = r.log.append(&channel_create(x));
     let first = r.rx.wait_for(1).await;
@@ -192,9 +211,16 @@ async fn retries_follow_the_schedule_and_a_call_keeps_its_order(store: Store) ->
     assert_eq!(r.rx.all().len(), 4, "the third retry waits 30 s");
     r.clock.advance(Duration::from_millis(33_001));
     let all = r.rx.wait_for(6).await;
-    let ids: Vec<&str> = all.iter().map(|g| header(g, "x-switchyard-event-id")).collect();
+    let ids: Vec<&str> = all
+        .iter()
+        .map(|g| header(g, "x-switchyard-event-id"))
+        .collect();
     let (a, b, c) = (a.to_string(), b.to_string(), c.to_string());
-    assert_eq!(ids, [&a, &c, &a, &a, &a, &b], "x's events in order, after a's success");
+    assert_eq!(
+        ids,
+        [&a, &c, &a, &a, &a, &b],
+        "x's events in order, after a's success"
+    );
     let tries: Vec<&str> = all
         .iter()
         .filter(|g| header(g, "x-switchyard-event-id") == a)
@@ -203,7 +229,10 @@ async fn retries_follow_the_schedule_and_a_call_keeps_its_order(store: Store) ->
     assert_eq!(tries, ["1", "2", "3", "4"]);
     for g in &all {
         let sig = header(g, "x-switchyard-signature-256");
-        assert!(sign::verify_switchyard(sig, &secret, &g.body, 1_700_000_100, 3_600), "signed: {sig}");
+        assert!(
+            sign::verify_switchyard(sig, &secret, &g.body, 1_700_000_100, 3_600),
+            "signed: {sig}"
+        );
         assert_eq!(header(g, "content-type"), "application/json");
         let body: Value = serde_json::from_slice(&g.body)?;
         assert_eq!(body["hook_event"], "channel_create");
@@ -213,19 +242,33 @@ async fn retries_follow_the_schedule_and_a_call_keeps_its_order(store: Store) ->
     // the attempts log: three failures on the schedule, then the success
     let mut log = Vec::new();
     for _ in 0..100 {
-        log = r.hooks.attempts(&demo, Some(&sub.id.to_string()), None, 50).await.map_err(|e| e.to_string())?;
+        log = r
+            .hooks
+            .attempts(&demo, Some(&sub.id.to_string()), None, 50)
+            .await
+            .map_err(|e| e.to_string())?;
         if log.len() == 6 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let mut of_a: Vec<_> = log.iter().filter(|x| x.event_seq.to_string() == a).collect();
+    let mut of_a: Vec<_> = log
+        .iter()
+        .filter(|x| x.event_seq.to_string() == a)
+        .collect();
     of_a.sort_by_key(|x| x.attempt);
-    let results: Vec<(&str, u32, Option<u16>)> =
-        of_a.iter().map(|x| (x.result.as_str(), x.retries_left, x.status_code)).collect();
+    let results: Vec<(&str, u32, Option<u16>)> = of_a
+        .iter()
+        .map(|x| (x.result.as_str(), x.retries_left, x.status_code))
+        .collect();
     assert_eq!(
         results,
-        [("failure", 5, Some(500)), ("failure", 4, Some(500)), ("failure", 3, Some(500)), ("success", 0, Some(200))]
+        [
+            ("failure", 5, Some(500)),
+            ("failure", 4, Some(500)),
+            ("failure", 3, Some(500)),
+            ("success", 0, Some(200))
+        ]
     );
     let gaps: Vec<i64> = of_a.windows(2).map(|w| w[1].at - w[0].at).collect();
     assert!((1_000..=1_101).contains(&gaps[0]), "{gaps:?}");
@@ -234,7 +277,11 @@ async fn retries_follow_the_schedule_and_a_call_keeps_its_order(store: Store) ->
     // nothing left pending, and the cursor is past every event
     assert!(r.store.pending(&sub.id.to_string()).await?.is_empty());
     for _ in 0..100 {
-        let row = r.store.webhook("demo", &sub.id.to_string()).await?.ok_or("gone")?;
+        let row = r
+            .store
+            .webhook("demo", &sub.id.to_string())
+            .await?
+            .ok_or("gone")?;
         if row.cursor >= 3 {
             return Ok(());
         }
@@ -248,7 +295,10 @@ async fn sustained_failure_disables_and_enabling_resumes(store: Store) -> TestRe
     let demo = AccountId::from("demo");
     let (sub, _) = r
         .hooks
-        .create(&demo, &json!({"name": "t", "uri": r.url, "hook": "channel_create", "retries": 1}))
+        .create(
+            &demo,
+            &json!({"name": "t", "uri": r.url, "hook": "channel_create", "retries": 1}),
+        )
         .await
         .map_err(|e| e.to_string())?;
     let id = sub.id.to_string();
@@ -269,19 +319,29 @@ async fn sustained_failure_disables_and_enabling_resumes(store: Store) -> TestRe
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let reason = disabled.ok_or("not disabled after two deliveries failed")?;
-    assert!(reason.contains("2 deliveries in a row failed") && reason.contains("HTTP 500"), "{reason}");
+    assert!(
+        reason.contains("2 deliveries in a row failed") && reason.contains("HTTP 500"),
+        "{reason}"
+    );
     // disabled: a new event waits
     let third = r.log.append(&channel_create(CallId::new()));
     settle().await;
     assert_eq!(r.rx.all().len(), 4);
     // re-enabled: delivery goes on from where it stopped
     r.rx.fail.store(0, Ordering::Release);
-    let back = r.hooks.update(&demo, &id, &json!({"enabled": true}), true).await.map_err(|e| e.to_string())?;
+    let back = r
+        .hooks
+        .update(&demo, &id, &json!({"enabled": true}), true)
+        .await
+        .map_err(|e| e.to_string())?;
     assert!(back.settings.enabled && back.disabled_reason.is_none());
     let all = r.rx.wait_for(5).await;
     assert_eq!(header(&all[4], "x-switchyard-event-id"), third.to_string());
     // form-data is the default body
-    assert_eq!(header(&all[4], "content-type"), "application/x-www-form-urlencoded");
+    assert_eq!(
+        header(&all[4], "content-type"),
+        "application/x-www-form-urlencoded"
+    );
     Ok(())
 }
 
@@ -290,7 +350,10 @@ async fn rotation_signs_with_both_secrets_for_the_grace_period(store: Store) -> 
     let demo = AccountId::from("demo");
     let (sub, old) = r
         .hooks
-        .create(&demo, &json!({"name": "t", "uri": r.url, "hook": "CALL_ENDED", "format": "json"}))
+        .create(
+            &demo,
+            &json!({"name": "t", "uri": r.url, "hook": "CALL_ENDED", "format": "json"}),
+        )
         .await
         .map_err(|e| e.to_string())?;
     let (_, new, _) = r
@@ -304,27 +367,58 @@ async fn rotation_signs_with_both_secrets_for_the_grace_period(store: Store) -> 
             account_id: AccountId::from("demo"),
             timestamp: n,
             timestamp_ms: n * 1000,
-            metadata: crate::events::VoiceMeta { uniqueid: CallId::new(), duration: Some(3), ..Default::default() },
+            metadata: crate::events::VoiceMeta {
+                uniqueid: CallId::new(),
+                duration: Some(3),
+                ..Default::default()
+            },
         })
     };
     r.log.append(&ended(1_704_067_200));
     let got = r.rx.wait_for(1).await;
     let g = &got[0];
     let sig = header(g, "x-switchyard-signature-256");
-    assert!(sign::verify_switchyard(sig, &new, &g.body, 1_700_000_000, 60));
-    assert!(sign::verify_switchyard(sig, &old, &g.body, 1_700_000_000, 60), "the old secret still signs");
-    assert_eq!(header(g, "x-voice360-signature"), sign::voice_signature(&new, &g.body));
+    assert!(sign::verify_switchyard(
+        sig,
+        &new,
+        &g.body,
+        1_700_000_000,
+        60
+    ));
+    assert!(
+        sign::verify_switchyard(sig, &old, &g.body, 1_700_000_000, 60),
+        "the old secret still signs"
+    );
+    assert_eq!(
+        header(g, "x-voice360-signature"),
+        sign::voice_signature(&new, &g.body)
+    );
     let text = std::str::from_utf8(&g.body)?;
-    assert!(text.starts_with(r#"{"event_name":"CALL_ENDED","account_id":"demo","timestamp":1704067200,"metadata":{"#), "{text}");
+    assert!(
+        text.starts_with(
+            r#"{"event_name":"CALL_ENDED","account_id":"demo","timestamp":1704067200,"metadata":{"#
+        ),
+        "{text}"
+    );
     // after the grace period only the new one signs
     r.clock.advance(Duration::from_secs(61));
     r.log.append(&ended(1_704_067_300));
     let got = r.rx.wait_for(2).await;
     let sig = header(&got[1], "x-switchyard-signature-256");
     assert_eq!(sig.matches("v1=").count(), 1);
-    assert!(sign::verify_switchyard(sig, &new, &got[1].body, 1_700_000_061, 60));
+    assert!(sign::verify_switchyard(
+        sig,
+        &new,
+        &got[1].body,
+        1_700_000_061,
+        60
+    ));
     // the secret at rest is sealed
-    let row = r.store.webhook("demo", &sub.id.to_string()).await?.ok_or("gone")?;
+    let row = r
+        .store
+        .webhook("demo", &sub.id.to_string())
+        .await?
+        .ok_or("gone")?;
     assert!(!row.secret.contains(&new[6..]) && row.secret.starts_with("v1:"));
     Ok(())
 }

@@ -48,6 +48,7 @@ const SIPP_KILL_SECS: u64 = 30;
 
 mod audio;
 mod events;
+pub mod receiver;
 mod sipp;
 mod traces;
 pub use audio::*;
@@ -419,6 +420,45 @@ fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
 pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
     let (status, body) = http_request(addr, "GET", path, None)?;
     Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+/// One HTTP/1.0 request with extra headers (`body` sent as JSON): the status
+/// and the body read as JSON (`Null` when it is not).
+pub fn http_json(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let body = body.unwrap_or("");
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(raw.len());
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let json = serde_json::from_slice(raw.get(split + 4..).unwrap_or_default()).unwrap_or_default();
+    (status, json)
 }
 
 /// One HTTP/1.0 request (`body` sent as JSON): the status and the raw body.
