@@ -273,7 +273,9 @@ fn an_unanswered_extension_with_voicemail_takes_a_message() {
         .run();
     out.assert_ok();
     assert_received(&out, &[200]);
-    let evs = events.wait_for(Duration::from_secs(10), |e| count(e, "voicemail_new") == 1);
+    let evs = events.wait_for(Duration::from_secs(10), |e| {
+        count(e, "voicemail_new") == 1 && count(e, "doc_created") == 1
+    });
     let all = describe(&evs);
     let vm = evs
         .iter()
@@ -281,6 +283,16 @@ fn an_unanswered_extension_with_voicemail_takes_a_message() {
         .unwrap_or_else(|| panic!("no voicemail_new: {all}"));
     assert_eq!(vm.str("box"), "1003", "{all}");
     assert_eq!(vm.str("caller"), "1001", "{all}");
+    // the message is also an object: a mailbox_message document was created
+    let doc = evs
+        .iter()
+        .find(|e| e.name == "doc_created")
+        .unwrap_or_else(|| panic!("no doc_created: {all}"));
+    assert_eq!(
+        (doc.str("type"), doc.str("id"), doc.str("call_id")),
+        ("mailbox_message", vm.str("voicemail_id"), vm.str("call_id")),
+        "{all}"
+    );
     assert_eq!(
         count(&evs, "recording"),
         0,

@@ -204,6 +204,15 @@ pub enum Event {
     /// An extension's outside call ended (hung up, or never answered).
     #[serde(rename = "USER_HANGUP")]
     UserHangup(VoiceEvent),
+    /// An object document was created (`type`: `mailbox_message`, `call_recording`, …).
+    #[serde(rename = "doc_created")]
+    DocCreated(ObjectEvent),
+    /// An object document changed.
+    #[serde(rename = "doc_edited")]
+    DocEdited(ObjectEvent),
+    /// An object document was deleted.
+    #[serde(rename = "doc_deleted")]
+    DocDeleted(ObjectEvent),
     /// A caller left a message in an extension's voicemail box.
     VoicemailNew {
         account_id: AccountId,
@@ -216,6 +225,37 @@ pub enum Event {
         duration_ms: i64,
         timestamp_ms: i64,
     },
+}
+
+/// Which document an `object` event is about.
+#[derive(Clone, Debug, Serialize)]
+pub struct ObjectEvent {
+    pub account_id: AccountId,
+    /// The document type (`mailbox_message`, `call_recording`, `vmbox`, …).
+    #[serde(rename = "type")]
+    pub doc_type: &'static str,
+    pub id: String,
+    /// The call it came from, where there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call_id: Option<CallId>,
+    pub timestamp_ms: i64,
+}
+
+impl ObjectEvent {
+    pub fn now(
+        account_id: AccountId,
+        doc_type: &'static str,
+        id: String,
+        call_id: Option<CallId>,
+    ) -> ObjectEvent {
+        ObjectEvent {
+            account_id,
+            doc_type,
+            id,
+            call_id,
+            timestamp_ms: now_ms(),
+        }
+    }
 }
 
 impl Event {
@@ -238,6 +278,7 @@ impl Event {
             | Event::QueueHangupTimeout(q)
             | Event::QueueHangupAbandoned(q) => &q.account_id,
             Event::VoicemailNew { account_id, .. } => account_id,
+            Event::DocCreated(o) | Event::DocEdited(o) | Event::DocDeleted(o) => &o.account_id,
             Event::IncomingExternalCall(v)
             | Event::CallEnded(v)
             | Event::UserDial(v)
@@ -257,6 +298,7 @@ impl Event {
             | Event::Recording { timestamp_ms, .. }
             | Event::IvrChoice { timestamp_ms, .. }
             | Event::VoicemailNew { timestamp_ms, .. } => *timestamp_ms,
+            Event::DocCreated(o) | Event::DocEdited(o) | Event::DocDeleted(o) => o.timestamp_ms,
             Event::QueueEnter(q)
             | Event::QueueMemberDial(q)
             | Event::QueueMemberAnswer(q)
@@ -282,6 +324,9 @@ impl Event {
             Event::Dtmf { .. } => "dtmf",
             Event::Recording { .. } => "recording",
             Event::VoicemailNew { .. } => "voicemail_new",
+            Event::DocCreated(_) => "doc_created",
+            Event::DocEdited(_) => "doc_edited",
+            Event::DocDeleted(_) => "doc_deleted",
             Event::IvrChoice { .. } => "ivr_choice",
             Event::QueueEnter(_) => "QUEUE_ENTER",
             Event::QueueMemberDial(_) => "QUEUE_MEMBER_DIAL",

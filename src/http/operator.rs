@@ -366,6 +366,14 @@ pub async fn delete_voicemail(
         .delete_voicemail(&m.account_id, &m.r#box, &m.id)
         .await
         .map_err(store_error)?;
+    s.bus.publish(crate::events::Event::DocDeleted(
+        crate::events::ObjectEvent::now(
+            crate::ids::AccountId::from(m.account_id.as_str()),
+            "mailbox_message",
+            m.id.clone(),
+            m.call_id.parse().ok(),
+        ),
+    ));
     if let Err(e) = tokio::fs::remove_file(&m.path).await {
         tracing::warn!(path = %m.path, error = %e, "voicemail file not removed");
     }

@@ -95,6 +95,9 @@ pub fn body_object(sub: &Subscription, rec: &Record, event: &Value) -> Value {
     out.insert("hook_event".into(), Value::from(rec.name.as_str()));
     out.insert("event_id".into(), Value::from(rec.seq.to_string()));
     out.insert("account_id".into(), Value::from(rec.account_id.as_str()));
+    if super::hooks::OBJECT_ACTIONS.contains(&rec.name.as_str()) {
+        out.insert("action".into(), Value::from(rec.name.as_str()));
+    }
     for (k, v) in ev {
         let k = CHANNEL_FIELDS
             .iter()
@@ -250,6 +253,18 @@ mod tests {
         assert_eq!(body["timestamp"], 1_704_067_200);
         assert_eq!(body["crm"], "7");
         assert!(body.get("event").is_none() && body.get("caller").is_none());
+        // an object event names its action
+        let doc = json!({"event": "doc_created", "account_id": "acme", "type": "mailbox_message", "id": "m1"});
+        let o = sub(json!({"name": "n", "uri": "http://h/", "hook": "object", "format": "json"}));
+        let body = body_object(&o, &rec("doc_created", &doc), &doc);
+        assert_eq!(
+            (
+                body["action"].as_str(),
+                body["type"].as_str(),
+                body["id"].as_str()
+            ),
+            (Some("doc_created"), Some("mailbox_message"), Some("m1"))
+        );
         assert_eq!(r.signed_bytes(), r.body.as_slice());
         assert_eq!(order_key(&ev), "C1");
     }

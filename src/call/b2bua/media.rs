@@ -311,6 +311,13 @@ impl RecordingSink {
             duration_ms: msg.duration_ms,
             timestamp_ms: msg.created_at,
         });
+        self.bus
+            .publish(Event::DocCreated(crate::events::ObjectEvent::now(
+                self.channel.account_id.clone(),
+                "mailbox_message",
+                msg.id.clone(),
+                Some(self.call_id),
+            )));
         let store = self.store.clone();
         tokio::spawn(async move {
             if let Err(e) = store.insert_voicemail(&msg).await {
@@ -343,6 +350,13 @@ impl RecordingSink {
             size_bytes: rec.size_bytes,
             timestamp_ms: rec.created_at,
         });
+        self.bus
+            .publish(Event::DocCreated(crate::events::ObjectEvent::now(
+                self.channel.account_id.clone(),
+                "call_recording",
+                rec.id.clone(),
+                Some(self.call_id),
+            )));
         let store = self.store.clone();
         tokio::spawn(async move {
             if let Err(e) = store.insert_recording(&rec).await {
