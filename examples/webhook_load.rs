@@ -162,10 +162,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     store.import_dialplan(&demo).await?;
     let (first, _) = store.event_log_start(1_000_000).await?;
     let log = Arc::new(EventLog::new(first, 65_536));
-    let persisted = match log.take_persist() {
-        Some(rx) => switchyard::store::event_log::spawn_writer(store.clone(), rx, first - 1),
-        None => return Err("no writer".into()),
-    };
+    switchyard::store::event_log::spawn_writer(store.clone(), log.clone()).ok_or("no writer")?;
     let epoch = Instant::now();
     let top = (first + a.events + 1) as usize;
     let published: Arc<Vec<AtomicU64>> = Arc::new((0..top).map(|_| AtomicU64::new(0)).collect());
@@ -177,14 +174,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         key: rand_key(),
         ..Config::default()
     };
-    let hooks = Webhooks::start(
-        store.clone(),
-        log.clone(),
-        persisted,
-        config,
-        Arc::new(SystemClock),
-    )
-    .await?;
+    let hooks = Webhooks::start(store.clone(), log.clone(), config, Arc::new(SystemClock)).await?;
     for i in 0..a.subs {
         let (_, secret) = hooks
             .create(

@@ -161,14 +161,12 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
         crate::events::EventLog::reserving(first_event, 65_536, reserved, EVENT_ID_BLOCK),
     );
     crate::store::event_log::spawn_reserver(store.clone(), bus.log().clone());
-    let mut events_persisted = match bus.log().take_persist() {
-        Some(rx) => crate::store::event_log::spawn_writer(store.clone(), rx, first_event - 1),
-        None => tokio::sync::watch::channel(0).1,
-    };
+    let mut events_persisted =
+        crate::store::event_log::spawn_writer(store.clone(), bus.log().clone())
+            .unwrap_or_else(|| tokio::sync::watch::channel(0).1);
     let webhooks = crate::webhooks::Webhooks::start(
         store.clone(),
         bus.log().clone(),
-        events_persisted.clone(),
         crate::webhooks::Config {
             allow_private: args.webhooks_allow_private,
             timeout: Duration::from_secs(args.webhooks_timeout),

@@ -7,7 +7,6 @@ pub mod acd;
 pub mod admit;
 pub mod app;
 pub mod b2bua;
-pub mod cdr;
 pub mod channel;
 pub mod plan;
 

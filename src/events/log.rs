@@ -29,6 +29,9 @@ pub struct Record {
     pub timestamp_ms: i64,
     /// The event as the wire shows it (`/events` data, webhook bodies).
     pub json: Arc<str>,
+    /// The row stored with it, in the same transaction (the durable writer's
+    /// concern; records read back from the store do not carry it).
+    pub kept: Option<Arc<super::kept::Kept>>,
 }
 
 /// A reader's cursor fell out of the ring: what it wants is older than
@@ -53,6 +56,9 @@ pub struct EventLog {
     /// The reservation the log asks the store for.
     want: watch::Sender<u64>,
     block: u64,
+    /// The newest id the durable writer has stored (everything before this
+    /// run's first id is stored already).
+    durable: watch::Sender<u64>,
 }
 
 impl EventLog {
@@ -71,6 +77,7 @@ impl EventLog {
             reserved: AtomicU64::new(u64::MAX),
             want: watch::channel(0).0,
             block: u64::MAX,
+            durable: watch::channel(next - 1).0,
         }
     }
 
@@ -122,6 +129,12 @@ impl EventLog {
 
     /// Appends `ev`; returns its id.
     pub fn append(&self, ev: &Event) -> u64 {
+        self.append_with(ev, None)
+    }
+
+    /// Appends `ev` with the row to store alongside it; returns its id.
+    pub fn append_with(&self, ev: &Event, kept: Option<super::kept::Kept>) -> u64 {
+        let kept = kept.map(Arc::new);
         let json: Arc<str> = serde_json::to_string(ev).unwrap_or_default().into();
         let (name, account_id, timestamp_ms) = (ev.name(), ev.account_id(), ev.timestamp_ms());
         let seq = {
@@ -134,6 +147,7 @@ impl EventLog {
                 account_id: account_id.to_string(),
                 timestamp_ms,
                 json,
+                kept,
             });
             // to the writer in id order (sent under the lock)
             if let Some(tx) = self.persist.get() {
@@ -173,6 +187,17 @@ impl EventLog {
         // a cursor past the newest (an id from elsewhere) reads nothing until ids reach it
         let skip = usize::try_from(next - first).unwrap_or(usize::MAX);
         Ok(g.ring.iter().skip(skip).take(max).cloned().collect())
+    }
+
+    /// The durable writer stored every record up to `upto`.
+    pub fn mark_durable(&self, upto: u64) {
+        self.durable.send_modify(|v| *v = (*v).max(upto));
+    }
+
+    /// Follows the newest stored id, when a durable writer is attached
+    /// (`None`: nothing is ever stored, so there is nothing to wait for).
+    pub fn durable(&self) -> Option<watch::Receiver<u64>> {
+        self.persist.get().map(|_| self.durable.subscribe())
     }
 
     /// Every record from now on, in id order, for the one durable writer

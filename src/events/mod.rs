@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+pub mod kept;
 pub mod log;
 mod queue;
 mod voice;
@@ -380,7 +381,13 @@ impl Bus {
 
     /// Publishes `event`; returns its id in the log.
     pub fn publish(&self, event: Event) -> u64 {
-        let seq = self.log.append(&event);
+        self.publish_with(event, None)
+    }
+
+    /// Publishes `event` with the row that belongs to it (stored in the same
+    /// transaction as the event); returns its id in the log.
+    pub fn publish_with(&self, event: Event, kept: Option<kept::Kept>) -> u64 {
+        let seq = self.log.append_with(&event, kept);
         // no subscribers is fine
         let _ = self.tx.send(std::sync::Arc::new(event));
         seq

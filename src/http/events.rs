@@ -30,7 +30,10 @@ pub async fn events(State(s): State<AppState>, headers: HeaderMap) -> Response {
             return (StatusCode::BAD_REQUEST, Json(body)).into_response();
         }
     };
-    let reader = LogReader::new(log, s.sw.as_ref().map(|sw| sw.store.clone()), cursor);
+    // only stored events: one a client saw never vanishes in a crash, and the
+    // rows it belongs to (CDR, recording, voicemail) are in the store already
+    let reader =
+        LogReader::new(log, s.sw.as_ref().map(|sw| sw.store.clone()), cursor).durable_only();
     let events = stream::unfold(reader, |mut r| async move {
         let rec = r.next().await?;
         let ev = SseEvent::default()

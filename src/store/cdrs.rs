@@ -4,75 +4,12 @@
 //! file must not compute durations or classify hang-ups; the call task fills in the
 //! record and this file stores it as given.
 
-use std::fmt;
-use std::str::FromStr;
-
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::{QueryContext, Store, StoreError};
 
-/// Which way a call went relative to the switch. Stored as its lower-case name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CdrDirection {
-    /// From a trunk to a local extension.
-    Inbound,
-    /// From a local extension out through a trunk.
-    Outbound,
-    /// Between two extensions of the switch.
-    Internal,
-}
-
-impl CdrDirection {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CdrDirection::Inbound => "inbound",
-            CdrDirection::Outbound => "outbound",
-            CdrDirection::Internal => "internal",
-        }
-    }
-}
-
-impl fmt::Display for CdrDirection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for CdrDirection {
-    type Err = ();
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "inbound" => Ok(CdrDirection::Inbound),
-            "outbound" => Ok(CdrDirection::Outbound),
-            "internal" => Ok(CdrDirection::Internal),
-            _ => Err(()),
-        }
-    }
-}
-
-/// One finished call. Times are unix milliseconds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cdr {
-    pub id: String,
-    /// SIP Call-ID of the A leg.
-    pub call_id: String,
-    pub account_id: String,
-    pub caller: String,
-    pub callee: String,
-    pub direction: CdrDirection,
-    pub started_at: i64,
-    pub answered_at: Option<i64>,
-    pub ended_at: i64,
-    /// `ended_at - started_at`.
-    pub duration_ms: i64,
-    /// Time billed: `ended_at - answered_at`, 0 when never answered.
-    pub billsec_ms: i64,
-    pub hangup_cause: String,
-    pub a_leg: String,
-    pub b_leg: Option<String>,
-}
+pub use crate::events::kept::{Cdr, CdrDirection};
 
 const COLUMNS: &str = "id, call_id, account_id, caller, callee, direction, started_at, \
      answered_at, ended_at, duration_ms, billsec_ms, hangup_cause, a_leg, b_leg";
@@ -109,29 +46,8 @@ impl Cdr {
 
 impl Store {
     pub async fn insert_cdr(&self, cdr: &Cdr) -> Result<(), StoreError> {
-        let sql = format!(
-            "INSERT INTO cdrs ({COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-        );
-        sqlx::query(&sql)
-            .bind(cdr.id.as_str())
-            .bind(cdr.call_id.as_str())
-            .bind(cdr.account_id.as_str())
-            .bind(cdr.caller.as_str())
-            .bind(cdr.callee.as_str())
-            .bind(cdr.direction.as_str())
-            .bind(cdr.started_at)
-            .bind(cdr.answered_at)
-            .bind(cdr.ended_at)
-            .bind(cdr.duration_ms)
-            .bind(cdr.billsec_ms)
-            .bind(cdr.hangup_cause.as_str())
-            .bind(cdr.a_leg.as_str())
-            .bind(cdr.b_leg.as_deref())
-            .execute(self.pool())
-            .await
-            .op("insert a CDR")?;
-        Ok(())
+        let mut conn = self.pool().acquire().await.op("insert a CDR")?;
+        insert_cdr_on(&mut conn, cdr).await
     }
 
     /// The most recent `limit` CDRs, newest first.
@@ -144,4 +60,34 @@ impl Store {
             .op("list CDRs")?;
         rows.iter().map(Cdr::from_row).collect()
     }
+}
+
+/// The insert on a connection of the caller's (the event log writer's transaction).
+pub(crate) async fn insert_cdr_on(
+    conn: &mut sqlx::AnyConnection,
+    cdr: &Cdr,
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "INSERT INTO cdrs ({COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+    );
+    sqlx::query(&sql)
+        .bind(cdr.id.as_str())
+        .bind(cdr.call_id.as_str())
+        .bind(cdr.account_id.as_str())
+        .bind(cdr.caller.as_str())
+        .bind(cdr.callee.as_str())
+        .bind(cdr.direction.as_str())
+        .bind(cdr.started_at)
+        .bind(cdr.answered_at)
+        .bind(cdr.ended_at)
+        .bind(cdr.duration_ms)
+        .bind(cdr.billsec_ms)
+        .bind(cdr.hangup_cause.as_str())
+        .bind(cdr.a_leg.as_str())
+        .bind(cdr.b_leg.as_deref())
+        .execute(&mut *conn)
+        .await
+        .op("insert a CDR")?;
+    Ok(())
 }

@@ -11,9 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::Row;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use super::{QueryContext, Store, StoreError};
+use crate::events::kept::Kept;
 use crate::events::log::Behind;
 use crate::events::{EventLog, Record};
 
@@ -65,8 +66,16 @@ impl Store {
         Ok(m.max(0) as u64)
     }
 
-    /// Writes `records` in one transaction.
+    /// Writes `records`, and the rows kept with them, in one transaction.
     pub async fn append_events(&self, records: &[Arc<Record>]) -> Result<(), StoreError> {
+        self.append_batch(records, true).await
+    }
+
+    async fn append_batch(
+        &self,
+        records: &[Arc<Record>],
+        with_kept: bool,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await.op("begin an event batch")?;
         for chunk in records.chunks(ROWS_PER_STATEMENT) {
             let mut sql = String::from(
@@ -97,7 +106,29 @@ impl Store {
             }
             q.execute(&mut *tx).await.op("store events")?;
         }
+        if with_kept {
+            for k in records.iter().filter_map(|r| r.kept.as_deref()) {
+                insert_kept(&mut tx, k).await?;
+            }
+        }
         tx.commit().await.op("commit an event batch")?;
+        Ok(())
+    }
+
+    /// The last resort for a batch the database keeps refusing: the events
+    /// alone, then each kept row on its own (a row refused for good — say, of
+    /// an account deleted meanwhile — is logged, and no longer holds up the log).
+    async fn append_apart(&self, records: &[Arc<Record>]) -> Result<(), StoreError> {
+        self.append_batch(records, false).await?;
+        for (seq, k) in records
+            .iter()
+            .filter_map(|r| r.kept.as_deref().map(|k| (r.seq, k)))
+        {
+            let mut conn = self.pool().acquire().await.op("store a kept row")?;
+            if let Err(e) = insert_kept(&mut conn, k).await {
+                tracing::error!(event = seq, error = %e, row = ?k, "a row kept with an event was refused by the database");
+            }
+        }
         Ok(())
     }
 
@@ -136,10 +167,20 @@ impl Store {
                     account_id: r.try_get("account_id")?,
                     timestamp_ms: r.try_get("created_at")?,
                     json: payload.into(),
+                    kept: None,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
             .op("decode an event")
+    }
+}
+
+async fn insert_kept(conn: &mut sqlx::AnyConnection, k: &Kept) -> Result<(), StoreError> {
+    match k {
+        Kept::Cdr(c) => super::cdrs::insert_cdr_on(conn, c).await,
+        Kept::Recording(r) => super::recordings::insert_recording_on(conn, r).await,
+        Kept::Voicemail(v) => super::voicemails::insert_voicemail_on(conn, v).await,
+        Kept::IvrAudit(a) => super::ivr_audit::insert_ivr_audit_on(conn, a).await,
     }
 }
 
@@ -165,18 +206,17 @@ pub fn spawn_reserver(store: Store, log: Arc<crate::events::EventLog>) {
     });
 }
 
-/// The durable writer of the event log; `persisted` follows the newest id
-/// written, starting at `stored` (the newest id already in the store);
-/// shutdown waits for it to reach the log's newest.
-pub fn spawn_writer(
-    store: Store,
-    mut rx: mpsc::UnboundedReceiver<Arc<Record>>,
-    stored: u64,
-) -> watch::Receiver<u64> {
+/// Starts the durable writer of `log` (`None` if it has one already); the
+/// watch follows the newest id written (the log's [`EventLog::durable`] too),
+/// and shutdown waits for it to reach the log's newest.
+pub fn spawn_writer(store: Store, log: Arc<EventLog>) -> Option<watch::Receiver<u64>> {
+    let mut rx = log.take_persist()?;
+    let stored = log.durable().map(|d| *d.borrow()).unwrap_or(0);
     let (done_tx, done_rx) = watch::channel(stored);
     tokio::spawn(async move {
         let mut batch: Vec<Arc<Record>> = Vec::with_capacity(BATCH);
         let mut backoff = Duration::from_millis(50);
+        let mut failures = 0u32;
         loop {
             if batch.is_empty() {
                 match rx.recv().await {
@@ -193,15 +233,23 @@ pub fn spawn_writer(
                     Err(_) => break,
                 }
             }
-            match store.append_events(&batch).await {
+            let written = if failures < 3 {
+                store.append_events(&batch).await
+            } else {
+                store.append_apart(&batch).await
+            };
+            match written {
                 Ok(()) => {
                     let last = batch.last().map(|r| r.seq).unwrap_or(0);
                     done_tx.send_modify(|v| *v = (*v).max(last));
+                    log.mark_durable(last);
                     batch.clear();
                     backoff = Duration::from_millis(50);
+                    failures = 0;
                 }
                 Err(e) => {
                     // kept and retried: an event is never dropped for a busy database
+                    failures += 1;
                     tracing::error!(error = %e, events = batch.len(), "event batch not stored; retrying");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(5));
@@ -209,7 +257,7 @@ pub fn spawn_writer(
             }
         }
     });
-    done_rx
+    Some(done_rx)
 }
 
 /// Records read from the log (or the store) at a time.
@@ -242,9 +290,10 @@ impl LogReader {
         }
     }
 
-    /// Hands out an event only once `persisted` (the writer's) reached it.
-    pub fn durable_only(mut self, persisted: watch::Receiver<u64>) -> LogReader {
-        self.durable = Some(persisted);
+    /// Hands out an event only once the log's durable writer stored it (no
+    /// change for a log without one).
+    pub fn durable_only(mut self) -> LogReader {
+        self.durable = self.log.durable();
         self
     }
 

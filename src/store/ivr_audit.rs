@@ -6,40 +6,14 @@ use sqlx::Row;
 
 use super::{QueryContext, Store, StoreError};
 
-/// One menu decision. Times are unix milliseconds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IvrAudit {
-    pub id: String,
-    pub account_id: String,
-    pub call_id: String,
-    /// The callflow's number.
-    pub flow: String,
-    /// The menu node's id.
-    pub node: String,
-    pub input: String,
-    pub outcome: String,
-    pub created_at: i64,
-}
+pub use crate::events::kept::IvrAudit;
 
 const COLUMNS: &str = "id, account_id, call_id, flow, node, input, outcome, created_at";
 
 impl Store {
     pub async fn insert_ivr_audit(&self, a: &IvrAudit) -> Result<(), StoreError> {
-        let sql =
-            format!("INSERT INTO ivr_audit ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
-        sqlx::query(&sql)
-            .bind(a.id.as_str())
-            .bind(a.account_id.as_str())
-            .bind(a.call_id.as_str())
-            .bind(a.flow.as_str())
-            .bind(a.node.as_str())
-            .bind(a.input.as_str())
-            .bind(a.outcome.as_str())
-            .bind(a.created_at)
-            .execute(self.pool())
-            .await
-            .op("store an IVR decision")?;
-        Ok(())
+        let mut conn = self.pool().acquire().await.op("store an IVR decision")?;
+        insert_ivr_audit_on(&mut conn, a).await
     }
 
     /// A call's menu decisions, in order.
@@ -67,4 +41,25 @@ impl Store {
             .collect::<Result<_, sqlx::Error>>()
             .op("decode an IVR decision")
     }
+}
+
+/// The insert on a connection of the caller's (the event log writer's transaction).
+pub(crate) async fn insert_ivr_audit_on(
+    conn: &mut sqlx::AnyConnection,
+    a: &IvrAudit,
+) -> Result<(), StoreError> {
+    let sql = format!("INSERT INTO ivr_audit ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
+    sqlx::query(&sql)
+        .bind(a.id.as_str())
+        .bind(a.account_id.as_str())
+        .bind(a.call_id.as_str())
+        .bind(a.flow.as_str())
+        .bind(a.node.as_str())
+        .bind(a.input.as_str())
+        .bind(a.outcome.as_str())
+        .bind(a.created_at)
+        .execute(&mut *conn)
+        .await
+        .op("store an IVR decision")?;
+    Ok(())
 }

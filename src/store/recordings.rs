@@ -9,24 +9,7 @@ use sqlx::Row;
 
 use super::{narrow, QueryContext, Store, StoreError};
 
-/// One finished recording. Times are unix milliseconds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recording {
-    /// A UUID.
-    pub id: String,
-    pub account_id: String,
-    /// The switch's call UUID.
-    pub call_id: String,
-    /// The channel (leg) recorded, or the call's mix.
-    pub channel_id: String,
-    /// Where the WAV file is, as the recorder wrote it.
-    pub path: String,
-    pub duration_ms: i64,
-    pub size_bytes: i64,
-    /// Sample rate in Hz.
-    pub rate: u32,
-    pub created_at: i64,
-}
+pub use crate::events::kept::Recording;
 
 const COLUMNS: &str =
     "id, account_id, call_id, channel_id, path, duration_ms, size_bytes, rate, created_at";
@@ -54,28 +37,8 @@ impl Recording {
 
 impl Store {
     pub async fn insert_recording(&self, recording: &Recording) -> Result<(), StoreError> {
-        let rate = i32::try_from(recording.rate).map_err(|_| StoreError::BadValue {
-            table: "recordings",
-            column: "rate",
-            value: recording.rate.to_string(),
-        })?;
-        let sql = format!(
-            "INSERT INTO recordings ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        );
-        sqlx::query(&sql)
-            .bind(recording.id.as_str())
-            .bind(recording.account_id.as_str())
-            .bind(recording.call_id.as_str())
-            .bind(recording.channel_id.as_str())
-            .bind(recording.path.as_str())
-            .bind(recording.duration_ms)
-            .bind(recording.size_bytes)
-            .bind(rate)
-            .bind(recording.created_at)
-            .execute(self.pool())
-            .await
-            .op("insert a recording")?;
-        Ok(())
+        let mut conn = self.pool().acquire().await.op("insert a recording")?;
+        insert_recording_on(&mut conn, recording).await
     }
 
     /// The recordings of one call, oldest first.
@@ -89,4 +52,32 @@ impl Store {
             .op("list a call's recordings")?;
         rows.iter().map(Recording::from_row).collect()
     }
+}
+
+/// The insert on a connection of the caller's (the event log writer's transaction).
+pub(crate) async fn insert_recording_on(
+    conn: &mut sqlx::AnyConnection,
+    recording: &Recording,
+) -> Result<(), StoreError> {
+    let rate = i32::try_from(recording.rate).map_err(|_| StoreError::BadValue {
+        table: "recordings",
+        column: "rate",
+        value: recording.rate.to_string(),
+    })?;
+    let sql =
+        format!("INSERT INTO recordings ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
+    sqlx::query(&sql)
+        .bind(recording.id.as_str())
+        .bind(recording.account_id.as_str())
+        .bind(recording.call_id.as_str())
+        .bind(recording.channel_id.as_str())
+        .bind(recording.path.as_str())
+        .bind(recording.duration_ms)
+        .bind(recording.size_bytes)
+        .bind(rate)
+        .bind(recording.created_at)
+        .execute(&mut *conn)
+        .await
+        .op("insert a recording")?;
+    Ok(())
 }

@@ -8,20 +8,7 @@ use sqlx::Row;
 
 use super::{get_bool, QueryContext, Store, StoreError};
 
-/// One row of `voicemails`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Voicemail {
-    pub id: String,
-    pub account_id: String,
-    /// The extension whose box holds it.
-    pub r#box: String,
-    pub caller: String,
-    pub call_id: String,
-    pub path: String,
-    pub duration_ms: i64,
-    pub heard: bool,
-    pub created_at: i64,
-}
+pub use crate::events::kept::Voicemail;
 
 const COLUMNS: &str = "id, account_id, box, caller, call_id, path, duration_ms, heard, created_at";
 
@@ -41,23 +28,8 @@ fn decode(row: &AnyRow) -> Result<Voicemail, sqlx::Error> {
 
 impl Store {
     pub async fn insert_voicemail(&self, v: &Voicemail) -> Result<(), StoreError> {
-        let sql = format!(
-            "INSERT INTO voicemails ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        );
-        sqlx::query(&sql)
-            .bind(v.id.as_str())
-            .bind(v.account_id.as_str())
-            .bind(v.r#box.as_str())
-            .bind(v.caller.as_str())
-            .bind(v.call_id.as_str())
-            .bind(v.path.as_str())
-            .bind(v.duration_ms)
-            .bind(v.heard)
-            .bind(v.created_at)
-            .execute(self.pool())
-            .await
-            .op("store a voicemail")?;
-        Ok(())
+        let mut conn = self.pool().acquire().await.op("store a voicemail")?;
+        insert_voicemail_on(&mut conn, v).await
     }
 
     /// The box's messages, oldest first (unheard ones only when `unheard`).
@@ -132,4 +104,27 @@ impl Store {
             .op("mark a voicemail heard")?;
         Ok(())
     }
+}
+
+/// The insert on a connection of the caller's (the event log writer's transaction).
+pub(crate) async fn insert_voicemail_on(
+    conn: &mut sqlx::AnyConnection,
+    v: &Voicemail,
+) -> Result<(), StoreError> {
+    let sql =
+        format!("INSERT INTO voicemails ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
+    sqlx::query(&sql)
+        .bind(v.id.as_str())
+        .bind(v.account_id.as_str())
+        .bind(v.r#box.as_str())
+        .bind(v.caller.as_str())
+        .bind(v.call_id.as_str())
+        .bind(v.path.as_str())
+        .bind(v.duration_ms)
+        .bind(v.heard)
+        .bind(v.created_at)
+        .execute(&mut *conn)
+        .await
+        .op("store a voicemail")?;
+    Ok(())
 }

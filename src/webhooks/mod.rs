@@ -22,7 +22,7 @@ mod tests;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use service::{WebhookError, Webhooks};
@@ -61,9 +61,8 @@ impl Default for Config {
 /// What every worker shares.
 pub struct Shared {
     pub(crate) store: Store,
+    /// Workers read only what its durable writer stored.
     pub(crate) log: Arc<EventLog>,
-    /// The newest event id the store holds (workers deliver no further).
-    pub(crate) persisted: watch::Receiver<u64>,
     pub(crate) client: reqwest::Client,
     pub(crate) config: Config,
     pub(crate) clock: Arc<dyn Clock>,

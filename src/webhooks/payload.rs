@@ -222,6 +222,7 @@ mod tests {
             account_id: "acme".into(),
             timestamp_ms: 1_704_067_200_123,
             json: json.to_string().into(),
+            kept: None,
         }
     }
 

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use super::subscription::{FieldError, Settings, Subscription};
 use super::worker::{Control, Secrets, Worker};
@@ -51,7 +51,6 @@ impl Webhooks {
     pub async fn start(
         store: Store,
         log: Arc<EventLog>,
-        persisted: watch::Receiver<u64>,
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> Result<Arc<Webhooks>, StoreError> {
@@ -65,7 +64,6 @@ impl Webhooks {
             client: client(policy),
             store,
             log,
-            persisted,
             config,
             clock,
             attempts: atx,

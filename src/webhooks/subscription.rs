@@ -622,6 +622,7 @@ mod tests {
             account_id: account.into(),
             timestamp_ms: 0,
             json: "{}".into(),
+            kept: None,
         };
         assert!(sub.takes(&rec("doc_edited", "a1"), &json!({"type": "device"})));
         assert!(!sub.takes(&rec("doc_created", "a1"), &json!({"type": "device"})));

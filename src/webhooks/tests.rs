@@ -10,7 +10,6 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
-use tokio::sync::watch;
 
 use super::*;
 use crate::events::{ChannelInfo, Direction, Event};
@@ -128,10 +127,7 @@ async fn rig(
 ) -> Result<Rig, Box<dyn std::error::Error + Send + Sync>> {
     store.import_dialplan(&crate::store::tests::demo()).await?;
     let log = Arc::new(EventLog::new(1, 1_000));
-    let persisted = match log.take_persist() {
-        Some(rx) => crate::store::event_log::spawn_writer(store.clone(), rx, 0),
-        None => watch::channel(0).1,
-    };
+    crate::store::event_log::spawn_writer(store.clone(), log.clone()).ok_or("a writer")?;
     let clock = Arc::new(ManualClock::new(1_700_000_000_000));
     let config = Config {
         allow_private: true,
@@ -139,8 +135,7 @@ async fn rig(
         key: [9; 32],
         ..Config::default()
     };
-    let hooks =
-        Webhooks::start(store.clone(), log.clone(), persisted, config, clock.clone()).await?;
+    let hooks = Webhooks::start(store.clone(), log.clone(), config, clock.clone()).await?;
     let rx = Receiver::default();
     let url = rx.start().await;
     Ok(Rig {

@@ -115,8 +115,7 @@ impl Worker {
         cursor: u64,
         failures: u32,
     ) -> Worker {
-        let reader = LogReader::new(sh.log.clone(), Some(sh.store.clone()), cursor)
-            .durable_only(sh.persisted.clone());
+        let reader = LogReader::new(sh.log.clone(), Some(sh.store.clone()), cursor).durable_only();
         Worker {
             sh,
             sub: Arc::new(sub),

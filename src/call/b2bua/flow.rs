@@ -530,20 +530,18 @@ impl Call {
             created_at: now_ms(),
         };
         tracing::info!(call = %self.id, flow = %row.flow, node = %row.node, input = %row.input, outcome = %row.outcome, "ivr");
-        self.sw.bus.publish(crate::events::Event::IvrChoice {
+        let ev = crate::events::Event::IvrChoice {
             channel: self.a_chan.info.clone(),
             flow: row.flow.clone(),
             node: row.node.clone(),
             input: row.input.clone(),
             outcome: row.outcome.clone(),
             timestamp_ms: row.created_at,
-        });
-        let store = self.sw.store.clone();
-        tokio::spawn(async move {
-            if let Err(e) = store.insert_ivr_audit(&row).await {
-                tracing::error!(error = %e, "IVR decision not stored");
-            }
-        });
+        };
+        // the audit row reaches the store with its event, in one transaction
+        self.sw
+            .bus
+            .publish_with(ev, Some(crate::events::kept::Kept::IvrAudit(row)));
     }
 
     /// An operator sends the caller on to `number`: whatever the flow was

@@ -245,7 +245,6 @@ impl Call {
     fn recording_sink(&self) -> RecordingSink {
         RecordingSink {
             bus: self.sw.bus.clone(),
-            store: self.sw.store.clone(),
             channel: self.a_chan.info.clone(),
             call_id: self.id,
             voicemail: self.voicemail.clone(),
@@ -276,7 +275,6 @@ impl Call {
 /// Where a closed recording is announced (bus) and kept (store).
 struct RecordingSink {
     bus: crate::events::Bus,
-    store: crate::store::Store,
     channel: crate::events::ChannelInfo,
     call_id: CallId,
     voicemail: Option<super::flow::VoicemailTarget>,
@@ -301,7 +299,8 @@ impl RecordingSink {
             created_at: now_ms(),
         };
         tracing::info!(call = %self.call_id, r#box = %msg.r#box, duration_ms = msg.duration_ms, "voicemail left");
-        self.bus.publish(Event::VoicemailNew {
+        // the row goes to the store with its event, in one transaction
+        let ev = Event::VoicemailNew {
             account_id: self.channel.account_id.clone(),
             mailbox: msg.r#box.clone(),
             voicemail_id: msg.id.clone(),
@@ -310,20 +309,17 @@ impl RecordingSink {
             path: msg.path.clone(),
             duration_ms: msg.duration_ms,
             timestamp_ms: msg.created_at,
-        });
+        };
+        let id = msg.id.clone();
+        self.bus
+            .publish_with(ev, Some(crate::events::kept::Kept::Voicemail(msg)));
         self.bus
             .publish(Event::DocCreated(crate::events::ObjectEvent::now(
                 self.channel.account_id.clone(),
                 "mailbox_message",
-                msg.id.clone(),
+                id,
                 Some(self.call_id),
             )));
-        let store = self.store.clone();
-        tokio::spawn(async move {
-            if let Err(e) = store.insert_voicemail(&msg).await {
-                tracing::error!(error = %e, "voicemail row not stored");
-            }
-        });
     }
 
     fn publish(&self, info: crate::media::record::RecordingInfo) {
@@ -342,27 +338,24 @@ impl RecordingSink {
             created_at: now_ms(),
         };
         tracing::info!(call = %self.call_id, path = %rec.path, duration_ms = rec.duration_ms, "recording closed");
-        self.bus.publish(Event::Recording {
+        let ev = Event::Recording {
             channel: self.channel.clone(),
             recording_id: rec.id.clone(),
             path: rec.path.clone(),
             duration_ms: rec.duration_ms,
             size_bytes: rec.size_bytes,
             timestamp_ms: rec.created_at,
-        });
+        };
+        let id = rec.id.clone();
+        self.bus
+            .publish_with(ev, Some(crate::events::kept::Kept::Recording(rec)));
         self.bus
             .publish(Event::DocCreated(crate::events::ObjectEvent::now(
                 self.channel.account_id.clone(),
                 "call_recording",
-                rec.id.clone(),
+                id,
                 Some(self.call_id),
             )));
-        let store = self.store.clone();
-        tokio::spawn(async move {
-            if let Err(e) = store.insert_recording(&rec).await {
-                tracing::error!(error = %e, "recording row not stored");
-            }
-        });
     }
 }
 

@@ -45,7 +45,7 @@ use tokio::time::Instant;
 
 use super::channel::Channel;
 use super::plan::{Destination, Origin};
-use super::{cdr, new_branch, CallHandle, CallInput, CallSender, A_LEG_TOKEN};
+use super::{new_branch, CallHandle, CallInput, CallSender, A_LEG_TOKEN};
 use crate::events::{now_ms, Direction, HangupCause};
 use crate::ids::LegId;
 use crate::media::session::{self, negotiate, SessionEvent, SessionHandle};
@@ -566,7 +566,6 @@ impl Call {
         self.media = None;
         self.drain_media_events();
         let (duration, billsec) = self.a_chan.destroy(&self.sw.bus, &self.sw.metrics, cause);
-        self.report_end(duration);
         let b_leg = self.b_chan.as_ref().map(|c| c.id().to_string());
         if let Some(c) = self.b_chan.as_mut() {
             c.destroy(&self.sw.bus, &self.sw.metrics, cause);
@@ -585,28 +584,27 @@ impl Call {
         } else {
             CdrDirection::Internal
         };
-        cdr::write(
-            &self.sw.store,
-            Cdr {
-                id: self.id.to_string(),
-                call_id: self.a_call_id.clone(),
-                account_id: self.origin.account.id.clone(),
-                caller: self.origin.caller.clone(),
-                callee: self.dialled.clone(),
-                direction,
-                started_at: self.a_chan.created_ms,
-                answered_at: self.a_chan.answered_ms,
-                ended_at: ended,
-                duration_ms: duration,
-                billsec_ms: billsec,
-                hangup_cause: serde_json::to_value(cause)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
-                a_leg: self.a_chan.id().to_string(),
-                b_leg,
-            },
-        );
+        let cdr = Cdr {
+            id: self.id.to_string(),
+            call_id: self.a_call_id.clone(),
+            account_id: self.origin.account.id.clone(),
+            caller: self.origin.caller.clone(),
+            callee: self.dialled.clone(),
+            direction,
+            started_at: self.a_chan.created_ms,
+            answered_at: self.a_chan.answered_ms,
+            ended_at: ended,
+            duration_ms: duration,
+            billsec_ms: billsec,
+            hangup_cause: serde_json::to_value(cause)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            a_leg: self.a_chan.id().to_string(),
+            b_leg,
+        };
+        // CALL_ENDED, after every leg's channel_destroy, carries the CDR to the store
+        self.report_end(duration, cdr);
         tracing::info!(call = %self.id, ?cause, duration_ms = duration, "call ended");
     }
 }

@@ -10,10 +10,19 @@ use crate::events::{Event, VoiceEvent, VoiceMeta};
 
 impl Call {
     fn voice(&self, make: fn(VoiceEvent) -> Event, metadata: VoiceMeta) {
+        self.voice_with(make, metadata, None);
+    }
+
+    fn voice_with(
+        &self,
+        make: fn(VoiceEvent) -> Event,
+        metadata: VoiceMeta,
+        kept: Option<crate::events::kept::Kept>,
+    ) {
         let account = crate::ids::AccountId::from(self.origin.account.id.as_str());
         self.sw
             .bus
-            .publish(make(VoiceEvent::now(account, metadata)));
+            .publish_with(make(VoiceEvent::now(account, metadata)), kept);
     }
 
     /// An extension of the account (not a trunk's caller) calls a trunk.
@@ -60,8 +69,9 @@ impl Call {
         );
     }
 
-    /// The call is over after `duration_ms`.
-    pub(super) fn report_end(&self, duration_ms: i64) {
+    /// The call is over after `duration_ms`; its detail record is stored
+    /// with CALL_ENDED (one transaction).
+    pub(super) fn report_end(&self, duration_ms: i64, cdr: crate::store::Cdr) {
         let secs = (duration_ms.max(0) + 500) / 1000;
         let direction = if self.origin.from_trunk {
             "inbound"
@@ -70,7 +80,7 @@ impl Call {
         } else {
             "internal"
         };
-        self.voice(
+        self.voice_with(
             Event::CallEnded,
             VoiceMeta {
                 caller_id_number: Some(self.origin.caller.clone()),
@@ -81,6 +91,7 @@ impl Call {
                 duration: Some(secs),
                 ..VoiceMeta::default()
             },
+            Some(crate::events::kept::Kept::Cdr(cdr)),
         );
         if self.user_dials_out() {
             self.voice(

@@ -204,7 +204,7 @@ pub(super) async fn extension_record_flag(store: Store) -> TestResult {
     Ok(())
 }
 
-fn recording(n: i64, call_id: &str, channel: &str) -> Recording {
+pub(super) fn recording(n: i64, call_id: &str, channel: &str) -> Recording {
     Recording {
         id: format!("00000000-0000-4000-8000-00000000000{n}"),
         account_id: "demo".into(),

@@ -8,6 +8,7 @@ use std::future::Future;
 use sqlx::{Connection, Executor, Row};
 
 mod import;
+mod kept;
 mod media;
 mod routing;
 mod runtime;
@@ -16,6 +17,7 @@ mod webhooks;
 use super::*;
 use crate::dialplan::{self, Dialplan};
 use import::*;
+use kept::*;
 use media::*;
 use routing::*;
 use runtime::*;
@@ -132,6 +134,7 @@ on_both_backends!(
     event_ids_reserved_by_a_run_are_never_handed_out_again,
     old_events_are_purged_in_steps,
     webhooks_pending_and_attempts_round_trip,
+    rows_kept_with_events_share_their_transaction,
 );
 
 pub(crate) fn demo() -> Dialplan {

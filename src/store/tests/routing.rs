@@ -36,7 +36,7 @@ pub(super) async fn callflows_import_and_bump_the_version(store: Store) -> TestR
     Ok(())
 }
 
-fn message(n: i64, r#box: &str) -> Voicemail {
+pub(super) fn message(n: i64, r#box: &str) -> Voicemail {
     Voicemail {
         id: format!("vm-{n}"),
         account_id: "demo".into(),

@@ -99,7 +99,7 @@ pub(super) async fn registrations_batch_load_purge(store: Store) -> TestResult {
     Ok(())
 }
 
-fn cdr(n: i64, answered: bool) -> Cdr {
+pub(super) fn cdr(n: i64, answered: bool) -> Cdr {
     let started_at = 1_700_000_000_000 + n * 60_000;
     Cdr {
         id: format!("cdr-{n}"),
@@ -232,6 +232,7 @@ pub(super) async fn event_log_appends_in_batches_and_reads_after_an_id(store: St
             account_id: if seq % 2 == 0 { "a" } else { "b" }.into(),
             timestamp_ms: 1_000 + seq as i64,
             json: format!("{{\"event\":\"channel_create\",\"n\":{seq}}}").into(),
+            kept: None,
         })
     };
     // more rows than one INSERT statement takes
@@ -319,6 +320,7 @@ pub(super) async fn old_events_are_purged_in_steps(store: Store) -> TestResult {
                 account_id: "demo".into(),
                 timestamp_ms: seq as i64 * 1_000,
                 json: "{}".into(),
+                kept: None,
             })
         })
         .collect();
