@@ -6,9 +6,11 @@ use serde::Serialize;
 
 pub mod kept;
 pub mod log;
+mod messaging;
 mod queue;
 mod voice;
 pub use log::{EventLog, Record};
+pub use messaging::{ContactEvent, ContactMeta, Numbers, SmsEvent, SmsMeta};
 pub use queue::QueueEvent;
 use tokio::sync::broadcast;
 pub use voice::{VoiceEvent, VoiceMeta};
@@ -205,6 +207,24 @@ pub enum Event {
     /// An extension's outside call ended (hung up, or never answered).
     #[serde(rename = "USER_HANGUP")]
     UserHangup(VoiceEvent),
+    /// An SMS arrived from a contact.
+    #[serde(rename = "SMS_RECEIVED")]
+    SmsReceived(SmsEvent),
+    /// An SMS was sent to a contact.
+    #[serde(rename = "SMS_SENT")]
+    SmsSent(SmsEvent),
+    /// The carrier confirmed an SMS's delivery.
+    #[serde(rename = "SMS_DELIVERED")]
+    SmsDelivered(SmsEvent),
+    /// A contact was created.
+    #[serde(rename = "CONTACT_CREATED")]
+    ContactCreated(ContactEvent),
+    /// A contact was changed.
+    #[serde(rename = "CONTACT_UPDATED")]
+    ContactUpdated(ContactEvent),
+    /// A contact was deleted.
+    #[serde(rename = "CONTACT_DELETED")]
+    ContactDeleted(ContactEvent),
     /// An object document was created (`type`: `mailbox_message`, `call_recording`, …).
     #[serde(rename = "doc_created")]
     DocCreated(ObjectEvent),
@@ -280,6 +300,10 @@ impl Event {
             | Event::QueueHangupAbandoned(q) => &q.account_id,
             Event::VoicemailNew { account_id, .. } => account_id,
             Event::DocCreated(o) | Event::DocEdited(o) | Event::DocDeleted(o) => &o.account_id,
+            Event::SmsReceived(m) | Event::SmsSent(m) | Event::SmsDelivered(m) => &m.account_id,
+            Event::ContactCreated(c) | Event::ContactUpdated(c) | Event::ContactDeleted(c) => {
+                &c.account_id
+            }
             Event::IncomingExternalCall(v)
             | Event::CallEnded(v)
             | Event::UserDial(v)
@@ -300,6 +324,10 @@ impl Event {
             | Event::IvrChoice { timestamp_ms, .. }
             | Event::VoicemailNew { timestamp_ms, .. } => *timestamp_ms,
             Event::DocCreated(o) | Event::DocEdited(o) | Event::DocDeleted(o) => o.timestamp_ms,
+            Event::SmsReceived(m) | Event::SmsSent(m) | Event::SmsDelivered(m) => m.timestamp_ms,
+            Event::ContactCreated(c) | Event::ContactUpdated(c) | Event::ContactDeleted(c) => {
+                c.timestamp_ms
+            }
             Event::QueueEnter(q)
             | Event::QueueMemberDial(q)
             | Event::QueueMemberAnswer(q)
@@ -328,6 +356,12 @@ impl Event {
             Event::DocCreated(_) => "doc_created",
             Event::DocEdited(_) => "doc_edited",
             Event::DocDeleted(_) => "doc_deleted",
+            Event::SmsReceived(_) => "SMS_RECEIVED",
+            Event::SmsSent(_) => "SMS_SENT",
+            Event::SmsDelivered(_) => "SMS_DELIVERED",
+            Event::ContactCreated(_) => "CONTACT_CREATED",
+            Event::ContactUpdated(_) => "CONTACT_UPDATED",
+            Event::ContactDeleted(_) => "CONTACT_DELETED",
             Event::IvrChoice { .. } => "ivr_choice",
             Event::QueueEnter(_) => "QUEUE_ENTER",
             Event::QueueMemberDial(_) => "QUEUE_MEMBER_DIAL",
