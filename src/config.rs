@@ -162,6 +162,21 @@ pub struct ServeArgs {
     /// directory is used (made on first start).
     #[arg(long, env = "SWITCHYARD_WEBHOOKS_KEY", hide_env_values = true, value_parser = parse_key)]
     pub webhooks_key: Option<[u8; 32]>,
+    /// NATS server whose JetStream carries the event log between switch nodes
+    /// (several nodes on one PostgreSQL store); webhooks are then delivered
+    /// from it by whichever node is up.
+    #[arg(long, env = "SWITCHYARD_NATS_URL")]
+    pub nats_url: Option<String>,
+    /// The JetStream stream's name (and subject prefix).
+    #[arg(
+        long,
+        env = "SWITCHYARD_NATS_STREAM",
+        default_value = "SWITCHYARD_EVENTS"
+    )]
+    pub nats_stream: String,
+    /// This node's name among several sharing one store (kept across restarts).
+    #[arg(long, env = "SWITCHYARD_NODE_ID")]
+    pub node_id: Option<String>,
     /// Smallest registration interval accepted (423 below it).
     #[arg(long, env = "SWITCHYARD_MIN_EXPIRES", default_value_t = 60)]
     pub min_expires: u32,

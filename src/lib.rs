@@ -9,6 +9,7 @@ pub mod dialplan;
 pub mod events;
 pub mod http;
 pub mod ids;
+pub mod jetstream;
 pub mod keys;
 pub mod media;
 pub mod metrics;

@@ -5,14 +5,15 @@
 //! and reads what follows it, so a slow reader never makes another lose
 //! anything (one that fell behind the ring reads the rest from the store).
 //! A writer (in the store) takes every record in order for durable keeping.
-//! Ids are handed out within a block the store reserved ahead of use (asked
-//! for again when half of it is gone), so a switch that crashes before its
-//! last events were written restarts above them: an id a reader saw is never
-//! given to another event. Publishing never blocks and never waits for the
-//! database.
+//! Ids are handed out within blocks the store grants ahead of use (the next
+//! one asked for when half of the current one is gone; each grant is a fresh
+//! range no other run or node holds), so a switch that crashes before its
+//! last events were written restarts above them, and several switch nodes on
+//! one store never hand out the same id: an id a reader saw is never given to
+//! another event. Publishing never blocks and never waits for the database.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::{mpsc, watch};
@@ -43,6 +44,10 @@ pub struct Behind {
 
 struct Inner {
     next: u64,
+    /// The last id of the block in use.
+    end: u64,
+    /// Blocks granted ahead, oldest first.
+    granted: VecDeque<(u64, u64)>,
     ring: VecDeque<Arc<Record>>,
 }
 
@@ -51,10 +56,10 @@ pub struct EventLog {
     cap: usize,
     latest: watch::Sender<u64>,
     persist: OnceLock<mpsc::UnboundedSender<Arc<Record>>>,
-    /// The highest id the store has reserved for this log.
-    reserved: AtomicU64,
-    /// The reservation the log asks the store for.
+    /// How many blocks the log asked the store for so far.
     want: watch::Sender<u64>,
+    /// A block is asked for and not granted yet.
+    asked: AtomicBool,
     block: u64,
     /// The newest id the durable writer has stored (everything before this
     /// run's first id is stored already).
@@ -69,61 +74,57 @@ impl EventLog {
         EventLog {
             inner: Mutex::new(Inner {
                 next,
+                end: u64::MAX,
+                granted: VecDeque::new(),
                 ring: VecDeque::with_capacity(cap.min(4096)),
             }),
             cap: cap.max(1),
             latest: watch::channel(next - 1).0,
             persist: OnceLock::new(),
-            reserved: AtomicU64::new(u64::MAX),
             want: watch::channel(0).0,
+            asked: AtomicBool::new(false),
             block: u64::MAX,
             durable: watch::channel(next - 1).0,
         }
     }
 
-    /// A log whose ids up to `reserved` are reserved in the store; it asks for
-    /// the next `block` ids when half the current block is used.
-    pub fn reserving(next_seq: u64, cap: usize, reserved: u64, block: u64) -> EventLog {
+    /// A log whose first block, granted by the store, is `next_seq..=end`;
+    /// it asks for another `block` ids when half the current block is used.
+    pub fn reserving(next_seq: u64, cap: usize, end: u64, block: u64) -> EventLog {
         let mut log = EventLog::new(next_seq, cap);
-        log.reserved = AtomicU64::new(reserved);
-        log.want = watch::channel(reserved).0;
+        if let Ok(g) = log.inner.get_mut() {
+            g.end = end;
+        }
         log.block = block.max(2);
         log
     }
 
-    /// Reservations the log asks for (the highest id it wants reserved).
+    /// Counts the blocks the log asks for (the reserver grants one per change).
     pub fn reservations(&self) -> watch::Receiver<u64> {
         self.want.subscribe()
     }
 
-    /// The store reserved ids up to `upto`.
-    pub fn reserved(&self, upto: u64) {
-        self.reserved.fetch_max(upto, Ordering::AcqRel);
+    /// The size of the blocks the log asks for.
+    pub fn block(&self) -> u64 {
+        self.block
     }
 
-    /// Asks for the next block once `seq` is past half of the current one.
-    fn reserve_ahead(&self, seq: u64) {
-        if self.block == u64::MAX {
+    /// The store granted ids `start..=end`: the log moves on to them when its
+    /// current block is used up.
+    pub fn granted(&self, start: u64, end: u64) {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        g.granted.push_back((start, end));
+        self.asked.store(false, Ordering::Release);
+    }
+
+    /// Asks for the next block once `seq` is past half of the current one
+    /// (called under the lock, with the state it read).
+    fn reserve_ahead(&self, seq: u64, end: u64, have_next: bool) {
+        if self.block == u64::MAX || have_next || seq.saturating_add(self.block / 2) <= end {
             return;
         }
-        let have = self.reserved.load(Ordering::Acquire);
-        if seq.saturating_add(self.block / 2) <= have {
-            return;
-        }
-        let target = seq.saturating_add(self.block);
-        if *self.want.borrow() >= seq.saturating_add(self.block / 2) {
-            return; // asked already
-        }
-        self.want.send_if_modified(|w| {
-            if *w < target {
-                *w = target;
-                true
-            } else {
-                false
-            }
-        });
-        if seq > have {
-            tracing::warn!(seq, reserved = have, "event ids outran their reservation");
+        if !self.asked.swap(true, Ordering::AcqRel) {
+            self.want.send_modify(|n| *n += 1);
         }
     }
 
@@ -139,8 +140,21 @@ impl EventLog {
         let (name, account_id, timestamp_ms) = (ev.name(), ev.account_id(), ev.timestamp_ms());
         let seq = {
             let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            if g.next > g.end {
+                match g.granted.pop_front() {
+                    Some((start, end)) => {
+                        g.next = g.next.max(start);
+                        g.end = end;
+                    }
+                    None if g.next == g.end.saturating_add(1) => {
+                        tracing::warn!(seq = g.next, "event ids outran their reservation");
+                    }
+                    None => {}
+                }
+            }
             let seq = g.next;
             g.next += 1;
+            self.reserve_ahead(seq, g.end, !g.granted.is_empty());
             let rec = Arc::new(Record {
                 seq,
                 name: name.to_string(),
@@ -160,7 +174,6 @@ impl EventLog {
             seq
         };
         self.latest.send_modify(|v| *v = (*v).max(seq));
-        self.reserve_ahead(seq);
         seq
     }
 
@@ -184,8 +197,9 @@ impl EventLog {
         if next < first {
             return Err(Behind { oldest: first });
         }
-        // a cursor past the newest (an id from elsewhere) reads nothing until ids reach it
-        let skip = usize::try_from(next - first).unwrap_or(usize::MAX);
+        // ids grow but may jump (a block granted after another node's): find
+        // the first after the cursor; a cursor past the newest reads nothing
+        let skip = g.ring.partition_point(|r| r.seq <= cursor);
         Ok(g.ring.iter().skip(skip).take(max).cloned().collect())
     }
 
@@ -279,7 +293,7 @@ mod tests {
     }
 
     #[test]
-    fn the_next_block_is_asked_for_when_half_the_reserved_one_is_used() {
+    fn the_next_block_is_asked_for_at_half_and_ids_move_on_to_it() {
         let log = EventLog::reserving(1, 100, 10, 10);
         let want = log.reservations();
         for n in 0..5 {
@@ -287,18 +301,39 @@ mod tests {
         }
         assert_eq!(
             *want.borrow(),
-            10,
+            0,
             "ids 1-5 of a block of 10: nothing asked yet"
         );
         log.append(&ev(5)); // id 6: past half
-        assert_eq!(*want.borrow(), 16);
-        log.reserved(16);
-        for n in 6..11 {
-            log.append(&ev(n));
+        assert_eq!(*want.borrow(), 1);
+        log.append(&ev(6));
+        assert_eq!(*want.borrow(), 1, "asked once");
+        // another node took 11-20: this log's next block is 21-30
+        log.granted(21, 30);
+        let ids: Vec<u64> = (7..12).map(|n| log.append(&ev(n))).collect();
+        assert_eq!(ids, [8, 9, 10, 21, 22], "a jump to the granted block");
+        assert_eq!(*want.borrow(), 1);
+        for n in 12..16 {
+            log.append(&ev(n)); // 23-26: past half of 21-30
         }
-        assert_eq!(*want.borrow(), 16, "ids up to 11 of 16: not yet");
-        log.append(&ev(11)); // id 12
-        assert_eq!(*want.borrow(), 22);
+        assert_eq!(*want.borrow(), 2);
+        let all = log.after(0, 100).expect("ring");
+        assert!(all.windows(2).all(|w| w[0].seq < w[1].seq), "ids only grow");
+        // a reader's cursor across the jump
+        let after: Vec<u64> = log
+            .after(10, 3)
+            .expect("ring")
+            .iter()
+            .map(|r| r.seq)
+            .collect();
+        assert_eq!(after, [21, 22, 23]);
+        let after: Vec<u64> = log
+            .after(15, 2)
+            .expect("ring")
+            .iter()
+            .map(|r| r.seq)
+            .collect();
+        assert_eq!(after, [21, 22], "a cursor in the gap");
     }
 
     #[tokio::test]

@@ -436,6 +436,21 @@ impl Bus {
     }
 }
 
+/// The call an event (as JSON) belongs to — its `call_id`, or the voice
+/// API's `uniqueid` (at the top or in `metadata`) — or `_` for events of no
+/// call. The events of one call keep their order on the way to a receiver.
+pub fn call_key(event: &serde_json::Value) -> String {
+    for k in ["call_id", "uniqueid"] {
+        if let Some(id) = event.get(k).and_then(serde_json::Value::as_str) {
+            return id.to_string();
+        }
+        if let Some(id) = event["metadata"].get(k).and_then(serde_json::Value::as_str) {
+            return id.to_string();
+        }
+    }
+    "_".to_string()
+}
+
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -18,7 +18,7 @@ use crate::events::kept::Kept;
 use crate::events::log::Behind;
 use crate::events::{EventLog, Record};
 
-/// Rows per INSERT statement (5 binds each).
+/// Rows per INSERT statement (6 binds each).
 const ROWS_PER_STATEMENT: usize = 200;
 /// Records per transaction at most.
 const BATCH: usize = 2_000;
@@ -26,24 +26,32 @@ const BATCH: usize = 2_000;
 const LINGER: Duration = Duration::from_millis(5);
 
 impl Store {
-    /// Where a starting event log begins: after every stored id and every id a
-    /// previous run reserved (it may have handed some out and crashed before
-    /// writing them), with the next `block` ids reserved for it. Returns
-    /// (first id, highest reserved id).
+    /// Where a starting event log begins: a fresh block of `block` ids above
+    /// every stored id and every id any run (or node) was granted before — a
+    /// run may have handed some out and crashed before writing them. Returns
+    /// (first id, last id of the block).
     pub async fn event_log_start(&self, block: u64) -> Result<(u64, u64), StoreError> {
         let last = self.last_event_seq().await?;
-        let row = sqlx::query("SELECT reserved FROM event_seq WHERE id = 1")
-            .fetch_optional(self.pool())
+        sqlx::query("UPDATE event_seq SET reserved = $1 WHERE id = 1 AND reserved < $1")
+            .bind(last as i64)
+            .execute(self.pool())
             .await
-            .op("read the reserved event ids")?;
-        let reserved: i64 = match row {
-            Some(r) => r.try_get("reserved").op("read the reserved event ids")?,
-            None => 0,
-        };
-        let start = last.max(reserved.max(0) as u64) + 1;
-        let upto = start + block - 1;
-        self.reserve_event_ids(upto).await?;
-        Ok((start, upto))
+            .op("reserve event ids")?;
+        self.grab_event_block(block).await
+    }
+
+    /// Grants the next `block` ids: a range no other run or node holds.
+    pub async fn grab_event_block(&self, block: u64) -> Result<(u64, u64), StoreError> {
+        let row = sqlx::query(
+            "UPDATE event_seq SET reserved = reserved + $1 WHERE id = 1 RETURNING reserved",
+        )
+        .bind(block as i64)
+        .fetch_one(self.pool())
+        .await
+        .op("reserve event ids")?;
+        let end: i64 = row.try_get("reserved").op("reserve event ids")?;
+        let end = end.max(0) as u64;
+        Ok((end.saturating_sub(block) + 1, end))
     }
 
     /// Reserves event ids up to `upto` (never lowers the reservation).
@@ -79,20 +87,21 @@ impl Store {
         let mut tx = self.pool().begin().await.op("begin an event batch")?;
         for chunk in records.chunks(ROWS_PER_STATEMENT) {
             let mut sql = String::from(
-                "INSERT INTO event_log (seq, name, account_id, created_at, payload) VALUES ",
+                "INSERT INTO event_log (seq, name, account_id, created_at, payload, node_id) VALUES ",
             );
             for i in 0..chunk.len() {
-                let b = i * 5;
+                let b = i * 6;
                 if i > 0 {
                     sql.push(',');
                 }
                 sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${})",
+                    "(${}, ${}, ${}, ${}, ${}, ${})",
                     b + 1,
                     b + 2,
                     b + 3,
                     b + 4,
-                    b + 5
+                    b + 5,
+                    b + 6
                 ));
             }
             let mut q = sqlx::query(&sql);
@@ -102,7 +111,8 @@ impl Store {
                     .bind(r.name.as_str())
                     .bind(r.account_id.as_str())
                     .bind(r.timestamp_ms)
-                    .bind(&*r.json);
+                    .bind(&*r.json)
+                    .bind(self.node());
             }
             q.execute(&mut *tx).await.op("store events")?;
         }
@@ -147,6 +157,100 @@ impl Store {
         Ok(done.rows_affected())
     }
 
+    /// Up to `limit` events node `node` stored after id `after`, oldest first.
+    pub async fn node_events_after(
+        &self,
+        node: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<Record>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, name, account_id, created_at, payload FROM event_log \
+             WHERE node_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(node)
+        .bind(i64::try_from(after).unwrap_or(i64::MAX))
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await
+        .op("read a node's events")?;
+        rows.iter()
+            .map(decode_record)
+            .collect::<Result<_, sqlx::Error>>()
+            .op("decode an event")
+    }
+
+    /// How far node `node`'s events were handed on (0: none yet).
+    pub async fn relay_position(&self, node: &str) -> Result<u64, StoreError> {
+        let row = sqlx::query("SELECT published_upto FROM event_relay WHERE node_id = $1")
+            .bind(node)
+            .fetch_optional(self.pool())
+            .await
+            .op("read a relay position")?;
+        Ok(match row {
+            Some(r) => r
+                .try_get::<i64, _>("published_upto")
+                .op("read a relay position")?
+                .max(0) as u64,
+            None => 0,
+        })
+    }
+
+    /// Records that `node` handed on its events up to `upto` (never back) and is alive at `now_ms`.
+    pub async fn save_relay(&self, node: &str, upto: u64, now_ms: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO event_relay (node_id, published_upto, heartbeat_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (node_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, \
+             published_upto = CASE WHEN event_relay.published_upto > excluded.published_upto \
+             THEN event_relay.published_upto ELSE excluded.published_upto END",
+        )
+        .bind(node)
+        .bind(upto as i64)
+        .bind(now_ms)
+        .execute(self.pool())
+        .await
+        .op("save a relay position")?;
+        Ok(())
+    }
+
+    /// Another node handed on `node`'s events up to `upto` (its heartbeat stays).
+    pub async fn advance_relay(&self, node: &str, upto: u64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE event_relay SET published_upto = $1 WHERE node_id = $2 AND published_upto < $1",
+        )
+        .bind(upto as i64)
+        .bind(node)
+        .execute(self.pool())
+        .await
+        .op("advance a relay position")?;
+        Ok(())
+    }
+
+    /// Nodes other than `me` not heard from since `before_ms`: (node, published up to).
+    pub async fn silent_relays(
+        &self,
+        me: &str,
+        before_ms: i64,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT node_id, published_upto FROM event_relay WHERE node_id <> $1 AND heartbeat_at < $2",
+        )
+        .bind(me)
+        .bind(before_ms)
+        .fetch_all(self.pool())
+        .await
+        .op("read relay positions")?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("node_id")?,
+                    r.try_get::<i64, _>("published_upto")?.max(0) as u64,
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .op("decode a relay position")
+    }
+
     /// Up to `limit` stored events after id `after`, oldest first.
     pub async fn events_after(&self, after: u64, limit: u32) -> Result<Vec<Record>, StoreError> {
         let rows = sqlx::query(
@@ -159,20 +263,22 @@ impl Store {
         .await
         .op("read events")?;
         rows.iter()
-            .map(|r| {
-                let payload: String = r.try_get("payload")?;
-                Ok(Record {
-                    seq: r.try_get::<i64, _>("seq")? as u64,
-                    name: r.try_get("name")?,
-                    account_id: r.try_get("account_id")?,
-                    timestamp_ms: r.try_get("created_at")?,
-                    json: payload.into(),
-                    kept: None,
-                })
-            })
+            .map(decode_record)
             .collect::<Result<_, sqlx::Error>>()
             .op("decode an event")
     }
+}
+
+fn decode_record(r: &sqlx::any::AnyRow) -> Result<Record, sqlx::Error> {
+    let payload: String = r.try_get("payload")?;
+    Ok(Record {
+        seq: r.try_get::<i64, _>("seq")? as u64,
+        name: r.try_get("name")?,
+        account_id: r.try_get("account_id")?,
+        timestamp_ms: r.try_get("created_at")?,
+        json: payload.into(),
+        kept: None,
+    })
 }
 
 async fn insert_kept(conn: &mut sqlx::AnyConnection, k: &Kept) -> Result<(), StoreError> {
@@ -184,16 +290,19 @@ async fn insert_kept(conn: &mut sqlx::AnyConnection, k: &Kept) -> Result<(), Sto
     }
 }
 
-/// Keeps the store's reservation ahead of the ids `log` hands out.
+/// Grants `log` a new block of ids each time it asks.
 pub fn spawn_reserver(store: Store, log: Arc<crate::events::EventLog>) {
     let mut want = log.reservations();
     tokio::spawn(async move {
         while want.changed().await.is_ok() {
-            let upto = *want.borrow_and_update();
+            want.borrow_and_update();
             let mut backoff = Duration::from_millis(50);
             loop {
-                match store.reserve_event_ids(upto).await {
-                    Ok(()) => break,
+                match store.grab_event_block(log.block()).await {
+                    Ok((start, end)) => {
+                        log.granted(start, end);
+                        break;
+                    }
                     Err(e) => {
                         tracing::error!(error = %e, "event ids not reserved; retrying");
                         tokio::time::sleep(backoff).await;
@@ -201,7 +310,6 @@ pub fn spawn_reserver(store: Store, log: Arc<crate::events::EventLog>) {
                     }
                 }
             }
-            log.reserved(upto);
         }
     });
 }
@@ -275,6 +383,8 @@ pub struct LogReader {
     woken: watch::Receiver<u64>,
     store: Option<Store>,
     durable: Option<watch::Receiver<u64>>,
+    /// Read from the store only this node's events.
+    node: Option<String>,
 }
 
 impl LogReader {
@@ -287,7 +397,15 @@ impl LogReader {
             log,
             store,
             durable: None,
+            node: None,
         }
+    }
+
+    /// Reads from the store only the events node `node` stored (several nodes
+    /// share one store; this node's log holds only its own).
+    pub fn of_node(mut self, node: &str) -> LogReader {
+        self.node = Some(node.to_string());
+        self
     }
 
     /// Hands out an event only once the log's durable writer stored it (no
@@ -331,13 +449,14 @@ impl LogReader {
     /// hold (never written, or purged) is skipped up to the ring's oldest.
     async fn from_store(&mut self, oldest: u64) {
         let got = match &self.store {
-            Some(s) => s
-                .events_after(self.cursor, CHUNK as u32)
-                .await
-                .unwrap_or_else(|e| {
-                    tracing::warn!(error = %e, "event log unreadable; resuming from memory");
-                    Vec::new()
-                }),
+            Some(s) => match &self.node {
+                Some(n) => s.node_events_after(n, self.cursor, CHUNK as u32).await,
+                None => s.events_after(self.cursor, CHUNK as u32).await,
+            }
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "event log unreadable; resuming from memory");
+                Vec::new()
+            }),
             None => Vec::new(),
         };
         let got: Vec<Record> = got.into_iter().filter(|r| r.seq < oldest).collect();

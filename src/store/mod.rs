@@ -122,6 +122,9 @@ pub struct Store {
     backend: Backend,
     /// The PostgreSQL URL, for connections outside the pool (LISTEN).
     url: Option<Secret>,
+    /// The switch node this store handle writes events for (several nodes may
+    /// share one database).
+    node: Option<std::sync::Arc<str>>,
 }
 
 /// A connection string, never printed (it may hold a password).
@@ -201,7 +204,22 @@ impl Store {
         }
         tracing::info!(?backend, "store connected and migrated");
         let url = (backend == Backend::Postgres).then(|| Secret(url.into()));
-        Ok(Store { pool, backend, url })
+        Ok(Store {
+            pool,
+            backend,
+            url,
+            node: None,
+        })
+    }
+
+    /// This handle writes events as node `id`.
+    pub fn with_node(mut self, id: &str) -> Store {
+        self.node = Some(id.into());
+        self
+    }
+
+    pub fn node(&self) -> Option<&str> {
+        self.node.as_deref()
     }
 
     pub fn backend(&self) -> Backend {

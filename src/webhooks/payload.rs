@@ -48,15 +48,7 @@ const CHANNEL_FIELDS: &[(&str, &str)] = &[
 /// The lane an event's deliveries keep their order in: its call (events of
 /// one call arrive in order), else one lane for everything else.
 pub fn order_key(event: &Value) -> String {
-    for k in ["call_id", "uniqueid"] {
-        if let Some(id) = event.get(k).and_then(Value::as_str) {
-            return id.to_string();
-        }
-        if let Some(id) = event["metadata"].get(k).and_then(Value::as_str) {
-            return id.to_string();
-        }
-    }
-    "_".to_string()
+    crate::events::call_key(event)
 }
 
 #[derive(Serialize)]

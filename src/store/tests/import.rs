@@ -10,7 +10,7 @@ pub(super) async fn migrations_create_empty_tables(store: Store) -> TestResult {
     let applied = sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations")
         .fetch_one(store.pool())
         .await?;
-    assert_eq!(applied.try_get::<i64, _>("n")?, 8);
+    assert_eq!(applied.try_get::<i64, _>("n")?, 9);
     assert!(store.list_accounts().await?.is_empty());
     assert!(store.default_account().await?.is_none());
     assert!(store.list_trunks().await?.is_empty());

@@ -304,6 +304,12 @@ pub(super) async fn event_ids_reserved_by_a_run_are_never_handed_out_again(
     store.reserve_event_ids(250).await?;
     let (start, _) = store.event_log_start(100).await?;
     assert_eq!(start, 251);
+    // two nodes asking at once get distinct blocks
+    let (a, b) = tokio::join!(store.grab_event_block(50), store.grab_event_block(50));
+    let (a, b) = (a?, b?);
+    assert!(a.1 < b.0 || b.1 < a.0, "disjoint: {a:?} {b:?}");
+    assert_eq!((a.1 - a.0, b.1 - b.0), (49, 49));
+    assert!(a.0.min(b.0) == 351);
     Ok(())
 }
 
