@@ -162,9 +162,9 @@ pub struct ServeArgs {
     /// directory is used (made on first start).
     #[arg(long, env = "SWITCHYARD_WEBHOOKS_KEY", hide_env_values = true, value_parser = parse_key)]
     pub webhooks_key: Option<[u8; 32]>,
-    /// NATS server whose JetStream carries the event log between switch nodes
-    /// (several nodes on one PostgreSQL store); webhooks are then delivered
-    /// from it by whichever node is up.
+    /// NATS server whose JetStream is to carry the event log between switch
+    /// nodes (several nodes on one PostgreSQL store). Not wired yet: the
+    /// switch accepts the flag and does not use it (docs/webhooks.md).
     #[arg(long, env = "SWITCHYARD_NATS_URL")]
     pub nats_url: Option<String>,
     /// The JetStream stream's name (and subject prefix).
