@@ -32,11 +32,7 @@ impl Store {
     /// (first id, last id of the block).
     pub async fn event_log_start(&self, block: u64) -> Result<(u64, u64), StoreError> {
         let last = self.last_event_seq().await?;
-        sqlx::query("UPDATE event_seq SET reserved = $1 WHERE id = 1 AND reserved < $1")
-            .bind(last as i64)
-            .execute(self.pool())
-            .await
-            .op("reserve event ids")?;
+        self.reserve_event_ids(last).await?;
         self.grab_event_block(block).await
     }
 
@@ -440,14 +436,14 @@ impl LogReader {
             match self.log.after(self.cursor, CHUNK) {
                 Ok(v) if !v.is_empty() => self.pending.extend(v),
                 Ok(_) => self.woken.changed().await.ok()?,
-                Err(Behind { oldest }) => self.from_store(oldest).await,
+                Err(Behind { oldest }) => self.read_store(oldest).await,
             }
         }
     }
 
     /// The cursor is older than the ring: read the store; what it does not
     /// hold (never written, or purged) is skipped up to the ring's oldest.
-    async fn from_store(&mut self, oldest: u64) {
+    async fn read_store(&mut self, oldest: u64) {
         let got = match &self.store {
             Some(s) => match &self.node {
                 Some(n) => s.node_events_after(n, self.cursor, CHUNK as u32).await,
