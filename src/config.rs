@@ -162,9 +162,9 @@ pub struct ServeArgs {
     /// directory is used (made on first start).
     #[arg(long, env = "SWITCHYARD_WEBHOOKS_KEY", hide_env_values = true, value_parser = parse_key)]
     pub webhooks_key: Option<[u8; 32]>,
-    /// NATS server whose JetStream is to carry the event log between switch
-    /// nodes (several nodes on one PostgreSQL store). Not wired yet: the
-    /// switch accepts the flag and does not use it (docs/webhooks.md).
+    /// NATS server whose JetStream carries the event log between switch nodes
+    /// (several nodes on one PostgreSQL store): each node publishes the events
+    /// it stored, and webhooks are delivered from the stream by any node.
     #[arg(long, env = "SWITCHYARD_NATS_URL")]
     pub nats_url: Option<String>,
     /// The JetStream stream's name (and subject prefix).
@@ -174,7 +174,8 @@ pub struct ServeArgs {
         default_value = "SWITCHYARD_EVENTS"
     )]
     pub nats_stream: String,
-    /// This node's name among several sharing one store (kept across restarts).
+    /// This node's name among several sharing one store (keep it across
+    /// restarts; default: the host name). Used with --nats-url.
     #[arg(long, env = "SWITCHYARD_NODE_ID")]
     pub node_id: Option<String>,
     /// Smallest registration interval accepted (423 below it).

@@ -117,26 +117,55 @@ impl EventStream {
         format!("{}.ev.{}.{lane}", self.name, token(account))
     }
 
-    /// Publishes `rec`; the future resolves once the stream has it.
+    /// Publishes `rec` on `subject` as message `id`; the future resolves once
+    /// the stream has it.
+    async fn publish_on(
+        &self,
+        subject: String,
+        id: &str,
+        rec: &Record,
+    ) -> Result<jetstream::context::PublishAckFuture, StreamError> {
+        let mut h = async_nats::HeaderMap::new();
+        h.insert("Nats-Msg-Id", id);
+        h.insert("Sy-Seq", rec.seq.to_string().as_str());
+        h.insert("Sy-Name", rec.name.as_str());
+        h.insert("Sy-Account", rec.account_id.as_str());
+        h.insert("Sy-Time", rec.timestamp_ms.to_string().as_str());
+        self.js
+            .publish_with_headers(subject, h, Bytes::from(rec.json.to_string()))
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    /// Publishes `rec` on its account's lane, with the event id as message id.
     async fn publish(
         &self,
         rec: &Record,
     ) -> Result<jetstream::context::PublishAckFuture, StreamError> {
         let event: serde_json::Value = serde_json::from_str(&rec.json).unwrap_or_default();
         let lane = lane_of(&crate::events::call_key(&event));
-        let mut h = async_nats::HeaderMap::new();
-        h.insert("Nats-Msg-Id", rec.seq.to_string().as_str());
-        h.insert("Sy-Name", rec.name.as_str());
-        h.insert("Sy-Account", rec.account_id.as_str());
-        h.insert("Sy-Time", rec.timestamp_ms.to_string().as_str());
-        self.js
-            .publish_with_headers(
-                self.subject(&rec.account_id, lane),
-                h,
-                Bytes::from(rec.json.to_string()),
-            )
+        self.publish_on(
+            self.subject(&rec.account_id, lane),
+            &rec.seq.to_string(),
+            rec,
+        )
+        .await
+    }
+
+    /// The subject of one subscription's replays.
+    fn replay_subject(&self, webhook: &str) -> String {
+        format!("{}.ev._replay.{}", self.name, token(webhook))
+    }
+
+    /// Asks for `rec` to be delivered to `webhook` once more (whichever node
+    /// takes it; kept in the stream until one has).
+    pub async fn publish_replay(&self, webhook: &str, rec: &Record) -> Result<(), StreamError> {
+        let id = format!("replay-{}", uuid::Uuid::new_v4().simple());
+        self.publish_on(self.replay_subject(webhook), &id, rec)
+            .await?
             .await
-            .map_err(|e| self.err(e))
+            .map_err(|e| self.err(e))?;
+        Ok(())
     }
 
     /// Publishes `recs` and waits until the stream has every one (retrying,
@@ -166,13 +195,14 @@ impl EventStream {
         Ok(())
     }
 
-    /// The durable consumer of one subscription's lane (made if missing; new
-    /// ones start with the events published after they were made).
+    /// The durable consumer of one subscription's lane (made if missing,
+    /// starting with the events published from `since` on), or of its replays.
     pub async fn consumer(
         &self,
         webhook: &str,
         account: &str,
-        lane: u32,
+        lane: Lane,
+        since: chrono::DateTime<chrono::Utc>,
         ack_wait: Duration,
     ) -> Result<consumer::PullConsumer, StreamError> {
         let stream = self
@@ -180,17 +210,30 @@ impl EventStream {
             .get_stream(&self.name)
             .await
             .map_err(|e| self.err(e))?;
-        let name = format!("wh-{}-{lane}", token(webhook));
+        let (name, filter_subject, deliver_policy) = match lane {
+            Lane::Calls(n) => (
+                format!("wh-{}-{n}", token(webhook)),
+                self.subject(account, n),
+                consumer::DeliverPolicy::ByStartTime { start_time: since },
+            ),
+            Lane::Replays => (
+                format!("wh-{}-replay", token(webhook)),
+                self.replay_subject(webhook),
+                consumer::DeliverPolicy::All,
+            ),
+        };
         stream
             .get_or_create_consumer(
                 &name,
                 consumer::pull::Config {
                     durable_name: Some(name.clone()),
-                    filter_subject: self.subject(account, lane),
+                    filter_subject,
                     ack_policy: consumer::AckPolicy::Explicit,
                     ack_wait,
+                    // one at a time: a lane's next event waits for this one,
+                    // also while it waits for a retry
                     max_ack_pending: 1,
-                    deliver_policy: consumer::DeliverPolicy::New,
+                    deliver_policy,
                     ..Default::default()
                 },
             )
@@ -203,12 +246,22 @@ impl EventStream {
         let Ok(stream) = self.js.get_stream(&self.name).await else {
             return;
         };
-        for lane in 0..LANES {
-            let _ = stream
-                .delete_consumer(&format!("wh-{}-{lane}", token(webhook)))
-                .await;
+        let names = (0..LANES)
+            .map(|n| format!("wh-{}-{n}", token(webhook)))
+            .chain([format!("wh-{}-replay", token(webhook))]);
+        for name in names {
+            let _ = stream.delete_consumer(&name).await;
         }
     }
+}
+
+/// What a consumer of a subscription reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// One of the [`LANES`] of the account's events.
+    Calls(u32),
+    /// Replays asked for through the API.
+    Replays,
 }
 
 /// A record from a stream message (`None`: not one of ours).
@@ -216,7 +269,7 @@ pub fn record_of(m: &async_nats::Message) -> Option<Record> {
     let h = m.headers.as_ref()?;
     let get = |k: &str| h.get(k).map(|v| v.as_str().to_string());
     Some(Record {
-        seq: get("Nats-Msg-Id")?.parse().ok()?,
+        seq: get("Sy-Seq")?.parse().ok()?,
         name: get("Sy-Name")?,
         account_id: get("Sy-Account")?,
         timestamp_ms: get("Sy-Time")?.parse().ok()?,

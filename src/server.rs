@@ -41,6 +41,23 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Dialplan(#[from] DialplanError),
+    #[error(transparent)]
+    Stream(#[from] crate::jetstream::StreamError),
+    #[error("--nats-url needs --node-id (this machine's host name is unreadable)")]
+    NodeId,
+}
+
+/// This node's name: `--node-id`, else the host name.
+fn node_id(args: &ServeArgs) -> Result<String, StartError> {
+    if let Some(id) = &args.node_id {
+        return Ok(id.clone());
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty());
+    host.ok_or(StartError::NodeId)
 }
 
 /// Opens the store (creating the data dir for the embedded SQLite default).
@@ -147,7 +164,20 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
 const EVENT_ID_BLOCK: u64 = 10_000;
 
 pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
-    let store = open_store(&args.store).await?;
+    let mut store = open_store(&args.store).await?;
+    // several nodes: each names the events it stores, and the log goes through JetStream
+    let stream = match &args.nats_url {
+        Some(url) => {
+            let node = node_id(&args)?;
+            store = store.with_node(&node);
+            let retention = Duration::from_secs(args.event_retention_hours.max(1) * 3600);
+            let es =
+                crate::jetstream::EventStream::connect(url, &args.nats_stream, retention).await?;
+            tracing::info!(%url, stream = %args.nats_stream, %node, "event log on JetStream");
+            Some(es)
+        }
+        None => None,
+    };
     for path in &args.dialplans {
         let report = import(&store, path).await?;
         tracing::info!(file = %path.display(), "dialplan imported: {report}");
@@ -164,6 +194,15 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     let mut events_persisted =
         crate::store::event_log::spawn_writer(store.clone(), bus.log().clone())
             .unwrap_or_else(|| tokio::sync::watch::channel(0).1);
+    if let (Some(es), Some(node)) = (&stream, store.node()) {
+        crate::jetstream::spawn_relay(
+            es.clone(),
+            store.clone(),
+            bus.log().clone(),
+            node.to_string(),
+        )
+        .await?;
+    }
     let webhooks = crate::webhooks::Webhooks::start(
         store.clone(),
         bus.log().clone(),
@@ -172,6 +211,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
             timeout: Duration::from_secs(args.webhooks_timeout),
             disable_after: args.webhooks_disable_after,
             key: webhooks_key(&args)?,
+            stream,
             ..Default::default()
         },
         Arc::new(crate::webhooks::SystemClock),

@@ -12,7 +12,6 @@ use common::receiver::{Delivery, Receiver};
 use common::*;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 use std::time::Duration;
 
 /// A second account next to the demo one (for isolation).
@@ -36,26 +35,8 @@ fn allowing_private() -> SwitchOpts {
 
 /// `switchyard key create` against the running switch's store.
 fn key(sw: &Switch, account: &str, kind: &str) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args([
-            "key",
-            "create",
-            "--account",
-            account,
-            "--type",
-            kind,
-            "--data-dir",
-        ])
-        .arg(sw.tmp.path().join("data"))
-        .output()
-        .expect("run key create");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("key JSON");
-    v["key"].as_str().expect("key").to_string()
+    let data = sw.tmp.path().join("data");
+    api_key(&["--data-dir", &data.display().to_string()], account, kind)
 }
 
 fn v2(
@@ -394,19 +375,6 @@ fn a_private_receiver_is_refused_unless_the_operator_allows_it() {
         "name": "x", "uri": "http://127.0.0.1:9/h", "hook": "channel_create"}})),
     );
     assert_eq!(s, 201, "{v}");
-}
-
-fn phone(sw: &Switch, ext: &str, scenario: &str, rtp_port: u16) -> RunningSipp {
-    let port = free_port();
-    register(sw, ext, &password_of(ext), port, 300);
-    let mut running = sw
-        .sipp(scenario)
-        .port(port)
-        .key("user", ext)
-        .key("rtp_port", rtp_port)
-        .spawn();
-    running.wait_listening();
-    running
 }
 
 const CHANNEL_HOOKS: [&str; 4] = [

@@ -4,7 +4,8 @@
 //! below `http` (the v2 API drives [`Webhooks`]). The sans-IO parts — hooks
 //! and modifiers, validation, payload rendering, signatures, the retry
 //! schedule, the address policy — are plain functions; `worker` is the one
-//! driver per subscription and `service` owns the workers.
+//! driver per subscription on the store's log, `stream` its counterpart on a
+//! JetStream log (several nodes), and `service` owns them.
 
 pub mod clock;
 pub mod guard;
@@ -13,6 +14,7 @@ pub mod payload;
 pub mod retry;
 mod service;
 pub mod sign;
+mod stream;
 pub mod subscription;
 mod worker;
 
@@ -44,6 +46,8 @@ pub struct Config {
     pub rotation_grace: Duration,
     /// The key sealing secrets at rest.
     pub key: [u8; 32],
+    /// Deliver from the JetStream event log (several nodes) instead of the store's.
+    pub stream: Option<crate::jetstream::EventStream>,
 }
 
 impl Default for Config {
@@ -54,6 +58,7 @@ impl Default for Config {
             disable_after: 5,
             rotation_grace: Duration::from_secs(24 * 3600),
             key: [0; 32],
+            stream: None,
         }
     }
 }

@@ -34,17 +34,45 @@ pub enum WebhookError {
     Unseal(#[from] sign::Unseal),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Stream(#[from] crate::jetstream::StreamError),
 }
 
 pub struct Webhooks {
     sh: Arc<Shared>,
     workers: Mutex<HashMap<WebhookId, WorkerHandle>>,
+    /// Set by [`Webhooks::stop`]: no worker starts after it.
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 struct WorkerHandle {
     tx: mpsc::UnboundedSender<Control>,
     task: tokio::task::JoinHandle<()>,
+    /// What the row looked like when the worker last heard of it.
+    seen: Seen,
 }
+
+/// The parts of a stored subscription that, changed by another node, its
+/// worker here must hear of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Seen {
+    modified_at: i64,
+    secret: String,
+    old_secret_until: Option<i64>,
+}
+
+impl Seen {
+    fn of(row: &WebhookRow) -> Seen {
+        Seen {
+            modified_at: row.modified_at,
+            secret: row.secret.clone(),
+            old_secret_until: row.old_secret_until,
+        }
+    }
+}
+
+/// How often, with several nodes, each looks for subscriptions the others changed.
+const RECONCILE_EVERY: Duration = Duration::from_secs(2);
 
 impl Webhooks {
     /// Starts a worker for every stored subscription.
@@ -71,20 +99,85 @@ impl Webhooks {
         let me = Arc::new(Webhooks {
             sh,
             workers: Mutex::new(HashMap::new()),
+            stopped: Default::default(),
         });
         for row in me.sh.store.webhooks(None).await? {
-            match Subscription::from_row(&row) {
-                Some(sub) => {
-                    if let Err(e) = me.spawn(sub, &row) {
-                        tracing::error!(webhook = %row.id, error = %e, "webhook not started");
-                    }
-                }
-                None => {
-                    tracing::error!(webhook = %row.id, "webhook holds values this version does not understand")
-                }
-            }
+            me.start_row(&row);
+        }
+        if me.sh.config.stream.is_some() {
+            tokio::spawn(reconcile(Arc::downgrade(&me)));
         }
         Ok(me)
+    }
+
+    fn start_row(&self, row: &WebhookRow) {
+        match Subscription::from_row(row) {
+            Some(sub) => {
+                if let Err(e) = self.spawn(sub, row) {
+                    tracing::error!(webhook = %row.id, error = %e, "webhook not started");
+                }
+            }
+            None => {
+                tracing::error!(webhook = %row.id, "webhook holds values this version does not understand")
+            }
+        }
+    }
+
+    /// Brings the workers here in line with the store: subscriptions other
+    /// nodes made, changed (settings, enabled, secrets) or deleted.
+    async fn reconcile_once(&self) -> Result<(), StoreError> {
+        let rows = self.sh.store.webhooks(None).await?;
+        if self.stopped.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(());
+        }
+        let live: std::collections::HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        let gone: Vec<(WebhookId, WorkerHandle)> = {
+            let mut w = self.lock();
+            let ids: Vec<WebhookId> = w
+                .keys()
+                .filter(|id| !live.contains(id.to_string().as_str()))
+                .copied()
+                .collect();
+            ids.into_iter()
+                .filter_map(|id| w.remove(&id).map(|h| (id, h)))
+                .collect()
+        };
+        for (id, h) in gone {
+            let _ = h.tx.send(Control::Stop);
+            if let Some(es) = &self.sh.config.stream {
+                es.drop_consumers(&id.to_string()).await;
+            }
+        }
+        for row in &rows {
+            let Some(sub) = Subscription::from_row(row) else {
+                continue;
+            };
+            let seen = Seen::of(row);
+            let changed = match self.lock().get(&sub.id) {
+                None => None,
+                Some(h) if h.seen == seen => continue,
+                Some(h) => Some(h.seen.clone()),
+            };
+            let Some(before) = changed else {
+                self.start_row(row);
+                continue;
+            };
+            if before.secret != seen.secret || before.old_secret_until != seen.old_secret_until {
+                match self.secrets(row) {
+                    Ok(s) => self.tell(sub.id, Control::Secrets(s)),
+                    Err(e) => {
+                        tracing::error!(webhook = %row.id, error = %e, "webhook secret unreadable")
+                    }
+                }
+            }
+            if before.modified_at != seen.modified_at {
+                self.tell(sub.id, Control::Update(Box::new(sub.clone())));
+            }
+            if let Some(h) = self.lock().get_mut(&sub.id) {
+                h.seen = seen;
+            }
+        }
+        Ok(())
     }
 
     pub fn store(&self) -> &Store {
@@ -107,14 +200,34 @@ impl Webhooks {
         let (tx, rx) = mpsc::unbounded_channel();
         let id = sub.id;
         let failures = u32::try_from(row.failures).unwrap_or(0);
-        let w = Worker::new(self.sh.clone(), sub, secrets, row.cursor, failures);
-        let task = tokio::spawn(w.run(rx));
-        self.lock().insert(id, WorkerHandle { tx, task });
+        let task = match &self.sh.config.stream {
+            Some(es) => tokio::spawn(super::stream::run(
+                self.sh.clone(),
+                es.clone(),
+                sub,
+                secrets,
+                failures,
+                rx,
+            )),
+            None => {
+                let w = Worker::new(self.sh.clone(), sub, secrets, row.cursor, failures);
+                tokio::spawn(w.run(rx))
+            }
+        };
+        let seen = Seen::of(row);
+        self.lock().insert(id, WorkerHandle { tx, task, seen });
         Ok(())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<WebhookId, WorkerHandle>> {
         self.workers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Notes a change this node made itself (so reconciling does not repeat it).
+    fn saw(&self, id: WebhookId, f: impl FnOnce(&mut Seen)) {
+        if let Some(h) = self.lock().get_mut(&id) {
+            f(&mut h.seen);
+        }
     }
 
     fn tell(&self, id: WebhookId, c: Control) {
@@ -224,6 +337,7 @@ impl Webhooks {
             return Err(WebhookError::NotFound);
         }
         self.tell(sub.id, Control::Update(Box::new(sub.clone())));
+        self.saw(sub.id, |s| s.modified_at = new_row.modified_at);
         Ok(sub)
     }
 
@@ -238,6 +352,9 @@ impl Webhooks {
         }
         if let Some(h) = self.lock().remove(&sub.id) {
             let _ = h.tx.send(Control::Stop);
+        }
+        if let Some(es) = &self.sh.config.stream {
+            es.drop_consumers(&sub.id.to_string()).await;
         }
         Ok(sub)
     }
@@ -270,6 +387,10 @@ impl Webhooks {
                 previous,
             }),
         );
+        self.saw(sub.id, |s| {
+            s.secret = sealed.clone();
+            s.old_secret_until = old.map(|_| until);
+        });
         Ok((sub, secret, until))
     }
 
@@ -318,7 +439,11 @@ impl Webhooks {
         if !sub.takes(&rec, &event) {
             return Err(WebhookError::EventNotForWebhook(seq));
         }
-        self.tell(sub.id, Control::Replay(rec));
+        match &self.sh.config.stream {
+            // whichever node's worker takes it (this one may not run it yet)
+            Some(es) => es.publish_replay(&sub.id.to_string(), &rec).await?,
+            None => self.tell(sub.id, Control::Replay(rec)),
+        }
         Ok(sub)
     }
 
@@ -341,11 +466,26 @@ impl Webhooks {
 
     /// Stops every worker and waits (a few seconds at most) for each to save its cursor.
     pub async fn stop(&self) {
+        self.stopped
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let handles: Vec<WorkerHandle> = self.lock().drain().map(|(_, h)| h).collect();
         for h in &handles {
             let _ = h.tx.send(Control::Stop);
         }
         let all = futures_util::future::join_all(handles.into_iter().map(|h| h.task));
         let _ = tokio::time::timeout(Duration::from_secs(3), all).await;
+    }
+}
+
+/// With several nodes: follows the store's subscriptions until the service is gone.
+async fn reconcile(me: std::sync::Weak<Webhooks>) {
+    let mut tick = tokio::time::interval(RECONCILE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(me) = me.upgrade() else { return };
+        if let Err(e) = me.reconcile_once().await {
+            tracing::warn!(error = %e, "webhook subscriptions not reconciled");
+        }
     }
 }

@@ -58,15 +58,15 @@ impl Secrets {
 }
 
 /// One event on its way to this subscription.
-struct Item {
-    rec: Arc<Record>,
-    event: Arc<Value>,
-    key: String,
+pub(super) struct Item {
+    pub(super) rec: Arc<Record>,
+    pub(super) event: Arc<Value>,
+    pub(super) key: String,
     /// Attempts made so far.
-    attempts: u32,
-    replay: bool,
+    pub(super) attempts: u32,
+    pub(super) replay: bool,
     /// Whether a `webhook_pending` row holds it.
-    stored: bool,
+    pub(super) stored: bool,
 }
 
 #[derive(Default)]
@@ -80,12 +80,60 @@ struct Lane {
     held: bool,
 }
 
-struct Done {
-    item: Item,
-    outcome: Outcome,
-    at_ms: i64,
-    latency_ms: i64,
-    response: Option<String>,
+/// An attempt made.
+pub(super) struct Done {
+    pub(super) item: Item,
+    pub(super) outcome: Outcome,
+    pub(super) at_ms: i64,
+    pub(super) latency_ms: i64,
+    pub(super) response: Option<String>,
+}
+
+impl Done {
+    /// The attempts-log row of this attempt (`item.attempts` counts it).
+    pub(super) fn row(&self, sub: &Subscription) -> AttemptRow {
+        let (status_code, error) = match &self.outcome {
+            Outcome::Delivered { status } => (Some(*status), None),
+            Outcome::Failed { status, error, .. } => (*status, Some(error.clone())),
+        };
+        let delivered = self.outcome.delivered();
+        AttemptRow {
+            id: format!("att_{}", uuid::Uuid::new_v4().simple()),
+            webhook_id: sub.id.to_string(),
+            account_id: sub.account_id.to_string(),
+            event_seq: self.item.rec.seq,
+            event_name: self.item.rec.name.clone(),
+            attempt: self.item.attempts,
+            at: self.at_ms,
+            result: if delivered { "success" } else { "failure" }.into(),
+            status_code,
+            latency_ms: self.latency_ms,
+            error,
+            response: self.response.clone(),
+            retries_left: if delivered { 0 } else { self.retries_left(sub) },
+        }
+    }
+
+    /// Attempts the subscription still allows after this one.
+    pub(super) fn retries_left(&self, sub: &Subscription) -> u32 {
+        (u32::from(sub.settings.retries) + 1).saturating_sub(self.item.attempts)
+    }
+
+    /// When the next attempt is due, after `now_ms` (the schedule, or the receiver's `Retry-After`).
+    pub(super) fn retry_wait(&self) -> Duration {
+        let retry_after = match &self.outcome {
+            Outcome::Failed { retry_after, .. } => *retry_after,
+            Outcome::Delivered { .. } => None,
+        };
+        retry::delay(self.item.attempts, retry_after, rand::random::<f64>())
+    }
+
+    pub(super) fn error(&self) -> String {
+        match &self.outcome {
+            Outcome::Failed { error, .. } => error.clone(),
+            Outcome::Delivered { .. } => String::new(),
+        }
+    }
 }
 
 pub struct Worker {
@@ -360,63 +408,26 @@ impl Worker {
         }
     }
 
-    async fn settle(&mut self, d: Done) {
-        let Done {
-            mut item,
-            outcome,
-            at_ms,
-            latency_ms,
-            response,
-        } = d;
-        item.attempts += 1;
-        let retries = u32::from(self.sub.settings.retries);
-        let key = Self::lane_key(&item);
-        let (status_code, error, retry_after) = match &outcome {
-            Outcome::Delivered { status } => (Some(*status), None, None),
-            Outcome::Failed {
-                status,
-                error,
-                retry_after,
-            } => (*status, Some(error.clone()), *retry_after),
-        };
-        let retries_left = (retries + 1).saturating_sub(item.attempts);
-        let row = AttemptRow {
-            id: format!("att_{}", uuid::Uuid::new_v4().simple()),
-            webhook_id: self.id(),
-            account_id: self.sub.account_id.to_string(),
-            event_seq: item.rec.seq,
-            event_name: item.rec.name.clone(),
-            attempt: item.attempts,
-            at: at_ms,
-            result: if outcome.delivered() {
-                "success"
-            } else {
-                "failure"
-            }
-            .into(),
-            status_code,
-            latency_ms,
-            error: error.clone(),
-            response,
-            retries_left: if outcome.delivered() { 0 } else { retries_left },
-        };
-        let _ = self.sh.attempts.send(row);
+    async fn settle(&mut self, mut d: Done) {
+        d.item.attempts += 1;
+        let _ = self.sh.attempts.send(d.row(&self.sub));
+        let key = Self::lane_key(&d.item);
         if let Some(lane) = self.lanes.get_mut(&key) {
             lane.in_flight = false;
         }
-        if outcome.delivered() {
+        if d.outcome.delivered() {
             if self.failures > 0 {
                 self.failures = 0;
                 let _ = self
                     .sh
                     .store
-                    .set_webhook_failures(&self.id(), 0, None, at_ms)
+                    .set_webhook_failures(&self.id(), 0, None, d.at_ms)
                     .await;
             }
-            self.finish(item).await;
-        } else if retries_left > 0 {
-            let wait = retry::delay(item.attempts, retry_after, rand::random::<f64>());
-            let due = self.sh.clock.now_ms() + wait.as_millis() as i64;
+            self.finish(d.item).await;
+        } else if d.retries_left(&self.sub) > 0 {
+            let due = self.sh.clock.now_ms() + d.retry_wait().as_millis() as i64;
+            let mut item = d.item;
             self.store_pending(&mut item, Some(due)).await;
             let mut behind: Vec<Item> = Vec::new();
             if let Some(lane) = self.lanes.get_mut(&key) {
@@ -434,8 +445,16 @@ impl Worker {
             self.due.push(Reverse((due, key)));
             return;
         } else {
-            self.gave_up(error.unwrap_or_default(), at_ms).await;
-            self.finish(item).await;
+            self.failures += 1;
+            if let Some(reason) =
+                gave_up(&self.sh, &self.sub, self.failures, &d.error(), d.at_ms).await
+            {
+                let mut s = (*self.sub).clone();
+                s.settings.enabled = false;
+                s.disabled_reason = Some(reason);
+                self.sub = Arc::new(s);
+            }
+            self.finish(d.item).await;
         }
         self.next_in_lane(key);
     }
@@ -468,35 +487,37 @@ impl Worker {
             }
         }
     }
+}
 
-    /// A delivery ran out of retries.
-    async fn gave_up(&mut self, error: String, now_ms: i64) {
-        self.failures += 1;
-        let limit = self.sh.config.disable_after;
-        let disable = (limit > 0 && self.failures >= limit).then(|| {
-            format!("{} deliveries in a row failed (last: {error}); re-enable with PATCH {{\"enabled\": true}}", self.failures)
-        });
-        if let Err(e) = self
-            .sh
-            .store
-            .set_webhook_failures(
-                &self.id(),
-                i64::from(self.failures),
-                disable.as_deref(),
-                now_ms,
-            )
-            .await
-        {
-            tracing::warn!(webhook = %self.sub.id, error = %e, "webhook failures not recorded");
-        }
-        if let Some(reason) = disable {
-            tracing::warn!(webhook = %self.sub.id, %reason, "webhook disabled");
-            let mut s = (*self.sub).clone();
-            s.settings.enabled = false;
-            s.disabled_reason = Some(reason);
-            self.sub = Arc::new(s);
-        }
+/// A delivery ran out of retries, the `failures`-th in a row: records the
+/// count and, at the limit, disables the subscription (returning the reason).
+pub(super) async fn gave_up(
+    sh: &Shared,
+    sub: &Subscription,
+    failures: u32,
+    error: &str,
+    now_ms: i64,
+) -> Option<String> {
+    let limit = sh.config.disable_after;
+    let disable = (limit > 0 && failures >= limit).then(|| {
+        format!("{failures} deliveries in a row failed (last: {error}); re-enable with PATCH {{\"enabled\": true}}")
+    });
+    if let Err(e) = sh
+        .store
+        .set_webhook_failures(
+            &sub.id.to_string(),
+            i64::from(failures),
+            disable.as_deref(),
+            now_ms,
+        )
+        .await
+    {
+        tracing::warn!(webhook = %sub.id, error = %e, "webhook failures not recorded");
     }
+    if let Some(reason) = &disable {
+        tracing::warn!(webhook = %sub.id, %reason, "webhook disabled");
+    }
+    disable
 }
 
 /// Bytes of a receiver's answer read at most, and kept for the attempts log.
@@ -504,7 +525,12 @@ const READ_CAP: usize = 64 * 1024;
 const SNIPPET: usize = 512;
 
 /// One attempt: render, sign, send, classify.
-async fn attempt(sh: Arc<Shared>, sub: Arc<Subscription>, secrets: Secrets, item: Item) -> Done {
+pub(super) async fn attempt(
+    sh: Arc<Shared>,
+    sub: Arc<Subscription>,
+    secrets: Secrets,
+    item: Item,
+) -> Done {
     let at_ms = sh.clock.now_ms();
     let started = Instant::now();
     let r = payload::render(&sub, &item.rec, &item.event);

@@ -48,6 +48,7 @@ const SIPP_KILL_SECS: u64 = 30;
 
 mod audio;
 mod events;
+pub mod pg;
 pub mod receiver;
 mod sipp;
 mod traces;
@@ -290,6 +291,14 @@ impl Switch {
                 panic!("switchyard did not stop within 10 s of SIGTERM");
             }
             thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Kills the binary with SIGKILL (no shutdown at all).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("kill -9");
+            let _ = child.wait();
         }
     }
 

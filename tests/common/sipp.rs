@@ -91,7 +91,7 @@ impl Sipp {
         ensure_sipp();
         let path = scenario_dir().join(scenario);
         assert!(path.exists(), "no scenario {}", path.display());
-        let stem = scenario.trim_end_matches(".xml");
+        let stem = scenario.trim_end_matches(".xml").replace('/', "_");
         let name = format!("{n:02}-{stem}");
         let local_port = free_port();
         // SIPp binds the media port and the one two above it (video)
@@ -419,6 +419,36 @@ pub fn caller(sw: &Switch, scenario: &str, ext: &str, dial: &str) -> Sipp {
         .auth(ext, &password_of(ext))
         .arg("-auth_uri")
         .arg(&format!("{dial}@{}", sw.sip))
+}
+
+/// A phone registered as `ext` that then runs `scenario` (a callee), its RTP to `rtp_port`.
+pub fn phone(sw: &Switch, ext: &str, scenario: &str, rtp_port: u16) -> RunningSipp {
+    let port = free_port();
+    register(sw, ext, &password_of(ext), port, 300);
+    let mut running = sw
+        .sipp(scenario)
+        .port(port)
+        .key("user", ext)
+        .key("rtp_port", rtp_port)
+        .spawn();
+    running.wait_listening();
+    running
+}
+
+/// `switchyard key create --account A --type K` with `store` (the store flags); the key.
+pub fn api_key(store: &[&str], account: &str, kind: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["key", "create", "--account", account, "--type", kind])
+        .args(store)
+        .output()
+        .expect("run key create");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("key JSON");
+    v["key"].as_str().expect("key").to_string()
 }
 
 pub fn password_of(ext: &str) -> String {

@@ -80,6 +80,14 @@ impl From<WebhookError> for V2Error {
                 err.data = Some(json!({"uri": {"not_allowed": {"message": m}}}));
                 err
             }
+            WebhookError::Stream(_) => {
+                tracing::error!(error = %e, "v2 request failed");
+                V2Error::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "event_stream_fault",
+                    "the event stream could not be written; try again",
+                )
+            }
             WebhookError::Unseal(_) | WebhookError::Store(_) => {
                 tracing::error!(error = %e, "v2 request failed");
                 V2Error::new(
