@@ -104,6 +104,22 @@ fn key_1_waits_in_sales_with_music_until_an_agent_registers_and_answers() {
     let dial = named(&evs, "QUEUE_MEMBER_DIAL");
     assert_eq!(dial.len(), 1, "{}", describe(&evs));
     assert_eq!(dial[0].str("to_user_id"), "1002");
+    // the agent's leg says where the call came from: the main menu's key 1, the sales queue
+    let agent_leg = evs
+        .iter()
+        .filter(|e| e.name == "channel_create")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no agent leg: {}", describe(&evs)));
+    assert_eq!(
+        (
+            agent_leg.str("queue_id"),
+            agent_leg.str("callflow"),
+            &agent_leg.data["ivr_choices"]
+        ),
+        ("sales", "8000", &serde_json::json!(["menu:1"])),
+        "{}",
+        describe(&evs)
+    );
 
     // bridged: the caller's tone reaches the agent
     std::thread::sleep(Duration::from_millis(300));

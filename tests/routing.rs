@@ -70,6 +70,33 @@ fn an_ivr_key_rings_the_support_group_and_bridges_the_caller() {
         vec!["NORMAL_CLEARING", "NORMAL_CLEARING"],
         "{all}"
     );
+    // the group's leg, and the caller's leg from then on, say how the call came
+    let created: Vec<_> = evs.iter().filter(|e| e.name == "channel_create").collect();
+    assert_eq!(created.len(), 2, "{all}");
+    assert!(created[0].data.get("ring_group").is_none(), "{all}");
+    let dave_leg = created[1];
+    assert_eq!(
+        (
+            dave_leg.str("callflow"),
+            dave_leg.str("ring_group"),
+            &dave_leg.data["ivr_choices"],
+            dave_leg.str("callee_name"),
+        ),
+        ("8200", "support", &serde_json::json!(["menu:2"]), "Dave"),
+        "{all}"
+    );
+    let caller_gone = evs
+        .iter()
+        .find(|e| {
+            e.name == "channel_destroy" && e.data["channel_id"] == created[0].data["channel_id"]
+        })
+        .expect("the caller's channel_destroy");
+    assert_eq!(
+        caller_gone.data["ivr_choices"],
+        serde_json::json!(["menu:2"]),
+        "{all}"
+    );
+    assert_eq!(caller_gone.str("callflow"), "8200", "{all}");
     assert_eq!(sw.settled("switchyard_rtp_port_pairs_in_use"), 0.0);
 }
 

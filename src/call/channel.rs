@@ -5,8 +5,32 @@
 use crate::ids::{AccountId, CallId, LegId};
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::events::{now_ms, Bus, ChannelInfo, Direction, Event, HangupCause};
+use crate::events::{now_ms, Bus, ChannelInfo, Direction, Event, HangupCause, Route};
 use crate::metrics::Metrics;
+
+/// The facts of a new leg `leg` of call `call` in `account` (no names, no route yet).
+pub fn leg_info(
+    leg: LegId,
+    call_id: CallId,
+    account_id: &str,
+    sip_call_id: &str,
+    direction: Direction,
+    caller: &str,
+    callee: &str,
+) -> ChannelInfo {
+    ChannelInfo {
+        channel_id: leg,
+        call_id,
+        account_id: AccountId::from(account_id),
+        sip_call_id: sip_call_id.to_string(),
+        direction,
+        caller: caller.to_string(),
+        callee: callee.to_string(),
+        caller_name: None,
+        callee_name: None,
+        route: Route::default(),
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ChannelState {
@@ -28,27 +52,7 @@ pub struct Channel {
 
 impl Channel {
     /// Creates the channel and emits channel_create.
-    #[allow(clippy::too_many_arguments)]
-    pub fn create(
-        bus: &Bus,
-        metrics: &Metrics,
-        leg: LegId,
-        call_id: CallId,
-        account_id: &str,
-        sip_call_id: &str,
-        direction: Direction,
-        caller: &str,
-        callee: &str,
-    ) -> Channel {
-        let info = ChannelInfo {
-            channel_id: leg,
-            call_id,
-            account_id: AccountId::from(account_id),
-            sip_call_id: sip_call_id.to_string(),
-            direction,
-            caller: caller.to_string(),
-            callee: callee.to_string(),
-        };
+    pub fn create(bus: &Bus, metrics: &Metrics, info: ChannelInfo) -> Channel {
         let created_ms = now_ms();
         metrics.active_channels.fetch_add(1, Relaxed);
         bus.publish(Event::ChannelCreate {
@@ -126,9 +130,7 @@ mod tests {
         let bus = Bus::new(16);
         let mut rx = bus.subscribe();
         let m = Metrics::default();
-        let mut c = Channel::create(
-            &bus,
-            &m,
+        let info = leg_info(
             LegId::new(),
             CallId::new(),
             "demo",
@@ -137,6 +139,7 @@ mod tests {
             "1001",
             "1002",
         );
+        let mut c = Channel::create(&bus, &m, info);
         c.ringing();
         c.answer(&bus);
         c.answer(&bus);

@@ -238,6 +238,9 @@ mod tests {
                 direction: Direction::Inbound,
                 caller: "1001".into(),
                 callee: "1002".into(),
+                caller_name: None,
+                callee_name: None,
+                route: Default::default(),
             },
             timestamp_ms: n,
         }

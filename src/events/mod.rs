@@ -103,6 +103,30 @@ pub struct ChannelInfo {
     pub direction: Direction,
     pub caller: String,
     pub callee: String,
+    /// The caller's display name, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caller_name: Option<String>,
+    /// The callee extension's name, when it is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callee_name: Option<String>,
+    /// The way the call came (callflow, IVR choices, ring group, queue) so far.
+    #[serde(flatten)]
+    pub route: Route,
+}
+
+/// Where a call went before a leg's event: the callflow it ran, the IVR
+/// choices made (`menu:key`), the ring group that rang the leg, the queue it
+/// waited in. Empty for a plain call.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Route {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callflow: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ivr_choices: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ring_group: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_id: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]

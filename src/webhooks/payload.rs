@@ -222,7 +222,9 @@ mod tests {
     fn a_channel_event_becomes_a_flat_hook_body_with_custom_data() {
         let ev = json!({"event": "channel_destroy", "channel_id": "L1", "call_id": "C1",
             "account_id": "acme", "sip_call_id": "x@y", "direction": "inbound",
-            "caller": "1001", "callee": "1002", "hangup_cause": "NORMAL_CLEARING",
+            "caller": "1001", "callee": "1002", "caller_name": "Alice", "callee_name": "Bob",
+            "callflow": "5000", "ivr_choices": ["main-menu:1"], "queue_id": "support",
+            "hangup_cause": "NORMAL_CLEARING",
             "duration_ms": 65_400, "billsec_ms": 60_100, "timestamp_ms": 1_704_067_200_123_i64});
         let s = sub(
             json!({"name": "n", "uri": "http://h/", "hook": "channel_destroy", "format": "json",
@@ -241,6 +243,16 @@ mod tests {
         assert_eq!(body["call_direction"], "inbound");
         assert_eq!(body["caller_id_number"], "1001");
         assert_eq!(body["callee_id_number"], "1002");
+        assert_eq!(body["caller_id_name"], "Alice");
+        assert_eq!(body["callee_id_name"], "Bob");
+        assert_eq!(
+            (
+                &body["callflow"],
+                &body["ivr_choices"][0],
+                &body["queue_id"]
+            ),
+            (&json!("5000"), &json!("main-menu:1"), &json!("support"))
+        );
         assert_eq!(body["duration_seconds"], 65);
         assert_eq!(body["billing_seconds"], 60);
         assert_eq!(body["timestamp"], 1_704_067_200);

@@ -107,6 +107,14 @@ fn channel_create(call: CallId) -> Event {
             direction: Direction::Inbound,
             caller: "1001".into(),
             callee: "1002".into(),
+            caller_name: Some("Alice".into()),
+            callee_name: Some("Bob".into()),
+            route: crate::events::Route {
+                callflow: Some("5000".into()),
+                ivr_choices: vec!["main-menu:1".into()],
+                ring_group: None,
+                queue_id: Some("support".into()),
+            },
         },
         timestamp_ms: 1_700_000_000_000,
     }

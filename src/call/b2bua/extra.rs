@@ -95,13 +95,7 @@ impl Call {
         let chan = Channel::create(
             &self.sw.bus,
             &self.sw.metrics,
-            leg,
-            self.id,
-            &account,
-            "",
-            Direction::Outbound,
-            &self.origin.caller,
-            number,
+            self.placed_leg(leg, &account, number),
         );
         let forks = self.send_forks(contacts, Some(offer.into_bytes()));
         tracing::info!(call = %self.id, %leg, %number, ?join, "dialling a leg");

@@ -57,9 +57,11 @@ fn wall_secs() -> i64 {
 impl Call {
     pub(super) fn start_flow(&mut self, flow: Arc<Callflow>) {
         tracing::info!(call = %self.id, flow = %flow.number, "callflow");
+        let number = flow.number.clone();
         let (runner, cmds) =
             FlowRunner::start(flow, self.endpoint, Instant::now().into_std(), wall_secs());
         self.flow = Some(runner);
+        self.route_changed(|r| r.callflow = Some(number));
         self.exec(cmds);
     }
 
@@ -346,6 +348,14 @@ impl Call {
     }
 
     fn dial(&mut self, targets: Vec<DialTarget>, ring: Duration, id: u64) {
+        // a ring group's dial: its legs say so
+        let group = self
+            .flow
+            .as_ref()
+            .and_then(|f| f.trail().last())
+            .filter(|(_, kind)| *kind == "ring_group")
+            .map(|(node, _)| node.clone());
+        self.route_changed(|r| r.ring_group = group);
         let (contacts, skipped_busy) = self.contacts(&targets);
         if contacts.is_empty() {
             let outcome = if skipped_busy {
@@ -514,6 +524,7 @@ impl Call {
 
     /// A menu decision: announced (`ivr_choice`) and kept in `ivr_audit`.
     fn audit(&mut self, node: String, input: String, outcome: String) {
+        self.route_changed(|r| r.ivr_choices.push(format!("{node}:{input}")));
         let flow = self
             .flow
             .as_ref()

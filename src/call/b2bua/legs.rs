@@ -57,6 +57,30 @@ impl Call {
         self.finish(HangupCause::NetworkOutOfOrder);
     }
 
+    /// The facts of a leg the switch places to `callee` in `account`: the
+    /// caller's number and name, the callee's name, the way the call came.
+    pub(super) fn placed_leg(&self, leg: LegId, account: &str, callee: &str) -> ChannelInfo {
+        let mut info = leg_info(
+            leg,
+            self.id,
+            account,
+            "",
+            Direction::Outbound,
+            &self.origin.caller,
+            callee,
+        );
+        info.caller_name = self.a_chan.info.caller_name.clone();
+        info.callee_name = extension_name(&self.sw, account, callee);
+        info.route = self.route.clone();
+        info
+    }
+
+    /// Notes a step of the way the call came: the caller's leg carries it from now on.
+    pub(super) fn route_changed(&mut self, f: impl FnOnce(&mut crate::events::Route)) {
+        f(&mut self.route);
+        self.a_chan.info.route = self.route.clone();
+    }
+
     /// A new B leg (channel and media leg with its own ports) for the next
     /// dial; returns the SDP offer its forks carry (`Some(None)`: the caller
     /// made no offer, the callee will). `None`: the call was ended.
@@ -101,13 +125,7 @@ impl Call {
         let b_chan = Channel::create(
             &self.sw.bus,
             &self.sw.metrics,
-            b_leg,
-            self.id,
-            &self.origin.account.id,
-            "",
-            Direction::Outbound,
-            &self.origin.caller,
-            callee,
+            self.placed_leg(b_leg, &self.origin.account.id.clone(), callee),
         );
         self.b_chan = Some(b_chan);
         Some(offer)
@@ -159,4 +177,12 @@ impl Call {
         }
         out
     }
+}
+
+/// The display name of extension `number` of `account`, if it is one and has one.
+pub(super) fn extension_name(sw: &Switch, account: &str, number: &str) -> Option<String> {
+    sw.directory()
+        .extension(account, number)
+        .map(|e| e.display_name.clone())
+        .filter(|n| !n.is_empty())
 }

@@ -43,10 +43,10 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::channel::Channel;
+use super::channel::{leg_info, Channel};
 use super::plan::{Destination, Origin};
 use super::{new_branch, CallHandle, CallInput, CallSender, A_LEG_TOKEN};
-use crate::events::{now_ms, Direction, HangupCause};
+use crate::events::{now_ms, ChannelInfo, Direction, HangupCause};
 use crate::ids::LegId;
 use crate::media::session::{self, negotiate, SessionEvent, SessionHandle};
 use crate::sdp;
@@ -158,6 +158,9 @@ struct Call {
     mailbox_tx: mpsc::UnboundedSender<(u64, Vec<(String, String)>)>,
     /// The stay in a queue, if the call waits (or waited) in one.
     queued: Option<queue::Queued>,
+    /// The way the call came so far (callflow, IVR choices, ring group,
+    /// queue): carried by every channel event from then on.
+    route: crate::events::Route,
     /// The queue driver tells the call what to do here.
     queue_tx: mpsc::UnboundedSender<crate::call::acd::QueueNotice>,
     /// Agent commands report here: (flow id, queues changed).

@@ -59,6 +59,7 @@ impl Call {
             queue.clone(),
         );
         tracing::info!(call = %self.id, %queue, "joining a queue");
+        self.route_changed(|r| r.queue_id = Some(queue.to_string()));
         self.queued = Some(Queued {
             flow_id: id,
             key: key.clone(),

@@ -2,6 +2,7 @@
 //! a caller's INVITE (`spawn`) or a call the switch places itself
 //! (`Start::Originate`, used by `originate`).
 
+use super::legs::extension_name;
 use super::*;
 
 /// How a call starts: from a caller's INVITE, or placed by the switch.
@@ -70,9 +71,7 @@ pub(in crate::call) fn spawn_call(
     sw.calls_by_id.insert(id, handle.clone());
     sw.metrics.active_calls.fetch_add(1, Relaxed);
     sw.metrics.calls_total.fetch_add(1, Relaxed);
-    let a_chan = Channel::create(
-        &sw.bus,
-        &sw.metrics,
+    let mut a_info = leg_info(
         LegId::new(),
         id,
         &origin.account.id,
@@ -81,6 +80,9 @@ pub(in crate::call) fn spawn_call(
         &origin.caller,
         &dialled,
     );
+    a_info.caller_name = origin.display_name.clone().filter(|n| !n.is_empty());
+    a_info.callee_name = extension_name(&sw, &origin.account.id, &dialled);
+    let a_chan = Channel::create(&sw.bus, &sw.metrics, a_info);
     let mut busy_marks = Vec::new();
     if !origin.from_trunk
         && originating.is_none()
@@ -135,6 +137,7 @@ pub(in crate::call) fn spawn_call(
         flow_tx,
         mailbox_tx,
         queued: None,
+        route: Default::default(),
         queue_tx,
         agent_tx,
         originating,

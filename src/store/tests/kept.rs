@@ -21,6 +21,9 @@ fn ev() -> Event {
             direction: Direction::Inbound,
             caller: "1001".into(),
             callee: "1002".into(),
+            caller_name: None,
+            callee_name: None,
+            route: Default::default(),
         },
         timestamp_ms: 1,
     }
