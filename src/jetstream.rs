@@ -146,7 +146,7 @@ impl EventStream {
         let lane = lane_of(&crate::events::call_key(&event));
         self.publish_on(
             self.subject(&rec.account_id, lane),
-            &rec.seq.to_string(),
+            &message_id(rec, &event),
             rec,
         )
         .await
@@ -262,6 +262,22 @@ pub enum Lane {
     Calls(u32),
     /// Replays asked for through the API.
     Replays,
+}
+
+/// The JetStream message id of an event: its id, except for a provisioning
+/// change, which every node sees and stores on its own: that one is named by
+/// what changed and the provisioning version, so the stream keeps one.
+fn message_id(rec: &Record, event: &serde_json::Value) -> String {
+    match event.get("version").and_then(|v| v.as_i64()) {
+        Some(version) if rec.name.starts_with("doc_") => format!(
+            "{}-{}-{}-{}-{version}",
+            rec.name,
+            token(&rec.account_id),
+            event["type"].as_str().unwrap_or(""),
+            event["id"].as_str().unwrap_or("")
+        ),
+        _ => rec.seq.to_string(),
+    }
 }
 
 /// A record from a stream message (`None`: not one of ours).

@@ -178,11 +178,13 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
         }
         None => None,
     };
+    let before = Directory::load(&store).await?;
     for path in &args.dialplans {
         let report = import(&store, path).await?;
         tracing::info!(file = %path.display(), "dialplan imported: {report}");
     }
     let directory = Directory::load(&store).await?;
+    let imported = directory.changes_since(&before);
     let metrics = Arc::new(Metrics::default());
     // the event log goes on after the last stored id; one writer keeps every record
     let (first_event, reserved) = store.event_log_start(EVENT_ID_BLOCK).await?;
@@ -194,6 +196,10 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     let mut events_persisted =
         crate::store::event_log::spawn_writer(store.clone(), bus.log().clone())
             .unwrap_or_else(|| tokio::sync::watch::channel(0).1);
+    if !imported.is_empty() {
+        let version = store.provisioning_version().await.unwrap_or(0);
+        publish_doc_changes(&bus, imported, version);
+    }
     if let (Some(es), Some(node)) = (&stream, store.node()) {
         crate::jetstream::spawn_relay(
             es.clone(),
@@ -468,12 +474,29 @@ async fn notified(listener: &mut Option<sqlx::postgres::PgListener>) -> Result<(
     }
 }
 
+/// `object` events (doc_created / doc_edited / doc_deleted) for provisioning
+/// documents an import changed.
+fn publish_doc_changes(bus: &Bus, changes: Vec<crate::switch::directory::Changed>, version: i64) {
+    use crate::switch::directory::DocChange;
+    for (account, doc_type, id, change) in changes {
+        let mut o = crate::events::ObjectEvent::now(account.into(), doc_type, id, None);
+        o.version = Some(version);
+        bus.publish(match change {
+            DocChange::Created => crate::events::Event::DocCreated(o),
+            DocChange::Edited => crate::events::Event::DocEdited(o),
+            DocChange::Deleted => crate::events::Event::DocDeleted(o),
+        });
+    }
+}
+
 /// Rebuilds and swaps the directory when the provisioning version moved.
 async fn refresh_directory(sw: &Switch, seen: &mut i64, how: &str) {
     match sw.store.provisioning_version().await {
         Ok(v) if v != *seen => match Directory::load(&sw.store).await {
             Ok(d) => {
+                let changes = d.changes_since(&sw.directory());
                 sw.set_directory(d);
+                publish_doc_changes(&sw.bus, changes, v);
                 *seen = v;
                 tracing::info!(version = v, how, "provisioning changed: directory rebuilt");
             }

@@ -253,13 +253,16 @@ fn a_sequential_group_moves_on_from_a_member_that_does_not_answer() {
 #[test]
 fn an_import_into_the_running_switch_takes_effect_within_seconds() {
     let sw = Switch::start_default();
+    let events = sw.events();
     let unknown = caller(&sw, "uac_unknown.xml", "1001", "8900").run();
     unknown.assert_ok();
     assert_received(&unknown, &[404]);
 
     // the same plan plus a callflow 8900, imported by another process
     let plan = sw.tmp.path().join("dialplan.toml");
-    let text = std::fs::read_to_string(&plan).expect("plan")
+    let text = std::fs::read_to_string(&plan)
+        .expect("plan")
+        .replace("display_name = \"Bob\"", "display_name = \"Robert\"")
         + concat!(
         "\n[[accounts.callflows]]\nnumber = \"8900\"\nname = \"Short\"\nstart = \"p\"\n",
         "[[accounts.callflows.nodes]]\nid = \"p\"\nkind = \"play\"\nsteps = [{ pause = 0.5 }]\n",
@@ -288,6 +291,25 @@ fn an_import_into_the_running_switch_takes_effect_within_seconds() {
         .run();
     out.assert_ok();
     assert_received(&out, &[200]);
+
+    // and told as object events: exactly what the import changed
+    let evs = events.wait_for(Duration::from_secs(5), |e| {
+        e.iter().any(|x| x.name == "doc_created")
+    });
+    let docs: Vec<(String, &str, &str)> = evs
+        .iter()
+        .filter(|e| e.name.starts_with("doc_"))
+        .map(|e| (e.name.clone(), e.str("type"), e.str("id")))
+        .collect();
+    assert_eq!(
+        docs,
+        vec![
+            ("doc_edited".to_string(), "user", "1002"),
+            ("doc_created".to_string(), "callflow", "8900"),
+        ],
+        "{}",
+        describe(&evs)
+    );
 }
 
 #[test]

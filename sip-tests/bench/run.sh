@@ -15,6 +15,8 @@
 #                                       # calls with the same hold time, in one run
 #   sip-tests/bench/run.sh all
 #   PEER=kamailio sip-tests/bench/run.sh register   # the same load against Kamailio (reference)
+#   HOOKS=4 sip-tests/bench/run.sh calls   # with 4 webhook subscriptions (the channel hooks) delivering
+#                                          # to a local receiver (examples/webhook_sink) during the load
 #
 # Environment: RATES (register rates to try), CALL_RATES, RTP_CALLS (concurrency steps),
 # SIPP (path), SY_BIN (switch binary; default target/release/switchyard, built if missing).
@@ -37,6 +39,7 @@ sy_pid=""
 
 cleanup() {
   [ -n "$sy_pid" ] && kill "$sy_pid" 2>/dev/null || true
+  [ -n "${sink_pid:-}" ] && kill "$sink_pid" 2>/dev/null || true
   wait 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -158,6 +161,34 @@ register_callee() {
     -m 1 -nostdin -timeout 10s >/dev/null 2>&1
 }
 
+# HOOKS=N: N webhook subscriptions (channel_create, _answer, _bridge, _destroy in turn), each
+# delivering to examples/webhook_sink on loopback; prints what the sink received.
+sink_pid=""
+subscribe_hooks() {
+  [ -n "${HOOKS:-}" ] || return 0
+  local sink=${SINK_BIN:-$root/target/release/examples/webhook_sink} port=$((HTTP_PORT + 10)) key i hook
+  [ -x "$sink" ] || cargo build --release --example webhook_sink
+  "$sink" 127.0.0.1:$port 2>/dev/null &
+  sink_pid=$!
+  sleep 0.3
+  key=$("$SY_BIN" key create --account bench --type developer --data-dir "$work/data" 2>/dev/null \
+    | python3 -c "import json,sys; print(json.load(sys.stdin)['key'])")
+  local hooks=(channel_create channel_answer channel_bridge channel_destroy)
+  for ((i = 0; i < HOOKS; i++)); do
+    hook=${hooks[$((i % 4))]}
+    curl -sf -X PUT "http://127.0.0.1:$HTTP_PORT/v2/accounts/bench/webhooks" -H "X-Auth-Token: $key" \
+      -d "{\"data\": {\"name\": \"bench-$i\", \"uri\": \"http://127.0.0.1:$port/hook\", \"hook\": \"$hook\", \"format\": \"json\"}}" \
+      >/dev/null || { echo "subscription $i refused (is --webhooks-allow-private in SY_EXTRA?)" >&2; exit 1; }
+  done
+  echo "webhooks: $HOOKS subscriptions delivering to 127.0.0.1:$port"
+}
+hooks_report() {
+  [ -n "$sink_pid" ] || return 0
+  sleep 2
+  echo "webhook sink received $(curl -s "http://127.0.0.1:$((HTTP_PORT + 10))/count")"
+  kill "$sink_pid" 2>/dev/null || true; sink_pid=""
+}
+
 bench_calls() {
   local stale=${1:-}
   echo "== calls set up and torn down through the B2BUA (INVITE/407/INVITE/180/200/ACK/BYE on both legs)${stale:+, callee with a stale contact ($stale)}"
@@ -178,6 +209,7 @@ while True: s.recv(65536)
     fi
   fi
   register_callee $uas_port
+  subscribe_hooks
   "$SIPP" -sf "$here/call_uas.xml" -i 127.0.0.1 -p $uas_port -nostdin -bg >/dev/null 2>&1 || true
   sleep 0.5
   for rate in ${CALL_RATES:-200 400 600 800 1000 1200}; do
@@ -197,6 +229,7 @@ while True: s.recv(65536)
   pkill -f "call_uas.xml" 2>/dev/null || true
   [ -n "$hole" ] && kill "$hole" 2>/dev/null || true
   echo "RESULT calls_per_s=$best (best achieved with < 0.1 % failures)${stale:+ stale=$stale} ports_in_use_after=$(metric switchyard_rtp_port_pairs_in_use) active_calls_after=$(metric switchyard_active_calls)"
+  hooks_report
   stop_switch
 }
 

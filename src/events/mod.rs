@@ -283,6 +283,10 @@ pub struct ObjectEvent {
     /// The call it came from, where there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub call_id: Option<CallId>,
+    /// For provisioning documents: the provisioning version that made the
+    /// change (nodes that see the same change agree on it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
     pub timestamp_ms: i64,
 }
 
@@ -298,6 +302,7 @@ impl ObjectEvent {
             doc_type,
             id,
             call_id,
+            version: None,
             timestamp_ms: now_ms(),
         }
     }

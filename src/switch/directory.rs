@@ -23,6 +23,40 @@ pub struct Directory {
     routes: std::sync::Arc<Routes>,
     /// Every account's ACD queues, compiled for the queue engine.
     queues: Vec<QueueConfig>,
+    /// The documents as stored, to tell what the next snapshot changed.
+    callflow_docs: HashMap<(String, String), crate::store::Callflow>,
+    queue_docs: HashMap<(String, String), crate::store::Queue>,
+}
+
+/// What happened to a provisioning document between two snapshots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocChange {
+    Created,
+    Edited,
+    Deleted,
+}
+
+/// One changed document: its account, type (`account`, `user`, `device`,
+/// `vmbox`, `callflow`, `media`, `queue`), id and change.
+pub type Changed = (String, &'static str, String, DocChange);
+
+/// The documents of `old` and `new` (keyed by account and id) that differ.
+fn diff<V: PartialEq>(
+    out: &mut Vec<Changed>,
+    doc_type: &'static str,
+    old: &HashMap<(String, String), V>,
+    new: &HashMap<(String, String), V>,
+) {
+    for (k, v) in new {
+        match old.get(k) {
+            None => out.push((k.0.clone(), doc_type, k.1.clone(), DocChange::Created)),
+            Some(o) if o != v => out.push((k.0.clone(), doc_type, k.1.clone(), DocChange::Edited)),
+            Some(_) => {}
+        }
+    }
+    for k in old.keys().filter(|k| !new.contains_key(*k)) {
+        out.push((k.0.clone(), doc_type, k.1.clone(), DocChange::Deleted));
+    }
 }
 
 impl Directory {
@@ -54,14 +88,67 @@ impl Directory {
                 .or_default()
                 .insert(number.clone());
         }
-        d.routes = std::sync::Arc::new(Routes::compile(&store.list_callflows().await?, &numbers));
-        d.queues = store
-            .list_queues()
-            .await?
+        let callflows = store.list_callflows().await?;
+        d.routes = std::sync::Arc::new(Routes::compile(&callflows, &numbers));
+        d.callflow_docs = callflows
+            .into_iter()
+            .map(|c| ((c.account_id.clone(), c.def.number.clone()), c))
+            .collect();
+        let queues = store.list_queues().await?;
+        d.queues = queues
             .iter()
             .map(|q| QueueConfig::from_def(&q.account_id, &q.def))
             .collect();
+        d.queue_docs = queues
+            .into_iter()
+            .map(|q| ((q.account_id.clone(), q.def.id.to_string()), q))
+            .collect();
         Ok(d)
+    }
+
+    /// The documents this snapshot created, edited or deleted since `old`:
+    /// accounts, extensions (each a `user`, its phone a `device`, its
+    /// voicemail box a `vmbox`), callflows, apps (`media`: what they play),
+    /// queues — in that order.
+    pub fn changes_since(&self, old: &Directory) -> Vec<Changed> {
+        let mut out = Vec::new();
+        let accounts = |d: &Directory| -> HashMap<(String, String), Account> {
+            d.accounts
+                .iter()
+                .map(|(id, a)| ((id.clone(), id.clone()), a.clone()))
+                .collect()
+        };
+        diff(&mut out, "account", &accounts(old), &accounts(self));
+        diff(&mut out, "user", &old.extensions, &self.extensions);
+        let devices = |d: &Directory| -> HashMap<(String, String), (String, String)> {
+            d.extensions
+                .iter()
+                .map(|(k, e)| {
+                    (
+                        k.clone(),
+                        (e.password.clone(), e.caller_id.clone().unwrap_or_default()),
+                    )
+                })
+                .collect()
+        };
+        diff(&mut out, "device", &devices(old), &devices(self));
+        let boxes = |d: &Directory| -> HashMap<(String, String), Option<String>> {
+            d.extensions
+                .iter()
+                .filter(|(_, e)| e.voicemail)
+                .map(|(k, e)| (k.clone(), e.voicemail_pin.clone()))
+                .collect()
+        };
+        diff(&mut out, "vmbox", &boxes(old), &boxes(self));
+        diff(
+            &mut out,
+            "callflow",
+            &old.callflow_docs,
+            &self.callflow_docs,
+        );
+        diff(&mut out, "media", &old.apps, &self.apps);
+        diff(&mut out, "queue", &old.queue_docs, &self.queue_docs);
+        out
     }
 
     pub fn account(&self, id: &str) -> Option<&Account> {

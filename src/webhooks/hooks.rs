@@ -47,6 +47,7 @@ pub const OBJECT_TYPES: &[&str] = &[
     "fax",
     "mailbox_message",
     "call_recording",
+    "queue",
 ];
 
 /// What a subscription listens to.
