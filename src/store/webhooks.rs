@@ -381,21 +381,25 @@ impl Store {
     }
 
     /// Attempts of an account's subscriptions, newest first: of one
-    /// subscription, or of all of them; `before_ms` pages back.
+    /// subscription, or of all of them; `before` (time, attempt id: the last
+    /// one of the previous page) pages back.
     pub async fn attempts(
         &self,
         account_id: &str,
         webhook_id: Option<&str>,
-        before_ms: Option<i64>,
+        before: Option<(i64, &str)>,
         limit: u32,
     ) -> Result<Vec<AttemptRow>, StoreError> {
+        let (at, id) = before.unwrap_or((i64::MAX, ""));
         let rows = sqlx::query(&format!(
             "SELECT {ATTEMPT_COLUMNS} FROM webhook_attempts WHERE account_id = $1 \
-             AND ($2 IS NULL OR webhook_id = $2) AND at < $3 ORDER BY at DESC, id DESC LIMIT $4"
+             AND ($2 IS NULL OR webhook_id = $2) AND (at < $3 OR (at = $3 AND id < $4)) \
+             ORDER BY at DESC, id DESC LIMIT $5"
         ))
         .bind(account_id)
         .bind(webhook_id)
-        .bind(before_ms.unwrap_or(i64::MAX))
+        .bind(at)
+        .bind(id)
         .bind(i64::from(limit))
         .fetch_all(self.pool())
         .await

@@ -399,7 +399,7 @@ impl Webhooks {
         &self,
         account: &AccountId,
         id: Option<&str>,
-        before_ms: Option<i64>,
+        before: Option<(i64, &str)>,
         limit: u32,
     ) -> Result<Vec<AttemptRow>, WebhookError> {
         if let Some(id) = id {
@@ -408,7 +408,7 @@ impl Webhooks {
         Ok(self
             .sh
             .store
-            .attempts(account.as_str(), id, before_ms, limit)
+            .attempts(account.as_str(), id, before, limit)
             .await?)
     }
 

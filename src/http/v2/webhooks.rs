@@ -134,8 +134,18 @@ pub async fn rotate(
 pub struct Paging {
     /// Attempts per page (default 50, at most 500).
     limit: Option<u32>,
-    /// `next_start_key` of the previous page.
-    start_key: Option<i64>,
+    /// `next_start_key` of the previous page (`<unix ms>_<attempt id>`).
+    start_key: Option<String>,
+}
+
+/// A page key: the time and id of the last attempt shown (a bare time, as
+/// earlier pages gave, starts before every attempt of that millisecond… and after).
+fn page_key(k: &str) -> Option<(i64, &str)> {
+    match k.split_once('_') {
+        Some((at, id)) => Some((at.parse().ok()?, id)),
+        // every attempt of that millisecond and before
+        None => Some((k.parse::<i64>().ok()?.checked_add(1)?, "")),
+    }
 }
 
 fn attempt_doc(a: &AttemptRow) -> Value {
@@ -165,14 +175,27 @@ async fn attempts_page(
 ) -> Result<Response> {
     let (w, account) = caller(&s, &headers, Some(&account)).await?;
     let limit = p.limit.unwrap_or(50).clamp(1, 500);
+    let before = match p.start_key.as_deref() {
+        None => None,
+        Some(k) => Some(page_key(k).ok_or_else(|| {
+            V2Error::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_start_key",
+                "start_key must be a next_start_key this API gave",
+            )
+        })?),
+    };
     let rows = w
-        .attempts(&account, id.as_deref(), p.start_key, limit + 1)
+        .attempts(&account, id.as_deref(), before, limit + 1)
         .await?;
     let more = rows.len() > limit as usize;
     let page: Vec<Value> = rows.iter().take(limit as usize).map(attempt_doc).collect();
     // the next page starts before the oldest attempt shown
     let next = more
-        .then(|| rows.get(limit as usize - 1).map(|a| a.at))
+        .then(|| {
+            rows.get(limit as usize - 1)
+                .map(|a| format!("{}_{}", a.at, a.id))
+        })
         .flatten();
     let extra = next.map(|n| json!({ "next_start_key": n }));
     Ok(ok_with(StatusCode::OK, Value::from(page), extra))

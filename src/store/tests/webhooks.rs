@@ -133,11 +133,31 @@ pub(super) async fn webhooks_pending_and_attempts_round_trip(store: Store) -> Te
     assert_eq!(all[0], rows[129], "newest first, every field back");
     let w1 = store.attempts("demo", Some("w1"), None, 500).await?;
     assert_eq!(w1.len(), 65);
-    let page = store.attempts("demo", Some("w1"), Some(1010), 3).await?;
+    let page = store
+        .attempts("demo", Some("w1"), Some((1010, "")), 3)
+        .await?;
     assert_eq!(
         page.iter().map(|a| a.at).collect::<Vec<_>>(),
         [1008, 1006, 1004]
     );
+    // attempts of one millisecond are paged through without a gap or a repeat
+    let same: Vec<AttemptRow> = (0..5)
+        .map(|i| attempt(&format!("b{i}"), "w1", 5000))
+        .collect();
+    store.insert_attempts(&same).await?;
+    let mut seen = Vec::new();
+    let mut key: Option<(i64, String)> = None;
+    loop {
+        let before = key.as_ref().map(|(at, id)| (*at, id.as_str()));
+        let page = store.attempts("demo", Some("w1"), before, 2).await?;
+        let Some(last) = page.last() else { break };
+        key = Some((last.at, last.id.clone()));
+        seen.extend(page.iter().filter(|a| a.at == 5000).map(|a| a.id.clone()));
+        if last.at < 5000 {
+            break;
+        }
+    }
+    assert_eq!(seen, ["b4", "b3", "b2", "b1", "b0"]);
     assert!(store.attempts("other", None, None, 10).await?.is_empty());
     assert_eq!(
         store
