@@ -146,6 +146,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHYARD_EVENT_RETENTION_HOURS", default_value_t = 168,
           value_parser = clap::value_parser!(u64).range(1..=87_600))]
     pub event_retention_hours: u64,
+    /// Benchmarks only: keep events (and the rows kept with them: CDRs,
+    /// recordings' rows) in memory and never store them, to measure what
+    /// storing costs. A crash loses them; never use it in production.
+    #[arg(long, hide = true)]
+    pub bench_events_not_stored: bool,
     /// Deliver webhooks to loopback, private and link-local addresses too
     /// (refused by default: a subscription cannot reach the switch's own network).
     #[arg(long, env = "SWITCHYARD_WEBHOOKS_ALLOW_PRIVATE")]

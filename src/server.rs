@@ -193,9 +193,17 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
         crate::events::EventLog::reserving(first_event, 65_536, reserved, EVENT_ID_BLOCK),
     );
     crate::store::event_log::spawn_reserver(store.clone(), bus.log().clone());
-    let mut events_persisted =
-        crate::store::event_log::spawn_writer(store.clone(), bus.log().clone())
-            .unwrap_or_else(|| tokio::sync::watch::channel(0).1);
+    let mut events_persisted = crate::store::event_log::spawn_writer_with(
+        store.clone(),
+        bus.log().clone(),
+        !args.bench_events_not_stored,
+    )
+    .unwrap_or_else(|| tokio::sync::watch::channel(0).1);
+    if args.bench_events_not_stored {
+        tracing::warn!(
+            "--bench-events-not-stored: events and CDRs are not stored (benchmarks only)"
+        );
+    }
     if !imported.is_empty() {
         let version = store.provisioning_version().await.unwrap_or(0);
         publish_doc_changes(&bus, imported, version);

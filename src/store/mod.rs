@@ -176,6 +176,8 @@ impl Store {
                             conn.execute("PRAGMA foreign_keys = ON").await?;
                             conn.execute("PRAGMA synchronous = NORMAL").await?;
                             conn.execute("PRAGMA busy_timeout = 5000").await?;
+                            // the event log's inserts touch its indexes' pages: keep them in memory
+                            conn.execute("PRAGMA cache_size = -32768").await?;
                             Ok(())
                         })
                     })

@@ -352,7 +352,17 @@ impl Store {
                     sql.push(',');
                 }
                 let b = i * 13;
-                let marks: Vec<String> = (1..=13).map(|n| format!("${}", b + n)).collect();
+                // positional on SQLite (it resolves `$n` by name: quadratic here)
+                let sqlite = self.backend() == super::Backend::Sqlite;
+                let marks: Vec<String> = (1..=13)
+                    .map(|n| {
+                        if sqlite {
+                            "?".into()
+                        } else {
+                            format!("${}", b + n)
+                        }
+                    })
+                    .collect();
                 sql.push('(');
                 sql.push_str(&marks.join(", "));
                 sql.push(')');
