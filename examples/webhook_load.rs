@@ -141,6 +141,9 @@ fn event(call: CallId) -> Event {
             direction: Direction::Inbound,
             caller: "+15551230000".into(),
             callee: "1002".into(),
+            caller_name: None,
+            callee_name: None,
+            route: Default::default(),
         },
         timestamp_ms: switchyard::events::now_ms(),
     }
