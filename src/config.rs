@@ -57,6 +57,12 @@ pub struct KeyCreateArgs {
     /// A note for people (where the key is used).
     #[arg(long)]
     pub label: Option<String>,
+    /// A user key's extension (required for `--type user`).
+    #[arg(long)]
+    pub extension: Option<String>,
+    /// Limit the key to these scopes (comma-separated; default: every scope).
+    #[arg(long, value_delimiter = ',')]
+    pub scopes: Option<Vec<String>>,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -117,6 +123,12 @@ pub struct ServeArgs {
     /// without one they answer loopback peers only.
     #[arg(long, env = "SWITCHYARD_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// Voice API: requests a minute allowed per API key.
+    #[arg(long, env = "SWITCHYARD_API_RATE_LIMIT", default_value_t = 1000)]
+    pub api_rate_limit: u32,
+    /// Voice API: requests a minute allowed per client IP without a key.
+    #[arg(long, env = "SWITCHYARD_API_PUBLIC_RATE_LIMIT", default_value_t = 100)]
+    pub api_public_rate_limit: u32,
     /// RTP port range LOW-HIGH (RTP on even ports, RTCP on the next odd one).
     #[arg(long, env = "SWITCHYARD_RTP_PORTS", default_value = "20000-30000", value_parser = parse_range)]
     pub rtp_ports: (u16, u16),

@@ -6,41 +6,45 @@
 use crate::config::{KeyCommand, KeyType};
 use crate::events::now_ms;
 use crate::server::open_store;
-use crate::store::ApiKeyKind;
+use crate::store::{ApiKeyKind, NewApiKey};
 
 /// Runs one key command; `Err` carries the message for stderr.
 pub async fn run(cmd: KeyCommand) -> Result<(), String> {
     match cmd {
         KeyCommand::Create(a) => {
             let store = open_store(&a.store).await.map_err(|e| e.to_string())?;
-            if a.label.as_deref().is_some_and(|l| l.chars().count() > 200) {
-                return Err("--label: at most 200 characters".into());
-            }
-            let known = store.account(&a.account).await.map_err(|e| e.to_string())?;
-            if known.is_none() {
-                store.close().await;
-                return Err(format!(
-                    "no account {:?} (import a dialplan that has it first)",
-                    a.account
-                ));
-            }
             let kind = match a.kind {
                 KeyType::Developer => ApiKeyKind::Developer,
                 KeyType::User => ApiKeyKind::User,
                 KeyType::Merchant => ApiKeyKind::Merchant,
             };
-            let (key, secret) = store
-                .create_api_key(&a.account, kind, a.label.as_deref(), now_ms())
+            let new = NewApiKey {
+                account_id: &a.account,
+                kind,
+                label: a.label.as_deref(),
+                extension: a.extension.as_deref(),
+                scopes: a
+                    .scopes
+                    .clone()
+                    .map(|v| v.into_iter().map(|s| s.trim().to_string()).collect()),
+            };
+            let made = store
+                .create_checked_api_key(&new, now_ms())
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| e.to_string());
             store.close().await;
-            let out = serde_json::json!({
+            let (key, secret) = made?.map_err(|e| e.to_string())?;
+            let mut out = serde_json::json!({
                 "key": secret,
                 "id": key.id,
                 "account_id": key.account_id,
                 "type": key.kind,
                 "label": key.label,
+                "scopes": key.scopes,
             });
+            if let Some(ext) = &key.extension {
+                out["extension"] = serde_json::Value::from(ext.as_str());
+            }
             println!("{out}");
             Ok(())
         }

@@ -89,6 +89,58 @@ pub struct Metrics {
     pub auth_blocked_requests: AtomicU64,
     pub connections: AtomicI64,
     pub connections_refused: AtomicU64,
+    /// Every live call leg (kept by the channels), for the voice API's
+    /// availability: who is on a call, with whom, since when.
+    pub live_legs: LiveLegs,
+}
+
+/// One live leg's parties and times.
+#[derive(Debug, Clone)]
+pub struct LiveLeg {
+    pub call_id: crate::ids::CallId,
+    pub account: crate::ids::AccountId,
+    pub caller: String,
+    pub callee: String,
+    pub created_ms: i64,
+    pub answered_ms: Option<i64>,
+}
+
+/// The live legs by id: one insert when a leg is made, one update when it
+/// answers, one remove when it ends.
+#[derive(Default)]
+pub struct LiveLegs(dashmap::DashMap<crate::ids::LegId, LiveLeg>);
+
+impl LiveLegs {
+    pub fn insert(&self, leg: crate::ids::LegId, info: LiveLeg) {
+        self.0.insert(leg, info);
+    }
+
+    pub fn answered(&self, leg: crate::ids::LegId, at_ms: i64) {
+        if let Some(mut l) = self.0.get_mut(&leg) {
+            l.answered_ms = Some(at_ms);
+        }
+    }
+
+    pub fn remove(&self, leg: crate::ids::LegId) {
+        self.0.remove(&leg);
+    }
+
+    /// The live legs of `account`, copied out.
+    pub fn of_account(&self, account: &str) -> Vec<LiveLeg> {
+        self.0
+            .iter()
+            .filter(|l| l.account.as_str() == account)
+            .map(|l| l.value().clone())
+            .collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 impl Metrics {

@@ -365,6 +365,11 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     tokio::spawn(housekeeping(sw.clone(), stop_rx.clone(), retention));
 
     let ready = Arc::new(AtomicBool::new(false));
+    let voice = Arc::new(http::v3::VoiceApi::with_limits(
+        args.api_rate_limit,
+        args.api_public_rate_limit,
+    ));
+    voice.placed.track(bus.log().clone());
     let app = http::app(AppState {
         metrics: metrics.clone(),
         acd: acd.clone(),
@@ -373,6 +378,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
         bus: bus.clone(),
         ready: ready.clone(),
         webhooks: Some(webhooks.clone()),
+        voice: voice.clone(),
     });
     let mut http_stop = stop_rx.clone();
     tokio::spawn(async move {

@@ -55,6 +55,17 @@ impl Channel {
     pub fn create(bus: &Bus, metrics: &Metrics, info: ChannelInfo) -> Channel {
         let created_ms = now_ms();
         metrics.active_channels.fetch_add(1, Relaxed);
+        metrics.live_legs.insert(
+            info.channel_id,
+            crate::metrics::LiveLeg {
+                call_id: info.call_id,
+                account: info.account_id.clone(),
+                caller: info.caller.clone(),
+                callee: info.callee.clone(),
+                created_ms,
+                answered_ms: None,
+            },
+        );
         bus.publish(Event::ChannelCreate {
             channel: info.clone(),
             timestamp_ms: created_ms,
@@ -78,11 +89,12 @@ impl Channel {
         }
     }
 
-    pub fn answer(&mut self, bus: &Bus) {
+    pub fn answer(&mut self, bus: &Bus, metrics: &Metrics) {
         if self.state < ChannelState::Answered {
             self.state = ChannelState::Answered;
             let ts = now_ms();
             self.answered_ms = Some(ts);
+            metrics.live_legs.answered(self.info.channel_id, ts);
             bus.publish(Event::ChannelAnswer {
                 channel: self.info.clone(),
                 timestamp_ms: ts,
@@ -109,6 +121,7 @@ impl Channel {
         if self.state != ChannelState::Destroyed {
             self.state = ChannelState::Destroyed;
             metrics.active_channels.fetch_sub(1, Relaxed);
+            metrics.live_legs.remove(self.info.channel_id);
             bus.publish(Event::ChannelDestroy {
                 channel: self.info.clone(),
                 hangup_cause: cause,
@@ -141,8 +154,8 @@ mod tests {
         );
         let mut c = Channel::create(&bus, &m, info);
         c.ringing();
-        c.answer(&bus);
-        c.answer(&bus);
+        c.answer(&bus, &m);
+        c.answer(&bus, &m);
         c.bridge(&bus, LegId::new());
         c.destroy(&bus, &m, HangupCause::NormalClearing);
         c.destroy(&bus, &m, HangupCause::NormalClearing);
@@ -159,5 +172,6 @@ mod tests {
             ]
         );
         assert_eq!(m.active_channels.load(Relaxed), 0);
+        assert!(m.live_legs.is_empty());
     }
 }

@@ -83,6 +83,13 @@ pub struct ExtensionDef {
     /// Record every call placed from or answered by this extension.
     #[serde(default)]
     pub record: bool,
+    /// The user's profile in the voice API (`/user/profile`, `/availability`):
+    /// names default to the display name split at its first space.
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    /// An IANA zone name (`America/New_York`).
+    pub time_zone: Option<String>,
 }
 
 /// `[[accounts.numbers]]`: an E.164 number routed to one of the account's extensions.
@@ -91,6 +98,17 @@ pub struct ExtensionDef {
 pub struct NumberDef {
     pub number: String,
     pub extension: String,
+    /// Shown in the voice API's number lists.
+    pub friendly_name: Option<String>,
+    /// Whether the number sends and receives SMS (default yes) and MMS (default no).
+    #[serde(default = "yes")]
+    pub sms: bool,
+    #[serde(default)]
+    pub mms: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// `[[accounts.trunks]]`

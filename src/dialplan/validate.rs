@@ -185,6 +185,43 @@ pub(super) fn check(plan: &Dialplan) -> Vec<Issue> {
                     );
                 }
             }
+            for (field, v) in [
+                ("first_name", &ext.first_name),
+                ("last_name", &ext.last_name),
+                ("email", &ext.email),
+            ] {
+                if let Some(v) = v {
+                    let len = v.chars().count();
+                    if !(1..=100).contains(&len) {
+                        c.push(format!("{et}.{field}"), Problem::Length { len, max: 100 });
+                    }
+                }
+            }
+            if let Some(mail) = &ext.email {
+                let ok = mail.split_once('@').is_some_and(|(l, d)| {
+                    !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
+                }) && !mail.chars().any(|ch| ch.is_whitespace() || ch.is_control());
+                if !ok {
+                    c.push(
+                        format!("{et}.email"),
+                        Problem::BadName {
+                            value: mail.clone(),
+                            allowed: "an address like name@example.com",
+                        },
+                    );
+                }
+            }
+            if let Some(tz) = &ext.time_zone {
+                if tz.parse::<chrono_tz::Tz>().is_err() {
+                    c.push(
+                        format!("{et}.time_zone"),
+                        Problem::BadName {
+                            value: tz.clone(),
+                            allowed: "an IANA time zone such as America/New_York",
+                        },
+                    );
+                }
+            }
         }
 
         for (ni, number) in account.numbers.iter().enumerate() {
@@ -201,6 +238,15 @@ pub(super) fn check(plan: &Dialplan) -> Vec<Issue> {
                 &number.number,
                 format!("{nt}.number"),
             );
+            if let Some(name) = &number.friendly_name {
+                let len = name.chars().count();
+                if !(1..=100).contains(&len) {
+                    c.push(
+                        format!("{nt}.friendly_name"),
+                        Problem::Length { len, max: 100 },
+                    );
+                }
+            }
             if !ext_numbers.contains_key(&number.extension) {
                 c.push(
                     format!("{nt}.extension"),

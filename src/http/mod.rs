@@ -6,8 +6,10 @@
 
 mod call_commands;
 mod events;
+mod keys_admin;
 mod operator;
 mod v2;
+pub mod v3;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -32,9 +34,12 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// Webhook subscriptions and delivery (the v2 API answers 503 without).
     pub webhooks: Option<Arc<crate::webhooks::Webhooks>>,
+    /// The voice API's rate limits and placed calls.
+    pub voice: Arc<v3::VoiceApi>,
 }
 
 pub fn app(state: AppState) -> Router {
+    let voice = v3::routes(state.clone());
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -93,6 +98,14 @@ pub fn app(state: AppState) -> Router {
             "/voicemail/{account}/{mailbox}/{id}",
             get(operator::download_voicemail).delete(operator::delete_voicemail),
         )
+        .route(
+            "/admin/accounts/{account_id}/keys",
+            get(keys_admin::list).post(keys_admin::create),
+        )
+        .route(
+            "/admin/accounts/{account_id}/keys/{key_id}",
+            axum::routing::delete(keys_admin::revoke),
+        )
         .route("/v2/webhooks", get(v2::webhooks::catalogue))
         .route(
             "/v2/accounts/{account_id}/webhooks",
@@ -127,6 +140,7 @@ pub fn app(state: AppState) -> Router {
             "/v2/accounts/{account_id}/webhooks/{webhook_id}/rotate-secret",
             axum::routing::post(v2::webhooks::rotate),
         )
+        .merge(voice)
         .with_state(state)
 }
 
@@ -183,6 +197,7 @@ mod tests {
             bus: Bus::default(),
             ready: ready.clone(),
             webhooks: None,
+            voice: Default::default(),
         };
         let r = app(state.clone())
             .oneshot(Request::get("/healthz").body(Body::empty()).expect("req"))
@@ -217,6 +232,7 @@ mod tests {
             bus: Bus::default(),
             ready: Arc::new(AtomicBool::new(true)),
             webhooks: None,
+            voice: Default::default(),
         };
         let call = |auth: Option<&str>| {
             let mut r = Request::post("/calls").header("content-type", "application/json");

@@ -145,6 +145,7 @@ pub async fn place(
             connect: req.connect,
             caller_id: req.caller_id,
             caller_name: req.caller_name,
+            click: None,
         },
     )
     .map_err(|e| {

@@ -50,6 +50,17 @@ impl Store {
         insert_cdr_on(&mut conn, cdr).await
     }
 
+    /// The record of call `call_id`, once it is over.
+    pub async fn cdr_by_call_id(&self, call_id: &str) -> Result<Option<Cdr>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM cdrs WHERE call_id = $1 ORDER BY id LIMIT 1");
+        let row = sqlx::query(&sql)
+            .bind(call_id)
+            .fetch_optional(self.pool())
+            .await
+            .op("look up a CDR")?;
+        row.as_ref().map(Cdr::from_row).transpose()
+    }
+
     /// The most recent `limit` CDRs, newest first.
     pub async fn list_cdrs(&self, limit: u32) -> Result<Vec<Cdr>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM cdrs ORDER BY started_at DESC, id DESC LIMIT $1");

@@ -22,12 +22,29 @@ pub struct Extension {
     pub voicemail_pin: Option<String>,
     /// Record every call placed from or answered by this extension.
     pub record: bool,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub time_zone: Option<String>,
 }
 
-pub(crate) const COLUMNS: &str =
-    "account_id, number, password, display_name, caller_id, forward_number, voicemail, voicemail_pin, record";
+pub(crate) const COLUMNS: &str = "account_id, number, password, display_name, caller_id, \
+     forward_number, voicemail, voicemail_pin, record, first_name, last_name, email, time_zone";
 
 impl Extension {
+    /// The first and last name the voice API shows: as given, else the
+    /// display name split at its first space.
+    pub fn names(&self) -> (String, String) {
+        let (first, last) = self
+            .display_name
+            .split_once(' ')
+            .unwrap_or((self.display_name.as_str(), ""));
+        (
+            self.first_name.clone().unwrap_or_else(|| first.to_string()),
+            self.last_name.clone().unwrap_or_else(|| last.to_string()),
+        )
+    }
+
     pub(crate) fn from_row(row: &AnyRow) -> Result<Extension, sqlx::Error> {
         Ok(Extension {
             account_id: row.try_get("account_id")?,
@@ -39,6 +56,10 @@ impl Extension {
             voicemail: get_bool(row, "voicemail")?,
             voicemail_pin: row.try_get("voicemail_pin")?,
             record: get_bool(row, "record")?,
+            first_name: row.try_get("first_name")?,
+            last_name: row.try_get("last_name")?,
+            email: row.try_get("email")?,
+            time_zone: row.try_get("time_zone")?,
         })
     }
 }

@@ -37,6 +37,9 @@ impl Store {
             callflows::sync(&mut tx, def, &mut report).await?;
             queues::sync(&mut tx, def, &mut report).await?;
         }
+        for def in &plan.accounts {
+            assign_public_ids(&mut tx, def).await?;
+        }
         // Last, so that no number still routes to an extension being removed.
         for (account_id, number) in stale_extensions {
             sqlx::query("DELETE FROM extensions WHERE account_id = $1 AND number = $2")
@@ -202,18 +205,24 @@ async fn upsert_extensions(
             voicemail: ext.voicemail,
             voicemail_pin: ext.voicemail_pin.clone(),
             record: ext.record,
+            first_name: ext.first_name.clone(),
+            last_name: ext.last_name.clone(),
+            email: ext.email.clone(),
+            time_zone: ext.time_zone.clone(),
         };
         let sql = match tally(&mut report.extensions, before.get(&ext.number), &wanted) {
             Write::Nothing => continue,
             Write::Insert => {
                 "INSERT INTO extensions (password, display_name, caller_id, forward_number, \
-                 voicemail, voicemail_pin, record, account_id, number) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                 voicemail, voicemail_pin, record, first_name, last_name, email, time_zone, \
+                 account_id, number) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
             }
             Write::Update => {
                 "UPDATE extensions SET password = $1, display_name = $2, caller_id = $3, \
-                 forward_number = $4, voicemail = $5, voicemail_pin = $6, record = $7 \
-                 WHERE account_id = $8 AND number = $9"
+                 forward_number = $4, voicemail = $5, voicemail_pin = $6, record = $7, \
+                 first_name = $8, last_name = $9, email = $10, time_zone = $11 \
+                 WHERE account_id = $12 AND number = $13"
             }
         };
         sqlx::query(sql)
@@ -224,6 +233,10 @@ async fn upsert_extensions(
             .bind(wanted.voicemail)
             .bind(wanted.voicemail_pin)
             .bind(wanted.record)
+            .bind(wanted.first_name)
+            .bind(wanted.last_name)
+            .bind(wanted.email)
+            .bind(wanted.time_zone)
             .bind(wanted.account_id)
             .bind(wanted.number)
             .execute(&mut *conn)
@@ -292,19 +305,27 @@ async fn sync_numbers(
             number: num.number.clone(),
             account_id: def.id.clone(),
             extension: num.extension.clone(),
+            friendly_name: num.friendly_name.clone(),
+            sms_enabled: num.sms,
+            mms_enabled: num.mms,
         };
         let sql = match tally(&mut report.numbers, before.get(&num.number), &wanted) {
             Write::Nothing => continue,
             Write::Insert => {
-                "INSERT INTO phone_numbers (account_id, extension, number) VALUES ($1, $2, $3)"
+                "INSERT INTO phone_numbers (account_id, extension, friendly_name, sms_enabled, \
+                 mms_enabled, number) VALUES ($1, $2, $3, $4, $5, $6)"
             }
             Write::Update => {
-                "UPDATE phone_numbers SET account_id = $1, extension = $2 WHERE number = $3"
+                "UPDATE phone_numbers SET account_id = $1, extension = $2, friendly_name = $3, \
+                 sms_enabled = $4, mms_enabled = $5 WHERE number = $6"
             }
         };
         sqlx::query(sql)
             .bind(wanted.account_id)
             .bind(wanted.extension)
+            .bind(wanted.friendly_name)
+            .bind(wanted.sms_enabled)
+            .bind(wanted.mms_enabled)
             .bind(wanted.number)
             .execute(&mut *conn)
             .await
@@ -394,6 +415,31 @@ async fn sync_trunks(
             .execute(&mut *conn)
             .await
             .op("write a trunk")?;
+    }
+    Ok(())
+}
+
+/// Hands the voice API's integer id (`pk`) to each user, queue and number of
+/// the account that has none yet; a document keeps its id for good (a
+/// removed one's id is never given to another).
+async fn assign_public_ids(conn: &mut AnyConnection, def: &AccountDef) -> Result<(), StoreError> {
+    let docs = def
+        .extensions
+        .iter()
+        .map(|e| ("user", e.number.as_str()))
+        .chain(def.queues.iter().map(|q| ("queue", q.id.as_str())))
+        .chain(def.numbers.iter().map(|n| ("number", n.number.as_str())));
+    for (kind, id) in docs {
+        sqlx::query(
+            "INSERT INTO public_ids (kind, account_id, doc_id) VALUES ($1, $2, $3) \
+             ON CONFLICT (kind, account_id, doc_id) DO NOTHING",
+        )
+        .bind(kind)
+        .bind(def.id.as_str())
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .op("assign a public id")?;
     }
     Ok(())
 }

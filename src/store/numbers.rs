@@ -15,9 +15,13 @@ pub struct PhoneNumber {
     pub number: String,
     pub account_id: String,
     pub extension: String,
+    pub friendly_name: Option<String>,
+    pub sms_enabled: bool,
+    pub mms_enabled: bool,
 }
 
-pub(crate) const COLUMNS: &str = "number, account_id, extension";
+pub(crate) const COLUMNS: &str =
+    "number, account_id, extension, friendly_name, sms_enabled, mms_enabled";
 
 impl PhoneNumber {
     pub(crate) fn from_row(row: &AnyRow) -> Result<PhoneNumber, sqlx::Error> {
@@ -25,6 +29,9 @@ impl PhoneNumber {
             number: row.try_get("number")?,
             account_id: row.try_get("account_id")?,
             extension: row.try_get("extension")?,
+            friendly_name: row.try_get("friendly_name")?,
+            sms_enabled: super::get_bool(row, "sms_enabled")?,
+            mms_enabled: super::get_bool(row, "mms_enabled")?,
         })
     }
 }

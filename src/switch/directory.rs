@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use crate::routing::queue::QueueConfig;
 use crate::routing::{Callflow, Routes};
-use crate::store::{Account, App, Extension, PhoneNumber, Store, StoreError, Trunk};
+use crate::store::{Account, App, Extension, PhoneNumber, PublicKind, Store, StoreError, Trunk};
 
 #[derive(Default)]
 pub struct Directory {
@@ -26,6 +26,9 @@ pub struct Directory {
     /// The documents as stored, to tell what the next snapshot changed.
     callflow_docs: HashMap<(String, String), crate::store::Callflow>,
     queue_docs: HashMap<(String, String), crate::store::Queue>,
+    /// The voice API's integer ids, both ways.
+    pks: HashMap<(PublicKind, String, String), i64>,
+    by_pk: HashMap<(PublicKind, String, i64), String>,
 }
 
 /// What happened to a provisioning document between two snapshots.
@@ -103,6 +106,11 @@ impl Directory {
             .into_iter()
             .map(|q| ((q.account_id.clone(), q.def.id.to_string()), q))
             .collect();
+        for p in store.list_public_ids().await? {
+            d.by_pk
+                .insert((p.kind, p.account_id.clone(), p.pk), p.doc_id.clone());
+            d.pks.insert((p.kind, p.account_id, p.doc_id), p.pk);
+        }
         Ok(d)
     }
 
@@ -237,6 +245,43 @@ impl Directory {
         self.queues
             .iter()
             .find(|q| q.account.as_str() == account && q.number.as_deref() == Some(number))
+    }
+
+    /// The voice API's id of a user (extension number), queue (id) or number.
+    pub fn pk(&self, kind: PublicKind, account: &str, doc: &str) -> Option<i64> {
+        self.pks
+            .get(&(kind, account.to_string(), doc.to_string()))
+            .copied()
+    }
+
+    /// The document a voice API id names in `account` (its number or id).
+    pub fn by_pk(&self, kind: PublicKind, account: &str, pk: i64) -> Option<&str> {
+        self.by_pk
+            .get(&(kind, account.to_string(), pk))
+            .map(String::as_str)
+    }
+
+    /// An account's extensions, in number order.
+    pub fn extensions_of(&self, account: &str) -> Vec<&Extension> {
+        let mut v: Vec<&Extension> = self
+            .extensions
+            .iter()
+            .filter(|((a, _), _)| a == account)
+            .map(|(_, e)| e)
+            .collect();
+        v.sort_by(|a, b| a.number.cmp(&b.number));
+        v
+    }
+
+    /// An account's phone numbers, in number order.
+    pub fn numbers_of(&self, account: &str) -> Vec<&PhoneNumber> {
+        let mut v: Vec<&PhoneNumber> = self
+            .numbers
+            .values()
+            .filter(|n| n.account_id == account)
+            .collect();
+        v.sort_by(|a, b| a.number.cmp(&b.number));
+        v
     }
 
     pub fn trunk_for_account(&self, account: &str) -> Option<&Trunk> {

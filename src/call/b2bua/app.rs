@@ -113,7 +113,7 @@ impl Call {
         );
         self.a_dialog = Dialog::uas(&self.a_invite, &self.a_tag);
         self.respond_a(ok);
-        self.a_chan.answer(&self.sw.bus);
+        self.a_chan.answer(&self.sw.bus, &self.sw.metrics);
         self.endpoint = true;
         self.a_rate = neg.as_ref().map(|n| negotiate::pcm_rate(n, None));
         Some(neg)

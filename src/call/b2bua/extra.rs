@@ -230,7 +230,7 @@ impl Call {
             ack_pending: None,
         });
         e.chan.info.sip_call_id = cid;
-        e.chan.answer(&bus);
+        e.chan.answer(&bus, &self.sw.metrics);
         for j in 0..self.extra[k].forks.len() {
             if j != i && !self.extra[k].forks[j].done {
                 self.cancel_extra_fork(k, j);

@@ -512,7 +512,7 @@ impl Call {
         let bus = self.sw.bus.clone();
         if let Some(c) = self.b_chan.as_mut() {
             c.info.sip_call_id = self.forks[i].call_id.clone();
-            c.answer(&bus);
+            c.answer(&bus, &self.sw.metrics);
             c.bridge(&bus, a_leg);
         }
         self.a_chan.bridge(&bus, b_leg);

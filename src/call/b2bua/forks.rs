@@ -34,6 +34,11 @@ impl Call {
                     .unwrap_or(self.origin.caller.clone());
                 format!("<sip:{}@{}>", cid, self.sw.local_host_port(target.kind))
             }
+            // a click-to-call's user sees the number their phone is calling
+            None if self.a_forking && self.click.is_some() => {
+                let to = self.click.as_ref().map(|c| c.to.as_str()).unwrap_or("");
+                format!("<sip:{}@{}>", to, self.origin.account.sip_domain)
+            }
             None => match &self.origin.display_name {
                 Some(d) => format!(
                     "\"{}\" <sip:{}@{}>",
@@ -226,9 +231,9 @@ impl Call {
         let b_id = self.b_chan.as_ref().map(|c| c.id());
         if let Some(c) = self.b_chan.as_mut() {
             c.info.sip_call_id = self.forks[i].call_id.clone();
-            c.answer(&bus);
+            c.answer(&bus, &self.sw.metrics);
         }
-        self.a_chan.answer(&bus);
+        self.a_chan.answer(&bus, &self.sw.metrics);
         if let Some(b_id) = b_id {
             self.a_chan.bridge(&bus, b_id);
             let a_id = self.a_chan.id();

@@ -168,7 +168,7 @@ impl Call {
             }
             _ => false,
         };
-        caller || callee
+        caller || callee || self.click.as_ref().is_some_and(|c| c.record)
     }
 
     /// Starts recording the call to the data dir (caller left, callee right).

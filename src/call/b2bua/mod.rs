@@ -29,7 +29,7 @@ mod tests;
 mod tests_commands;
 
 pub use flow::greeting_path;
-pub use originate::{originate, Originate, OriginateError};
+pub use originate::{originate, ClickToCall, Originate, OriginateError};
 pub use spawn::spawn;
 pub(super) use spawn::{spawn_call, Start};
 
@@ -169,6 +169,9 @@ struct Call {
     originating: Option<Arc<crate::routing::Callflow>>,
     /// The forks ringing are the first leg of an originated call.
     a_forking: bool,
+    /// A click-to-call (the voice API's outbound call): what it dials once
+    /// the user's extension answers, and whether it is recorded.
+    click: Option<originate::ClickToCall>,
     /// Extensions this call keeps busy (the caller's, the answering callee's).
     busy_marks: Vec<String>,
     /// The extension of the B leg that answered, if it was one.

@@ -27,6 +27,11 @@ pub enum OriginateError {
 /// What to place: ring `to` (an extension of `account`), then connect it to
 /// `connect` — any number the account can dial (app, callflow, queue,
 /// extension, outside number). The first leg sees `caller_id` as the caller.
+///
+/// With `click`, it is the user's own call instead (click-to-call): placed
+/// from extension `to`, whose phone shows `connect` as the party it calls;
+/// `connect` sees the extension as the caller — through a trunk with
+/// `caller_id` (else the extension's or the trunk's caller ID).
 #[derive(Debug, Clone)]
 pub struct Originate {
     pub account: String,
@@ -34,6 +39,16 @@ pub struct Originate {
     pub connect: String,
     pub caller_id: Option<String>,
     pub caller_name: Option<String>,
+    pub click: Option<ClickToCall>,
+}
+
+/// A click-to-call's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClickToCall {
+    /// The number the user's extension calls (`Originate::connect`).
+    pub to: String,
+    /// Record the call once both parties are bridged.
+    pub record: bool,
 }
 
 /// Places a call; its handle (with the call's id) once it is under way.
@@ -94,12 +109,27 @@ fn place(
     account: crate::store::Account,
     then: Arc<Callflow>,
 ) -> CallHandle {
-    let origin = Origin {
-        caller: req.caller_id.unwrap_or_else(|| req.connect.clone()),
-        display_name: req.caller_name,
-        external_caller_id: None,
-        account,
-        from_trunk: false,
+    let origin = match &req.click {
+        None => Origin {
+            caller: req.caller_id.unwrap_or_else(|| req.connect.clone()),
+            display_name: req.caller_name,
+            external_caller_id: None,
+            account,
+            from_trunk: false,
+        },
+        Some(_) => {
+            let ext = sw.directory().extension(&account.id, &req.to).cloned();
+            Origin {
+                caller: req.to.clone(),
+                display_name: ext
+                    .as_ref()
+                    .map(|e| e.display_name.clone())
+                    .filter(|n| !n.is_empty()),
+                external_caller_id: req.caller_id.or(ext.and_then(|e| e.caller_id)),
+                account,
+                from_trunk: false,
+            }
+        }
     };
     tracing::info!(to = %req.to, connect = %req.connect, "originating a call");
     let destination = Destination::Extension {
@@ -108,7 +138,10 @@ fn place(
     spawn_call(
         sw.clone(),
         acd.clone(),
-        Start::Originate { then },
+        Start::Originate {
+            then,
+            click: req.click,
+        },
         origin,
         destination,
         req.to,
@@ -229,8 +262,11 @@ impl Call {
         }
         self.a_rate = neg.as_ref().map(|n| negotiate::pcm_rate(n, None));
         self.endpoint = true;
-        self.a_chan.answer(&self.sw.bus);
+        self.a_chan.answer(&self.sw.bus, &self.sw.metrics);
         tracing::info!(call = %self.id, "the originated leg answered");
+        if self.click.is_some() {
+            self.report_click_answer();
+        }
         if let Some(flow) = self.originating.take() {
             self.start_flow(flow);
         }

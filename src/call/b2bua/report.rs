@@ -25,9 +25,35 @@ impl Call {
             .publish_with(make(VoiceEvent::now(account, metadata)), kept);
     }
 
-    /// An extension of the account (not a trunk's caller) calls a trunk.
+    /// An extension of the account (not a trunk's caller) calls a trunk, or
+    /// clicked to call.
     fn user_dials_out(&self) -> bool {
-        !self.origin.from_trunk && matches!(self.destination, Destination::Trunk { .. })
+        self.click.is_some()
+            || (!self.origin.from_trunk && matches!(self.destination, Destination::Trunk { .. }))
+    }
+
+    /// The number the user dialled: the click-to-call's, else the call's.
+    fn user_dialled(&self) -> String {
+        match &self.click {
+            Some(c) => c.to.clone(),
+            None => self.dialled.clone(),
+        }
+    }
+
+    /// A click-to-call's user answered their phone: USER_ANSWER, then
+    /// USER_DIAL as the switch dials the number for them.
+    pub(super) fn report_click_answer(&self) {
+        self.report_user_answer(&self.origin.caller);
+        self.voice(
+            Event::UserDial,
+            VoiceMeta {
+                dialed_number: Some(self.user_dialled()),
+                from_user_id: Some(self.origin.caller.clone()),
+                caller_id_number: self.origin.external_caller_id.clone(),
+                uniqueid: self.id,
+                ..VoiceMeta::default()
+            },
+        );
     }
 
     /// The call arrived (from an INVITE, not placed by the switch).
@@ -73,9 +99,15 @@ impl Call {
     /// with CALL_ENDED (one transaction).
     pub(super) fn report_end(&self, duration_ms: i64, cdr: crate::store::Cdr) {
         let secs = (duration_ms.max(0) + 500) / 1000;
+        let click_out = self.click.as_ref().is_some_and(|c| {
+            matches!(
+                crate::call::plan::route(&self.sw.directory(), &self.origin.account.id, &c.to),
+                Destination::Trunk { .. }
+            )
+        });
         let direction = if self.origin.from_trunk {
             "inbound"
-        } else if matches!(self.destination, Destination::Trunk { .. }) {
+        } else if click_out || matches!(self.destination, Destination::Trunk { .. }) {
             "outbound"
         } else {
             "internal"
@@ -84,7 +116,7 @@ impl Call {
             Event::CallEnded,
             VoiceMeta {
                 caller_id_number: Some(self.origin.caller.clone()),
-                dnis: Some(self.dialled.clone()),
+                dnis: Some(self.user_dialled()),
                 uniqueid: self.id,
                 call_direction: Some(direction),
                 to_user_id: self.answered_by.clone(),
@@ -97,7 +129,7 @@ impl Call {
             self.voice(
                 Event::UserHangup,
                 VoiceMeta {
-                    dialed_number: Some(self.dialled.clone()),
+                    dialed_number: Some(self.user_dialled()),
                     from_user_id: Some(self.origin.caller.clone()),
                     uniqueid: self.id,
                     duration: Some(secs),

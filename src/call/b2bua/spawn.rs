@@ -15,7 +15,10 @@ pub(in crate::call) enum Start {
     },
     /// No inbound leg: the switch rings `dialled` (an extension) as the first
     /// leg and runs `then` for it once it answers.
-    Originate { then: Arc<crate::routing::Callflow> },
+    Originate {
+        then: Arc<crate::routing::Callflow>,
+        click: Option<super::originate::ClickToCall>,
+    },
 }
 
 /// Starts the task of a call a caller's INVITE placed.
@@ -49,9 +52,11 @@ pub(in crate::call) fn spawn_call(
     let (queue_tx, queue_rx) = mpsc::unbounded_channel();
     let (agent_tx, agent_rx) = mpsc::unbounded_channel();
     let handle = CallHandle { id, tx: me.clone() };
-    let (tx, invite, source, direction, originating) = match start {
-        Start::Inbound { tx, invite, source } => (tx, invite, source, Direction::Inbound, None),
-        Start::Originate { then } => (
+    let (tx, invite, source, direction, originating, click) = match start {
+        Start::Inbound { tx, invite, source } => {
+            (tx, invite, source, Direction::Inbound, None, None)
+        }
+        Start::Originate { then, click } => (
             // no server transaction: nothing is ever answered on it
             TxId(u64::MAX),
             placeholder_invite(),
@@ -62,6 +67,7 @@ pub(in crate::call) fn spawn_call(
             },
             Direction::Outbound,
             Some(then),
+            click,
         ),
     };
     let a_call_id = message::call_id(&invite.headers).unwrap_or("").to_string();
@@ -142,6 +148,7 @@ pub(in crate::call) fn spawn_call(
         agent_tx,
         originating,
         a_forking: false,
+        click,
         busy_marks,
         b_mark: None,
         answered_by: None,

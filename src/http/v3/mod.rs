@@ -1,0 +1,293 @@
+//! The voice developer API (v3, `docs/voice-api.md`) under
+//! `/v3/voice/{account_id}`: availability, queues and their live figures,
+//! click-to-call, numbers, the user's profile, SMS. Every answer is the
+//! envelope `{result, error, message, timestamp}` (errors: [`ApiError`]).
+//!
+//! [`gate`] runs first on every route: it finds the key in `X-API-Key` (none
+//! is a public request; one that is no live key is 403 AUTH_INVALID), counts
+//! the request against the key's or the client's rate limit, and hands the
+//! handler an [`Auth`]. Handlers then ask [`Ctx`] for what the route needs.
+
+mod calls;
+mod error;
+mod idempotency;
+mod limits;
+mod queues;
+mod sms;
+mod users;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+pub use error::{ApiError, ErrorCode};
+pub use limits::Limits;
+
+use super::AppState;
+use crate::store::{ApiKey, ApiKeyKind};
+use crate::switch::directory::Directory;
+use crate::switch::Switch;
+
+/// The voice API's own state: rate limits and the calls it placed.
+#[derive(Default)]
+pub struct VoiceApi {
+    pub limits: Limits,
+    pub placed: Arc<calls::Placed>,
+}
+
+impl VoiceApi {
+    /// With `keyed` and `public` requests a minute allowed.
+    pub fn with_limits(keyed: u32, public: u32) -> VoiceApi {
+        VoiceApi {
+            limits: Limits::per_minute(keyed, public),
+            placed: Arc::default(),
+        }
+    }
+}
+
+/// Who is asking: nobody in particular, or the holder of a live key.
+#[derive(Clone, Debug)]
+pub enum Auth {
+    Public,
+    Key(Arc<ApiKey>),
+}
+
+/// The routes, behind the gate.
+pub fn routes(state: AppState) -> Router<AppState> {
+    const P: &str = "/v3/voice/{account_id}";
+    Router::new()
+        .route(&format!("{P}/availability"), get(users::availability))
+        .route(&format!("{P}/queues"), get(queues::list))
+        .route(&format!("{P}/queues/{{queue_id}}"), get(queues::show))
+        .route(
+            &format!("{P}/availability/queues"),
+            get(queues::availability),
+        )
+        .route(
+            &format!("{P}/availability/queues/{{queue_id}}"),
+            get(queues::availability_one),
+        )
+        .route(&format!("{P}/call/outbound"), post(calls::outbound))
+        .route(
+            &format!("{P}/calls/{{call_id}}"),
+            get(calls::show).merge(delete(calls::hang_up)),
+        )
+        .route(&format!("{P}/sms/send"), post(sms::send))
+        .route(&format!("{P}/numbers"), get(users::numbers))
+        .route(&format!("{P}/user/numbers"), get(users::user_numbers))
+        .route(&format!("{P}/user/profile"), get(users::profile))
+        .route("/v3/{*rest}", axum::routing::any(no_route))
+        .method_not_allowed_fallback(wrong_method)
+        .layer(axum::middleware::from_fn_with_state(state, gate))
+}
+
+async fn no_route() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "no such endpoint")
+}
+
+async fn wrong_method() -> ApiError {
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        "this endpoint does not take that method",
+    )
+}
+
+/// ISO 8601 UTC, to the second (`2024-01-15T10:30:00Z`).
+pub fn timestamp() -> String {
+    iso(crate::events::now_ms())
+}
+
+/// Unix milliseconds as ISO 8601 UTC, to the second.
+pub fn iso(ms: i64) -> String {
+    chrono::DateTime::from_timestamp(ms.div_euclid(1000), 0)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default()
+}
+
+/// A success: `result` under the envelope with `message`.
+pub fn ok(message: &str, result: Value) -> Response {
+    Json(envelope(message, result)).into_response()
+}
+
+fn envelope(message: &str, result: Value) -> Value {
+    json!({
+        "result": result,
+        "error": false,
+        "message": message,
+        "timestamp": timestamp(),
+    })
+}
+
+/// Finds the caller's key, counts the request, and sets the rate-limit headers.
+async fn gate(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    // an empty header is no key; one that is not text is no live key
+    let presented = req
+        .headers()
+        .get("x-api-key")
+        .map(|v| {
+            v.to_str()
+                .map(|t| t.trim().to_string())
+                .unwrap_or_else(|_| "\u{0}".into())
+        })
+        .filter(|t| !t.is_empty());
+    let (auth, bucket, refusal) = match presented {
+        None => (Auth::Public, limits::Bucket::Ip(ip), None),
+        Some(token) => match lookup(&s, &token).await {
+            Ok(Some(key)) => {
+                let bucket = limits::Bucket::Key(key.id.clone());
+                (Auth::Key(Arc::new(key)), bucket, None)
+            }
+            Ok(None) => (
+                Auth::Public,
+                limits::Bucket::Ip(ip),
+                Some(ApiError::new(
+                    ErrorCode::AuthInvalid,
+                    "the key in X-API-Key is not a live API key",
+                )),
+            ),
+            Err(e) => (Auth::Public, limits::Bucket::Ip(ip), Some(e)),
+        },
+    };
+    let allowance = s.voice.limits.check(&bucket);
+    let mut resp = if let Some(secs) = allowance.retry_after_secs {
+        let mut e = ApiError::new(
+            ErrorCode::RateLimited,
+            format!(
+                "rate limit of {} requests a minute exceeded; retry in {secs} s",
+                allowance.limit
+            ),
+        );
+        e.retry_after_secs = Some(secs);
+        e.into_response()
+    } else if let Some(e) = refusal {
+        e.into_response()
+    } else {
+        req.extensions_mut().insert(auth);
+        next.run(req).await
+    };
+    let h = resp.headers_mut();
+    h.insert("x-ratelimit-limit", HeaderValue::from(allowance.limit));
+    h.insert(
+        "x-ratelimit-remaining",
+        HeaderValue::from(allowance.remaining),
+    );
+    h.insert("x-ratelimit-reset", HeaderValue::from(allowance.reset_secs));
+    resp
+}
+
+/// The live key `token` is, noting its use (at most once a minute).
+async fn lookup(s: &AppState, token: &str) -> Result<Option<ApiKey>, ApiError> {
+    if token.is_empty() || token.len() > 200 {
+        return Ok(None);
+    }
+    let sw = switch(s)?;
+    let Some(key) = sw.store.api_key_by_secret(token).await? else {
+        return Ok(None);
+    };
+    let now = crate::events::now_ms();
+    if key.last_used_at.is_none_or(|t| now - t > 60_000) {
+        let store = sw.store.clone();
+        let id = key.id.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.touch_api_key(&id, now).await {
+                tracing::warn!(error = %e, "could not note an API key's use");
+            }
+        });
+    }
+    Ok(Some(key))
+}
+
+fn switch(s: &AppState) -> Result<&Arc<Switch>, ApiError> {
+    s.sw.as_ref()
+        .ok_or_else(|| ApiError::unavailable("the switch is not running"))
+}
+
+/// One request's context: the switch, its provisioning snapshot, the path's
+/// account (which exists, and is the key's when there is a key).
+pub struct Ctx {
+    pub sw: Arc<Switch>,
+    pub dir: Arc<Directory>,
+    pub account: String,
+    pub key: Option<Arc<ApiKey>>,
+}
+
+impl Ctx {
+    pub fn new(s: &AppState, auth: &Auth, account: &str) -> Result<Ctx, ApiError> {
+        let sw = switch(s)?.clone();
+        let dir = sw.directory();
+        let key = match auth {
+            Auth::Public => None,
+            Auth::Key(k) => Some(k.clone()),
+        };
+        let theirs = key.as_ref().is_none_or(|k| k.account_id == account);
+        if dir.account(account).is_none() || !theirs {
+            return Err(ApiError::not_found("account"));
+        }
+        Ok(Ctx {
+            sw,
+            dir,
+            account: account.to_string(),
+            key,
+        })
+    }
+
+    /// The request's key, which must be of `kind` (any of them when `None`) and hold `scope`.
+    fn need(&self, kind: Option<ApiKeyKind>, scope: &str) -> Result<&ApiKey, ApiError> {
+        let Some(key) = self.key.as_deref() else {
+            return Err(ApiError::new(
+                ErrorCode::AuthRequired,
+                "this endpoint needs an API key in X-API-Key",
+            ));
+        };
+        if key.kind == ApiKeyKind::Merchant {
+            return Err(ApiError::forbidden(
+                "a merchant key cannot use the voice API; use a developer or user key",
+            ));
+        }
+        if let Some(k) = kind.filter(|k| *k != key.kind) {
+            return Err(ApiError::forbidden(format!(
+                "this endpoint needs a {} key; this is a {} key",
+                k.as_str(),
+                key.kind.as_str()
+            )));
+        }
+        if !key.has_scope(scope) {
+            return Err(ApiError::forbidden(format!(
+                "this key lacks the scope {scope}"
+            )));
+        }
+        Ok(key)
+    }
+
+    pub fn developer(&self, scope: &str) -> Result<&ApiKey, ApiError> {
+        self.need(Some(ApiKeyKind::Developer), scope)
+    }
+
+    /// A user key and its extension.
+    pub fn user(&self, scope: &str) -> Result<(&ApiKey, String), ApiError> {
+        let key = self.need(Some(ApiKeyKind::User), scope)?;
+        let ext = key
+            .extension
+            .clone()
+            .filter(|e| self.dir.extension(&self.account, e).is_some())
+            .ok_or_else(|| ApiError::not_found("the key's user"))?;
+        Ok((key, ext))
+    }
+
+    /// A developer or user key.
+    pub fn any_key(&self, scope: &str) -> Result<&ApiKey, ApiError> {
+        self.need(None, scope)
+    }
+}

@@ -1,0 +1,138 @@
+//! `POST /sms/send` (developer or user key, `sms:send`): from one of the
+//! account's SMS numbers (a user key: one of its own) to one or several E.164
+//! numbers, at most 160 characters. No SMS provider is wired yet: the
+//! message goes to the simulator, which reports SMS_SENT at once and
+//! SMS_DELIVERED a moment later, both in the event log.
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::Extension;
+use serde_json::{json, Value};
+
+use super::idempotency::{once, Answer};
+use super::{ApiError, Auth, Ctx};
+use crate::dialplan::is_e164;
+use crate::events::{Event, Numbers, SmsEvent, SmsMeta};
+use crate::http::AppState;
+use crate::ids::AccountId;
+use crate::store::ApiKeyKind;
+
+/// The most recipients one request may name.
+const MAX_TO: usize = 10;
+/// The longest message, in characters (as documented).
+const MAX_CHARS: usize = 160;
+/// How long the simulated carrier takes to confirm delivery.
+const DELIVERY_DELAY: Duration = Duration::from_millis(200);
+
+pub async fn send(
+    State(s): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let ctx = Ctx::new(&s, &auth, &account)?;
+    let key = ctx.any_key("sms:send")?.clone();
+    let v: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
+    let from = v["from"]
+        .as_str()
+        .map(str::trim)
+        .ok_or_else(|| ApiError::bad_request("from is required (one of your numbers)"))?
+        .to_string();
+    let to: Vec<String> = match &v["to"] {
+        Value::String(t) => vec![t.trim().to_string()],
+        Value::Array(list) => list
+            .iter()
+            .map(|t| t.as_str().map(|t| t.trim().to_string()))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| ApiError::bad_request("to: numbers must be strings"))?,
+        Value::Null => return Err(ApiError::bad_request("to is required")),
+        _ => return Err(ApiError::bad_request("to: a number or a list of numbers")),
+    };
+    let message = v["message"]
+        .as_str()
+        .ok_or_else(|| ApiError::bad_request("message is required"))?
+        .to_string();
+    if to.is_empty() || to.len() > MAX_TO {
+        return Err(ApiError::bad_request(format!("to: 1 to {MAX_TO} numbers")));
+    }
+    if let Some(bad) = to.iter().find(|t| !is_e164(t)) {
+        return Err(ApiError::bad_request(format!(
+            "to: {bad:?} is not an E.164 number (+ and 7 to 15 digits)"
+        )));
+    }
+    let chars = message.chars().count();
+    if chars == 0 || chars > MAX_CHARS {
+        return Err(ApiError::bad_request(format!(
+            "message: 1 to {MAX_CHARS} characters (this one has {chars})"
+        )));
+    }
+    let number = ctx
+        .dir
+        .number(&from)
+        .filter(|n| n.account_id == account)
+        .ok_or_else(|| {
+            ApiError::bad_request(format!("from: {from:?} is not a number of the account"))
+        })?
+        .clone();
+    let sender = match key.kind {
+        ApiKeyKind::User => {
+            if key.extension.as_deref() != Some(number.extension.as_str()) {
+                return Err(ApiError::forbidden(format!(
+                    "from: {from} is not one of this user's numbers"
+                )));
+            }
+            key.extension.clone()
+        }
+        _ => None,
+    };
+    if !number.sms_enabled {
+        return Err(ApiError::bad_request(format!(
+            "from: {from} does not send SMS"
+        )));
+    }
+    let ctx = &ctx;
+    once(ctx, &headers, "sms/send", &body, || async move {
+        let message_id = uuid::Uuid::new_v4().to_string();
+        let aid = AccountId::from(account.as_str());
+        let meta = SmsMeta {
+            from_number: Some(from.clone()),
+            to_number: Some(Numbers::Many(to.clone())),
+            body: Some(message.clone()),
+            message_id: message_id.clone(),
+            sms_sent_by_user_id: sender.clone(),
+            status: None,
+        };
+        ctx.sw
+            .bus
+            .publish(Event::SmsSent(SmsEvent::now(aid.clone(), meta.clone())));
+        let bus = ctx.sw.bus.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(DELIVERY_DELAY).await;
+            let delivered = SmsMeta {
+                status: Some("delivered".into()),
+                sms_sent_by_user_id: None,
+                ..meta
+            };
+            bus.publish(Event::SmsDelivered(SmsEvent::now(aid, delivered)));
+        });
+        Ok(Answer {
+            status: StatusCode::OK,
+            message: "SMS sent successfully",
+            result: json!({
+                "message_id": message_id,
+                "status": "sent",
+                "from": from,
+                "to": to,
+                "segments": 1,
+                "delivery": "simulator",
+            }),
+        })
+    })
+    .await
+}
