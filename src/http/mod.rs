@@ -141,6 +141,7 @@ pub fn app(state: AppState) -> Router {
             axum::routing::post(v2::webhooks::rotate),
         )
         .merge(voice)
+        .merge(v3::docs())
         .with_state(state)
 }
 

@@ -14,9 +14,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Extension;
 use dashmap::DashMap;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::idempotency::{once, Answer};
+use super::schema::{CallDetails, CallHangup, CallStarted};
+#[allow(unused_imports)]
+use super::schema::{Envelope, OutboundCall};
 use super::{iso, ok, ApiError, Auth, Ctx};
 use crate::call::b2bua::{originate, ClickToCall, Originate, OriginateError};
 use crate::call::plan::{route, Destination};
@@ -144,6 +147,16 @@ fn dialable(s: &str) -> bool {
 }
 
 /// `POST /call/outbound` (developer key, `calls:write`).
+#[utoipa::path(
+    post,
+    path = "/v3/voice/{account_id}/call/outbound",
+    tag = "calls",
+    summary = "Click-to-call: ring the extension, then dial the number",
+    params(("account_id" = String, Path, description = "The account's id (`demo`)"), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, description = "Retries with the same key and body get the first answer")),
+    request_body = OutboundCall,
+    security(("api_key" = [])),
+    responses((status = 200, description = "Success", body = Envelope<CallStarted>))
+)]
 pub async fn outbound(
     State(s): State<AppState>,
     Extension(auth): Extension<Auth>,
@@ -242,13 +255,14 @@ pub async fn outbound(
         Ok(Answer {
             status: StatusCode::OK,
             message: "Call initiated successfully",
-            result: json!({
-                "call_id": handle.id,
-                "status": "initiating",
-                "from": from,
-                "to": to,
-                "timestamp": iso(now),
-            }),
+            result: serde_json::to_value(CallStarted {
+                call_id: handle.id.to_string(),
+                status: "initiating".into(),
+                from: from.clone(),
+                to: to.clone(),
+                timestamp: iso(now),
+            })
+            .unwrap_or_default(),
         })
     })
     .await
@@ -267,6 +281,15 @@ fn placed(s: &AppState, ctx: &Ctx, raw: &str) -> Result<(CallId, PlacedCall), Ap
 }
 
 /// `GET /calls/{call_id}` (developer key, `calls:read`).
+#[utoipa::path(
+    get,
+    path = "/v3/voice/{account_id}/calls/{call_id}",
+    tag = "calls",
+    summary = "A placed call's progress",
+    params(("account_id" = String, Path, description = "The account's id (`demo`)"), ("call_id" = String, Path, description = "The call's id (from `/call/outbound`)")),
+    security(("api_key" = [])),
+    responses((status = 200, description = "Success", body = Envelope<CallDetails>))
+)]
 pub async fn show(
     State(s): State<AppState>,
     Extension(auth): Extension<Auth>,
@@ -280,25 +303,34 @@ pub async fn show(
         .map(|b| (c.ended_ms.unwrap_or_else(now_ms) - b).max(0) / 1000);
     Ok(ok(
         "Call details",
-        json!({
-            "call_id": id,
-            "status": c.status,
-            "from": c.from,
-            "to": c.to,
-            "caller_id": c.caller_id,
-            "recording": c.recording,
-            "created_at": iso(c.created_ms),
-            "answered_at": c.answered_ms.map(iso),
-            "bridged_at": c.bridged_ms.map(iso),
-            "ended_at": c.ended_ms.map(iso),
-            "call_seconds": talk,
-            "duration": c.duration_secs,
-            "hangup_cause": c.hangup_cause,
-        }),
+        CallDetails {
+            call_id: id.to_string(),
+            status: c.status.into(),
+            from: c.from,
+            to: c.to,
+            caller_id: c.caller_id,
+            recording: c.recording,
+            created_at: iso(c.created_ms),
+            answered_at: c.answered_ms.map(iso),
+            bridged_at: c.bridged_ms.map(iso),
+            ended_at: c.ended_ms.map(iso),
+            call_seconds: talk,
+            duration: c.duration_secs,
+            hangup_cause: c.hangup_cause,
+        },
     ))
 }
 
 /// `DELETE /calls/{call_id}` (developer key, `calls:write`): hangs up every leg.
+#[utoipa::path(
+    delete,
+    path = "/v3/voice/{account_id}/calls/{call_id}",
+    tag = "calls",
+    summary = "Hang a placed call up",
+    params(("account_id" = String, Path, description = "The account's id (`demo`)"), ("call_id" = String, Path, description = "The call's id (from `/call/outbound`)")),
+    security(("api_key" = [])),
+    responses((status = 200, description = "Success", body = Envelope<CallHangup>))
+)]
 pub async fn hang_up(
     State(s): State<AppState>,
     Extension(auth): Extension<Auth>,
@@ -313,7 +345,10 @@ pub async fn hang_up(
             let _ = h.tx.send(CallInput::Hangup);
             Ok(ok(
                 "Call hangup requested",
-                json!({ "call_id": id, "status": "hanging-up" }),
+                CallHangup {
+                    call_id: id.to_string(),
+                    status: "hanging-up".into(),
+                },
             ))
         }
         _ => Err(ApiError::not_found("live call")),

@@ -12,7 +12,9 @@ mod calls;
 mod error;
 mod idempotency;
 mod limits;
+pub mod openapi;
 mod queues;
+pub mod schema;
 mod sms;
 mod users;
 
@@ -88,6 +90,16 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .layer(axum::middleware::from_fn_with_state(state, gate))
 }
 
+/// `/openapi.json` and Swagger UI at `/docs` (outside the gate: no key, no limit).
+pub fn docs() -> Router<AppState> {
+    utoipa_swagger_ui::SwaggerUi::new("/docs")
+        .url(
+            "/openapi.json",
+            <openapi::VoiceDoc as utoipa::OpenApi>::openapi(),
+        )
+        .into()
+}
+
 async fn no_route() -> ApiError {
     ApiError::new(ErrorCode::NotFound, "no such endpoint")
 }
@@ -112,7 +124,8 @@ pub fn iso(ms: i64) -> String {
 }
 
 /// A success: `result` under the envelope with `message`.
-pub fn ok(message: &str, result: Value) -> Response {
+pub fn ok<T: serde::Serialize>(message: &str, result: T) -> Response {
+    let result = serde_json::to_value(result).unwrap_or(Value::Null);
     Json(envelope(message, result)).into_response()
 }
 

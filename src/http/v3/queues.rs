@@ -5,23 +5,20 @@
 //! republishes within 100 ms of every change. `queue_id` is the queue's
 //! integer `pk`. Without a key only the public subset (names and figures).
 
-use axum::extract::{Path, State};
-use axum::response::Response;
-use axum::Extension;
-use serde_json::{json, Value};
-
+#[allow(unused_imports)]
+use super::schema::Envelope;
+use super::schema::{Queue, QueueAvailability, QueueMember};
 use super::{ok, ApiError, Auth, Ctx};
 use crate::http::AppState;
 use crate::ids::{AccountId, QueueId};
-use crate::routing::queue::{AgentStatus, QueueConfig};
+use crate::routing::queue::{AgentStatus, QueueConfig, QueueStats};
 use crate::store::PublicKind;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::Extension;
 
-fn yes_no(b: bool) -> &'static str {
-    if b {
-        "yes"
-    } else {
-        "no"
-    }
+fn yes_no(b: bool) -> Option<String> {
+    Some(if b { "yes" } else { "no" }.to_string())
 }
 
 /// With a developer key (`queues:read`): true; public: false.
@@ -32,28 +29,38 @@ fn keyed(ctx: &Ctx) -> Result<bool, ApiError> {
     }
 }
 
-fn basics(ctx: &Ctx, q: &QueueConfig) -> Value {
-    json!({
-        "pk": ctx.dir.pk(PublicKind::Queue, &ctx.account, q.id.as_str()),
-        "name": q.id.as_str(),
-        "queue_name": q.name,
-        "extension": q.number,
-    })
+fn basics(ctx: &Ctx, q: &QueueConfig) -> Queue {
+    Queue {
+        pk: ctx.dir.pk(PublicKind::Queue, &ctx.account, q.id.as_str()),
+        name: q.id.to_string(),
+        queue_name: q.name.clone(),
+        extension: q.number.clone(),
+        strategy: None,
+        musiconhold: None,
+        timeout: None,
+        retry: None,
+        wrapuptime: None,
+        maxlen: None,
+        joinempty: None,
+        leavewhenempty: None,
+        ringinuse: None,
+        assigned_users: None,
+    }
 }
 
-fn settings(ctx: &Ctx, q: &QueueConfig) -> Value {
-    let mut v = basics(ctx, q);
-    let m = v.as_object_mut().expect("an object");
-    m.insert("strategy".into(), q.strategy.as_str().into());
-    m.insert("musiconhold".into(), q.moh.as_str().into());
-    m.insert("timeout".into(), q.timeout.as_secs().into());
-    m.insert("retry".into(), q.retry.as_secs().into());
-    m.insert("wrapuptime".into(), q.wrapup.as_secs().into());
-    m.insert("maxlen".into(), q.maxlen.into());
-    m.insert("joinempty".into(), yes_no(q.joinempty).into());
-    m.insert("leavewhenempty".into(), yes_no(q.leavewhenempty).into());
-    m.insert("ringinuse".into(), yes_no(q.ringinuse).into());
-    v
+fn settings(ctx: &Ctx, q: &QueueConfig) -> Queue {
+    Queue {
+        strategy: Some(q.strategy.as_str().into()),
+        musiconhold: Some(q.moh.clone()),
+        timeout: Some(q.timeout.as_secs()),
+        retry: Some(q.retry.as_secs()),
+        wrapuptime: Some(q.wrapup.as_secs()),
+        maxlen: Some(q.maxlen as u64),
+        joinempty: yes_no(q.joinempty),
+        leavewhenempty: yes_no(q.leavewhenempty),
+        ringinuse: yes_no(q.ringinuse),
+        ..basics(ctx, q)
+    }
 }
 
 /// The account's queues, in id order.
@@ -84,6 +91,15 @@ fn queue_of<'a>(ctx: &'a Ctx, raw: &str) -> Result<&'a QueueConfig, ApiError> {
 }
 
 /// `GET /queues`.
+#[utoipa::path(
+    get,
+    path = "/v3/voice/{account_id}/queues",
+    tag = "queues",
+    summary = "The account's queues",
+    params(("account_id" = String, Path, description = "The account's id (`demo`)")),
+    security((), ("api_key" = [])),
+    responses((status = 200, description = "Success", body = Envelope<Vec<Queue>>))
+)]
 pub async fn list(
     State(s): State<AppState>,
     Extension(auth): Extension<Auth>,
@@ -91,7 +107,7 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let ctx = Ctx::new(&s, &auth, &account)?;
     let full = keyed(&ctx)?;
-    let list: Vec<Value> = queues_of(&ctx)
+    let list: Vec<Queue> = queues_of(&ctx)
         .into_iter()
         .map(|q| {
             if full {
@@ -101,10 +117,19 @@ pub async fn list(
             }
         })
         .collect();
-    Ok(ok("List of queues", Value::from(list)))
+    Ok(ok("List of queues", list))
 }
 
 /// `GET /queues/{queue_id}`: with a key, the settings and `assigned_users`.
+#[utoipa::path(
+    get,
+    path = "/v3/voice/{account_id}/queues/{queue_id}",
+    tag = "queues",
+    summary = "One queue, with its members when keyed",
+    params(("account_id" = String, Path, description = "The account's id (`demo`)"), ("queue_id" = i64, Path, description = "The queue's `pk`")),
+    security((), ("api_key" = [])),
+    responses((status = 200, description = "Success", body = Envelope<Queue>))
+)]
 pub async fn show(
     State(s): State<AppState>,
     Extension(auth): Extension<Auth>,
@@ -116,105 +141,108 @@ pub async fn show(
     if !full {
         return Ok(ok("Queue details", basics(&ctx, q)));
     }
-    let mut v = settings(&ctx, q);
     let snap = s.acd.snapshot();
     let live = snap
         .queues
         .get(&(AccountId::from(account.as_str()), q.id.clone()));
-    let mut users: Vec<Value> = q
+    let mut users: Vec<QueueMember> = q
         .members
         .iter()
         .map(|(ext, penalty)| member(&ctx, ext.as_str(), *penalty, false))
         .collect();
-    if let Some(live) = live {
+    for a in live.iter().flat_map(|l| l.agents.iter()) {
         // members' live status, and agents logged in by feature code
-        for a in &live.agents {
-            let entry = users
-                .iter_mut()
-                .find(|u| u["presence_id"] == a.extension.as_str());
-            let status = serde_json::to_value(a.status).unwrap_or_default();
-            match entry {
-                Some(u) => {
-                    u["status"] = status;
-                    u["paused_reason"] = json!(a.pause_reason);
-                    u["calls_taken"] = json!(a.calls);
-                }
-                None => {
-                    let mut u = member(&ctx, a.extension.as_str(), a.penalty, a.dynamic);
-                    u["status"] = status;
-                    u["paused_reason"] = json!(a.pause_reason);
-                    u["calls_taken"] = json!(a.calls);
-                    users.push(u);
-                }
+        let i = match users
+            .iter()
+            .position(|u| u.presence_id == a.extension.as_str())
+        {
+            Some(i) => i,
+            None => {
+                users.push(member(&ctx, a.extension.as_str(), a.penalty, a.dynamic));
+                users.len() - 1
             }
-        }
+        };
+        let u = &mut users[i];
+        u.status = serde_json::to_value(a.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        u.paused_reason = a.pause_reason.clone();
+        u.calls_taken = a.calls;
     }
-    v["assigned_users"] = Value::from(users);
+    let v = Queue {
+        assigned_users: Some(users),
+        ..settings(&ctx, q)
+    };
     Ok(ok("Queue details", v))
 }
 
-fn member(ctx: &Ctx, ext: &str, penalty: u32, dynamic: bool) -> Value {
+fn member(ctx: &Ctx, ext: &str, penalty: u32, dynamic: bool) -> QueueMember {
     let e = ctx.dir.extension(&ctx.account, ext);
-    let (first, last) = e.map(|e| e.names()).unwrap_or_default();
-    json!({
-        "pk": ctx.dir.pk(PublicKind::User, &ctx.account, ext),
-        "presence_id": ext,
-        "callerID": e.map(|e| e.display_name.clone()).unwrap_or_default(),
-        "first_name": first,
-        "last_name": last,
-        "penalty": penalty,
-        "dynamic": dynamic,
-        "status": "logged_out",
-        "paused_reason": null,
-        "calls_taken": 0,
-    })
+    let (first_name, last_name) = e.map(|e| e.names()).unwrap_or_default();
+    QueueMember {
+        pk: ctx.dir.pk(PublicKind::User, &ctx.account, ext),
+        presence_id: ext.to_string(),
+        caller_id: e.map(|e| e.display_name.clone()).unwrap_or_default(),
+        first_name,
+        last_name,
+        penalty,
+        dynamic,
+        status: "logged_out".into(),
+        paused_reason: None,
+        calls_taken: 0,
+    }
 }
 
-fn figures(s: &AppState, ctx: &Ctx, q: &QueueConfig) -> Value {
-    let mut v = basics(ctx, q);
+fn figures(s: &AppState, ctx: &Ctx, q: &QueueConfig) -> QueueAvailability {
     let snap = s.acd.snapshot();
     let key = (
         AccountId::from(ctx.account.as_str()),
         QueueId::from(q.id.as_str()),
     );
-    let m = v.as_object_mut().expect("an object");
-    let (stats, ready) = match snap.queues.get(&key) {
-        Some(live) => {
-            let ready = live.agents.iter().any(|a| {
-                matches!(
-                    a.status,
-                    AgentStatus::Available
-                        | AgentStatus::Ringing
-                        | AgentStatus::OnCall
-                        | AgentStatus::WrapUp
-                )
-            });
-            (Some(&live.stats), ready)
-        }
-        None => (None, false),
-    };
-    let n = |f: fn(&crate::routing::queue::QueueStats) -> usize| stats.map(f).unwrap_or(0);
-    m.insert("is_ready".into(), ready.into());
-    m.insert("agents_online".into(), n(|s| s.agents_online).into());
-    m.insert("agents_available".into(), n(|s| s.agents_available).into());
-    m.insert("agents_on_call".into(), n(|s| s.agents_on_call).into());
-    m.insert("agents_paused".into(), n(|s| s.agents_paused).into());
-    m.insert(
-        "active_calls".into(),
-        n(|s| s.calls_waiting + s.agents_on_call).into(),
-    );
-    m.insert("calls_waiting".into(), n(|s| s.calls_waiting).into());
-    m.insert(
-        "longest_wait_seconds".into(),
-        json!(stats
-            .map(|s| s.longest_wait_secs.round() as u64)
-            .unwrap_or(0)),
-    );
-    m.insert("updated_at".into(), super::iso(snap.taken_ms).into());
-    v
+    let live = snap.queues.get(&key);
+    let ready = live.is_some_and(|l| {
+        l.agents.iter().any(|a| {
+            matches!(
+                a.status,
+                AgentStatus::Available
+                    | AgentStatus::Ringing
+                    | AgentStatus::OnCall
+                    | AgentStatus::WrapUp
+            )
+        })
+    });
+    let n = |f: fn(&QueueStats) -> usize| live.map(|l| f(&l.stats) as u64).unwrap_or(0);
+    let b = basics(ctx, q);
+    QueueAvailability {
+        pk: b.pk,
+        name: b.name,
+        queue_name: b.queue_name,
+        extension: b.extension,
+        is_ready: ready,
+        agents_online: n(|s| s.agents_online),
+        agents_available: n(|s| s.agents_available),
+        agents_on_call: n(|s| s.agents_on_call),
+        agents_paused: n(|s| s.agents_paused),
+        active_calls: n(|s| s.calls_waiting + s.agents_on_call),
+        calls_waiting: n(|s| s.calls_waiting),
+        longest_wait_seconds: live
+            .map(|l| l.stats.longest_wait_secs.max(0.0).round() as u64)
+            .unwrap_or(0),
+        updated_at: super::iso(snap.taken_ms),
+    }
 }
 
 /// `GET /availability/queues`.
+#[utoipa::path(
+    get,
+    path = "/v3/voice/{account_id}/availability/queues",
+    tag = "queues",
+    summary = "Every queue's live figures",
+    params(("account_id" = String, Path, description = "The account's id (`demo`)")),
+    security((), ("api_key" = [])),
+    responses((status = 200, description = "Success", body = Envelope<Vec<QueueAvailability>>))
+)]
 pub async fn availability(
     State(s): State<AppState>,
     Extension(auth): Extension<Auth>,
@@ -222,14 +250,23 @@ pub async fn availability(
 ) -> Result<Response, ApiError> {
     let ctx = Ctx::new(&s, &auth, &account)?;
     keyed(&ctx)?;
-    let list: Vec<Value> = queues_of(&ctx)
+    let list: Vec<QueueAvailability> = queues_of(&ctx)
         .into_iter()
         .map(|q| figures(&s, &ctx, q))
         .collect();
-    Ok(ok("Queue availability data", Value::from(list)))
+    Ok(ok("Queue availability data", list))
 }
 
 /// `GET /availability/queues/{queue_id}`.
+#[utoipa::path(
+    get,
+    path = "/v3/voice/{account_id}/availability/queues/{queue_id}",
+    tag = "queues",
+    summary = "One queue's live figures",
+    params(("account_id" = String, Path, description = "The account's id (`demo`)"), ("queue_id" = i64, Path, description = "The queue's `pk`")),
+    security((), ("api_key" = [])),
+    responses((status = 200, description = "Success", body = Envelope<QueueAvailability>))
+)]
 pub async fn availability_one(
     State(s): State<AppState>,
     Extension(auth): Extension<Auth>,

@@ -11,9 +11,12 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Extension;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::idempotency::{once, Answer};
+use super::schema::SmsSent;
+#[allow(unused_imports)]
+use super::schema::{Envelope, SendSms};
 use super::{ApiError, Auth, Ctx};
 use crate::dialplan::is_e164;
 use crate::events::{Event, Numbers, SmsEvent, SmsMeta};
@@ -28,6 +31,16 @@ const MAX_CHARS: usize = 160;
 /// How long the simulated carrier takes to confirm delivery.
 const DELIVERY_DELAY: Duration = Duration::from_millis(200);
 
+#[utoipa::path(
+    post,
+    path = "/v3/voice/{account_id}/sms/send",
+    tag = "sms",
+    summary = "Send an SMS",
+    params(("account_id" = String, Path, description = "The account's id (`demo`)"), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, description = "Retries with the same key and body get the first answer")),
+    request_body = SendSms,
+    security(("api_key" = [])),
+    responses((status = 200, description = "Success", body = Envelope<SmsSent>))
+)]
 pub async fn send(
     State(s): State<AppState>,
     Extension(auth): Extension<Auth>,
@@ -124,14 +137,15 @@ pub async fn send(
         Ok(Answer {
             status: StatusCode::OK,
             message: "SMS sent successfully",
-            result: json!({
-                "message_id": message_id,
-                "status": "sent",
-                "from": from,
-                "to": to,
-                "segments": 1,
-                "delivery": "simulator",
-            }),
+            result: serde_json::to_value(SmsSent {
+                message_id,
+                status: "sent".into(),
+                from,
+                to,
+                segments: 1,
+                delivery: "simulator".into(),
+            })
+            .unwrap_or_default(),
         })
     })
     .await

@@ -9,33 +9,44 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::Extension;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
+#[allow(unused_imports)]
+use super::schema::Envelope;
+use super::schema::{Channel, Number, Profile, UserAvailability};
 use super::{ok, ApiError, Auth, Ctx};
 use crate::events::now_ms;
 use crate::http::AppState;
 use crate::store::{Extension as Ext, PhoneNumber, PublicKind};
 
 /// One user as the availability list shows it.
-fn user_json(ctx: &Ctx, e: &Ext, now: i64) -> Value {
-    let (first, last) = e.names();
-    let online = !ctx
-        .sw
-        .registrations
-        .lookup(&ctx.account, &e.number, now)
-        .is_empty();
-    json!({
-        "pk": ctx.dir.pk(PublicKind::User, &ctx.account, &e.number),
-        "presence_id": e.number,
-        "callerID": e.display_name,
-        "first_name": first,
-        "last_name": last,
-        "devices_registered": online,
-    })
+fn user_of(ctx: &Ctx, e: &Ext, now: i64) -> UserAvailability {
+    let (first_name, last_name) = e.names();
+    UserAvailability {
+        pk: ctx.dir.pk(PublicKind::User, &ctx.account, &e.number),
+        presence_id: e.number.clone(),
+        caller_id: e.display_name.clone(),
+        first_name,
+        last_name,
+        devices_registered: !ctx
+            .sw
+            .registrations
+            .lookup(&ctx.account, &e.number, now)
+            .is_empty(),
+        channels: None,
+    }
 }
 
 /// `GET /availability`: public without a key (no `channels`); with a
 /// developer key (`availability:read`) each user's live calls too.
+#[utoipa::path(
+    get,
+    path = "/v3/voice/{account_id}/availability",
+    tag = "users",
+    summary = "Every user, online or not; with a developer key their live calls",
+    params(("account_id" = String, Path, description = "The account's id (`demo`)")),
+    security((), ("api_key" = [])),
+    responses((status = 200, description = "Success", body = Envelope<Vec<UserAvailability>>))
+)]
 pub async fn availability(
     State(s): State<AppState>,
     Extension(auth): Extension<Auth>,
@@ -50,7 +61,7 @@ pub async fn availability(
         None => false,
     };
     let now = now_ms();
-    let mut channels: HashMap<String, Vec<Value>> = HashMap::new();
+    let mut channels: HashMap<String, Vec<Channel>> = HashMap::new();
     if keyed {
         let mut seen: HashSet<(String, crate::ids::CallId)> = HashSet::new();
         let mut legs = ctx.sw.metrics.live_legs.of_account(&account);
@@ -64,77 +75,86 @@ pub async fn availability(
                 {
                     continue;
                 }
-                channels.entry(user.clone()).or_default().push(json!({
-                    "to": leg.callee,
-                    "from": leg.caller,
-                    "call_seconds": secs,
-                    "direction": direction,
-                    "call_id": leg.call_id,
-                }));
+                channels.entry(user.clone()).or_default().push(Channel {
+                    to: leg.callee.clone(),
+                    from: leg.caller.clone(),
+                    call_seconds: secs,
+                    direction: direction.to_string(),
+                    call_id: leg.call_id.to_string(),
+                });
             }
         }
     }
-    let users: Vec<Value> = ctx
+    let users: Vec<UserAvailability> = ctx
         .dir
         .extensions_of(&account)
         .into_iter()
         .map(|e| {
-            let mut u = user_json(&ctx, e, now);
+            let mut u = user_of(&ctx, e, now);
             if keyed {
-                u["channels"] = Value::from(channels.remove(&e.number).unwrap_or_default());
+                u.channels = Some(channels.remove(&e.number).unwrap_or_default());
             }
             u
         })
         .collect();
-    Ok(ok("User availability data", Value::from(users)))
+    Ok(ok("User availability data", users))
 }
 
-fn number_json(ctx: &Ctx, n: &PhoneNumber) -> Value {
+fn number_of(ctx: &Ctx, n: &PhoneNumber) -> Number {
     let owner = ctx.dir.pk(PublicKind::User, &ctx.account, &n.extension);
-    json!({
-        "pk": ctx.dir.pk(PublicKind::Number, &ctx.account, &n.number),
-        "number": n.number,
-        "friendly_name": n.friendly_name.clone().unwrap_or_else(|| n.number.clone()),
-        "sms_enabled": n.sms_enabled,
-        "mms_enabled": n.mms_enabled,
-        "status": "active",
-        "owner_id": owner,
-        "extension": n.extension,
-        "sms_assigned_user_id": if n.sms_enabled { owner } else { None },
-        "ai_agent_id": null,
-    })
+    Number {
+        pk: ctx.dir.pk(PublicKind::Number, &ctx.account, &n.number),
+        number: n.number.clone(),
+        friendly_name: n.friendly_name.clone().unwrap_or_else(|| n.number.clone()),
+        sms_enabled: n.sms_enabled,
+        mms_enabled: n.mms_enabled,
+        status: "active".into(),
+        owner_id: owner,
+        extension: n.extension.clone(),
+        sms_assigned_user_id: owner.filter(|_| n.sms_enabled),
+        ai_agent_id: None,
+    }
 }
 
 /// `GET /numbers` filters; every value is compared as text.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct NumberFilter {
+    /// E.164 (`%2B15551234567`).
     number: Option<String>,
+    /// A user's `pk`.
     owner_id: Option<String>,
+    /// `active`.
     status: Option<String>,
     sms_assigned_user_id: Option<String>,
     ai_agent_id: Option<String>,
 }
 
 impl NumberFilter {
-    fn keeps(&self, n: &Value) -> bool {
-        let text = |v: &Value| match v {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(x) => Some(x.to_string()),
-            _ => None,
-        };
-        let is = |want: &Option<String>, field: &str| {
+    fn keeps(&self, n: &Number) -> bool {
+        let is = |want: &Option<String>, have: Option<String>| {
             want.as_ref()
-                .is_none_or(|w| text(&n[field]).as_deref() == Some(w.trim()))
+                .is_none_or(|w| have.as_deref() == Some(w.trim()))
         };
-        is(&self.number, "number")
-            && is(&self.owner_id, "owner_id")
-            && is(&self.status, "status")
-            && is(&self.sms_assigned_user_id, "sms_assigned_user_id")
-            && is(&self.ai_agent_id, "ai_agent_id")
+        let text = |v: Option<i64>| v.map(|x| x.to_string());
+        is(&self.number, Some(n.number.clone()))
+            && is(&self.owner_id, text(n.owner_id))
+            && is(&self.status, Some(n.status.clone()))
+            && is(&self.sms_assigned_user_id, text(n.sms_assigned_user_id))
+            && is(&self.ai_agent_id, text(n.ai_agent_id))
     }
 }
 
 /// `GET /numbers` (developer key, `numbers:read`).
+#[utoipa::path(
+    get,
+    path = "/v3/voice/{account_id}/numbers",
+    tag = "numbers",
+    summary = "The account's numbers, filtered",
+    params(("account_id" = String, Path, description = "The account's id (`demo`)"), NumberFilter),
+    security(("api_key" = [])),
+    responses((status = 200, description = "Success", body = Envelope<Vec<Number>>))
+)]
 pub async fn numbers(
     State(s): State<AppState>,
     Extension(auth): Extension<Auth>,
@@ -144,17 +164,26 @@ pub async fn numbers(
     let ctx = Ctx::new(&s, &auth, &account)?;
     ctx.developer("numbers:read")?;
     let Query(filter) = filter.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let list: Vec<Value> = ctx
+    let list: Vec<Number> = ctx
         .dir
         .numbers_of(&account)
         .into_iter()
-        .map(|n| number_json(&ctx, n))
+        .map(|n| number_of(&ctx, n))
         .filter(|n| filter.keeps(n))
         .collect();
-    Ok(ok("List of numbers", Value::from(list)))
+    Ok(ok("List of numbers", list))
 }
 
 /// `GET /user/numbers` (user key, `numbers:read`): the numbers of the key's extension.
+#[utoipa::path(
+    get,
+    path = "/v3/voice/{account_id}/user/numbers",
+    tag = "numbers",
+    summary = "The numbers of the key's user",
+    params(("account_id" = String, Path, description = "The account's id (`demo`)")),
+    security(("api_key" = [])),
+    responses((status = 200, description = "Success", body = Envelope<Vec<Number>>))
+)]
 pub async fn user_numbers(
     State(s): State<AppState>,
     Extension(auth): Extension<Auth>,
@@ -162,20 +191,26 @@ pub async fn user_numbers(
 ) -> Result<Response, ApiError> {
     let ctx = Ctx::new(&s, &auth, &account)?;
     let (_, ext) = ctx.user("numbers:read")?;
-    let list: Vec<Value> = ctx
+    let list: Vec<Number> = ctx
         .dir
         .numbers_of(&account)
         .into_iter()
         .filter(|n| n.extension == ext)
-        .map(|n| number_json(&ctx, n))
+        .map(|n| number_of(&ctx, n))
         .collect();
-    Ok(ok(
-        "List of phone numbers assigned to user",
-        Value::from(list),
-    ))
+    Ok(ok("List of phone numbers assigned to user", list))
 }
 
 /// `GET /user/profile` (user key, `profile:read`).
+#[utoipa::path(
+    get,
+    path = "/v3/voice/{account_id}/user/profile",
+    tag = "users",
+    summary = "The key's user",
+    params(("account_id" = String, Path, description = "The account's id (`demo`)")),
+    security(("api_key" = [])),
+    responses((status = 200, description = "Success", body = Envelope<Profile>))
+)]
 pub async fn profile(
     State(s): State<AppState>,
     Extension(auth): Extension<Auth>,
@@ -187,7 +222,7 @@ pub async fn profile(
         .dir
         .extension(&account, &ext)
         .ok_or_else(|| ApiError::not_found("the key's user"))?;
-    let (first, last) = e.names();
+    let (first_name, last_name) = e.names();
     let pk = ctx.dir.pk(PublicKind::User, &account, &e.number);
     let online = !ctx
         .sw
@@ -196,20 +231,20 @@ pub async fn profile(
         .is_empty();
     Ok(ok(
         "User profile details",
-        json!({
-            "pk": pk,
-            "asterisk_user_id": pk,
-            "presence_id": e.number,
-            "callerID": e.display_name,
-            "first_name": first,
-            "last_name": last,
-            "email": e.email,
-            "voicemail_enabled": e.voicemail,
-            "forward_enabled": e.forward_number.is_some(),
-            "forward_number": e.forward_number,
-            "time_zone": e.time_zone.clone().unwrap_or_else(|| "UTC".into()),
-            "caller_id_number": e.caller_id,
-            "devices_registered": online,
-        }),
+        Profile {
+            pk,
+            asterisk_user_id: pk,
+            presence_id: e.number.clone(),
+            caller_id: e.display_name.clone(),
+            first_name,
+            last_name,
+            email: e.email.clone(),
+            voicemail_enabled: e.voicemail,
+            forward_enabled: e.forward_number.is_some(),
+            forward_number: e.forward_number.clone(),
+            time_zone: e.time_zone.clone().unwrap_or_else(|| "UTC".into()),
+            caller_id_number: e.caller_id.clone(),
+            devices_registered: online,
+        },
     ))
 }

@@ -12,6 +12,7 @@ mod kept;
 mod media;
 mod routing;
 mod runtime;
+mod voice;
 mod webhooks;
 
 use super::*;
@@ -21,6 +22,7 @@ use kept::*;
 use media::*;
 use routing::*;
 use runtime::*;
+use voice::*;
 use webhooks::*;
 
 pub(crate) type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
@@ -135,6 +137,9 @@ on_both_backends!(
     old_events_are_purged_in_steps,
     webhooks_pending_and_attempts_round_trip,
     rows_kept_with_events_share_their_transaction,
+    public_ids_are_handed_out_once_and_kept,
+    user_keys_need_their_extension_and_known_scopes,
+    idempotency_claims_run_once,
 );
 
 pub(crate) fn demo() -> Dialplan {

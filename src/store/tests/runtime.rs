@@ -270,8 +270,15 @@ pub(super) async fn api_keys_are_stored_hashed_found_and_revoked(store: Store) -
         .fetch_all(store.pool())
         .await?;
     for r in &rows {
+        // the key's shown prefix (type and four characters), then its SHA-256
         let h: String = r.try_get("key_hash")?;
-        assert!(h != secret && h != other && h.len() == 64);
+        let (prefix, hash) = h.split_once(':').ok_or("no prefix")?;
+        assert_eq!(prefix.len(), 11, "{h}");
+        assert!(
+            secret.starts_with(prefix) || other.starts_with(prefix),
+            "{h}"
+        );
+        assert!(!h.contains(&secret) && !h.contains(&other) && hash.len() == 64);
     }
     assert_eq!(store.api_key_by_secret(&secret).await?, Some(key.clone()));
     assert!(store.api_key_by_secret("sy_dev_guess").await?.is_none());

@@ -1,0 +1,117 @@
+//! The OpenAPI document of the voice API against the running binary: it is
+//! served at `/openapi.json` (3.1) with Swagger UI at `/docs` from the switch
+//! itself, and schemathesis (PyPI) fuzzes every operation from it — with a
+//! developer key, a user key on `/user/*`, the demo account and its queue —
+//! finding no 5xx and no answer that breaks the document's schemas.
+
+mod common;
+
+use common::*;
+use std::process::Command;
+
+#[test]
+fn the_document_is_served_and_schemathesis_finds_no_fault() {
+    let sw = Switch::start(SwitchOpts {
+        // schemathesis sends hundreds of requests: the limits are not under test here
+        extra_args: [
+            "--api-rate-limit",
+            "1000000",
+            "--api-public-rate-limit",
+            "1000000",
+        ]
+        .map(String::from)
+        .to_vec(),
+        ..SwitchOpts::default()
+    });
+    let (status, doc) = http_get(sw.http, "/openapi.json").expect("GET /openapi.json");
+    assert_eq!(status, 200);
+    let doc: serde_json::Value = serde_json::from_str(&doc).expect("JSON");
+    assert!(doc["openapi"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("3.1")));
+    assert!(doc["paths"]["/v3/voice/{account_id}/availability/queues"]["get"].is_object());
+    let (status, page) = http_get(sw.http, "/docs/").expect("GET /docs/");
+    assert_eq!(status, 200);
+    assert!(page.contains("swagger-ui"), "{page}");
+    let (status, _) = http_get(sw.http, "/docs/swagger-ui-bundle.js").expect("GET the bundle");
+    assert_eq!(status, 200, "Swagger UI's files come from the switch");
+
+    let store = sw.tmp.path().join("data").display().to_string();
+    let dev = api_key(&["--data-dir", &store], "demo", "developer");
+    let user = {
+        let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .args([
+                "key",
+                "create",
+                "--account",
+                "demo",
+                "--type",
+                "user",
+                "--extension",
+                "1001",
+            ])
+            .args(["--data-dir", &store])
+            .output()
+            .expect("key create");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("key JSON");
+        v["key"].as_str().expect("key").to_string()
+    };
+    let (_, queues) = http_get(sw.http, "/v3/voice/demo/queues").expect("queues");
+    let queues: serde_json::Value = serde_json::from_str(&queues).expect("JSON");
+    let pk = queues["result"][0]["pk"]
+        .as_i64()
+        .expect("the sales queue's pk");
+    let config = sw.tmp.path().join("schemathesis.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[parameters]
+"path.account_id" = "demo"
+"path.queue_id" = {pk}
+
+# /user/* takes user keys
+[[operations]]
+include-path-regex = "/user/"
+headers = {{ "X-API-Key" = "{user}" }}
+
+# a valid-looking call or SMS is refused when the extension has no device or
+# the number is not the account's: state the schema cannot express
+[[operations]]
+include-method = "POST"
+checks.positive_data_acceptance.enabled = false
+"#
+        ),
+    )
+    .expect("write the config");
+    let run = |mut cmd: Command| {
+        cmd.arg("--config-file")
+            .arg(&config)
+            .args(["run", &format!("http://{}/openapi.json", sw.http)])
+            .args(["-H", &format!("X-API-Key: {dev}")])
+            .args(["--max-examples", "40", "--seed", "20261207", "--no-color"])
+            .output()
+    };
+    // the console script, else the module (a pip install whose scripts are not on PATH)
+    let out = run(Command::new("schemathesis"))
+        .or_else(|_| {
+            let mut py = Command::new("python3");
+            py.args(["-m", "schemathesis.cli"]);
+            run(py)
+        })
+        .expect("run schemathesis");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("No module named"),
+        "schemathesis is not installed: pip install schemathesis (.ci/run does)"
+    );
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "schemathesis found faults:\n{report}");
+    assert!(
+        report.contains("12 selected"),
+        "every operation was tested:\n{report}"
+    );
+    assert!(!report.contains("Server error"), "{report}");
+}
