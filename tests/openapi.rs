@@ -38,24 +38,13 @@ fn the_document_is_served_and_schemathesis_finds_no_fault() {
 
     let store = sw.tmp.path().join("data").display().to_string();
     let dev = api_key(&["--data-dir", &store], "demo", "developer");
-    let user = {
-        let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-            .args([
-                "key",
-                "create",
-                "--account",
-                "demo",
-                "--type",
-                "user",
-                "--extension",
-                "1001",
-            ])
-            .args(["--data-dir", &store])
-            .output()
-            .expect("key create");
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("key JSON");
-        v["key"].as_str().expect("key").to_string()
-    };
+    let user = api_key_with(
+        &["--data-dir", &store],
+        "demo",
+        "user",
+        &["--extension", "1001"],
+    );
+    let user = user["key"].as_str().expect("key").to_string();
     let (_, queues) = http_get(sw.http, "/v3/voice/demo/queues").expect("queues");
     let queues: serde_json::Value = serde_json::from_str(&queues).expect("JSON");
     let pk = queues["result"][0]["pk"]

@@ -10,8 +10,6 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 /// One answer: status, headers (lower-case names), body as JSON.
@@ -34,39 +32,9 @@ fn request(
     headers: &[(&str, &str)],
     body: Option<&str>,
 ) -> Resp {
-    let mut s = TcpStream::connect_timeout(&sw.http, Duration::from_secs(2)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("timeout");
-    let body = body.unwrap_or("");
-    let extra: String = headers
-        .iter()
-        .map(|(k, v)| format!("{k}: {v}\r\n"))
-        .collect();
-    write!(
-        s,
-        "{method} {path} HTTP/1.0\r\nHost: {}\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\n\r\n{body}",
-        sw.http,
-        body.len()
-    )
-    .expect("write");
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("read");
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or(raw.len());
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let json = serde_json::from_slice(raw.get(split + 4..).unwrap_or_default()).unwrap_or_default();
+    let (status, headers, raw) =
+        http_exchange(sw.http, method, path, headers, body).expect("HTTP request");
+    let json = serde_json::from_slice(&raw).unwrap_or_default();
     Resp {
         status,
         headers,
@@ -89,19 +57,8 @@ fn post(sw: &Switch, path: &str, key: &str, body: &Value, idem: Option<&str>) ->
 
 /// `switchyard key create` on the running switch's store, with more flags: the printed JSON.
 fn make_key(sw: &Switch, account: &str, kind: &str, more: &[&str]) -> Value {
-    let data = sw.tmp.path().join("data");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args(["key", "create", "--account", account, "--type", kind])
-        .args(more)
-        .args(["--data-dir", &data.display().to_string()])
-        .output()
-        .expect("run key create");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("key JSON")
+    let data = sw.tmp.path().join("data").display().to_string();
+    api_key_with(&["--data-dir", &data], account, kind, more)
 }
 
 fn key(sw: &Switch, account: &str, kind: &str, more: &[&str]) -> String {

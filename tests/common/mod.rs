@@ -462,8 +462,20 @@ pub fn http_request_with(
     headers: &[(&str, &str)],
     body: Option<&str>,
 ) -> std::io::Result<(u16, Vec<u8>)> {
+    http_exchange(addr, method, path, headers, body).map(|(status, _, body)| (status, body))
+}
+
+/// One HTTP/1.0 request (`body` sent as JSON): the status, the response's
+/// headers (names in lower case) and its raw body.
+pub fn http_exchange(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> std::io::Result<(u16, std::collections::HashMap<String, String>, Vec<u8>)> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    s.set_read_timeout(Some(Duration::from_secs(20)))?;
     let body = body.unwrap_or("");
     let extra: String = headers
         .iter()
@@ -481,10 +493,19 @@ pub fn http_request_with(
         .position(|w| w == b"\r\n\r\n")
         .unwrap_or(raw.len());
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let status = head
-        .split_whitespace()
-        .nth(1)
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    Ok((status, raw.get(split + 4..).unwrap_or_default().to_vec()))
+    let found = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Ok((
+        status,
+        found,
+        raw.get(split + 4..).unwrap_or_default().to_vec(),
+    ))
 }

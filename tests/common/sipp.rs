@@ -437,8 +437,15 @@ pub fn phone(sw: &Switch, ext: &str, scenario: &str, rtp_port: u16) -> RunningSi
 
 /// `switchyard key create --account A --type K` with `store` (the store flags); the key.
 pub fn api_key(store: &[&str], account: &str, kind: &str) -> String {
+    let v = api_key_with(store, account, kind, &[]);
+    v["key"].as_str().expect("key").to_string()
+}
+
+/// [`api_key`] with more flags (`--extension`, `--scopes`, `--label`): all it printed.
+pub fn api_key_with(store: &[&str], account: &str, kind: &str, more: &[&str]) -> serde_json::Value {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
         .args(["key", "create", "--account", account, "--type", kind])
+        .args(more)
         .args(store)
         .output()
         .expect("run key create");
@@ -447,8 +454,7 @@ pub fn api_key(store: &[&str], account: &str, kind: &str) -> String {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("key JSON");
-    v["key"].as_str().expect("key").to_string()
+    serde_json::from_slice(&out.stdout).expect("key JSON")
 }
 
 pub fn password_of(ext: &str) -> String {

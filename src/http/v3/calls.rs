@@ -9,10 +9,8 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::Extension;
 use dashmap::DashMap;
 use serde_json::Value;
 
@@ -20,7 +18,7 @@ use super::idempotency::{once, Answer};
 use super::schema::{CallDetails, CallHangup, CallStarted};
 #[allow(unused_imports)]
 use super::schema::{Envelope, OutboundCall};
-use super::{iso, ok, ApiError, Auth, Ctx};
+use super::{iso, ok, ApiError, Ctx};
 use crate::call::b2bua::{originate, ClickToCall, Originate, OriginateError};
 use crate::call::plan::{route, Destination};
 use crate::events::now_ms;
@@ -157,14 +155,9 @@ fn dialable(s: &str) -> bool {
     security(("api_key" = [])),
     responses((status = 200, description = "Success", body = Envelope<CallStarted>))
 )]
-pub async fn outbound(
-    State(s): State<AppState>,
-    Extension(auth): Extension<Auth>,
-    Path(account): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let ctx = Ctx::new(&s, &auth, &account)?;
+pub async fn outbound(ctx: Ctx, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let s = ctx.state.clone();
+    let account = ctx.account.clone();
     ctx.developer("calls:write")?;
     let v: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
@@ -290,12 +283,9 @@ fn placed(s: &AppState, ctx: &Ctx, raw: &str) -> Result<(CallId, PlacedCall), Ap
     security(("api_key" = [])),
     responses((status = 200, description = "Success", body = Envelope<CallDetails>))
 )]
-pub async fn show(
-    State(s): State<AppState>,
-    Extension(auth): Extension<Auth>,
-    Path((account, call_id)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let ctx = Ctx::new(&s, &auth, &account)?;
+pub async fn show(ctx: Ctx) -> Result<Response, ApiError> {
+    let s = ctx.state.clone();
+    let call_id = ctx.param("call_id");
     ctx.developer("calls:read")?;
     let (id, c) = placed(&s, &ctx, &call_id)?;
     let talk = c
@@ -331,12 +321,9 @@ pub async fn show(
     security(("api_key" = [])),
     responses((status = 200, description = "Success", body = Envelope<CallHangup>))
 )]
-pub async fn hang_up(
-    State(s): State<AppState>,
-    Extension(auth): Extension<Auth>,
-    Path((account, call_id)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let ctx = Ctx::new(&s, &auth, &account)?;
+pub async fn hang_up(ctx: Ctx) -> Result<Response, ApiError> {
+    let s = ctx.state.clone();
+    let call_id = ctx.param("call_id");
     ctx.developer("calls:write")?;
     let (id, c) = placed(&s, &ctx, &call_id)?;
     let live = ctx.sw.calls_by_id.get(&id).map(|h| h.clone());

@@ -18,10 +18,12 @@ pub mod schema;
 mod sms;
 mod users;
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -227,17 +229,38 @@ fn switch(s: &AppState) -> Result<&Arc<Switch>, ApiError> {
         .ok_or_else(|| ApiError::unavailable("the switch is not running"))
 }
 
-/// One request's context: the switch, its provisioning snapshot, the path's
-/// account (which exists, and is the key's when there is a key).
+/// One request's context, the first argument of every handler: the app's
+/// state, the switch and its provisioning snapshot, the path's account (which
+/// exists, and is the key's when there is a key) and other path parameters.
 pub struct Ctx {
+    pub state: AppState,
     pub sw: Arc<Switch>,
     pub dir: Arc<Directory>,
     pub account: String,
     pub key: Option<Arc<ApiKey>>,
+    params: HashMap<String, String>,
+}
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Ctx, ApiError> {
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, s)
+            .await
+            .map_err(|e| ApiError::bad_request(e.body_text()))?;
+        let auth = parts
+            .extensions
+            .get::<Auth>()
+            .cloned()
+            .unwrap_or(Auth::Public);
+        Ctx::new(s, &auth, params)
+    }
 }
 
 impl Ctx {
-    pub fn new(s: &AppState, auth: &Auth, account: &str) -> Result<Ctx, ApiError> {
+    fn new(s: &AppState, auth: &Auth, params: HashMap<String, String>) -> Result<Ctx, ApiError> {
+        let account = params.get("account_id").cloned().unwrap_or_default();
+        let account = account.as_str();
         let sw = switch(s)?.clone();
         let dir = sw.directory();
         let key = match auth {
@@ -249,11 +272,18 @@ impl Ctx {
             return Err(ApiError::not_found("account"));
         }
         Ok(Ctx {
+            state: s.clone(),
             sw,
             dir,
             account: account.to_string(),
             key,
+            params,
         })
+    }
+
+    /// A path parameter (empty when the route has none of that name).
+    pub fn param(&self, name: &str) -> String {
+        self.params.get(name).cloned().unwrap_or_default()
     }
 
     /// The request's key, which must be of `kind` (any of them when `None`) and hold `scope`.

@@ -8,14 +8,12 @@
 #[allow(unused_imports)]
 use super::schema::Envelope;
 use super::schema::{Queue, QueueAvailability, QueueMember};
-use super::{ok, ApiError, Auth, Ctx};
+use super::{ok, ApiError, Ctx};
 use crate::http::AppState;
 use crate::ids::{AccountId, QueueId};
 use crate::routing::queue::{AgentStatus, QueueConfig, QueueStats};
 use crate::store::PublicKind;
-use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::Extension;
 
 fn yes_no(b: bool) -> Option<String> {
     Some(if b { "yes" } else { "no" }.to_string())
@@ -100,12 +98,7 @@ fn queue_of<'a>(ctx: &'a Ctx, raw: &str) -> Result<&'a QueueConfig, ApiError> {
     security((), ("api_key" = [])),
     responses((status = 200, description = "Success", body = Envelope<Vec<Queue>>))
 )]
-pub async fn list(
-    State(s): State<AppState>,
-    Extension(auth): Extension<Auth>,
-    Path(account): Path<String>,
-) -> Result<Response, ApiError> {
-    let ctx = Ctx::new(&s, &auth, &account)?;
+pub async fn list(ctx: Ctx) -> Result<Response, ApiError> {
     let full = keyed(&ctx)?;
     let list: Vec<Queue> = queues_of(&ctx)
         .into_iter()
@@ -130,12 +123,10 @@ pub async fn list(
     security((), ("api_key" = [])),
     responses((status = 200, description = "Success", body = Envelope<Queue>))
 )]
-pub async fn show(
-    State(s): State<AppState>,
-    Extension(auth): Extension<Auth>,
-    Path((account, queue_id)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let ctx = Ctx::new(&s, &auth, &account)?;
+pub async fn show(ctx: Ctx) -> Result<Response, ApiError> {
+    let s = ctx.state.clone();
+    let account = ctx.account.clone();
+    let queue_id = ctx.param("queue_id");
     let full = keyed(&ctx)?;
     let q = queue_of(&ctx, &queue_id)?;
     if !full {
@@ -243,12 +234,8 @@ fn figures(s: &AppState, ctx: &Ctx, q: &QueueConfig) -> QueueAvailability {
     security((), ("api_key" = [])),
     responses((status = 200, description = "Success", body = Envelope<Vec<QueueAvailability>>))
 )]
-pub async fn availability(
-    State(s): State<AppState>,
-    Extension(auth): Extension<Auth>,
-    Path(account): Path<String>,
-) -> Result<Response, ApiError> {
-    let ctx = Ctx::new(&s, &auth, &account)?;
+pub async fn availability(ctx: Ctx) -> Result<Response, ApiError> {
+    let s = ctx.state.clone();
     keyed(&ctx)?;
     let list: Vec<QueueAvailability> = queues_of(&ctx)
         .into_iter()
@@ -267,12 +254,9 @@ pub async fn availability(
     security((), ("api_key" = [])),
     responses((status = 200, description = "Success", body = Envelope<QueueAvailability>))
 )]
-pub async fn availability_one(
-    State(s): State<AppState>,
-    Extension(auth): Extension<Auth>,
-    Path((account, queue_id)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let ctx = Ctx::new(&s, &auth, &account)?;
+pub async fn availability_one(ctx: Ctx) -> Result<Response, ApiError> {
+    let s = ctx.state.clone();
+    let queue_id = ctx.param("queue_id");
     keyed(&ctx)?;
     let q = queue_of(&ctx, &queue_id)?;
     Ok(ok("Queue availability data", figures(&s, &ctx, q)))

@@ -7,20 +7,17 @@
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::Extension;
 use serde_json::Value;
 
 use super::idempotency::{once, Answer};
 use super::schema::SmsSent;
 #[allow(unused_imports)]
 use super::schema::{Envelope, SendSms};
-use super::{ApiError, Auth, Ctx};
+use super::{ApiError, Ctx};
 use crate::dialplan::is_e164;
 use crate::events::{Event, Numbers, SmsEvent, SmsMeta};
-use crate::http::AppState;
 use crate::ids::AccountId;
 use crate::store::ApiKeyKind;
 
@@ -41,14 +38,8 @@ const DELIVERY_DELAY: Duration = Duration::from_millis(200);
     security(("api_key" = [])),
     responses((status = 200, description = "Success", body = Envelope<SmsSent>))
 )]
-pub async fn send(
-    State(s): State<AppState>,
-    Extension(auth): Extension<Auth>,
-    Path(account): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let ctx = Ctx::new(&s, &auth, &account)?;
+pub async fn send(ctx: Ctx, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let account = ctx.account.clone();
     let key = ctx.any_key("sms:send")?.clone();
     let v: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;

@@ -5,17 +5,15 @@
 
 use std::collections::{HashMap, HashSet};
 
-use axum::extract::{Path, Query, State};
+use axum::extract::Query;
 use axum::response::Response;
-use axum::Extension;
 use serde::Deserialize;
 
 #[allow(unused_imports)]
 use super::schema::Envelope;
 use super::schema::{Channel, Number, Profile, UserAvailability};
-use super::{ok, ApiError, Auth, Ctx};
+use super::{ok, ApiError, Ctx};
 use crate::events::now_ms;
-use crate::http::AppState;
 use crate::store::{Extension as Ext, PhoneNumber, PublicKind};
 
 /// One user as the availability list shows it.
@@ -47,12 +45,8 @@ fn user_of(ctx: &Ctx, e: &Ext, now: i64) -> UserAvailability {
     security((), ("api_key" = [])),
     responses((status = 200, description = "Success", body = Envelope<Vec<UserAvailability>>))
 )]
-pub async fn availability(
-    State(s): State<AppState>,
-    Extension(auth): Extension<Auth>,
-    Path(account): Path<String>,
-) -> Result<Response, ApiError> {
-    let ctx = Ctx::new(&s, &auth, &account)?;
+pub async fn availability(ctx: Ctx) -> Result<Response, ApiError> {
+    let account = ctx.account.clone();
     let keyed = match &ctx.key {
         Some(_) => {
             ctx.developer("availability:read")?;
@@ -156,12 +150,10 @@ impl NumberFilter {
     responses((status = 200, description = "Success", body = Envelope<Vec<Number>>))
 )]
 pub async fn numbers(
-    State(s): State<AppState>,
-    Extension(auth): Extension<Auth>,
-    Path(account): Path<String>,
+    ctx: Ctx,
     filter: Result<Query<NumberFilter>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let ctx = Ctx::new(&s, &auth, &account)?;
+    let account = ctx.account.clone();
     ctx.developer("numbers:read")?;
     let Query(filter) = filter.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let list: Vec<Number> = ctx
@@ -184,12 +176,8 @@ pub async fn numbers(
     security(("api_key" = [])),
     responses((status = 200, description = "Success", body = Envelope<Vec<Number>>))
 )]
-pub async fn user_numbers(
-    State(s): State<AppState>,
-    Extension(auth): Extension<Auth>,
-    Path(account): Path<String>,
-) -> Result<Response, ApiError> {
-    let ctx = Ctx::new(&s, &auth, &account)?;
+pub async fn user_numbers(ctx: Ctx) -> Result<Response, ApiError> {
+    let account = ctx.account.clone();
     let (_, ext) = ctx.user("numbers:read")?;
     let list: Vec<Number> = ctx
         .dir
@@ -211,12 +199,8 @@ pub async fn user_numbers(
     security(("api_key" = [])),
     responses((status = 200, description = "Success", body = Envelope<Profile>))
 )]
-pub async fn profile(
-    State(s): State<AppState>,
-    Extension(auth): Extension<Auth>,
-    Path(account): Path<String>,
-) -> Result<Response, ApiError> {
-    let ctx = Ctx::new(&s, &auth, &account)?;
+pub async fn profile(ctx: Ctx) -> Result<Response, ApiError> {
+    let account = ctx.account.clone();
     let (_, ext) = ctx.user("profile:read")?;
     let e = ctx
         .dir
