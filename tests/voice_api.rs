@@ -936,12 +936,26 @@ fn sms_is_sent_with_its_events_and_a_retry_after_a_restart_is_answered_the_same(
     let dev = key(&sw, "demo", "developer", &[]);
     let alice = key(&sw, "demo", "user", &["--extension", "1001"]);
     let events = sw.events();
-    let body = json!({"from": "+15550100101", "to": ["+15551234567", "+15557654321"], "message": "Your table is ready"});
-    let r = post(&sw, "/v3/voice/demo/sms/send", &alice, &body, Some("sms-1"));
+
+    // over SIP: to Bob's DID (his registered phone) and to an outside number (the trunk)
+    let bob = phone(&sw, "1002", "uas_message.xml", free_port());
+    let mut carrier = sw
+        .sipp("uas_message.xml")
+        .ip(&sw.trunk.ip().to_string())
+        .port(sw.trunk.port())
+        .key("user", "carrier")
+        .spawn();
+    carrier.wait_listening();
+    let body = json!({"from": "+15550100101", "to": ["+15550100102", "+15551234567"], "message": "Your table is ready"});
+    let r = post(&sw, "/v3/voice/demo/sms/send", &alice, &body, None);
     let sent = assert_ok(&r).clone();
     let id = sent["message_id"].as_str().expect("message_id").to_string();
-    assert_eq!(sent["to"], json!(["+15551234567", "+15557654321"]));
-    let evs = events.wait_for(Duration::from_secs(5), |e| count(e, "SMS_DELIVERED") >= 1);
+    assert_eq!(
+        (&sent["delivery"], &sent["to"]),
+        (&json!("sip"), &body["to"]),
+        "{sent}"
+    );
+    let evs = events.wait_for(Duration::from_secs(8), |e| count(e, "SMS_DELIVERED") >= 2);
     let all = describe(&evs);
     let sms_sent = evs
         .iter()
@@ -963,11 +977,71 @@ fn sms_is_sent_with_its_events_and_a_retry_after_a_restart_is_answered_the_same(
         ),
         "{all}"
     );
-    let delivered = evs
+    let mut got: Vec<(String, String)> = evs
         .iter()
+        .filter(|e| e.name == "SMS_DELIVERED")
+        .map(|e| {
+            let m = &e.data["metadata"];
+            (
+                m["to_number"].as_str().unwrap_or("").to_string(),
+                m["status"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    got.sort();
+    let want = [("+15550100102", "delivered"), ("+15551234567", "delivered")];
+    assert_eq!(
+        got,
+        want.map(|(a, b)| (a.to_string(), b.to_string())).to_vec(),
+        "{all}"
+    );
+    for (who, run) in [("Bob", bob.wait()), ("the carrier", carrier.wait())] {
+        run.assert_ok();
+        let msg = run
+            .received()
+            .into_iter()
+            .find(|m| m.starts_with("MESSAGE "))
+            .unwrap_or_default();
+        assert!(
+            msg.contains("Your table is ready") && msg.contains("+15550100101@"),
+            "{who} got: {msg}"
+        );
+    }
+
+    // Bob's phone is gone (its port closed): undelivered; Alice has no device: the simulator
+    let to_bob = json!({"from": "+15550100101", "to": "+15550100102", "message": "Still there?"});
+    let r = post(&sw, "/v3/voice/demo/sms/send", &dev, &to_bob, None);
+    assert_eq!(assert_ok(&r)["delivery"], "sip");
+    let evs = events.wait_for(Duration::from_secs(8), |e| count(e, "SMS_DELIVERED") >= 3);
+    let last = evs
+        .iter()
+        .rev()
         .find(|e| e.name == "SMS_DELIVERED")
         .expect("delivered");
-    assert_eq!(delivered.data["metadata"]["status"], "delivered");
+    assert_eq!(
+        last.data["metadata"]["status"],
+        "undelivered",
+        "{}",
+        describe(&evs)
+    );
+    let body = json!({"from": "+15550100101", "to": "+15550100101", "message": "Note to self"});
+    let r = post(&sw, "/v3/voice/demo/sms/send", &alice, &body, Some("sms-1"));
+    let sent = assert_ok(&r).clone();
+    assert_eq!(sent["delivery"], "simulator");
+    let id = sent["message_id"].as_str().expect("message_id").to_string();
+    let evs = events.wait_for(Duration::from_secs(5), |e| count(e, "SMS_DELIVERED") >= 4);
+    let last = evs
+        .iter()
+        .rev()
+        .find(|e| e.name == "SMS_DELIVERED")
+        .expect("delivered");
+    assert_eq!(
+        (
+            &last.data["metadata"]["status"],
+            &last.data["metadata"]["message_id"]
+        ),
+        (&json!("delivered"), &json!(id))
+    );
 
     // refusals: another user's number, a number without SMS, too long, not E.164
     let from_bob = json!({"from": "+15550100102", "to": "+15551234567", "message": "hi"});

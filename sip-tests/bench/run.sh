@@ -13,6 +13,9 @@
 #   sip-tests/bench/run.sh queue-moh  # concurrent callers waiting in an ACD queue with music on hold
 #   sip-tests/bench/run.sh queue-calls  # calls/s IVR (key 1) -> queue -> agent, and plain extension
 #                                       # calls with the same hold time, in one run
+#   sip-tests/bench/run.sh voice-api  # the voice API under load: GET /availability/queues (50 queues,
+#                                     # 500 agents registered, calls running) with wrk, keyed and public;
+#                                     # click-to-call starts per second
 #   sip-tests/bench/run.sh all
 #   PEER=kamailio sip-tests/bench/run.sh register   # the same load against Kamailio (reference)
 #   HOOKS=4 sip-tests/bench/run.sh calls   # with 4 webhook subscriptions (the channel hooks) delivering
@@ -64,6 +67,13 @@ gen_dialplan() {
     printf '[[accounts.callflows.nodes]]\nid = "menu"\nkind = "ivr_menu"\nprompt = [{ pause = 5 }]\noptions = { "1" = "q" }\n'
     printf '[[accounts.callflows.nodes]]\nid = "q"\nkind = "queue"\nqueue = "bench"\n'
     printf '[[accounts.queues]]\nid = "hold"\nname = "Hold"\nnumber = "9100"\nmax_wait = 3600\n'
+    # a one-second app click-to-call connects to (voice-api), and $QUEUES queues of 10 agents each
+    printf '[[accounts.apps]]\nnumber = "9001"\nname = "Bench pause"\nsteps = [ { pause = 1 } ]\n'
+    for ((q = 1; q <= ${QUEUES:-0}; q++)); do
+      printf '[[accounts.queues]]\nid = "q%s"\nname = "Queue %s"\nnumber = "%s"\nmembers = [' "$q" "$q" $((9300 + q))
+      for ((i = 0; i < 10; i++)); do printf '"%s",' $((10001 + ((q - 1) * 10 + i) % AGENTS)); done
+      printf ']\n'
+    done
     printf '[[accounts.queues]]\nid = "bench"\nname = "Bench"\nstrategy = "rrmemory"\ntimeout = 5\nretry = 0\nmembers = ['
     for ((i = 1; i <= AGENTS; i++)); do printf '"%s",' $((10000 + i)); done
     printf ']\n'
@@ -373,6 +383,71 @@ PY
 }
 
 gen_dialplan
+
+# The voice API under load: wrk on GET /availability/queues (50 queues of 10 agents,
+# $AGENTS agents registered, $BG_RATE calls/s running 10000 -> 10001 meanwhile),
+# keyed and public; then click-to-call starts per second (POST /call/outbound from the
+# agents to a one-second app, on 4 connections).
+bench_voice_api() {
+  QUEUES=${QUEUES:-50}
+  gen_dialplan
+  echo "== voice API: GET /availability/queues with $QUEUES queues, $AGENTS agents, ${BG_RATE:-100} calls/s running"
+  SY_EXTRA="--api-rate-limit 1000000000 --api-public-rate-limit 1000000000 ${SY_EXTRA:-}" start_switch
+  local uas_port=$((SIP_PORT + 100))
+  echo "SEQUENTIAL" > "$work/agents.csv"
+  for ((i = 1; i <= AGENTS; i++)); do n=$((10000 + i)); echo "$n;[authentication username=$n password=pw$n]" >> "$work/agents.csv"; done
+  "$SIPP" -sf "$here/reg_auth.xml" -inf "$work/agents.csv" 127.0.0.1:$SIP_PORT -i 127.0.0.1 -p $uas_port \
+    -m "$AGENTS" -r 200 -nostdin -timeout 30s >/dev/null 2>&1
+  echo "registered agents: $(metric switchyard_registrations)"
+  "$SIPP" -sf "$here/call_uas.xml" -i 127.0.0.1 -p $uas_port -nostdin -bg >/dev/null 2>&1 || true
+  local key
+  key=$("$SY_BIN" key create --account bench --type developer --data-dir "$work/data" | python3 -c "import json,sys; print(json.load(sys.stdin)['key'])")
+  local secs=${WRK_SECS:-15}
+  "$SIPP" -sf "$here/call_uac.xml" 127.0.0.1:$SIP_PORT -i 127.0.0.1 -p 0 -key caller 10000 -au 10000 -ap pw10000 \
+    -key callee 10001 -r "${BG_RATE:-100}" -rp 1000 -m $(( ${BG_RATE:-100} * (2 * secs + 10) )) -l 20000 -d 1000 \
+    -nostdin -timeout $((2 * secs + 30))s >/dev/null 2>&1 &
+  local bg=$!
+  sleep 2
+  local url="http://127.0.0.1:$HTTP_PORT/v3/voice/bench/availability/queues"
+  curl -s -H "X-API-Key: $key" "$url" | python3 -c "import json,sys; r=json.load(sys.stdin)['result']; print('queues:', len(r), 'agents online:', sum(q['agents_online'] for q in r))"
+  for mode in keyed public; do
+    local hdr=()
+    [ $mode = keyed ] && hdr=(-H "X-API-Key: $key")
+    local c0 c1 out
+    c0=$(cpu_ticks)
+    out=$(wrk -t1 -c${WRK_CONNS:-32} -d${secs}s --latency "${hdr[@]}" "$url")
+    c1=$(cpu_ticks)
+    local rps p99 n
+    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+    p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+    n=$(echo "$out" | awk '/requests in/ {print $1}')
+    echo "RESULT $mode: ${rps} req/s, p99 ${p99}, $(cpu_us "$c0" "$c1" "$n") us switch CPU per request ($(echo "$out" | grep -c 'Non-2xx') runs with non-2xx)"
+  done
+  wait "$bg" 2>/dev/null || true
+  echo "== click-to-call: POST /call/outbound from the agents to app 9001 (1 s), 4 connections"
+  python3 - "$HTTP_PORT" "$key" "${C2C_CALLS:-2000}" "$AGENTS" <<'PY'
+import http.client, json, sys, threading, time
+port, key, total, agents = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+ok = [0] * 4
+def run(w):
+    c = http.client.HTTPConnection("127.0.0.1", port)
+    for i in range(w, total, 4):
+        body = json.dumps({"from": str(10001 + i % agents), "to": "9001"})
+        c.request("POST", "/v3/voice/bench/call/outbound", body, {"X-API-Key": key, "Content-Type": "application/json"})
+        r = c.getresponse(); r.read()
+        ok[w] += r.status == 200
+t0 = time.time()
+ts = [threading.Thread(target=run, args=(w,)) for w in range(4)]
+[t.start() for t in ts]; [t.join() for t in ts]
+dt = time.time() - t0
+print(f"RESULT click-to-call: {sum(ok)} of {total} started in {dt:.2f} s = {sum(ok)/dt:.0f} starts/s")
+PY
+  sleep 4
+  echo "after: active calls $(metric switchyard_active_calls), calls total $(metric switchyard_calls_total), RTP ports in use $(metric switchyard_rtp_port_pairs_in_use)"
+  pkill -f "call_uas.xml" 2>/dev/null || true
+  stop_switch
+}
+
 case "${1:-all}" in
   register) bench_register ;;
   calls) bench_calls ;;
@@ -383,6 +458,7 @@ case "${1:-all}" in
   playback) bench_media app "concurrent prompt playback channels (music on hold, PCMA)" "${MEDIA_CALLS:-500 1000 2000}" 9000 ;;
   queue-moh) bench_media app "concurrent callers waiting in an ACD queue (music on hold, PCMA)" "${MEDIA_CALLS:-500 1000 1500}" 9100 ;;
   queue-calls) bench_queue_calls ;;
+  voice-api) bench_voice_api ;;
   all) bench_register; bench_calls; bench_rtp ;;
   *) echo "usage: $0 register|calls|calls-stale|rtp|rtp-sipp|transcode|playback|queue-moh|queue-calls|all" >&2; exit 2 ;;
 esac

@@ -678,7 +678,7 @@ async fn sleep_opt(at: Option<Instant>) {
 pub(super) type Contact = (String, String, Target);
 
 /// The contact of an outside number through `trunk` (`None`: its host does not resolve).
-pub(super) fn trunk_contact(trunk: &crate::store::Trunk, number: &str) -> Option<Contact> {
+pub(crate) fn trunk_contact(trunk: &crate::store::Trunk, number: &str) -> Option<Contact> {
     let addr = resolve(&trunk.host, trunk.port)?;
     let kind = match trunk.transport {
         crate::store::TrunkTransport::Tcp => TransportKind::Tcp,

@@ -280,6 +280,7 @@ pub struct SmsSent {
     pub from: String,
     pub to: Vec<String>,
     pub segments: u32,
-    /// `simulator` (no provider is connected yet).
+    /// `sip` (SIP MESSAGE to a registered extension or the trunk),
+    /// `simulator` (no SIP route), or `mixed`.
     pub delivery: String,
 }

@@ -1,8 +1,10 @@
 //! `POST /sms/send` (developer or user key, `sms:send`): from one of the
 //! account's SMS numbers (a user key: one of its own) to one or several E.164
-//! numbers, at most 160 characters. No SMS provider is wired yet: the
-//! message goes to the simulator, which reports SMS_SENT at once and
-//! SMS_DELIVERED a moment later, both in the event log.
+//! numbers, at most 160 characters. SMS_SENT at once; then each recipient
+//! gets it over SIP MESSAGE where its number has a route — the registered
+//! devices of the extension its DID reaches, or the account's trunk — and
+//! from the simulator otherwise (no SMS provider is wired yet), each with its
+//! SMS_DELIVERED (`delivered`, or `undelivered` when SIP refused it).
 
 use std::time::Duration;
 
@@ -16,6 +18,7 @@ use super::schema::SmsSent;
 #[allow(unused_imports)]
 use super::schema::{Envelope, SendSms};
 use super::{ApiError, Ctx};
+use crate::call::sms::{self, SmsOutcome};
 use crate::dialplan::is_e164;
 use crate::events::{Event, Numbers, SmsEvent, SmsMeta};
 use crate::ids::AccountId;
@@ -115,16 +118,41 @@ pub async fn send(ctx: Ctx, headers: HeaderMap, body: Bytes) -> Result<Response,
         ctx.sw
             .bus
             .publish(Event::SmsSent(SmsEvent::now(aid.clone(), meta.clone())));
-        let bus = ctx.sw.bus.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(DELIVERY_DELAY).await;
-            let delivered = SmsMeta {
-                status: Some("delivered".into()),
+        // over SIP where the number has a route (a registered extension, the
+        // trunk), else the simulator; one SMS_DELIVERED per recipient either way
+        let mut over_sip = 0;
+        for number in &to {
+            let sip = !sms::targets(&ctx.sw, &account, number).is_empty();
+            over_sip += usize::from(sip);
+            let (sw, aid, account) = (ctx.sw.clone(), aid.clone(), account.clone());
+            let (from, number, text) = (from.clone(), number.clone(), message.clone());
+            let meta = SmsMeta {
+                to_number: Some(Numbers::One(number.clone())),
                 sms_sent_by_user_id: None,
-                ..meta
+                ..meta.clone()
             };
-            bus.publish(Event::SmsDelivered(SmsEvent::now(aid, delivered)));
-        });
+            tokio::spawn(async move {
+                let status = match sms::send(&sw, &account, &from, &number, &text).await {
+                    Some(SmsOutcome::Delivered) => "delivered",
+                    Some(SmsOutcome::Failed(_)) => "undelivered",
+                    None => {
+                        tokio::time::sleep(DELIVERY_DELAY).await;
+                        "delivered"
+                    }
+                };
+                let delivered = SmsMeta {
+                    status: Some(status.into()),
+                    ..meta
+                };
+                sw.bus
+                    .publish(Event::SmsDelivered(SmsEvent::now(aid, delivered)));
+            });
+        }
+        let delivery = match over_sip {
+            0 => "simulator",
+            n if n == to.len() => "sip",
+            _ => "mixed",
+        };
         Ok(Answer {
             status: StatusCode::OK,
             message: "SMS sent successfully",
@@ -134,7 +162,7 @@ pub async fn send(ctx: Ctx, headers: HeaderMap, body: Bytes) -> Result<Response,
                 from,
                 to,
                 segments: 1,
-                delivery: "simulator".into(),
+                delivery: delivery.into(),
             })
             .unwrap_or_default(),
         })
