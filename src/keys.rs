@@ -66,6 +66,9 @@ pub async fn run(cmd: KeyCommand) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             store.close().await;
             if done {
+                // running switches trust a key they looked up for KEY_TRUST: once
+                // this returns, none accepts it any more
+                tokio::time::sleep(crate::store::KEY_TRUST).await;
                 println!("{}", serde_json::json!({ "revoked": a.id }));
                 Ok(())
             } else {

@@ -3,7 +3,8 @@
 //! makes one — `{"type": "developer"|"user"|"merchant", "label", "extension",
 //! "scopes"}` — and answers the key once (201); `GET` lists the account's
 //! keys (prefix, label, scopes, created, last used; never a key);
-//! `DELETE …/keys/{key_id}` revokes one, refused at once from then on.
+//! `DELETE …/keys/{key_id}` revokes one: refused on this node at once, and on
+//! every node by the time the answer comes (it waits out `KEY_TRUST`).
 
 use std::net::SocketAddr;
 
@@ -132,6 +133,9 @@ pub async fn revoke(
         .await
         .map_err(store_failed)?;
     if done {
+        // refused here at once; other nodes trust what they looked up a moment longer
+        s.voice.keys.forget(&id);
+        tokio::time::sleep(crate::store::KEY_TRUST).await;
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Err(OpError::new(

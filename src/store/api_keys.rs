@@ -67,6 +67,11 @@ pub struct ApiKey {
     pub prefix: String,
 }
 
+/// How long a running switch may keep answering with a key it looked up
+/// (its cache of live keys); revoking waits this long, so a revocation is in
+/// force on every node by the time it returns.
+pub const KEY_TRUST: std::time::Duration = std::time::Duration::from_millis(1000);
+
 /// Every scope a key may hold (the voice API checks them per route).
 pub const SCOPES: &[&str] = &[
     "availability:read",

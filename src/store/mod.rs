@@ -41,7 +41,7 @@ use sqlx::{AnyPool, Executor, Row};
 
 pub use accounts::Account;
 pub use agent_states::AgentState;
-pub use api_keys::{ApiKey, ApiKeyKind, KeyRefusal, NewApiKey, SCOPES};
+pub use api_keys::{ApiKey, ApiKeyKind, KeyRefusal, NewApiKey, KEY_TRUST, SCOPES};
 pub use apps::App;
 pub use callflows::Callflow;
 pub use cdrs::{Cdr, CdrDirection};

@@ -26,8 +26,9 @@ pub struct Directory {
     /// The documents as stored, to tell what the next snapshot changed.
     callflow_docs: HashMap<(String, String), crate::store::Callflow>,
     queue_docs: HashMap<(String, String), crate::store::Queue>,
-    /// The voice API's integer ids, both ways.
-    pks: HashMap<(PublicKind, String, String), i64>,
+    /// The voice API's integer ids, both ways (by kind and account, so a
+    /// lookup borrows its strings).
+    pks: HashMap<PublicKind, HashMap<String, HashMap<String, i64>>>,
     by_pk: HashMap<(PublicKind, String, i64), String>,
 }
 
@@ -109,7 +110,12 @@ impl Directory {
         for p in store.list_public_ids().await? {
             d.by_pk
                 .insert((p.kind, p.account_id.clone(), p.pk), p.doc_id.clone());
-            d.pks.insert((p.kind, p.account_id, p.doc_id), p.pk);
+            d.pks
+                .entry(p.kind)
+                .or_default()
+                .entry(p.account_id)
+                .or_default()
+                .insert(p.doc_id, p.pk);
         }
         Ok(d)
     }
@@ -249,9 +255,7 @@ impl Directory {
 
     /// The voice API's id of a user (extension number), queue (id) or number.
     pub fn pk(&self, kind: PublicKind, account: &str, doc: &str) -> Option<i64> {
-        self.pks
-            .get(&(kind, account.to_string(), doc.to_string()))
-            .copied()
+        self.pks.get(&kind)?.get(account)?.get(doc).copied()
     }
 
     /// The document a voice API id names in `account` (its number or id).

@@ -35,15 +35,43 @@ pub use error::{ApiError, ErrorCode};
 pub use limits::Limits;
 
 use super::AppState;
-use crate::store::{ApiKey, ApiKeyKind};
+use crate::store::{ApiKey, ApiKeyKind, KEY_TRUST};
 use crate::switch::directory::Directory;
 use crate::switch::Switch;
 
-/// The voice API's own state: rate limits and the calls it placed.
+/// The voice API's own state: rate limits, the live keys it looked up, and the calls it placed.
 #[derive(Default)]
 pub struct VoiceApi {
     pub limits: Limits,
+    pub keys: KeyCache,
     pub placed: Arc<calls::Placed>,
+}
+
+/// Live keys looked up in the last [`KEY_TRUST`] (by the token presented), so
+/// a busy client costs no store read per request. Only live keys are kept;
+/// revoking a key forgets it here at once and, on other nodes, waits out the
+/// trust period before it returns.
+#[derive(Default)]
+pub struct KeyCache(dashmap::DashMap<String, (Arc<ApiKey>, std::time::Instant)>);
+
+impl KeyCache {
+    fn get(&self, token: &str) -> Option<Arc<ApiKey>> {
+        let hit = self.0.get(token)?;
+        (hit.1.elapsed() < KEY_TRUST).then(|| hit.0.clone())
+    }
+
+    fn put(&self, token: &str, key: Arc<ApiKey>) {
+        if self.0.len() > 10_000 {
+            self.0.retain(|_, (_, at)| at.elapsed() < KEY_TRUST);
+        }
+        self.0
+            .insert(token.to_string(), (key, std::time::Instant::now()));
+    }
+
+    /// Stops trusting key `id` (revoked through this node).
+    pub fn forget(&self, id: &str) {
+        self.0.retain(|_, (k, _)| k.id != id);
+    }
 }
 
 impl VoiceApi {
@@ -51,6 +79,7 @@ impl VoiceApi {
     pub fn with_limits(keyed: u32, public: u32) -> VoiceApi {
         VoiceApi {
             limits: Limits::per_minute(keyed, public),
+            keys: KeyCache::default(),
             placed: Arc::default(),
         }
     }
@@ -121,14 +150,19 @@ pub fn timestamp() -> String {
 /// Unix milliseconds as ISO 8601 UTC, to the second.
 pub fn iso(ms: i64) -> String {
     chrono::DateTime::from_timestamp(ms.div_euclid(1000), 0)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_default()
 }
 
-/// A success: `result` under the envelope with `message`.
+/// A success: `result` under the envelope with `message` (serialized once, straight from `result`).
 pub fn ok<T: serde::Serialize>(message: &str, result: T) -> Response {
-    let result = serde_json::to_value(result).unwrap_or(Value::Null);
-    Json(envelope(message, result)).into_response()
+    Json(schema::Envelope {
+        result,
+        error: false,
+        message: message.to_string(),
+        timestamp: timestamp(),
+    })
+    .into_response()
 }
 
 fn envelope(message: &str, result: Value) -> Value {
@@ -162,7 +196,7 @@ async fn gate(State(s): State<AppState>, mut req: Request, next: Next) -> Respon
         Some(token) => match lookup(&s, &token).await {
             Ok(Some(key)) => {
                 let bucket = limits::Bucket::Key(key.id.clone());
-                (Auth::Key(Arc::new(key)), bucket, None)
+                (Auth::Key(key), bucket, None)
             }
             Ok(None) => (
                 Auth::Public,
@@ -203,14 +237,19 @@ async fn gate(State(s): State<AppState>, mut req: Request, next: Next) -> Respon
 }
 
 /// The live key `token` is, noting its use (at most once a minute).
-async fn lookup(s: &AppState, token: &str) -> Result<Option<ApiKey>, ApiError> {
+async fn lookup(s: &AppState, token: &str) -> Result<Option<Arc<ApiKey>>, ApiError> {
     if token.is_empty() || token.len() > 200 {
         return Ok(None);
+    }
+    if let Some(key) = s.voice.keys.get(token) {
+        return Ok(Some(key));
     }
     let sw = switch(s)?;
     let Some(key) = sw.store.api_key_by_secret(token).await? else {
         return Ok(None);
     };
+    let key = Arc::new(key);
+    s.voice.keys.put(token, key.clone());
     let now = crate::events::now_ms();
     if key.last_used_at.is_none_or(|t| now - t > 60_000) {
         let store = sw.store.clone();

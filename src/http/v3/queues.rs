@@ -9,6 +9,7 @@
 use super::schema::Envelope;
 use super::schema::{Queue, QueueAvailability, QueueMember};
 use super::{ok, ApiError, Ctx};
+use crate::call::acd::AcdSnapshot;
 use crate::http::AppState;
 use crate::ids::{AccountId, QueueId};
 use crate::routing::queue::{AgentStatus, QueueConfig, QueueStats};
@@ -69,7 +70,7 @@ fn queues_of(ctx: &Ctx) -> Vec<&QueueConfig> {
         .iter()
         .filter(|q| q.account.as_str() == ctx.account)
         .collect();
-    v.sort_by_key(|q| ctx.dir.pk(PublicKind::Queue, &ctx.account, q.id.as_str()));
+    v.sort_by_cached_key(|q| ctx.dir.pk(PublicKind::Queue, &ctx.account, q.id.as_str()));
     v
 }
 
@@ -185,8 +186,7 @@ fn member(ctx: &Ctx, ext: &str, penalty: u32, dynamic: bool) -> QueueMember {
     }
 }
 
-fn figures(s: &AppState, ctx: &Ctx, q: &QueueConfig) -> QueueAvailability {
-    let snap = s.acd.snapshot();
+fn figures(snap: &AcdSnapshot, taken: &str, ctx: &Ctx, q: &QueueConfig) -> QueueAvailability {
     let key = (
         AccountId::from(ctx.account.as_str()),
         QueueId::from(q.id.as_str()),
@@ -220,8 +220,15 @@ fn figures(s: &AppState, ctx: &Ctx, q: &QueueConfig) -> QueueAvailability {
         longest_wait_seconds: live
             .map(|l| l.stats.longest_wait_secs.max(0.0).round() as u64)
             .unwrap_or(0),
-        updated_at: super::iso(snap.taken_ms),
+        updated_at: taken.to_string(),
     }
+}
+
+/// The queue engine's latest figures and when it took them.
+fn snapshot(s: &AppState) -> (std::sync::Arc<AcdSnapshot>, String) {
+    let snap = s.acd.snapshot();
+    let taken = super::iso(snap.taken_ms);
+    (snap, taken)
 }
 
 /// `GET /availability/queues`.
@@ -237,9 +244,10 @@ fn figures(s: &AppState, ctx: &Ctx, q: &QueueConfig) -> QueueAvailability {
 pub async fn availability(ctx: Ctx) -> Result<Response, ApiError> {
     let s = ctx.state.clone();
     keyed(&ctx)?;
+    let (snap, taken) = snapshot(&s);
     let list: Vec<QueueAvailability> = queues_of(&ctx)
         .into_iter()
-        .map(|q| figures(&s, &ctx, q))
+        .map(|q| figures(&snap, &taken, &ctx, q))
         .collect();
     Ok(ok("Queue availability data", list))
 }
@@ -259,5 +267,9 @@ pub async fn availability_one(ctx: Ctx) -> Result<Response, ApiError> {
     let queue_id = ctx.param("queue_id");
     keyed(&ctx)?;
     let q = queue_of(&ctx, &queue_id)?;
-    Ok(ok("Queue availability data", figures(&s, &ctx, q)))
+    let (snap, taken) = snapshot(&s);
+    Ok(ok(
+        "Queue availability data",
+        figures(&snap, &taken, &ctx, q),
+    ))
 }
