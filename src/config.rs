@@ -129,6 +129,17 @@ pub struct ServeArgs {
     /// Voice API: requests a minute allowed per client IP without a key.
     #[arg(long, env = "SWITCHYARD_API_PUBLIC_RATE_LIMIT", default_value_t = 100)]
     pub api_public_rate_limit: u32,
+    /// Voice API: hold the rate limits in Redis (`redis://127.0.0.1:6379`), so
+    /// they count across every node sharing it; default: each node counts its own.
+    #[arg(long, env = "SWITCHYARD_API_RATE_LIMIT_REDIS", hide_env_values = true)]
+    pub api_rate_limit_redis: Option<String>,
+    /// Prefix of the rate-limit keys in Redis (nodes of one cluster share it).
+    #[arg(
+        long,
+        env = "SWITCHYARD_API_RATE_LIMIT_PREFIX",
+        default_value = "switchyard:ratelimit:"
+    )]
+    pub api_rate_limit_prefix: String,
     /// RTP port range LOW-HIGH (RTP on even ports, RTCP on the next odd one).
     #[arg(long, env = "SWITCHYARD_RTP_PORTS", default_value = "20000-30000", value_parser = parse_range)]
     pub rtp_ports: (u16, u16),

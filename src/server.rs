@@ -45,6 +45,9 @@ pub enum StartError {
     Stream(#[from] crate::jetstream::StreamError),
     #[error("--nats-url needs --node-id (this machine's host name is unreadable)")]
     NodeId,
+    /// Shared rate limits: Redis could not be reached at start-up.
+    #[error("{0}")]
+    RateLimits(String),
 }
 
 /// This node's name: `--node-id`, else the host name.
@@ -365,10 +368,19 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     tokio::spawn(housekeeping(sw.clone(), stop_rx.clone(), retention));
 
     let ready = Arc::new(AtomicBool::new(false));
-    let voice = Arc::new(http::v3::VoiceApi::with_limits(
-        args.api_rate_limit,
-        args.api_public_rate_limit,
-    ));
+    let mut voice =
+        http::v3::VoiceApi::with_limits(args.api_rate_limit, args.api_public_rate_limit);
+    if let Some(url) = args
+        .api_rate_limit_redis
+        .as_deref()
+        .filter(|u| !u.is_empty())
+    {
+        voice
+            .share_limits(url, &args.api_rate_limit_prefix)
+            .await
+            .map_err(StartError::RateLimits)?;
+    }
+    let voice = Arc::new(voice);
     voice.placed.track(bus.log().clone());
     let app = http::app(AppState {
         metrics: metrics.clone(),

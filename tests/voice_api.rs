@@ -1090,3 +1090,47 @@ fn sms_is_sent_with_its_events_and_a_retry_after_a_restart_is_answered_the_same(
         "IDEMPOTENCY_CONFLICT",
     );
 }
+
+#[test]
+fn rate_limits_hold_across_two_nodes_sharing_redis() {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let prefix = format!("switchyard-test:{}:{nanos}:", std::process::id());
+    let opts = || SwitchOpts {
+        extra_args: vec![
+            "--api-rate-limit-redis".into(),
+            url.clone(),
+            "--api-rate-limit-prefix".into(),
+            prefix.clone(),
+            "--api-public-rate-limit".into(),
+            "4".into(),
+        ],
+        ..SwitchOpts::default()
+    };
+    let (a, b) = (Switch::start(opts()), Switch::start(opts()));
+    let path = "/v3/voice/demo/availability/queues";
+    // one allowance for the client, whichever node it asks
+    let seen: Vec<(u16, String)> = [&a, &b, &a, &b]
+        .iter()
+        .map(|sw| {
+            let r = get(sw, path, None);
+            (r.status, r.header("x-ratelimit-remaining").to_string())
+        })
+        .collect();
+    let want: Vec<(u16, String)> = ["3", "2", "1", "0"]
+        .iter()
+        .map(|r| (200, r.to_string()))
+        .collect();
+    assert_eq!(seen, want);
+    for sw in [&a, &b] {
+        let r = get(sw, path, None);
+        assert_error(&r, 429, "RATE_LIMITED");
+        assert!(r
+            .header("retry-after")
+            .parse::<u64>()
+            .is_ok_and(|s| (1..=20).contains(&s)));
+    }
+}

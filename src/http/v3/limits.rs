@@ -4,7 +4,8 @@
 //! minute). Every answer carries `X-RateLimit-Limit`, `X-RateLimit-Remaining`
 //! and `X-RateLimit-Reset` (seconds until the allowance is whole again); a
 //! refusal is 429 RATE_LIMITED with `Retry-After`. In-process: each node
-//! counts its own requests.
+//! counts its own requests, unless the limits are shared through Redis
+//! (`shared_limits.rs`).
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -65,6 +66,14 @@ impl Limits {
             key_limit: k.get(),
             public_limit: p.get(),
             checks: AtomicU64::new(0),
+        }
+    }
+
+    /// The allowance a minute of `bucket`.
+    pub fn limit_for(&self, bucket: &Bucket) -> u32 {
+        match bucket {
+            Bucket::Key(_) => self.key_limit,
+            Bucket::Ip(_) => self.public_limit,
         }
     }
 

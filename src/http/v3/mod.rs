@@ -15,6 +15,7 @@ mod limits;
 pub mod openapi;
 mod queues;
 pub mod schema;
+mod shared_limits;
 mod sms;
 mod users;
 
@@ -43,6 +44,8 @@ use crate::switch::Switch;
 #[derive(Default)]
 pub struct VoiceApi {
     pub limits: Limits,
+    /// The same limits held across the cluster in Redis (`--api-rate-limit-redis`).
+    pub shared: Option<shared_limits::SharedLimits>,
     pub keys: KeyCache,
     pub placed: Arc<calls::Placed>,
 }
@@ -75,10 +78,34 @@ impl KeyCache {
 }
 
 impl VoiceApi {
+    /// Holds the limits in Redis at `url` (keys under `prefix`) from now on.
+    pub async fn share_limits(&mut self, url: &str, prefix: &str) -> Result<(), String> {
+        let shared = shared_limits::SharedLimits::connect(url, prefix)
+            .await
+            .map_err(|e| format!("--api-rate-limit-redis {url}: {e}"))?;
+        self.shared = Some(shared);
+        Ok(())
+    }
+
+    /// Counts one request: in Redis when shared (this node's own count while
+    /// Redis cannot be reached), else in-process.
+    async fn check(&self, bucket: &limits::Bucket) -> limits::Allowance {
+        if let Some(shared) = &self.shared {
+            match shared.check(bucket, self.limits.limit_for(bucket)).await {
+                Ok(a) => return a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "shared rate limits: Redis failed; counting locally")
+                }
+            }
+        }
+        self.limits.check(bucket)
+    }
+
     /// With `keyed` and `public` requests a minute allowed.
     pub fn with_limits(keyed: u32, public: u32) -> VoiceApi {
         VoiceApi {
             limits: Limits::per_minute(keyed, public),
+            shared: None,
             keys: KeyCache::default(),
             placed: Arc::default(),
         }
@@ -209,7 +236,7 @@ async fn gate(State(s): State<AppState>, mut req: Request, next: Next) -> Respon
             Err(e) => (Auth::Public, limits::Bucket::Ip(ip), Some(e)),
         },
     };
-    let allowance = s.voice.limits.check(&bucket);
+    let allowance = s.voice.check(&bucket).await;
     let mut resp = if let Some(secs) = allowance.retry_after_secs {
         let mut e = ApiError::new(
             ErrorCode::RateLimited,
