@@ -1062,6 +1062,9 @@ fn sms_is_sent_with_its_events_and_a_retry_after_a_restart_is_answered_the_same(
         400,
         "BAD_REQUEST",
     );
+    let alias = json!({"from": "+15550100101", "to_number": ["+15550100101"], "message": "hi"});
+    let r = post(&sw, "/v3/voice/demo/sms/send", &dev, &alias, None);
+    assert_eq!(assert_ok(&r)["to"], json!(["+15550100101"]));
     let bad_to = json!({"from": "+15550100101", "to": "555-1234", "message": "hi"});
     assert_error(
         &post(&sw, "/v3/voice/demo/sms/send", &dev, &bad_to, None),

@@ -146,6 +146,17 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/v3/{*rest}", axum::routing::any(no_route))
         .method_not_allowed_fallback(wrong_method)
         .layer(axum::middleware::from_fn_with_state(state, gate))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+}
+
+/// A handler that panicked answers 500 INTERNAL_ERROR in the envelope (and is logged), never a dropped connection.
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("voice API: a handler panicked");
+    ApiError::new(
+        ErrorCode::Internal,
+        "the switch failed on this request; try again",
+    )
+    .into_response()
 }
 
 /// `/openapi.json` and Swagger UI at `/docs` (outside the gate: no key, no limit).
@@ -400,3 +411,6 @@ impl Ctx {
         self.need(None, scope)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -51,7 +51,13 @@ pub async fn send(ctx: Ctx, headers: HeaderMap, body: Bytes) -> Result<Response,
         .map(str::trim)
         .ok_or_else(|| ApiError::bad_request("from is required (one of your numbers)"))?
         .to_string();
-    let to: Vec<String> = match &v["to"] {
+    // `to`, or `to_number` as the SMS events name it; a string or a list either way
+    let to_field = if v["to"].is_null() {
+        &v["to_number"]
+    } else {
+        &v["to"]
+    };
+    let to: Vec<String> = match to_field {
         Value::String(t) => vec![t.trim().to_string()],
         Value::Array(list) => list
             .iter()
