@@ -182,10 +182,9 @@ fn a_full_queue_a_timeout_and_an_abandon_each_emit_their_event() {
     second.assert_ok();
     let first = first.wait();
     first.assert_ok();
-    assert!(
-        a_rtp.state().rtp_packets > 100,
-        "the first caller heard music"
-    );
+    // 4 s of music is 200 packets; a loaded CI machine may start the caller late
+    let heard = a_rtp.state().rtp_packets;
+    assert!(heard > 50, "the first caller heard music: {heard} packets");
 
     let evs = events.wait_for(Duration::from_secs(5), |e| {
         !named(e, "QUEUE_HANGUP_TIMEOUT").is_empty()

@@ -341,6 +341,10 @@ fn keys_types_scopes_and_every_error_code() {
         Some("{not json"),
     );
     assert_error(&r, 400, "BAD_REQUEST");
+    let huge = json!({"from": "1001", "to": "1002", "pad": "x".repeat(100_000)});
+    let r = post(&sw, "/v3/voice/demo/call/outbound", &dev, &huge, None);
+    let m = assert_error(&r, 400, "BAD_REQUEST");
+    assert!(m.contains("body"), "{m}");
     let r = post(
         &sw,
         "/v3/voice/demo/call/outbound",

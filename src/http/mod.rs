@@ -1,8 +1,9 @@
 //! The HTTP surface: `app()` builds the whole router; `serve` only binds it.
 //! For now: health, Prometheus metrics, a server-sent-events stream of the
 //! switch's events (used by tests and operators), the live figures of every
-//! ACD queue (`GET /queues`), and the operator routes of `operator` (place
-//! and hang up calls, voicemail boxes).
+//! ACD queue (`GET /queues`), the operator routes of `operator` (place
+//! and hang up calls, voicemail boxes) and `keys_admin` (API keys), the v2
+//! webhooks API and the v3 voice API with its OpenAPI document.
 
 mod call_commands;
 mod events;

@@ -8,7 +8,6 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use dashmap::DashMap;
@@ -18,6 +17,7 @@ use super::idempotency::{once, Answer};
 use super::schema::{CallDetails, CallHangup, CallStarted};
 #[allow(unused_imports)]
 use super::schema::{Envelope, OutboundCall};
+use super::Body;
 use super::{iso, ok, ApiError, Ctx};
 use crate::call::b2bua::{originate, ClickToCall, Originate, OriginateError};
 use crate::call::plan::{route, Destination};
@@ -155,7 +155,8 @@ fn dialable(s: &str) -> bool {
     security(("api_key" = [])),
     responses((status = 200, description = "Success", body = Envelope<CallStarted>))
 )]
-pub async fn outbound(ctx: Ctx, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+pub async fn outbound(ctx: Ctx, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+    let body = super::body_bytes(body)?;
     let s = ctx.state.clone();
     let account = ctx.account.clone();
     ctx.developer("calls:write")?;

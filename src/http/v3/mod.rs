@@ -145,6 +145,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route(&format!("{P}/user/profile"), get(users::profile))
         .route("/v3/{*rest}", axum::routing::any(no_route))
         .method_not_allowed_fallback(wrong_method)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(state, gate))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
 }
@@ -178,6 +179,19 @@ async fn wrong_method() -> ApiError {
         ErrorCode::MethodNotAllowed,
         "this endpoint does not take that method",
     )
+}
+
+/// A POST's raw body, as the handler takes it.
+pub type Body = Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>;
+
+/// The largest body a POST may carry.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// The body, or why it could not be read (too large, cut short) as a 400.
+pub fn body_bytes(body: Body) -> Result<axum::body::Bytes, ApiError> {
+    body.map_err(|e| {
+        ApiError::bad_request(format!("the body could not be read: {}", e.body_text()))
+    })
 }
 
 /// ISO 8601 UTC, to the second (`2024-01-15T10:30:00Z`).

@@ -8,7 +8,6 @@
 
 use std::time::Duration;
 
-use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
@@ -17,6 +16,7 @@ use super::idempotency::{once, Answer};
 use super::schema::SmsSent;
 #[allow(unused_imports)]
 use super::schema::{Envelope, SendSms};
+use super::Body;
 use super::{ApiError, Ctx};
 use crate::call::sms::{self, SmsOutcome};
 use crate::dialplan::is_e164;
@@ -41,7 +41,8 @@ const DELIVERY_DELAY: Duration = Duration::from_millis(200);
     security(("api_key" = [])),
     responses((status = 200, description = "Success", body = Envelope<SmsSent>))
 )]
-pub async fn send(ctx: Ctx, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+pub async fn send(ctx: Ctx, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+    let body = super::body_bytes(body)?;
     let account = ctx.account.clone();
     let key = ctx.any_key("sms:send")?.clone();
     let v: Value = serde_json::from_slice(&body)
