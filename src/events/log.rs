@@ -190,10 +190,15 @@ impl EventLog {
     /// Up to `max` records after `cursor`, oldest first (empty: nothing newer yet).
     pub fn after(&self, cursor: u64, max: usize) -> Result<Vec<Arc<Record>>, Behind> {
         let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let next = cursor.saturating_add(1);
         let Some(first) = g.ring.front().map(|r| r.seq) else {
+            // nothing in memory yet: what a cursor from an earlier run wants
+            // (below this run's first id) is in the store
+            if next < g.next {
+                return Err(Behind { oldest: g.next });
+            }
             return Ok(Vec::new());
         };
-        let next = cursor.saturating_add(1);
         if next < first {
             return Err(Behind { oldest: first });
         }
@@ -293,6 +298,17 @@ mod tests {
             .map(|r| r.seq)
             .collect();
         assert_eq!(seqs, [3, 4, 5]);
+    }
+
+    #[test]
+    fn a_cursor_from_an_earlier_run_is_behind_an_empty_ring() {
+        // a restarted switch whose ids start at 41: events up to 40 are in the store
+        let log = EventLog::new(41, 8);
+        assert_eq!(log.after(26, 10), Err(Behind { oldest: 41 }));
+        assert_eq!(log.after(40, 10), Ok(Vec::new()));
+        log.append(&ev(0));
+        assert_eq!(log.after(26, 10), Err(Behind { oldest: 41 }));
+        assert_eq!(log.after(40, 10).map(|v| v.len()), Ok(1));
     }
 
     #[test]
