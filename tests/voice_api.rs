@@ -709,7 +709,7 @@ fn queue_availability_follows_callers_waiting_and_answered() {
 
 #[test]
 fn click_to_call_rings_the_user_then_the_customer_bridged_and_recorded() {
-    let sw = Switch::start(SwitchOpts {
+    let mut sw = Switch::start(SwitchOpts {
         trunk_ip: OTHER_HOST.to_string(),
         ..SwitchOpts::default()
     });
@@ -862,6 +862,29 @@ fn click_to_call_rings_the_user_then_the_customer_bridged_and_recorded() {
     let r = request(&sw, "DELETE", &show, &[("X-API-Key", &dev)], None);
     assert_error(&r, 404, "NOT_FOUND");
     assert_eq!(sw.settled("switchyard_active_calls"), 0.0);
+    // after a restart the call is read from its detail record
+    sw.restart();
+    let r = get(&sw, &show, Some(&dev));
+    let kept = assert_ok(&r);
+    assert_eq!(
+        (
+            &kept["status"],
+            &kept["recording"],
+            &kept["from"],
+            &kept["to"]
+        ),
+        (
+            &json!("completed"),
+            &json!(true),
+            &json!("1001"),
+            &json!("+15551234567")
+        ),
+        "{kept}"
+    );
+    assert!(
+        kept["call_seconds"].as_i64().is_some_and(|s| s >= 1),
+        "{kept}"
+    );
 }
 
 #[test]

@@ -50,11 +50,11 @@ impl Store {
         insert_cdr_on(&mut conn, cdr).await
     }
 
-    /// The record of call `call_id`, once it is over.
-    pub async fn cdr_by_call_id(&self, call_id: &str) -> Result<Option<Cdr>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM cdrs WHERE call_id = $1 ORDER BY id LIMIT 1");
+    /// The record of the call whose id (the switch's, not a SIP Call-ID) is `id`, once it is over.
+    pub async fn cdr(&self, id: &str) -> Result<Option<Cdr>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM cdrs WHERE id = $1");
         let row = sqlx::query(&sql)
-            .bind(call_id)
+            .bind(id)
             .fetch_optional(self.pool())
             .await
             .op("look up a CDR")?;

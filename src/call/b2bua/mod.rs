@@ -585,7 +585,7 @@ impl Call {
         let ended = now_ms();
         let direction = if self.origin.from_trunk {
             CdrDirection::Inbound
-        } else if matches!(self.destination, Destination::Trunk { .. }) {
+        } else if self.goes_out() {
             CdrDirection::Outbound
         } else {
             CdrDirection::Internal
@@ -595,7 +595,8 @@ impl Call {
             call_id: self.a_call_id.clone(),
             account_id: self.origin.account.id.clone(),
             caller: self.origin.caller.clone(),
-            callee: self.dialled.clone(),
+            // a click-to-call's callee is the number the user called
+            callee: self.user_dialled(),
             direction,
             started_at: self.a_chan.created_ms,
             answered_at: self.a_chan.answered_ms,

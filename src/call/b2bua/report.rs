@@ -32,8 +32,20 @@ impl Call {
             || (!self.origin.from_trunk && matches!(self.destination, Destination::Trunk { .. }))
     }
 
+    /// The call goes out through a trunk (its destination, or the number a
+    /// click-to-call dials).
+    pub(super) fn goes_out(&self) -> bool {
+        let click_out = self.click.as_ref().is_some_and(|c| {
+            matches!(
+                crate::call::plan::route(&self.sw.directory(), &self.origin.account.id, &c.to),
+                Destination::Trunk { .. }
+            )
+        });
+        click_out || matches!(self.destination, Destination::Trunk { .. })
+    }
+
     /// The number the user dialled: the click-to-call's, else the call's.
-    fn user_dialled(&self) -> String {
+    pub(super) fn user_dialled(&self) -> String {
         match &self.click {
             Some(c) => c.to.clone(),
             None => self.dialled.clone(),
@@ -99,15 +111,9 @@ impl Call {
     /// with CALL_ENDED (one transaction).
     pub(super) fn report_end(&self, duration_ms: i64, cdr: crate::store::Cdr) {
         let secs = (duration_ms.max(0) + 500) / 1000;
-        let click_out = self.click.as_ref().is_some_and(|c| {
-            matches!(
-                crate::call::plan::route(&self.sw.directory(), &self.origin.account.id, &c.to),
-                Destination::Trunk { .. }
-            )
-        });
         let direction = if self.origin.from_trunk {
             "inbound"
-        } else if click_out || matches!(self.destination, Destination::Trunk { .. }) {
+        } else if self.goes_out() {
             "outbound"
         } else {
             "internal"

@@ -288,7 +288,11 @@ pub async fn show(ctx: Ctx) -> Result<Response, ApiError> {
     let s = ctx.state.clone();
     let call_id = ctx.param("call_id");
     ctx.developer("calls:read")?;
-    let (id, c) = placed(&s, &ctx, &call_id)?;
+    let (id, c) = match placed(&s, &ctx, &call_id) {
+        Ok(found) => found,
+        // not followed by this process (placed before a restart): its record, once over
+        Err(missing) => return ended(&ctx, &call_id).await?.ok_or(missing),
+    };
     let talk = c
         .bridged_ms
         .map(|b| (c.ended_ms.unwrap_or_else(now_ms) - b).max(0) / 1000);
@@ -310,6 +314,45 @@ pub async fn show(ctx: Ctx) -> Result<Response, ApiError> {
             hangup_cause: c.hangup_cause,
         },
     ))
+}
+
+/// A call of the account that is over, from its detail record.
+async fn ended(ctx: &Ctx, raw: &str) -> Result<Option<Response>, ApiError> {
+    let Ok(id) = raw.parse::<CallId>() else {
+        return Ok(None);
+    };
+    let store = &ctx.sw.store;
+    let Some(cdr) = store
+        .cdr(&id.to_string())
+        .await?
+        .filter(|c| c.account_id == ctx.account)
+    else {
+        return Ok(None);
+    };
+    let recorded = !store.recordings_for_call(&id.to_string()).await?.is_empty();
+    Ok(Some(ok(
+        "Call details",
+        CallDetails {
+            call_id: id.to_string(),
+            status: if cdr.answered_at.is_some() {
+                "completed"
+            } else {
+                "failed"
+            }
+            .into(),
+            from: cdr.caller,
+            to: cdr.callee,
+            caller_id: None,
+            recording: recorded,
+            created_at: iso(cdr.started_at),
+            answered_at: cdr.answered_at.map(iso),
+            bridged_at: None,
+            ended_at: Some(iso(cdr.ended_at)),
+            call_seconds: Some(cdr.billsec_ms / 1000),
+            duration: Some((cdr.duration_ms + 500) / 1000),
+            hangup_cause: Some(cdr.hangup_cause),
+        },
+    )))
 }
 
 /// `DELETE /calls/{call_id}` (developer key, `calls:write`): hangs up every leg.
