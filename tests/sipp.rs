@@ -300,14 +300,7 @@ fn outbound_call_goes_out_the_trunk() {
     });
     let events = sw.events();
     let sink = RtpSink::bind_on(&sw.trunk.ip().to_string());
-    let mut carrier = sw
-        .sipp("carrier_uas.xml")
-        .ip(&sw.trunk.ip().to_string())
-        .port(sw.trunk.port())
-        .key("user", "carrier")
-        .key("rtp_port", sink.port)
-        .spawn();
-    carrier.wait_listening();
+    let carrier = carrier(&sw, "carrier_uas.xml", Some(sink.port));
     let out = caller(&sw, "uac_call.xml", "1001", "+15551234567").run();
     out.assert_ok();
     let carrier = carrier.wait();
@@ -478,14 +471,7 @@ fn outbound_calls_answer_the_carrier_s_challenge_with_the_trunk_credentials() {
     });
     for dialled in ["+15551234567", "8900"] {
         let sink = RtpSink::bind_on(&sw.trunk.ip().to_string());
-        let mut carrier = sw
-            .sipp("carrier_uas_auth.xml")
-            .ip(&sw.trunk.ip().to_string())
-            .port(sw.trunk.port())
-            .key("user", "carrier")
-            .key("rtp_port", sink.port)
-            .spawn();
-        carrier.wait_listening();
+        let carrier = carrier(&sw, "carrier_uas_auth.xml", Some(sink.port));
         let out = caller(&sw, "uac_call.xml", "1001", dialled).run();
         out.assert_ok();
         assert_received(&out, &[200]);

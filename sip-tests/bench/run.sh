@@ -243,6 +243,17 @@ while True: s.recv(65536)
   stop_switch
 }
 
+# $AGENTS agents (10001..) registered from one port, a SIPp UAS answering there.
+register_agents() {
+  local port=$1
+  echo "SEQUENTIAL" > "$work/agents.csv"
+  for ((i = 1; i <= AGENTS; i++)); do n=$((10000 + i)); echo "$n;[authentication username=$n password=pw$n]" >> "$work/agents.csv"; done
+  "$SIPP" -sf "$here/reg_auth.xml" -inf "$work/agents.csv" 127.0.0.1:$SIP_PORT -i 127.0.0.1 -p "$port" \
+    -m "$AGENTS" -r 200 -nostdin -timeout 30s >/dev/null 2>&1
+  echo "registered agents: $(metric switchyard_registrations)"
+  "$SIPP" -sf "$here/call_uas.xml" -i 127.0.0.1 -p "$port" -nostdin -bg >/dev/null 2>&1 || true
+}
+
 # Calls/s through IVR (key 1 by SIP INFO) -> queue -> agent, next to plain extension
 # calls with the same hold time: $AGENTS agents (10001..) registered at one SIPp UAS.
 bench_queue_calls() {
@@ -250,12 +261,7 @@ bench_queue_calls() {
   echo "== calls/s: IVR -> queue -> agent vs plain extension calls (caller on the line ${hold} ms)"
   start_switch
   local uas_port=$((SIP_PORT + 100))
-  echo "SEQUENTIAL" > "$work/agents.csv"
-  for ((i = 1; i <= AGENTS; i++)); do n=$((10000 + i)); echo "$n;[authentication username=$n password=pw$n]" >> "$work/agents.csv"; done
-  "$SIPP" -sf "$here/reg_auth.xml" -inf "$work/agents.csv" 127.0.0.1:$SIP_PORT -i 127.0.0.1 -p $uas_port \
-    -m "$AGENTS" -r 200 -nostdin -timeout 30s >/dev/null 2>&1
-  echo "registered agents: $(metric switchyard_registrations)"
-  "$SIPP" -sf "$here/call_uas.xml" -i 127.0.0.1 -p $uas_port -nostdin -bg >/dev/null 2>&1 || true
+  register_agents $uas_port
   sleep 2 # the queue driver sees the registrations within a second
   for rate in ${CALL_RATES:-100 200 300 400}; do
     local total=$((rate * 5))
@@ -394,12 +400,7 @@ bench_voice_api() {
   echo "== voice API: GET /availability/queues with $QUEUES queues, $AGENTS agents, ${BG_RATE:-100} calls/s running"
   SY_EXTRA="--api-rate-limit 1000000000 --api-public-rate-limit 1000000000 ${SY_EXTRA:-}" start_switch
   local uas_port=$((SIP_PORT + 100))
-  echo "SEQUENTIAL" > "$work/agents.csv"
-  for ((i = 1; i <= AGENTS; i++)); do n=$((10000 + i)); echo "$n;[authentication username=$n password=pw$n]" >> "$work/agents.csv"; done
-  "$SIPP" -sf "$here/reg_auth.xml" -inf "$work/agents.csv" 127.0.0.1:$SIP_PORT -i 127.0.0.1 -p $uas_port \
-    -m "$AGENTS" -r 200 -nostdin -timeout 30s >/dev/null 2>&1
-  echo "registered agents: $(metric switchyard_registrations)"
-  "$SIPP" -sf "$here/call_uas.xml" -i 127.0.0.1 -p $uas_port -nostdin -bg >/dev/null 2>&1 || true
+  register_agents $uas_port
   local key
   key=$("$SY_BIN" key create --account bench --type developer --data-dir "$work/data" | python3 -c "import json,sys; print(json.load(sys.stdin)['key'])")
   local secs=${WRK_SECS:-15}

@@ -2,9 +2,9 @@
 //! account — to every registered device of the extension the number reaches
 //! (delivered when any accepts it), or out through the account's trunk for
 //! an outside number. Each MESSAGE is a client transaction of the shards, its
-//! answers coming back on a channel of this task's own. `send` answers `None`
-//! when the number has no SIP route (an extension without a device, no
-//! trunk): the caller hands the message to the simulator instead.
+//! answers coming back on a channel of this task's own. A number with no
+//! `targets` (an extension without a device, no trunk) has no SIP route: the
+//! caller hands the message to the simulator instead.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,9 +13,9 @@ use rsip::{Header, Request};
 use tokio::sync::mpsc;
 
 use super::plan::{route, Destination};
-use super::{new_branch, CallInput};
+use super::CallInput;
 use crate::sip::message;
-use crate::sip::target::{Target, TransportKind};
+use crate::sip::target::Target;
 use crate::switch::{ShardMsg, Switch};
 
 /// How a message over SIP ended.
@@ -30,8 +30,11 @@ pub enum SmsOutcome {
 /// Longer than the transaction's own timeout (timer F, 32 s): it always ends first.
 const GIVE_UP: Duration = Duration::from_secs(40);
 
-/// Where a message to `to` in `account` goes over SIP: (Request-URI, To, target) each.
-pub fn targets(sw: &Switch, account: &str, to: &str) -> Vec<(String, String, Target)> {
+/// One place a message goes: (Request-URI, To, where to send it).
+pub type SmsTarget = (String, String, Target);
+
+/// Where a message to `to` in `account` goes over SIP (none: no SIP route).
+pub fn targets(sw: &Switch, account: &str, to: &str) -> Vec<SmsTarget> {
     let dir = sw.directory();
     let Some(acc) = dir.account(account) else {
         return Vec::new();
@@ -52,19 +55,22 @@ pub fn targets(sw: &Switch, account: &str, to: &str) -> Vec<(String, String, Tar
     }
 }
 
-/// Sends `text` from `from` to `to` (a number of `account`); `None`: no SIP route.
+/// Sends `text` from `from` (a number of `account`) to `targets` (from
+/// [`targets`]); delivered once any of them accepts it.
 pub async fn send(
     sw: &Arc<Switch>,
     account: &str,
     from: &str,
-    to: &str,
+    targets: &[SmsTarget],
     text: &str,
-) -> Option<SmsOutcome> {
-    let targets = targets(sw, account, to);
-    if targets.is_empty() {
-        return None;
-    }
-    let domain = sw.directory().account(account)?.sip_domain.clone();
+) -> SmsOutcome {
+    let Some(domain) = sw
+        .directory()
+        .account(account)
+        .map(|a| a.sip_domain.clone())
+    else {
+        return SmsOutcome::Failed(None);
+    };
     let (tx, mut rx) = mpsc::unbounded_channel();
     let call_id = format!("{}@switchyard", message::random_token(20));
     for (token, (uri, to_header, target)) in targets.iter().enumerate() {
@@ -94,7 +100,7 @@ pub async fn send(
             CallInput::Response { resp, .. } => {
                 let code = resp.status_code.code();
                 if (200..300).contains(&code) {
-                    return Some(SmsOutcome::Delivered);
+                    return SmsOutcome::Delivered;
                 }
                 if code >= 300 {
                     open -= 1;
@@ -105,7 +111,7 @@ pub async fn send(
             _ => {}
         }
     }
-    Some(SmsOutcome::Failed(best))
+    SmsOutcome::Failed(best)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -120,14 +126,8 @@ fn build(
     target: Target,
     text: &str,
 ) -> Request {
-    let kind: TransportKind = target.kind;
     let mut h = rsip::Headers::default();
-    h.push(Header::Via(rsip::headers::Via::from(format!(
-        "SIP/2.0/{} {};branch={};rport",
-        kind.via_token(),
-        sw.local_host_port(kind),
-        new_branch()
-    ))));
+    h.push(Header::Via(rsip::headers::Via::from(sw.via(target.kind))));
     h.push(Header::MaxForwards(rsip::headers::MaxForwards::from("70")));
     h.push(Header::From(rsip::headers::From::from(format!(
         "<sip:{from}@{domain}>;tag={}",

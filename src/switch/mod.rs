@@ -231,6 +231,16 @@ impl Switch {
         self.to_shard(&cid, ShardMsg::Undeliverable(req));
     }
 
+    /// A Via header value for a new request of ours over `kind` (fresh branch, rport).
+    pub fn via(&self, kind: crate::sip::target::TransportKind) -> String {
+        format!(
+            "SIP/2.0/{} {};branch={};rport",
+            kind.via_token(),
+            self.local_host_port(kind),
+            calls::new_branch()
+        )
+    }
+
     /// `host:port` this switch puts into Via/Contact for a transport.
     pub fn local_host_port(&self, kind: crate::sip::target::TransportKind) -> String {
         self.transports.local.host_port(kind)

@@ -52,6 +52,7 @@ pub mod pg;
 pub mod receiver;
 mod sipp;
 mod traces;
+pub mod voice;
 pub use audio::*;
 pub use events::*;
 pub use sipp::*;

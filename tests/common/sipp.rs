@@ -435,6 +435,22 @@ pub fn phone(sw: &Switch, ext: &str, scenario: &str, rtp_port: u16) -> RunningSi
     running
 }
 
+/// The carrier behind the demo trunk: `scenario` listening on the trunk's
+/// address (its SDP pointing at `rtp_port`, when given), ready for the switch.
+pub fn carrier(sw: &Switch, scenario: &str, rtp_port: Option<u16>) -> RunningSipp {
+    let mut s = sw
+        .sipp(scenario)
+        .ip(&sw.trunk.ip().to_string())
+        .port(sw.trunk.port())
+        .key("user", "carrier");
+    if let Some(p) = rtp_port {
+        s = s.key("rtp_port", p);
+    }
+    let mut running = s.spawn();
+    running.wait_listening();
+    running
+}
+
 /// `switchyard key create --account A --type K` with `store` (the store flags); the key.
 pub fn api_key(store: &[&str], account: &str, kind: &str) -> String {
     let v = api_key_with(store, account, kind, &[]);

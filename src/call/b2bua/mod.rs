@@ -348,12 +348,7 @@ impl Call {
     }
 
     fn via(&self, kind: TransportKind) -> String {
-        format!(
-            "SIP/2.0/{} {};branch={};rport",
-            kind.via_token(),
-            self.sw.local_host_port(kind),
-            new_branch()
-        )
+        self.sw.via(kind)
     }
 
     fn contact(&self, kind: TransportKind) -> String {

@@ -70,14 +70,17 @@ impl Placed {
         {
             return;
         }
-        let Ok(v) = serde_json::from_str::<Value>(json) else {
+        // the call's id read off the text first: only a call placed here is parsed
+        let id = ["\"call_id\":\"", "\"uniqueid\":\""]
+            .iter()
+            .find_map(|marker| {
+                let at = json.find(marker)? + marker.len();
+                json.get(at..at + 36)?.parse::<CallId>().ok()
+            });
+        let Some(mut c) = id.and_then(|id| self.0.get_mut(&id)) else {
             return;
         };
-        let id = v["call_id"]
-            .as_str()
-            .or(v["metadata"]["uniqueid"].as_str())
-            .and_then(|s| s.parse::<CallId>().ok());
-        let Some(mut c) = id.and_then(|id| self.0.get_mut(&id)) else {
+        let Ok(v) = serde_json::from_str::<Value>(json) else {
             return;
         };
         let at = v["timestamp_ms"].as_i64().unwrap_or_else(now_ms);
@@ -160,11 +163,7 @@ pub async fn outbound(ctx: Ctx, headers: HeaderMap, body: Body) -> Result<Respon
     let s = ctx.state.clone();
     let account = ctx.account.clone();
     ctx.developer("calls:write")?;
-    let v: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
-    if !v.is_object() {
-        return Err(ApiError::bad_request("the body must be a JSON object"));
-    }
+    let v = super::json_object(&body)?;
     let from = text(&v, "from")?.ok_or_else(|| ApiError::bad_request("from is required"))?;
     let to = text(&v, "to")?.ok_or_else(|| ApiError::bad_request("to is required"))?;
     let caller_id = text(&v, "caller_id")?.filter(|c| !c.is_empty());

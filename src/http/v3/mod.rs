@@ -194,6 +194,17 @@ pub fn body_bytes(body: Body) -> Result<axum::body::Bytes, ApiError> {
     })
 }
 
+/// A POST's body as the JSON object it must be.
+pub fn json_object(body: &[u8]) -> Result<Value, ApiError> {
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
+    if v.is_object() {
+        Ok(v)
+    } else {
+        Err(ApiError::bad_request("the body must be a JSON object"))
+    }
+}
+
 /// ISO 8601 UTC, to the second (`2024-01-15T10:30:00Z`).
 pub fn timestamp() -> String {
     iso(crate::events::now_ms())

@@ -45,8 +45,7 @@ pub async fn send(ctx: Ctx, headers: HeaderMap, body: Body) -> Result<Response, 
     let body = super::body_bytes(body)?;
     let account = ctx.account.clone();
     let key = ctx.any_key("sms:send")?.clone();
-    let v: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
+    let v = super::json_object(&body)?;
     let from = v["from"]
         .as_str()
         .map(str::trim)
@@ -129,22 +128,23 @@ pub async fn send(ctx: Ctx, headers: HeaderMap, body: Body) -> Result<Response, 
         // trunk), else the simulator; one SMS_DELIVERED per recipient either way
         let mut over_sip = 0;
         for number in &to {
-            let sip = !sms::targets(&ctx.sw, &account, number).is_empty();
-            over_sip += usize::from(sip);
+            let targets = sms::targets(&ctx.sw, &account, number);
+            over_sip += usize::from(!targets.is_empty());
             let (sw, aid, account) = (ctx.sw.clone(), aid.clone(), account.clone());
-            let (from, number, text) = (from.clone(), number.clone(), message.clone());
+            let (from, text) = (from.clone(), message.clone());
             let meta = SmsMeta {
                 to_number: Some(Numbers::One(number.clone())),
                 sms_sent_by_user_id: None,
                 ..meta.clone()
             };
             tokio::spawn(async move {
-                let status = match sms::send(&sw, &account, &from, &number, &text).await {
-                    Some(SmsOutcome::Delivered) => "delivered",
-                    Some(SmsOutcome::Failed(_)) => "undelivered",
-                    None => {
-                        tokio::time::sleep(DELIVERY_DELAY).await;
-                        "delivered"
+                let status = if targets.is_empty() {
+                    tokio::time::sleep(DELIVERY_DELAY).await;
+                    "delivered"
+                } else {
+                    match sms::send(&sw, &account, &from, &targets, &text).await {
+                        SmsOutcome::Delivered => "delivered",
+                        SmsOutcome::Failed(_) => "undelivered",
                     }
                 };
                 let delivered = SmsMeta {
