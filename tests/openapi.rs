@@ -73,7 +73,9 @@ checks.positive_data_acceptance.enabled = false
     )
     .expect("write the config");
     let run = |mut cmd: Command| {
-        cmd.arg("--config-file")
+        // its cache (.schemathesis/) goes in the test's directory, not the checkout
+        cmd.current_dir(sw.tmp.path())
+            .arg("--config-file")
             .arg(&config)
             .args(["run", &format!("http://{}/openapi.json", sw.http)])
             .args(["-H", &format!("X-API-Key: {dev}")])
