@@ -27,6 +27,31 @@ pub enum Command {
         #[command(subcommand)]
         action: KeyCommand,
     },
+    /// TLS certificates: `cert dev` writes a self-signed pair for development.
+    Cert {
+        #[command(subcommand)]
+        action: CertCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CertCommand {
+    /// Write a self-signed certificate and key (PEM) for `--sip-tls`,
+    /// `--sip-wss` and `--https`: `<data-dir>/certs/{cert,key}.pem`.
+    Dev(CertDevArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CertDevArgs {
+    /// Directory for the embedded database and other state; the pair goes in its `certs/`.
+    #[arg(long, env = "SWITCHYARD_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Names or addresses the certificate is for, besides localhost (repeatable).
+    #[arg(long = "host")]
+    pub hosts: Vec<String>,
+    /// Replace a pair that is already there.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -116,6 +141,34 @@ pub struct ServeArgs {
     /// SIP over WebSocket (RFC 7118, subprotocol `sip`) listen address.
     #[arg(long, env = "SWITCHYARD_SIP_WS", default_value = "0.0.0.0:5066")]
     pub sip_ws: SocketAddr,
+    /// SIP over TLS listen address (off unless given; certificate from --tls-cert).
+    #[arg(long, env = "SWITCHYARD_SIP_TLS")]
+    pub sip_tls: Option<SocketAddr>,
+    /// SIP over secure WebSocket listen address, for browsers (off unless given).
+    #[arg(long, env = "SWITCHYARD_SIP_WSS")]
+    pub sip_wss: Option<SocketAddr>,
+    /// HTTPS listen address: the same routes as --http, over TLS (the agent
+    /// page needs a secure origin for the microphone). Off unless given.
+    #[arg(long, env = "SWITCHYARD_HTTPS")]
+    pub https: Option<SocketAddr>,
+    /// TLS certificate chain (PEM). Default: `<data-dir>/certs/cert.pem`.
+    #[arg(long, env = "SWITCHYARD_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM). Default: `<data-dir>/certs/key.pem`.
+    #[arg(long, env = "SWITCHYARD_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// The secure WebSocket URL browsers are told to connect to (provisioning);
+    /// default: `wss://<public ip>:<--sip-wss port>`.
+    #[arg(long, env = "SWITCHYARD_WSS_URL")]
+    pub wss_url: Option<String>,
+    /// ICE servers handed to browsers (`stun:host:port`, repeatable). The switch
+    /// is ICE-lite and needs none itself.
+    #[arg(
+        long = "ice-server",
+        env = "SWITCHYARD_ICE_SERVERS",
+        value_delimiter = ','
+    )]
+    pub ice_servers: Vec<String>,
     /// HTTP listen address (/healthz, /metrics, APIs).
     #[arg(long, env = "SWITCHYARD_HTTP", default_value = "0.0.0.0:8080")]
     pub http: SocketAddr,
@@ -236,6 +289,19 @@ pub struct ServeArgs {
     pub shards: usize,
     #[command(flatten)]
     pub store: StoreArgs,
+}
+
+impl ServeArgs {
+    /// The TLS certificate and key files.
+    pub fn tls_files(&self) -> (PathBuf, PathBuf) {
+        let dir = self.store.data_dir.join("certs");
+        (
+            self.tls_cert
+                .clone()
+                .unwrap_or_else(|| dir.join("cert.pem")),
+            self.tls_key.clone().unwrap_or_else(|| dir.join("key.pem")),
+        )
+    }
 }
 
 #[derive(Args, Debug, Clone)]

@@ -1,5 +1,6 @@
 //! `switchyard` command line: `serve` runs the switch, `import FILE` loads a
-//! dialplan into the store and exits, `key create|list|revoke` manages API keys.
+//! dialplan into the store and exits, `key create|list|revoke` manages API keys,
+//! `cert dev` writes a development TLS pair.
 
 use clap::Parser;
 
@@ -25,6 +26,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Key { action } => {
             if let Err(why) = switchyard::keys::run(action).await {
                 eprintln!("switchyard key: {why}");
+                std::process::exit(2);
+            }
+        }
+        Command::Cert { action } => {
+            if let Err(why) = switchyard::server::cert(action) {
+                eprintln!("switchyard cert: {why}");
                 std::process::exit(2);
             }
         }

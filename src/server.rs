@@ -48,6 +48,31 @@ pub enum StartError {
     /// Shared rate limits: Redis could not be reached at start-up.
     #[error("{0}")]
     RateLimits(String),
+    #[error(transparent)]
+    Tls(#[from] crate::transport::tls::TlsError),
+}
+
+/// `switchyard cert dev`: writes a self-signed pair into `<data-dir>/certs/`
+/// (the key readable by its owner only) and says where on stdout.
+pub fn cert(action: crate::config::CertCommand) -> Result<(), String> {
+    let crate::config::CertCommand::Dev(args) = action;
+    let dir = args.data_dir.join("certs");
+    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+    if !args.force && (cert_path.exists() || key_path.exists()) {
+        return Err(format!(
+            "{} already holds a pair (--force replaces it)",
+            dir.display()
+        ));
+    }
+    let (cert, key) = crate::transport::tls::dev_cert(&args.hosts)?;
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::write(&cert_path, cert).map_err(|e| format!("{}: {e}", cert_path.display()))?;
+    write_private(&key_path, key.as_bytes()).map_err(|e| format!("{}: {e}", key_path.display()))?;
+    println!(
+        "{}",
+        serde_json::json!({"cert": cert_path, "key": key_path})
+    );
+    Ok(())
 }
 
 /// This node's name: `--node-id`, else the host name.
@@ -239,6 +264,28 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     let tcp = bind_tcp("SIP TCP", args.sip_tcp).await?;
     let ws = bind_tcp("SIP WebSocket", args.sip_ws).await?;
     let http_listener = bind_tcp("HTTP", args.http).await?;
+    // TLS listeners (SIP over TLS, SIP over secure WebSocket, HTTPS) share one pair
+    let tls = if args.sip_tls.is_some() || args.sip_wss.is_some() || args.https.is_some() {
+        let (cert, key) = args.tls_files();
+        Some((
+            transport::tls::server_config(&cert, &key, &[])?,
+            transport::tls::server_config(&cert, &key, &[b"http/1.1"])?,
+        ))
+    } else {
+        None
+    };
+    let sip_tls = match args.sip_tls {
+        Some(a) => Some(bind_tcp("SIP TLS", a).await?),
+        None => None,
+    };
+    let sip_wss = match args.sip_wss {
+        Some(a) => Some(bind_tcp("SIP secure WebSocket", a).await?),
+        None => None,
+    };
+    let https_listener = match args.https {
+        Some(a) => Some(bind_tcp("HTTPS", a).await?),
+        None => None,
+    };
     let udp_addr = udp.local_addr().map_err(|source| StartError::Bind {
         what: "SIP UDP",
         addr: args.sip_udp,
@@ -262,6 +309,14 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
             .local_addr()
             .map(|a| a.port())
             .unwrap_or(args.sip_ws.port()),
+        tls_port: sip_tls
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.port()),
+        wss_port: sip_wss
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.port()),
     };
     let transports = Transports::new(
         udp.clone(),
@@ -364,6 +419,22 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
         stop_rx.clone(),
     ));
     tokio::spawn(transport::ws::run(transports.clone(), ws, stop_rx.clone()));
+    if let (Some(l), Some((cfg, _))) = (sip_tls, tls.as_ref()) {
+        tokio::spawn(transport::tls::run_sip_tls(
+            transports.clone(),
+            l,
+            cfg.clone(),
+            stop_rx.clone(),
+        ));
+    }
+    if let (Some(l), Some((cfg, _))) = (sip_wss, tls.as_ref()) {
+        tokio::spawn(transport::tls::run_sip_wss(
+            transports.clone(),
+            l,
+            cfg.clone(),
+            stop_rx.clone(),
+        ));
+    }
     let retention = Duration::from_secs(args.event_retention_hours * 3600);
     tokio::spawn(housekeeping(sw.clone(), stop_rx.clone(), retention));
 
@@ -392,6 +463,17 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
         webhooks: Some(webhooks.clone()),
         voice: voice.clone(),
     });
+    if let (Some(l), Some((_, cfg))) = (https_listener, tls.as_ref()) {
+        let listener =
+            http::https::HttpsListener::new(l, cfg.clone(), stop_rx.clone()).map_err(|source| {
+                StartError::Bind {
+                    what: "HTTPS",
+                    addr: args.https.unwrap_or(args.http),
+                    source,
+                }
+            })?;
+        tokio::spawn(http::https::serve(app.clone(), listener, stop_rx.clone()));
+    }
     let mut http_stop = stop_rx.clone();
     tokio::spawn(async move {
         let _ = axum::serve(
@@ -405,7 +487,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     });
     ready.store(true, Ordering::Release);
     tracing::info!(
-        udp = %udp_addr, tcp = local.tcp_port, ws = local.ws_port, http = %args.http, public_ip = %public_ip,
+        udp = %udp_addr, tcp = local.tcp_port, ws = local.ws_port, tls = ?local.tls_port,
+        wss = ?local.wss_port, http = %args.http, https = ?args.https, public_ip = %public_ip,
         "switchyard ready"
     );
 

@@ -7,6 +7,7 @@
 
 mod call_commands;
 mod events;
+pub mod https;
 mod keys_admin;
 mod operator;
 mod v2;

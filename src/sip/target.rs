@@ -9,7 +9,11 @@ use std::net::SocketAddr;
 pub enum TransportKind {
     Udp,
     Tcp,
+    /// SIP over TLS over TCP (RFC 3261 §26.2; `sips:` and `transport=tls`).
+    Tls,
     Ws,
+    /// SIP over secure WebSocket (RFC 7118): browsers.
+    Wss,
 }
 
 impl TransportKind {
@@ -23,7 +27,9 @@ impl TransportKind {
         match self {
             TransportKind::Udp => "UDP",
             TransportKind::Tcp => "TCP",
+            TransportKind::Tls => "TLS",
             TransportKind::Ws => "WS",
+            TransportKind::Wss => "WSS",
         }
     }
 
@@ -32,8 +38,15 @@ impl TransportKind {
         match self {
             TransportKind::Udp => "udp",
             TransportKind::Tcp => "tcp",
+            TransportKind::Tls => "tls",
             TransportKind::Ws => "ws",
+            TransportKind::Wss => "wss",
         }
+    }
+
+    /// A WebSocket flow (plain or secure): a browser or a WebSocket SIP client.
+    pub fn is_websocket(self) -> bool {
+        matches!(self, TransportKind::Ws | TransportKind::Wss)
     }
 
     /// Parse a Via transport token or `transport=` parameter, case-insensitively.
@@ -42,8 +55,12 @@ impl TransportKind {
             Some(TransportKind::Udp)
         } else if token.eq_ignore_ascii_case("tcp") {
             Some(TransportKind::Tcp)
-        } else if token.eq_ignore_ascii_case("ws") || token.eq_ignore_ascii_case("wss") {
+        } else if token.eq_ignore_ascii_case("tls") {
+            Some(TransportKind::Tls)
+        } else if token.eq_ignore_ascii_case("ws") {
             Some(TransportKind::Ws)
+        } else if token.eq_ignore_ascii_case("wss") {
+            Some(TransportKind::Wss)
         } else {
             None
         }

@@ -1,4 +1,4 @@
-//! IO drivers for SIP: UDP, TCP and WebSocket listeners, and the connection table
+//! IO drivers for SIP: UDP, TCP, TLS and (secure) WebSocket listeners, and the connection table
 //! used to send over the connection a peer registered or sent on. Drivers parse at
 //! the edge (refusing malformed input with 4xx where a response is possible) and
 //! hand whole messages to the switch; they hold no protocol logic.
@@ -6,6 +6,7 @@
 pub mod framing;
 pub mod icmp;
 pub mod tcp;
+pub mod tls;
 pub mod udp;
 pub mod ws;
 
@@ -50,6 +51,10 @@ pub struct LocalAddrs {
     pub udp_port: u16,
     pub tcp_port: u16,
     pub ws_port: u16,
+    /// SIP over TLS, when it listens.
+    pub tls_port: Option<u16>,
+    /// SIP over secure WebSocket, when it listens.
+    pub wss_port: Option<u16>,
 }
 
 impl LocalAddrs {
@@ -58,6 +63,8 @@ impl LocalAddrs {
             TransportKind::Udp => self.udp_port,
             TransportKind::Tcp => self.tcp_port,
             TransportKind::Ws => self.ws_port,
+            TransportKind::Tls => self.tls_port.unwrap_or(self.tcp_port),
+            TransportKind::Wss => self.wss_port.unwrap_or(self.ws_port),
         }
     }
     /// `host:port` for a Via sent-by or Contact.

@@ -1,11 +1,12 @@
 //! TCP driver: accepts connections (capped per source IP), frames messages by
 //! Content-Length, answers CRLF pings, and writes queued messages back over the
-//! same connection. Also opens outbound connections on demand.
+//! same connection. Also opens outbound connections on demand. The same
+//! connection loop carries SIP over TLS ([`super::tls`]) once its handshake is done.
 
 use bytes::Bytes;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
@@ -31,7 +32,7 @@ pub async fn run(
             _ = shutdown.changed() => return,
         };
         let _ = stream.set_nodelay(true);
-        spawn_conn(transports.clone(), stream, addr);
+        spawn_conn(transports.clone(), stream, addr, TransportKind::Tcp);
     }
 }
 
@@ -44,16 +45,26 @@ pub async fn connect(
         .await
         .map_err(|_| TransportError::NoConnection(addr))??;
     let _ = stream.set_nodelay(true);
-    spawn_conn(transports, stream, addr).ok_or(TransportError::NoConnection(addr))
+    spawn_conn(transports, stream, addr, TransportKind::Tcp)
+        .ok_or(TransportError::NoConnection(addr))
 }
 
-fn spawn_conn(transports: Arc<Transports>, stream: TcpStream, addr: SocketAddr) -> Option<ConnId> {
+/// Runs one stream-framed SIP connection (TCP, or TLS after its handshake).
+pub(super) fn spawn_conn<S>(
+    transports: Arc<Transports>,
+    stream: S,
+    addr: SocketAddr,
+    kind: TransportKind,
+) -> Option<ConnId>
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
     let (tx, mut rx) = mpsc::channel::<Bytes>(256);
-    let Some(id) = transports.add_conn(TransportKind::Tcp, addr, tx.clone()) else {
+    let Some(id) = transports.add_conn(kind, addr, tx.clone()) else {
         tracing::warn!(%addr, "too many connections from this address; refused");
         return None;
     };
-    let (mut rd, mut wr) = stream.into_split();
+    let (mut rd, mut wr) = tokio::io::split(stream);
     tokio::spawn(async move {
         while let Some(b) = rx.recv().await {
             if wr.write_all(&b).await.is_err() {
@@ -64,7 +75,7 @@ fn spawn_conn(transports: Arc<Transports>, stream: TcpStream, addr: SocketAddr) 
     let t = transports.clone();
     tokio::spawn(async move {
         let source = Target {
-            kind: TransportKind::Tcp,
+            kind,
             addr,
             conn: Some(id),
         };
@@ -88,7 +99,7 @@ fn spawn_conn(transports: Arc<Transports>, stream: TcpStream, addr: SocketAddr) 
                     }
                     Ok(None) => break,
                     Err(e) => {
-                        tracing::warn!(%addr, "closing TCP connection: {e}");
+                        tracing::warn!(%addr, ?kind, "closing connection: {e}");
                         t.metrics
                             .sip_parse_errors
                             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

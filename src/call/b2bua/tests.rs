@@ -54,6 +54,8 @@ pub(super) async fn rig() -> Rig {
         udp_port: 5060,
         tcp_port: 5060,
         ws_port: 5066,
+        tls_port: None,
+        wss_port: None,
     };
     let transports = Transports::new(udp, local, 100, metrics.clone());
     // a port range of its own per rig (tests run side by side)
