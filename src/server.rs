@@ -462,6 +462,15 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
         ready: ready.clone(),
         webhooks: Some(webhooks.clone()),
         voice: voice.clone(),
+        provisioning: Arc::new(http::v1::provisioning::Config {
+            wss_url: args.wss_url.clone().or_else(|| {
+                local.wss_port.map(|p| match public_ip {
+                    IpAddr::V6(ip) => format!("wss://[{ip}]:{p}"),
+                    IpAddr::V4(ip) => format!("wss://{ip}:{p}"),
+                })
+            }),
+            ice_servers: args.ice_servers.clone(),
+        }),
     });
     if let (Some(l), Some((_, cfg))) = (https_listener, tls.as_ref()) {
         let listener =

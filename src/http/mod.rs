@@ -3,13 +3,16 @@
 //! switch's events (used by tests and operators), the live figures of every
 //! ACD queue (`GET /queues`), the operator routes of `operator` (place
 //! and hang up calls, voicemail boxes) and `keys_admin` (API keys), the v2
-//! webhooks API and the v3 voice API with its OpenAPI document.
+//! webhooks API, the v3 voice API with its OpenAPI document, browser
+//! provisioning under `/api/v1/voice` and the agent page at `/agent`.
 
+mod agent;
 mod call_commands;
 mod events;
 pub mod https;
 mod keys_admin;
 mod operator;
+pub mod v1;
 mod v2;
 pub mod v3;
 
@@ -38,6 +41,8 @@ pub struct AppState {
     pub webhooks: Option<Arc<crate::webhooks::Webhooks>>,
     /// The voice API's rate limits and placed calls.
     pub voice: Arc<v3::VoiceApi>,
+    /// What browsers are told to connect to.
+    pub provisioning: Arc<v1::provisioning::Config>,
 }
 
 pub fn app(state: AppState) -> Router {
@@ -142,6 +147,26 @@ pub fn app(state: AppState) -> Router {
             "/v2/accounts/{account_id}/webhooks/{webhook_id}/rotate-secret",
             axum::routing::post(v2::webhooks::rotate),
         )
+        .route("/agent", get(agent::root))
+        .route("/agent/", get(agent::index))
+        .route("/agent/agent.js", get(agent::script))
+        .route("/agent/agent.css", get(agent::style))
+        .route(
+            "/api/v1/voice/provisioning",
+            get(v1::provisioning::provisioning),
+        )
+        .route(
+            "/api/v1/voice/provisioning/session",
+            axum::routing::post(v1::provisioning::session),
+        )
+        .route(
+            "/api/v1/voice/provisioning/presence",
+            axum::routing::post(v1::provisioning::presence),
+        )
+        .route(
+            "/api/v1/voice/provisioning/calls",
+            get(v1::provisioning::calls),
+        )
         .merge(voice)
         .merge(v3::docs())
         .with_state(state)
@@ -201,6 +226,7 @@ mod tests {
             ready: ready.clone(),
             webhooks: None,
             voice: Default::default(),
+            provisioning: Default::default(),
         };
         let r = app(state.clone())
             .oneshot(Request::get("/healthz").body(Body::empty()).expect("req"))
@@ -236,6 +262,7 @@ mod tests {
             ready: Arc::new(AtomicBool::new(true)),
             webhooks: None,
             voice: Default::default(),
+            provisioning: Default::default(),
         };
         let call = |auth: Option<&str>| {
             let mut r = Request::post("/calls").header("content-type", "application/json");

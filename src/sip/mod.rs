@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod bruteforce;
 pub mod dialog;
+pub mod ephemeral;
 pub mod message;
 pub mod registrar;
 pub mod target;

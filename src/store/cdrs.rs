@@ -71,6 +71,27 @@ impl Store {
             .op("list CDRs")?;
         rows.iter().map(Cdr::from_row).collect()
     }
+
+    /// The newest detail records of calls `extension` of `account` made or was called on.
+    pub async fn list_cdrs_for(
+        &self,
+        account: &str,
+        extension: &str,
+        limit: u32,
+    ) -> Result<Vec<Cdr>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM cdrs WHERE account_id = $1 AND (caller = $2 OR callee = $2) \
+             ORDER BY started_at DESC, id DESC LIMIT $3"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(account)
+            .bind(extension)
+            .bind(i64::from(limit))
+            .fetch_all(self.pool())
+            .await
+            .op("list an extension's CDRs")?;
+        rows.iter().map(Cdr::from_row).collect()
+    }
 }
 
 /// The insert on a connection of the caller's (the event log writer's transaction).

@@ -120,11 +120,21 @@ pub fn gate(
             Some(&tag),
         ))
     };
-    if creds.username != user {
+    // a browser's short-lived credential (`<expiry>:<extension>`) or the extension itself
+    let short_lived = crate::sip::ephemeral::parse(&creds.username);
+    let auth_user = short_lived.map(|(_, ext)| ext).unwrap_or(&creds.username);
+    if auth_user != user {
         return fail("username does not match the address of record");
     }
-    let Some(ext) = dir.extension(&account.id, &creds.username) else {
+    if short_lived.is_some_and(|(expires, _)| expires < unix_secs()) {
+        return fail("credential expired");
+    }
+    let Some(ext) = dir.extension(&account.id, auth_user) else {
         return fail("unknown user");
+    };
+    let password = match short_lived {
+        Some(_) => crate::sip::ephemeral::password(&ext.password, &creds.username),
+        None => ext.password.clone(),
     };
     // RFC 2617 §3.2.2.5: the digest must be about this request's URI (compared by
     // host and user, so ports and parameters a UA normalises differently still match).
@@ -146,7 +156,7 @@ pub fn gate(
     let method = req.method.to_string();
     match sw
         .nonces
-        .verify(&creds, &method, &ext.password, realm, unix_secs())
+        .verify(&creds, &method, &password, realm, unix_secs())
     {
         Verdict::Ok => {
             sw.limiter.record_success(ip);

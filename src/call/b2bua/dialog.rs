@@ -113,7 +113,7 @@ impl Call {
         }
     }
 
-    pub(super) fn on_dialog_request(&mut self, tx: TxId, req: Request, _source: Target) {
+    pub(super) fn on_dialog_request(&mut self, tx: TxId, mut req: Request, _source: Target) {
         if self.on_extra_request(tx, &req) {
             return;
         }
@@ -183,6 +183,23 @@ impl Call {
             // digits in INFO are reported, and still reach the other leg
             self.info_digit(from_side, &req);
         }
+        let to_side = match from_side {
+            Side::A => Side::B,
+            Side::B => Side::A,
+        };
+        let offers = matches!(req.method, rsip::Method::Invite | rsip::Method::Update);
+        if offers && is_sdp(&req.headers, &req.body) {
+            // a browser's offer is answered by its WebRTC stack; the other side
+            // is offered the plain equivalent
+            let mut body = std::mem::take(&mut req.body);
+            self.browser_offer_in(from_side, &mut body);
+            message::set_body(
+                &mut req.headers,
+                &mut req.body,
+                body,
+                Some("application/sdp"),
+            );
+        }
         // forward to the other leg (re-INVITE for hold/unhold, UPDATE, INFO, …)
         let body = if is_sdp(&req.headers, &req.body) {
             if matches!(req.method, rsip::Method::Invite | rsip::Method::Update) {
@@ -240,6 +257,11 @@ impl Call {
             out.headers.push(h.clone());
         }
         if let Some(b) = body {
+            let b = if offers && is_sdp(&req.headers, &req.body) {
+                self.browser_out(to_side, b, false)
+            } else {
+                b
+            };
             message::set_body(&mut out.headers, &mut out.body, b, ctype.as_deref());
         }
         let out_seq = message::cseq(&out.headers).map(|c| c.0).unwrap_or(0);
@@ -264,7 +286,7 @@ impl Call {
         );
     }
 
-    pub(super) fn on_forwarded_response(&mut self, p: Pending, resp: Response, token: u64) {
+    pub(super) fn on_forwarded_response(&mut self, p: Pending, mut resp: Response, token: u64) {
         let code = resp.status_code.code();
         if code < 200 {
             self.pending.insert(token, p);
@@ -308,7 +330,13 @@ impl Call {
                 Side::A => Side::B,
                 Side::B => Side::A,
             };
-            let body = self.anchor_answer(answerer, &resp.body);
+            let mut answered = std::mem::take(&mut resp.body);
+            if (200..300).contains(&code) {
+                self.browser_answer_in(answerer, &mut answered);
+            }
+            let body = self
+                .anchor_answer(answerer, &answered)
+                .map(|b| self.browser_out(p.from, b, true));
             if let Some(b) = body {
                 message::set_body(&mut r.headers, &mut r.body, b, Some("application/sdp"));
             }

@@ -68,6 +68,9 @@ impl Call {
         h.push(Header::UserAgent(rsip::headers::UserAgent::from(
             "Switchyard",
         )));
+        if self.trunk_for(target).is_none() {
+            self.path_headers(&mut h);
+        }
         let mut req = Request {
             method: rsip::Method::Invite,
             uri: rsip::Uri::try_from(uri).unwrap_or_default(),
@@ -84,6 +87,37 @@ impl Call {
         req
     }
 
+    /// The way the call came, for the phone it rings (the agent page shows
+    /// it): the DID dialled, the menu choices, the ring group, the queue and
+    /// how long the caller waited in it.
+    fn path_headers(&self, h: &mut rsip::Headers) {
+        let mut add = |name: &str, value: String| {
+            let clean: String = value
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(128)
+                .collect();
+            if !clean.is_empty() {
+                h.push(Header::Other(name.into(), clean));
+            }
+        };
+        if self.origin.from_trunk {
+            add("X-Switchyard-DID", self.dialled.clone());
+        }
+        if !self.route.ivr_choices.is_empty() {
+            add("X-Switchyard-IVR", self.route.ivr_choices.join(","));
+        }
+        if let Some(g) = &self.route.ring_group {
+            add("X-Switchyard-Ring-Group", g.clone());
+        }
+        if let Some(q) = &self.route.queue_id {
+            add("X-Switchyard-Queue", q.clone());
+            if let Some(w) = self.queued.as_ref().and_then(|q| q.waited_secs()) {
+                add("X-Switchyard-Queue-Wait", w.to_string());
+            }
+        }
+    }
+
     pub(super) fn on_fork_response(&mut self, i: usize, resp: Response) {
         if self.a_forking {
             return self.on_a_fork_response(i, resp);
@@ -92,6 +126,11 @@ impl Call {
         match code {
             100 => {}
             101..=199 => {
+                let mut resp = resp;
+                if self.forks[i].webrtc.is_some() {
+                    // a browser's early SDP is not used: its media starts with the answer
+                    resp.body.clear();
+                }
                 self.forks[i].provisional = true;
                 if self.forks[i].cancel_pending {
                     self.send_cancel(i);
@@ -134,7 +173,11 @@ impl Call {
                     self.respond_a(r);
                 }
             }
-            200..=299 => self.on_fork_answer(i, resp),
+            200..=299 => {
+                let mut resp = resp;
+                self.browser_fork_answered(i, &mut resp);
+                self.on_fork_answer(i, resp)
+            }
             401 | 407 if !self.forks[i].auth_tried => {
                 if !self.retry_with_credentials(i, &resp) {
                     self.fork_failed(i, code);

@@ -91,6 +91,7 @@ impl Call {
             return None;
         };
         self.b_leg = LegId::new();
+        self.browsers.clear_b();
         let (a_leg, b_leg) = (self.leg(Side::A), self.b_leg);
         let endpoint = self.endpoint;
         let port = self.media.as_mut()?.add_leg(b_leg, pb);
@@ -147,7 +148,14 @@ impl Call {
         for (uri, to, target) in targets {
             let token = self.token();
             let call_id = format!("{}@switchyard", message::random_token(20));
-            let invite = self.build_invite(&uri, &to, &call_id, target, offer.clone());
+            let (webrtc, body) = match target.kind.is_websocket() {
+                true => match self.browser_fork_offer(offer.as_deref()) {
+                    Some((rtc, body)) => (Some(rtc), Some(body)),
+                    None => (None, offer.clone()),
+                },
+                false => (None, offer.clone()),
+            };
+            let invite = self.build_invite(&uri, &to, &call_id, target, body);
             self.sw.calls.insert(
                 call_id.clone(),
                 CallHandle {
@@ -173,6 +181,7 @@ impl Call {
                 cancel_pending: false,
                 done: false,
                 auth_tried: false,
+                webrtc,
             });
         }
         out

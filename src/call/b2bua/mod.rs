@@ -12,6 +12,7 @@
 //! switch as media endpoint and the session's reports.
 
 mod app;
+mod browser;
 mod commands;
 mod dialog;
 mod extra;
@@ -78,6 +79,8 @@ struct Fork {
     cancel_pending: bool,
     done: bool,
     auth_tried: bool,
+    /// A fork to a browser: the WebRTC stack its offer came from.
+    webrtc: Option<crate::media::webrtc::Shared>,
 }
 
 struct BLeg {
@@ -186,6 +189,8 @@ struct Call {
     cmd_plays: HashMap<LegId, (u64, crate::call::app::DoneSender)>,
     next_cmd_play: u64,
     pending: HashMap<u64, Pending>,
+    /// The sides that are browsers (WebRTC terminated here).
+    browsers: browser::Browsers,
     next_token: u64,
     ended: bool,
     /// `release` ran: resources are gone, the task only lingers for CANCELs.
@@ -380,6 +385,16 @@ impl Call {
                     self.contact(self.a_source.kind),
                 )));
         }
+        if self.is_browser(Side::A) && is_sdp(&resp.headers, &resp.body) {
+            let body = std::mem::take(&mut resp.body);
+            let body = self.browser_out(Side::A, body, code >= 200);
+            message::set_body(
+                &mut resp.headers,
+                &mut resp.body,
+                body,
+                Some("application/sdp"),
+            );
+        }
         if code >= 200 && code < 300 {
             self.a_200 = Some(resp.clone());
         }
@@ -405,6 +420,9 @@ impl Call {
             },
         );
         self.report_start();
+        if !self.browser_caller() {
+            return;
+        }
         let targets: Vec<Contact> = match self.destination.clone() {
             Destination::Nowhere(cause) => return self.fail_a(cause),
             Destination::App(app) => return self.start_app(app),

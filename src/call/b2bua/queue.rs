@@ -34,6 +34,8 @@ pub(super) struct Queued {
     offers: u64,
     /// An agent answered: the driver hears when their call ends.
     answered: bool,
+    /// When the caller joined (the agent's phone is told the wait).
+    joined: Option<std::time::Instant>,
 }
 
 /// Agents being rung for the caller now.
@@ -45,6 +47,11 @@ struct Offer {
 }
 
 impl Queued {
+    /// Seconds the caller has waited so far.
+    pub(super) fn waited_secs(&self) -> Option<u64> {
+        self.joined.map(|t| t.elapsed().as_secs())
+    }
+
     /// An agent answered: the call is bridged to it.
     pub(super) fn is_answered(&self) -> bool {
         self.answered
@@ -64,6 +71,7 @@ impl Call {
             flow_id: id,
             key: key.clone(),
             moh: None,
+            joined: None,
             exit_key: None,
             offer: None,
             offers: 0,
@@ -96,6 +104,7 @@ impl Call {
             } => {
                 tracing::info!(call = %self.id, queue = %q.key.1, position, "waiting in the queue");
                 q.moh = Some(moh);
+                q.joined = Some(std::time::Instant::now());
                 q.exit_key = exit_key;
                 self.queue_music();
             }

@@ -158,6 +158,7 @@ pub(in crate::call) fn spawn_call(
         cmd_plays: HashMap::new(),
         next_cmd_play: 0,
         pending: HashMap::new(),
+        browsers: Default::default(),
         next_token: 1,
         ended: false,
         released: false,

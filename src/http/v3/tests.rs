@@ -22,6 +22,7 @@ fn state() -> AppState {
         ready: Default::default(),
         webhooks: None,
         voice: Default::default(),
+        provisioning: Default::default(),
     }
 }
 

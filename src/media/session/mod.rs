@@ -115,6 +115,12 @@ pub enum Cmd {
     },
     /// Stop the recording (it also stops when the session ends).
     StopRecord,
+    /// The leg is a browser's: its socket carries ICE, DTLS and SRTP, which
+    /// `rtc` terminates ([`crate::media::webrtc`]); the session sees plain RTP.
+    WebRtc {
+        leg: LegId,
+        rtc: crate::media::webrtc::Shared,
+    },
 }
 
 /// What the media session reports to its call.
@@ -261,6 +267,35 @@ impl SessionHandle {
 pub(crate) struct LegIo {
     pair: PortPair,
     peer: Peer,
+    /// A browser's leg: DTLS-SRTP through this (no latching, no RTCP of ours).
+    webrtc: Option<crate::media::webrtc::Shared>,
+}
+
+impl LegIo {
+    /// Sends one plain RTP datagram to the leg: to its latched or SDP address,
+    /// or encrypted to a browser.
+    async fn send_rtp(&self, pkt: &[u8]) -> bool {
+        let Some(w) = self.webrtc.as_ref() else {
+            return match self.peer.rtp {
+                Some(dst) => self.pair.rtp.send_to(pkt, dst).await.is_ok(),
+                None => false,
+            };
+        };
+        let mut out = crate::media::webrtc::Outputs::default();
+        let sent = w
+            .lock()
+            .map(|mut leg| leg.send_rtp(std::time::Instant::now(), pkt, &mut out))
+            .unwrap_or(false);
+        self.transmit(&out).await;
+        sent
+    }
+
+    /// What a browser leg's WebRTC stack wants sent.
+    async fn transmit(&self, out: &crate::media::webrtc::Outputs) {
+        for (dst, d) in &out.transmit {
+            let _ = self.pair.rtp.send_to(d, *dst).await;
+        }
+    }
 }
 
 /// Starts an empty session for a call; legs are attached with [`SessionHandle::add_leg`].

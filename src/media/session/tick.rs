@@ -162,16 +162,17 @@ impl Engine {
 
     /// Some leg is terminated here, so the 20 ms clock must run.
     pub(super) fn needs_clock(&self) -> bool {
-        (0..self.slots.len()).any(|i| {
-            self.slots[i].media.is_some()
-                && (self.rec.is_some()
-                    || self.slots[i].play.is_some()
-                    || self.mixed(self.slots[i].id)
-                    || match self.peer_of(i) {
-                        None => true,
-                        Some(j) => self.transcoding(i, j),
-                    })
-        })
+        self.ios.iter().any(|io| io.webrtc.is_some())
+            || (0..self.slots.len()).any(|i| {
+                self.slots[i].media.is_some()
+                    && (self.rec.is_some()
+                        || self.slots[i].play.is_some()
+                        || self.mixed(self.slots[i].id)
+                        || match self.peer_of(i) {
+                            None => true,
+                            Some(j) => self.transcoding(i, j),
+                        })
+            })
     }
 
     pub(super) fn command(&mut self, cmd: Cmd) {
@@ -183,6 +184,7 @@ impl Engine {
                 self.ios.push(LegIo {
                     pair,
                     peer: Peer::default(),
+                    webrtc: None,
                 });
                 self.slots.push(Slot {
                     id: leg,
@@ -221,8 +223,15 @@ impl Engine {
             }
             Cmd::Unmix { leg } => self.unmix(leg),
             Cmd::SetRemote { leg, rtp, rtcp } => {
-                if let Some(i) = self.find(leg) {
+                if let Some(i) = self.find(leg).filter(|&i| self.ios[i].webrtc.is_none()) {
                     self.ios[i].peer.set(rtp, rtcp);
+                }
+            }
+            Cmd::WebRtc { leg, rtc } => {
+                if let Some(i) = self.find(leg) {
+                    // ICE picks the browser's address: nothing to latch, no RTCP of ours
+                    self.ios[i].peer = Peer::default();
+                    self.ios[i].webrtc = Some(rtc);
                 }
             }
             Cmd::SignallingIp { leg, ip } => {
@@ -406,19 +415,59 @@ impl Engine {
 
     /// An RTP datagram on slot `i`'s socket; true when it was relayed.
     pub(super) async fn on_rtp_datagram(&mut self, i: usize, pkt: &[u8], src: SocketAddr) -> bool {
+        if let Some(w) = self.ios[i].webrtc.clone() {
+            return self.on_browser_datagram(i, &w, pkt, src).await;
+        }
         if !looks_like_rtp(pkt) || !self.ios[i].peer.latch_rtp(src) {
             return false;
         }
+        self.on_plain_rtp(i, pkt).await
+    }
+
+    /// A plain RTP packet of slot `i` (from its socket, or decrypted from a
+    /// browser): terminated, or forwarded to the peer; true when forwarded.
+    async fn on_plain_rtp(&mut self, i: usize, pkt: &[u8]) -> bool {
         if !self.on_rtp(i, pkt) {
             return false;
         }
         let Some(j) = self.peer_of(i) else {
             return false;
         };
-        let to = &self.ios[j];
-        match to.peer.rtp {
-            Some(dst) => to.pair.rtp.send_to(pkt, dst).await.is_ok(),
-            None => false,
+        self.ios[j].send_rtp(pkt).await
+    }
+
+    /// A datagram on a browser leg's socket: STUN, DTLS or SRTP, for its
+    /// WebRTC stack; what comes out as RTP goes on like any leg's.
+    async fn on_browser_datagram(
+        &mut self,
+        i: usize,
+        w: &crate::media::webrtc::Shared,
+        pkt: &[u8],
+        src: SocketAddr,
+    ) -> bool {
+        let mut out = crate::media::webrtc::Outputs::default();
+        if let Ok(mut leg) = w.lock() {
+            leg.receive(Instant::now(), src, pkt, &mut out);
+        }
+        self.ios[i].transmit(&out).await;
+        let mut relayed = false;
+        for rtp in &out.rtp {
+            relayed |= self.on_plain_rtp(i, rtp).await;
+        }
+        relayed
+    }
+
+    /// Browser legs' timers (DTLS retransmissions, ICE consent, their RTCP).
+    async fn browser_timers(&mut self, now: Instant) {
+        for io in &self.ios {
+            let Some(w) = io.webrtc.as_ref() else {
+                continue;
+            };
+            let mut out = crate::media::webrtc::Outputs::default();
+            if let Ok(mut leg) = w.lock() {
+                leg.on_timeout(now, &mut out);
+            }
+            io.transmit(&out).await;
         }
     }
 
@@ -548,6 +597,7 @@ impl Engine {
     /// One 20 ms tick: pull a frame from every terminated leg, send every
     /// terminated leg what it must hear, feed the recording.
     pub(super) async fn tick(&mut self, now: Instant, skipped: u64) {
+        self.browser_timers(now).await;
         for i in 0..self.slots.len() {
             let s = &mut self.slots[i];
             s.heard.clear();
@@ -636,15 +686,11 @@ impl Engine {
                 m.skip_frames(1);
             } else if m.sending_digit() {
                 if m.encode_digit_tick(&mut self.out) {
-                    if let Some(dst) = io.peer.rtp {
-                        let _ = io.pair.rtp.send_to(&self.out, dst).await;
-                    }
+                    io.send_rtp(&self.out).await;
                 }
             } else if m.encode_frame(&self.conv, &mut self.out).is_ok() {
                 self.frames += 1;
-                if let Some(dst) = io.peer.rtp {
-                    let _ = io.pair.rtp.send_to(&self.out, dst).await;
-                }
+                io.send_rtp(&self.out).await;
             }
             s.sent.extend_from_slice(&self.conv);
         }

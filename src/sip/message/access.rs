@@ -80,9 +80,9 @@ pub fn cseq(headers: &Headers) -> Option<(u32, &str)> {
 
 /// A header parameter (after the URI part of a name-addr), e.g. `tag` or `expires`.
 pub fn param<'a>(value: &'a str, name: &str) -> Option<&'a str> {
-    // parameters follow the closing '>' when there is one, else the whole value
-    let tail = match value.rfind('>') {
-        Some(i) => &value[i + 1..],
+    // parameters follow the URI's closing '>' when there is one, else the whole value
+    let tail = match angle_span(value) {
+        Some((_, e)) => &value[e + 1..],
         None => value,
     };
     for p in tail.split(';').skip(1) {
@@ -108,12 +108,31 @@ pub fn branch(via: &str) -> Option<&str> {
 
 /// The URI of a name-addr or addr-spec (`"Bob" <sip:b@h>;tag=1` → `sip:b@h`).
 pub fn uri_part(value: &str) -> &str {
-    if let (Some(s), Some(e)) = (value.find('<'), value.rfind('>')) {
-        if s < e {
-            return value[s + 1..e].trim();
-        }
+    if let Some((s, e)) = angle_span(value) {
+        return value[s + 1..e].trim();
     }
     value.split(';').next().unwrap_or(value).trim()
+}
+
+/// Where the `<…>` around a name-addr's URI opens and closes: the first `<`
+/// outside a quoted display name, and the first `>` after it (a parameter's
+/// quoted value may hold brackets too: `+sip.instance="<urn:uuid:…>"`).
+fn angle_span(value: &str) -> Option<(usize, usize)> {
+    let mut quoted = false;
+    let mut escaped = false;
+    for (i, c) in value.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '<' if !quoted => {
+                let e = value[i + 1..].find('>')? + i + 1;
+                return Some((i, e));
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The user part of a SIP URI string (`sip:1001@host;x` → `1001`).
@@ -168,4 +187,19 @@ pub fn via_sent_by(via: &str) -> Option<(&str, &str)> {
     let transport = proto.rsplit('/').next()?;
     let sent_by = it.next()?.split(';').next()?;
     Some((transport, sent_by))
+}
+
+#[cfg(test)]
+mod angle_tests {
+    use super::*;
+
+    #[test]
+    fn a_quoted_parameter_with_brackets_is_not_the_uri_end() {
+        let v = "<sip:a@b.invalid;transport=ws>;+sip.ice;reg-id=1;+sip.instance=\"<urn:uuid:1-2>\";expires=300";
+        assert_eq!(uri_part(v), "sip:a@b.invalid;transport=ws");
+        assert_eq!(param(v, "+sip.instance"), Some("<urn:uuid:1-2>"));
+        assert_eq!(param(v, "expires"), Some("300"));
+        assert_eq!(uri_part("\"x<y\" <sip:1@h>;tag=1"), "sip:1@h");
+        assert_eq!(uri_part("sip:1@h;tag=1"), "sip:1@h");
+    }
 }

@@ -5,7 +5,8 @@
 import * as api from './api.js';
 import { Phone, describeMicError } from './phone.js';
 import { Ringer } from './ring.js';
-import { formatNumber, formatPath, formatDuration, formatWhen, formatAgentState, capitalise } from './format.js';
+import { formatNumber, formatPath, formatDuration, formatAgentState, capitalise } from './format.js';
+import { describeStatus, recentItems } from './views.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -211,7 +212,7 @@ el.loginForm.addEventListener('submit', async (ev) => {
 
 function loginMessage(err) {
   if (err instanceof api.ApiError) {
-    if (err.status === 401 || err.code === 'AUTH_INVALID') return `Extension or password not accepted. ${err.message}`.trim();
+    if (err.status === 401 || err.code === 'AUTH_INVALID') return 'Extension or password not accepted. Check them and try again.';
     if (err.status === 404) return 'Sign-in is not available on this server (HTTP 404). Ask your administrator to check the agent phone is enabled.';
     if (err.status === 0) return `${err.message} Check your network connection and try again.`;
     return `Sign-in failed: ${err.message}`;
@@ -311,35 +312,8 @@ async function syncProvisioning({ reregister }) {
 // ---- registration status -------------------------------------------------------------
 
 function renderStatus(st) {
-  let tone;
-  let title;
-  let detail = '';
-  const wss = app.prov ? app.prov.wss_url : '';
-  const offline = navigator.onLine === false ? ' This computer is offline.' : '';
-  show(el.reconnect, false);
-  if (st.registered) {
-    tone = 'ok';
-    title = 'Registered';
-    detail = app.prov ? `Ready for calls on extension ${app.prov.extension}.` : '';
-  } else if (st.error && st.error.kind === 'transport' && st.connection !== 'connected') {
-    tone = 'bad';
-    title = st.everRegistered ? 'Connection lost' : 'Connection failed';
-    const retry = st.connection === 'connecting' ? `Trying again now (attempt ${st.attempts + 1})…` : 'Retrying automatically.';
-    detail = `${st.error.message}${offline} ${retry}`;
-    show(el.reconnect, st.connection !== 'connecting');
-  } else if (st.error && st.error.kind === 'registration') {
-    tone = 'bad';
-    title = 'Registration failed';
-    detail = `${st.error.message} Trying again shortly.`;
-  } else if (st.connection === 'connected') {
-    tone = 'wait';
-    title = 'Registering…';
-    detail = `Connected to ${wss}.`;
-  } else {
-    tone = 'wait';
-    title = 'Connecting…';
-    detail = wss ? `Connecting to ${wss}.${offline}` : '';
-  }
+  const { tone, title, detail, offerReconnect } = describeStatus(st, app.prov, navigator.onLine !== false);
+  show(el.reconnect, offerReconnect);
   el.status.dataset.tone = tone;
   setText(el.statusTitle, title);
   setText(el.statusDetail, detail);
@@ -513,6 +487,8 @@ function renderCall(cs) {
       rescueFocus(el.hangup);
       say(`Calling ${remoteLabel(cs.remote).main}.`);
     } else if (idle) {
+      app.dtmfSent = '';
+      setText(el.tones, '');
       rescueFocus(el.dialTarget);
     }
   }
@@ -536,8 +512,10 @@ phone.addEventListener('incoming', (e) => {
 
 phone.addEventListener('ended', (e) => {
   ringer.stop();
-  const { message } = e.detail;
-  setText(el.lastCall, message);
+  const { message, remote, duration } = e.detail;
+  const who = remoteLabel(remote).main;
+  const took = duration !== null ? `, ${formatDuration(duration)}` : '';
+  setText(el.lastCall, `Last call: ${who}${took}. ${message}`);
   show(el.lastCall, true);
   say(message);
   // The switch writes the call record as the call ends: look twice.
@@ -673,6 +651,27 @@ function pressKey(key) {
   }
 }
 
+// One tab stop for the whole keypad; the arrow keys move between its keys.
+const keys = [...el.keypad.querySelectorAll('button[data-key]')];
+function rove(to) {
+  keys.forEach((k, i) => (k.tabIndex = i === to ? 0 : -1));
+}
+rove(0);
+el.keypad.addEventListener('focusin', (ev) => {
+  const i = keys.indexOf(ev.target);
+  if (i >= 0) rove(i);
+});
+el.keypad.addEventListener('keydown', (ev) => {
+  const i = keys.indexOf(document.activeElement);
+  if (i < 0) return;
+  const moves = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: 3, ArrowUp: -3, Home: -i, End: keys.length - 1 - i };
+  if (!(ev.key in moves)) return;
+  ev.preventDefault();
+  const to = Math.min(keys.length - 1, Math.max(0, i + moves[ev.key]));
+  rove(to);
+  keys[to].focus();
+});
+
 el.keypad.addEventListener('click', (ev) => {
   const button = ev.target.closest('button[data-key]');
   if (button && !button.disabled) pressKey(button.dataset.key);
@@ -790,42 +789,7 @@ async function loadRecent() {
 }
 
 function renderRecent(calls) {
-  const items = calls.slice(0, 50).map((c) => {
-    const li = document.createElement('li');
-    const inbound = c.direction === 'inbound';
-    const missed = c.status === 'missed';
-    if (missed) li.classList.add('missed');
-    const other = inbound ? c.from : c.to;
-    const label = formatNumber(other) || 'Unknown';
-
-    const dir = document.createElement('span');
-    dir.className = 'dir';
-    dir.setAttribute('aria-hidden', 'true');
-    dir.textContent = missed ? '✕' : inbound ? '↙' : '↗';
-
-    const who = document.createElement('span');
-    who.className = 'recent-who';
-    who.textContent = label;
-
-    const meta = document.createElement('span');
-    meta.className = 'recent-meta';
-    const kind = missed ? (inbound ? 'Missed' : 'Not answered') : inbound ? 'Incoming' : 'Outgoing';
-    const parts = [kind, formatWhen(c.started_at)];
-    if (!missed && Number.isFinite(Number(c.duration_s))) parts.push(formatDuration(c.duration_s));
-    meta.textContent = parts.filter(Boolean).join(' · ');
-
-    const back = document.createElement('button');
-    back.type = 'button';
-    back.className = 'btn btn-small';
-    back.textContent = 'Call';
-    back.setAttribute('aria-label', `Call ${label}`);
-    back.disabled = !!phone.call || !phone.registered;
-    back.addEventListener('click', () => placeCall(other));
-
-    li.append(dir, who, meta);
-    if (other) li.append(back);
-    return li;
-  });
+  const items = recentItems(calls, { canCall: !phone.call && phone.registered, onCall: placeCall });
   el.recentList.replaceChildren(...items);
   setText(el.recentStatus, items.length ? '' : 'No calls yet.');
   show(el.recentStatus, !items.length);
@@ -863,6 +827,8 @@ window.switchyardAgent = {
       callState: cs.callState,
       connection: phone.connection,
       agentState: app.agent ? app.agent.state : null,
+      calls: phone.callCount,
+      lastEnd: phone.ended ? phone.ended.message : null,
       signedIn: !!app.token,
     };
   },

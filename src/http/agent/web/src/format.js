@@ -73,7 +73,7 @@ export function formatDuration(totalSeconds) {
 export function formatWhen(rfc3339, now = new Date()) {
   const d = new Date(rfc3339);
   if (Number.isNaN(d.getTime())) return '';
-  const time = d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+  const time = d.toLocaleTimeString(undefined, { hour: 'numeric', minute: '2-digit' });
   const dayStart = new Date(now.getFullYear(), now.getMonth(), now.getDate()).getTime();
   if (d.getTime() >= dayStart) return time;
   if (d.getTime() >= dayStart - 86400000) return `Yesterday ${time}`;

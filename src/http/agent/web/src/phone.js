@@ -80,7 +80,8 @@ export class Phone extends EventTarget {
     this.lastError = null; // {kind: 'transport'|'registration', message}
     this.call = null; // see _track()
     this.lastIncomingInfo = null;
-    this.ended = null; // last end: {direction, message}
+    this.ended = null; // last end: {direction, message, remote, duration}
+    this.callCount = 0; // calls seen since the page loaded, both ways
   }
 
   // ---- user agent -------------------------------------------------------------------
@@ -122,11 +123,18 @@ export class Phone extends EventTarget {
     });
     ua.on('disconnected', (e) => {
       if (ua !== this.ua) return;
-      const code = e && e.code ? ` (WebSocket closed with code ${e.code}${e.reason ? ': ' + e.reason : ''})` : '';
-      this.lastError = {
-        kind: 'transport',
-        message: `Could not reach the switch at ${prov.wss_url}${code}.`,
-      };
+      const code = e && e.code ? e.code : null;
+      const why = code ? ` (WebSocket code ${code}${e.reason ? ': ' + e.reason : ''})` : '';
+      let message;
+      if (this.connection === 'connected') {
+        message = `The connection to the switch at ${prov.wss_url} closed${why}.`;
+      } else if (code === 1006 && !e.reason && !this.everRegistered) {
+        // 1006 is all a browser says when a socket never opened.
+        message = `Could not reach the switch at ${prov.wss_url}: no answer, or a certificate the browser does not trust (WebSocket code 1006).`;
+      } else {
+        message = `Could not reach the switch at ${prov.wss_url}${why}.`;
+      }
+      this.lastError = { kind: 'transport', message };
       this._setStatus({ connection: 'disconnected', registered: false });
     });
     ua.on('registered', () => {
@@ -142,8 +150,10 @@ export class Phone extends EventTarget {
     ua.on('registrationFailed', (e) => {
       if (ua !== this.ua) return;
       const r = e.response;
-      const status = r ? `${r.status_code} ${r.reason_phrase || ''}`.trim() : e.cause;
-      this.lastError = { kind: 'registration', message: `The switch refused the registration: ${status}.`, cause: e.cause };
+      const message = r
+        ? `The switch refused the registration: ${`${r.status_code} ${r.reason_phrase || ''}`.trim()}.`
+        : `The switch did not answer the registration (${e.cause}).`;
+      this.lastError = { kind: 'registration', message, cause: e.cause };
       this._setStatus({ registered: false });
       this._emit('registration-failed', { cause: e.cause });
     });
@@ -260,6 +270,7 @@ export class Phone extends EventTarget {
       remoteHold: false,
     };
     this.call = call;
+    this.callCount += 1;
     const changed = () => {
       if (this.call === call) this._emit('call', this.callState());
     };
@@ -307,8 +318,9 @@ export class Phone extends EventTarget {
       if (call.transfer === 'accepted' || call.transfer === 'requested') {
         message = `Transferred to ${call.transferTarget}.`;
       }
+      const duration = established ? Math.round((Date.now() - call.startedAt) / 1000) : null;
       if (this.call === call) this._endCall();
-      this.ended = { direction, message, established };
+      this.ended = { direction, message, established, remote: call.remote, duration };
       this._emit('ended', this.ended);
     };
     session.on('ended', finish);
@@ -439,7 +451,8 @@ export class Phone extends EventTarget {
 
   sendDtmf(digit) {
     const call = this._connected();
-    call.session.sendDTMF(digit, { transportType: 'RFC2833' });
+    // SIP INFO (application/dtmf-relay): the switch reports it like an in-band digit
+    call.session.sendDTMF(digit, { transportType: 'INFO', duration: 160 });
   }
 
   /** Blind transfer: the switch takes the call to the target; our side then ends. */

@@ -1,0 +1,234 @@
+//! Browser legs: a side of the call whose SDP is WebRTC's (ICE, DTLS-SRTP,
+//! `UDP/TLS/RTP/SAVPF`) is terminated by the switch ([`crate::media::webrtc`])
+//! rather than relayed. At the edge, a browser's SDP becomes its plain
+//! equivalent — one codec, the direction, our address — so the rest of the
+//! call (relay or transcoding, IVR answers, hold) reasons as for any phone;
+//! and any SDP the call sends a browser becomes the WebRTC stack's own offer
+//! or answer. Contacts registered over WebSocket are offered WebRTC.
+
+use super::*;
+use crate::media::session::negotiate;
+use crate::media::webrtc::{Shared, WebRtcLeg};
+use crate::sdp::Direction;
+
+/// One side's WebRTC stack and the answer it owes the browser, if any.
+pub(super) struct Browser {
+    rtc: Shared,
+    /// Our answer to the browser's latest offer, sent with the next SDP to it.
+    owed: Option<String>,
+}
+
+/// The browser sides of a call.
+#[derive(Default)]
+pub(super) struct Browsers {
+    a: Option<Browser>,
+    b: Option<Browser>,
+}
+
+impl Browsers {
+    /// A new B leg: whoever answers it says what it is.
+    pub(super) fn clear_b(&mut self) {
+        self.b = None;
+    }
+
+    fn side(&mut self, side: Side) -> Option<&mut Browser> {
+        match side {
+            Side::A => self.a.as_mut(),
+            Side::B => self.b.as_mut(),
+        }
+    }
+}
+
+/// WebRTC's SDP (what a browser sends): secure RTP with ICE and DTLS.
+pub(super) fn is_webrtc_sdp(body: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(body);
+    text.contains("UDP/TLS/RTP/SAVP") || text.contains("a=fingerprint:")
+}
+
+fn direction(sdp: &str) -> Direction {
+    crate::sdp::parse_media(sdp)
+        .ok()
+        .and_then(|s| s.audio)
+        .map(|a| a.direction)
+        .unwrap_or(Direction::SendRecv)
+}
+
+fn to_str0m(d: Direction) -> str0m::media::Direction {
+    match d {
+        Direction::SendRecv => str0m::media::Direction::SendRecv,
+        Direction::SendOnly => str0m::media::Direction::SendOnly,
+        Direction::RecvOnly => str0m::media::Direction::RecvOnly,
+        Direction::Inactive => str0m::media::Direction::Inactive,
+    }
+}
+
+impl Call {
+    fn webrtc_for(&self, leg: LegId) -> Option<Shared> {
+        let port = self.media.as_ref()?.port(leg)?;
+        let local = SocketAddr::new(self.public_ip(), port);
+        Some(WebRtcLeg::new(local).shared())
+    }
+
+    /// The plain equivalent of WebRTC SDP `sdp` (the codec it settles on,
+    /// first of its list, and `dir`), as the rest of the call reads it.
+    fn plain_sdp(&mut self, sdp: &str, dir: Direction) -> Option<Vec<u8>> {
+        let line = negotiate::audio_line(sdp.as_bytes()).ok().flatten()?;
+        let mut neg = negotiate::choose(&line)?;
+        neg.te_pt = None;
+        self.sdp_session += 1;
+        Some(
+            negotiate::endpoint_sdp(self.public_ip(), 9, "RTP/AVP", &neg, self.sdp_session, dir)
+                .into_bytes(),
+        )
+    }
+
+    /// The caller is a browser: its leg becomes a WebRTC leg and its offer
+    /// (in the INVITE the call keeps) the plain equivalent of our answer.
+    /// False when the call was ended (no ports, unusable SDP).
+    pub(super) fn browser_caller(&mut self) -> bool {
+        if !is_webrtc_sdp(&self.a_invite.body) || self.browsers.a.is_some() {
+            return true;
+        }
+        if !self.ensure_media() {
+            return false;
+        }
+        let a_leg = self.leg(Side::A);
+        let offer = String::from_utf8_lossy(&self.a_invite.body).into_owned();
+        let answered = self.webrtc_for(a_leg).and_then(|rtc| {
+            let answer = rtc.lock().ok()?.accept_offer(&offer).ok()?;
+            Some((rtc, answer))
+        });
+        let plain = answered
+            .as_ref()
+            .and_then(|(_, answer)| self.plain_sdp(answer, direction(&offer)));
+        let (Some((rtc, answer)), Some(plain)) = (answered, plain) else {
+            tracing::info!(call = %self.id, "unusable WebRTC offer");
+            let r = message::response(
+                &self.a_invite,
+                488,
+                "Not Acceptable Here - Unusable WebRTC Offer",
+                Some(&self.a_tag),
+            );
+            self.respond_a(r);
+            self.finish(HangupCause::CallRejected);
+            return false;
+        };
+        if let Some(m) = self.media.as_ref() {
+            m.send(session::Cmd::WebRtc {
+                leg: a_leg,
+                rtc: rtc.clone(),
+            });
+        }
+        self.browsers.a = Some(Browser {
+            rtc,
+            owed: Some(answer),
+        });
+        let mut inv = self.a_invite.clone();
+        message::set_body(
+            &mut inv.headers,
+            &mut inv.body,
+            plain,
+            Some("application/sdp"),
+        );
+        self.a_invite = inv;
+        true
+    }
+
+    /// An offer from `side` (a re-INVITE, hold): when that side is a browser,
+    /// our answer is owed to it and `body` becomes the plain equivalent.
+    pub(super) fn browser_offer_in(&mut self, side: Side, body: &mut Vec<u8>) {
+        let Some(b) = self.browsers.side(side) else {
+            return;
+        };
+        let offer = String::from_utf8_lossy(body).into_owned();
+        let answer = match b.rtc.lock().map(|mut r| r.accept_offer(&offer)) {
+            Ok(Ok(a)) => a,
+            Ok(Err(e)) => return tracing::info!(call = %self.id, "browser offer: {e}"),
+            Err(_) => return,
+        };
+        b.owed = Some(answer.clone());
+        if let Some(plain) = self.plain_sdp(&answer, direction(&offer)) {
+            *body = plain;
+        }
+    }
+
+    /// An answer from `side` to our offer: when that side is a browser, its
+    /// stack takes it and `body` becomes the plain equivalent.
+    pub(super) fn browser_answer_in(&mut self, side: Side, body: &mut Vec<u8>) {
+        let Some(b) = self.browsers.side(side) else {
+            return;
+        };
+        let answer = String::from_utf8_lossy(body).into_owned();
+        if let Ok(Err(e)) = b.rtc.lock().map(|mut r| r.accept_answer(&answer)) {
+            tracing::info!(call = %self.id, "browser answer: {e}");
+        }
+        if let Some(plain) = self.plain_sdp(&answer, direction(&answer)) {
+            *body = plain;
+        }
+    }
+
+    /// SDP the call sends to `side`: for a browser, the answer owed to it
+    /// (`done`: the final one of that exchange), else a WebRTC offer in the
+    /// plain body's direction.
+    pub(super) fn browser_out(&mut self, side: Side, body: Vec<u8>, done: bool) -> Vec<u8> {
+        let Some(b) = self.browsers.side(side) else {
+            return body;
+        };
+        if let Some(answer) = b.owed.as_ref() {
+            let answer = answer.clone().into_bytes();
+            if done {
+                b.owed = None;
+            }
+            return answer;
+        }
+        let dir = direction(&String::from_utf8_lossy(&body));
+        match b.rtc.lock().map(|mut r| r.create_offer(to_str0m(dir))) {
+            Ok(Ok(offer)) => offer.into_bytes(),
+            _ => body,
+        }
+    }
+
+    /// The offer a fork to a browser carries (the B leg's WebRTC stack, in
+    /// the direction of the plain offer the other forks carry).
+    pub(super) fn browser_fork_offer(&mut self, plain: Option<&[u8]>) -> Option<(Shared, Vec<u8>)> {
+        let rtc = self.webrtc_for(self.b_leg)?;
+        let dir = plain
+            .map(|p| direction(&String::from_utf8_lossy(p)))
+            .unwrap_or(Direction::SendRecv);
+        let offer = rtc.lock().ok()?.create_offer(to_str0m(dir)).ok()?;
+        Some((rtc, offer.into_bytes()))
+    }
+
+    /// Fork `i` to a browser answered: its stack becomes the B leg's and the
+    /// answer the plain equivalent the call goes on with.
+    pub(super) fn browser_fork_answered(&mut self, i: usize, resp: &mut rsip::Response) {
+        let Some(rtc) = self.forks[i].webrtc.take() else {
+            return;
+        };
+        if let Some(m) = self.media.as_ref() {
+            m.send(session::Cmd::WebRtc {
+                leg: self.b_leg,
+                rtc: rtc.clone(),
+            });
+        }
+        self.browsers.b = Some(Browser { rtc, owed: None });
+        if is_sdp(&resp.headers, &resp.body) {
+            let mut body = std::mem::take(&mut resp.body);
+            self.browser_answer_in(Side::B, &mut body);
+            message::set_body(
+                &mut resp.headers,
+                &mut resp.body,
+                body,
+                Some("application/sdp"),
+            );
+        }
+    }
+
+    /// Whether `side` is a browser's.
+    pub(super) fn is_browser(&self, side: Side) -> bool {
+        match side {
+            Side::A => self.browsers.a.is_some(),
+            Side::B => self.browsers.b.is_some(),
+        }
+    }
+}

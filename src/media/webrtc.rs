@@ -1,0 +1,295 @@
+//! A browser's media leg, sans-IO: ICE-lite, DTLS-SRTP, rtcp-mux and BUNDLE
+//! by [str0m] in RTP mode, so the media session keeps its own jitter buffers,
+//! codecs and relay and sees plain RTP either way. The call's task negotiates
+//! (offer/answer in the browser's SDP dialect) and the session's task moves
+//! datagrams; both reach one [`WebRtcLeg`] through a [`Shared`] handle.
+//!
+//! One UDP socket (the leg's RTP port) carries STUN, DTLS and SRTP (RFC 7983
+//! demultiplexing is str0m's); the switch's host candidate is that socket's
+//! public address. Telephone-events are not negotiated with the browser: its
+//! digits come as SIP INFO (JsSIP's default).
+
+use bytes::Bytes;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::media::{Direction, MediaKind, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::{ExtensionValues, SeqNo};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
+
+/// The leg as both tasks hold it.
+pub type Shared = Arc<Mutex<WebRtcLeg>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebRtcError {
+    #[error("unreadable WebRTC SDP: {0}")]
+    Sdp(String),
+    #[error("WebRTC negotiation failed: {0}")]
+    Negotiation(String),
+    #[error("an answer came with no offer of ours pending")]
+    NoOffer,
+}
+
+/// What a datagram or a timeout produced.
+#[derive(Default)]
+pub struct Outputs {
+    /// Datagrams to send from the leg's socket.
+    pub transmit: Vec<(SocketAddr, Vec<u8>)>,
+    /// Decrypted RTP packets from the browser (plain RTP datagrams).
+    pub rtp: Vec<Bytes>,
+    /// The browser's media path is up (ICE and DTLS done).
+    pub connected: bool,
+    /// The browser went away (ICE disconnected; consent expired).
+    pub disconnected: bool,
+}
+
+pub struct WebRtcLeg {
+    rtc: Rtc,
+    local: SocketAddr,
+    mid: Option<Mid>,
+    pending: Option<SdpPendingOffer>,
+    /// Extended sequence numbers of what we send (roll-over counted here).
+    tx_seq: Option<SeqNo>,
+    last_seq: u16,
+    next_timeout: Option<Instant>,
+    /// The latest time handed in (str0m's clock must never go back).
+    clock: Option<Instant>,
+    /// Packets written before the media path was up (dropped, counted).
+    pub early_drops: u64,
+}
+
+impl WebRtcLeg {
+    /// A leg whose media comes and goes through the socket at `local` (the
+    /// address written as our host candidate).
+    pub fn new(local: SocketAddr) -> Self {
+        let mut rtc = Rtc::builder()
+            .set_ice_lite(true)
+            .set_rtp_mode(true)
+            .clear_codecs()
+            .enable_opus(true)
+            .enable_pcmu(true)
+            .set_stats_interval(None)
+            .build();
+        if let Ok(c) = Candidate::host(local, "udp") {
+            rtc.add_local_candidate(c);
+        }
+        WebRtcLeg {
+            rtc,
+            local,
+            mid: None,
+            pending: None,
+            tx_seq: None,
+            last_seq: 0,
+            next_timeout: None,
+            clock: None,
+            early_drops: 0,
+        }
+    }
+
+    pub fn shared(self) -> Shared {
+        Arc::new(Mutex::new(self))
+    }
+
+    /// The browser's offer: our answer, in its dialect.
+    pub fn accept_offer(&mut self, sdp: &str) -> Result<String, WebRtcError> {
+        let offer = SdpOffer::from_sdp_string(sdp).map_err(|e| WebRtcError::Sdp(e.to_string()))?;
+        let answer = self
+            .rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| WebRtcError::Negotiation(e.to_string()))?;
+        self.pending = None;
+        let answer = answer.to_sdp_string();
+        if self.mid.is_none() {
+            self.mid = first_mid(&answer);
+        }
+        Ok(answer)
+    }
+
+    /// Our offer to the browser: audio in `direction` (a new stream the
+    /// first time, the same one with a new direction after that).
+    pub fn create_offer(&mut self, direction: Direction) -> Result<String, WebRtcError> {
+        let mut api = self.rtc.sdp_api();
+        match self.mid {
+            Some(mid) => api.set_direction(mid, direction),
+            None => {
+                let mid = api.add_media(MediaKind::Audio, direction, None, None, None);
+                self.mid = Some(mid);
+            }
+        }
+        let (offer, pending) = api
+            .apply()
+            .ok_or_else(|| WebRtcError::Negotiation("nothing to offer".into()))?;
+        self.pending = Some(pending);
+        Ok(offer.to_sdp_string())
+    }
+
+    /// The browser's answer to our pending offer.
+    pub fn accept_answer(&mut self, sdp: &str) -> Result<(), WebRtcError> {
+        let pending = self.pending.take().ok_or(WebRtcError::NoOffer)?;
+        let answer =
+            SdpAnswer::from_sdp_string(sdp).map_err(|e| WebRtcError::Sdp(e.to_string()))?;
+        self.rtc
+            .sdp_api()
+            .accept_answer(pending, answer)
+            .map_err(|e| WebRtcError::Negotiation(e.to_string()))?;
+        Ok(())
+    }
+
+    /// Whether an offer of ours waits for the browser's answer.
+    pub fn offer_pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// `now`, or the latest time already handed in if that is later (the
+    /// session's tick and its socket reads read the clock apart).
+    fn monotonic(&mut self, now: Instant) -> Instant {
+        let t = self.clock.map_or(now, |c| c.max(now));
+        self.clock = Some(t);
+        t
+    }
+
+    /// A datagram that arrived on the leg's socket from `source`.
+    pub fn receive(&mut self, now: Instant, source: SocketAddr, data: &[u8], out: &mut Outputs) {
+        let now = self.monotonic(now);
+        let Ok(rx) = Receive::new(Protocol::Udp, source, self.local, data) else {
+            return;
+        };
+        if self.rtc.handle_input(Input::Receive(now, rx)).is_ok() {
+            self.drain(out);
+        }
+    }
+
+    /// Time passes: retransmissions, consent, RTCP.
+    pub fn on_timeout(&mut self, now: Instant, out: &mut Outputs) {
+        let now = self.monotonic(now);
+        if self.next_timeout.is_some_and(|t| now < t) {
+            return;
+        }
+        if self.rtc.handle_input(Input::Timeout(now)).is_ok() {
+            self.drain(out);
+        }
+    }
+
+    /// Sends one plain RTP datagram (ours or a peer's) to the browser,
+    /// encrypted; dropped while the media path is not up yet.
+    pub fn send_rtp(&mut self, now: Instant, pkt: &[u8], out: &mut Outputs) -> bool {
+        if pkt.len() < 12 || !self.rtc.is_connected() {
+            self.early_drops += 1;
+            return false;
+        }
+        let Some(mid) = self.mid else {
+            return false;
+        };
+        let now = self.monotonic(now);
+        let cc = usize::from(pkt[0] & 0x0f);
+        let mut start = 12 + 4 * cc;
+        if pkt[0] & 0x10 != 0 && pkt.len() >= start + 4 {
+            let words = usize::from(u16::from_be_bytes([pkt[start + 2], pkt[start + 3]]));
+            start += 4 + 4 * words;
+        }
+        if start > pkt.len() {
+            return false;
+        }
+        let marker = pkt[1] & 0x80 != 0;
+        let pt = pkt[1] & 0x7f;
+        let seq = u16::from_be_bytes([pkt[2], pkt[3]]);
+        let ts = u32::from_be_bytes([pkt[4], pkt[5], pkt[6], pkt[7]]);
+        let seq_no = self.extend(seq);
+        let mut api = self.rtc.direct_api();
+        let Some(tx) = api.stream_tx_by_mid(mid, None) else {
+            return false;
+        };
+        let written = tx
+            .write_rtp(
+                pt.into(),
+                seq_no,
+                ts,
+                now,
+                marker,
+                ExtensionValues::default(),
+                false,
+                pkt[start..].to_vec(),
+            )
+            .is_ok();
+        // str0m releases a written packet when time advances
+        if self.rtc.handle_input(Input::Timeout(now)).is_ok() {
+            self.drain(out);
+        }
+        written
+    }
+
+    /// Our sequence number `seq` as str0m's extended one (roll-overs counted).
+    fn extend(&mut self, seq: u16) -> SeqNo {
+        let ext: u64 = match self.tx_seq {
+            None => u64::from(seq),
+            Some(prev) => {
+                let prev = *prev;
+                let roc = prev >> 16;
+                let diff = seq.wrapping_sub(self.last_seq) as i16;
+                let cand = (roc << 16) | u64::from(seq);
+                if diff > 0 && seq < self.last_seq {
+                    cand + (1 << 16) // wrapped forward
+                } else if diff < 0 && seq > self.last_seq && roc > 0 {
+                    cand - (1 << 16) // a late packet from before the wrap
+                } else {
+                    cand
+                }
+            }
+        };
+        let s = SeqNo::from(ext);
+        if self.tx_seq.is_none_or(|p| ext > *p) {
+            self.tx_seq = Some(s);
+            self.last_seq = seq;
+        }
+        s
+    }
+
+    fn drain(&mut self, out: &mut Outputs) {
+        loop {
+            match self.rtc.poll_output() {
+                Ok(Output::Timeout(t)) => {
+                    self.next_timeout = Some(t);
+                    return;
+                }
+                Ok(Output::Transmit(t)) => out.transmit.push((t.destination, t.contents.into())),
+                Ok(Output::Event(ev)) => match ev {
+                    Event::RtpPacket(p) => out.rtp.push(plain_rtp(&p)),
+                    Event::Connected => out.connected = true,
+                    Event::MediaAdded(m) if self.mid.is_none() => self.mid = Some(m.mid),
+                    Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                        out.disconnected = true
+                    }
+                    _ => {}
+                },
+                Err(e) => {
+                    tracing::debug!("webrtc leg: {e}");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The `a=mid` of the first media section.
+fn first_mid(sdp: &str) -> Option<Mid> {
+    sdp.lines()
+        .find_map(|l| l.trim().strip_prefix("a=mid:"))
+        .map(|m| Mid::from(m.trim()))
+}
+
+/// A received packet as a plain RTP datagram (fixed header, no extensions).
+fn plain_rtp(p: &str0m::rtp::RtpPacket) -> Bytes {
+    let h = &p.header;
+    let mut b = Vec::with_capacity(12 + p.payload.len());
+    b.push(0x80);
+    b.push((u8::from(h.marker) << 7) | (*h.payload_type & 0x7f));
+    b.extend_from_slice(&h.sequence_number.to_be_bytes());
+    b.extend_from_slice(&h.timestamp.to_be_bytes());
+    b.extend_from_slice(&h.ssrc.to_be_bytes());
+    b.extend_from_slice(&p.payload);
+    Bytes::from(b)
+}
