@@ -231,4 +231,31 @@ impl Call {
             Side::B => self.browsers.b.is_some(),
         }
     }
+
+    /// A browser B leg re-offers (hold, resume) on a call the switch answered:
+    /// its stack answers, and the caller hears music while it holds.
+    pub(super) fn browser_hold_here(&mut self, tx: TxId, req: &rsip::Request) {
+        let holds =
+            crate::sdp::parse_media(&String::from_utf8_lossy(&req.body)).is_ok_and(|s| s.is_hold());
+        self.hold_music(Side::B, holds);
+        let tag = self
+            .b
+            .as_ref()
+            .map(|b| b.dialog.local_tag.clone())
+            .unwrap_or_default();
+        let mut r = message::response(req, 200, "OK", Some(&tag));
+        let body = self.browser_out(Side::B, Vec::new(), true);
+        message::set_body(&mut r.headers, &mut r.body, body, Some("application/sdp"));
+        let kind = self
+            .b
+            .as_ref()
+            .map(|b| b.target.kind)
+            .unwrap_or(TransportKind::Wss);
+        r.headers
+            .push(rsip::Header::Contact(rsip::headers::Contact::from(
+                self.contact(kind),
+            )));
+        let cid = message::call_id(&req.headers).unwrap_or("").to_string();
+        self.sw.to_shard(&cid, ShardMsg::Respond { tx, resp: r });
+    }
 }

@@ -200,6 +200,11 @@ impl Call {
                 Some("application/sdp"),
             );
         }
+        if offers && from_side == Side::B && self.endpoint && self.is_browser(Side::B) {
+            // the switch answered the caller itself: a browser agent's hold is
+            // the switch's business (music for the caller), not the caller's
+            return self.browser_hold_here(tx, &req);
+        }
         // forward to the other leg (re-INVITE for hold/unhold, UPDATE, INFO, …)
         let body = if is_sdp(&req.headers, &req.body) {
             if matches!(req.method, rsip::Method::Invite | rsip::Method::Update) {

@@ -101,7 +101,7 @@ impl Call {
 
     /// `holder` put the other side on hold (or resumed): the held side hears
     /// the `default` music-on-hold class from the switch until the call resumes.
-    fn hold_music(&mut self, holder: Side, hold: bool) {
+    pub(super) fn hold_music(&mut self, holder: Side, hold: bool) {
         let held = match holder {
             Side::A => Side::B,
             Side::B => Side::A,

@@ -258,6 +258,7 @@ pub async fn presence(
     let ext = authorize(&state, &headers)?;
     let Json(req) = body.map_err(|e| V1Error::new(V1Code::Validation, e.body_text()))?;
     let key = (ext.account_id.as_str().into(), ext.number.as_str().into());
+    let wanted = req.state.clone();
     match req.state.as_deref() {
         Some("available") => {
             state.acd.pause(key, None).await;
@@ -279,9 +280,20 @@ pub async fn presence(
             ))
         }
     }
-    // the queue engine applies it before the next snapshot
-    tokio::time::sleep(std::time::Duration::from_millis(60)).await;
-    Ok(Json(agent(&state, &ext)))
+    // the queue engine's next snapshot shows it (within about 100 ms)
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    loop {
+        let now = agent(&state, &ext);
+        let paused = now["state"] == "paused";
+        let settled = match wanted.as_deref() {
+            Some("paused") => paused,
+            _ => !paused && now["state"] != "unreachable",
+        };
+        if settled || std::time::Instant::now() > until {
+            return Ok(Json(now));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 /// `GET /api/v1/voice/provisioning/calls`

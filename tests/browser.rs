@@ -1,0 +1,339 @@
+//! Browser agents in a real browser: headless Chromium (Debian's, driven by
+//! playwright-core through `sip-tests/browser/agent.mjs`) opens the agent page
+//! the switch serves over HTTPS with a `switchyard cert dev` certificate, signs
+//! in, registers over secure WebSocket with its short-lived credential, and
+//! takes calls with WebRTC media (ICE-lite, DTLS-SRTP, Opus) bridged to a SIP
+//! caller's plain RTP. Chromium's microphone is a WAV file of a 1 kHz tone.
+//!
+//! Needs `chromium` (Debian) and `npm ci` in `sip-tests/browser` (`.ci/run`
+//! does both); these tests never skip silently.
+
+mod common;
+
+use common::{caller, describe, free_port, rms, tone_frequency, RtpSink, Switch, SwitchOpts};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// What the browser's fake microphone sends.
+const BROWSER_TONE: f64 = 1_000.0;
+/// What the SIP caller sends.
+const CALLER_TONE: f64 = 440.0;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// One Chromium under playwright, speaking the driver's JSON-lines protocol.
+struct Browser {
+    child: Child,
+    stdin: ChildStdin,
+    lines: mpsc::Receiver<String>,
+    log: PathBuf,
+}
+
+impl Browser {
+    fn start(dir: &Path, fake_audio: &Path) -> Browser {
+        let driver = repo().join("sip-tests/browser");
+        assert!(
+            driver.join("node_modules/playwright-core").exists(),
+            "playwright-core is not installed: run `npm ci` in sip-tests/browser (.ci/run does)"
+        );
+        let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        assert!(
+            Path::new(&chromium).exists(),
+            "{chromium} is missing: install Debian's chromium (.ci/run does)"
+        );
+        let log = dir.join("browser.log");
+        let err = std::fs::File::create(&log).expect("browser log");
+        let mut child = Command::new("node")
+            .arg(driver.join("agent.mjs"))
+            .arg("--fake-audio")
+            .arg(fake_audio)
+            .current_dir(&driver)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(err)
+            .spawn()
+            .expect("run node sip-tests/browser/agent.mjs");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Browser {
+            child,
+            stdin,
+            lines,
+            log,
+        }
+    }
+
+    /// Sends one command and returns its answer, which must be `ok`.
+    fn cmd(&mut self, cmd: Value) -> Value {
+        let reply = self.try_cmd(cmd.clone());
+        assert!(
+            reply["ok"] == json!(true),
+            "browser command {cmd} failed: {reply}\n{}",
+            self.log_text()
+        );
+        reply
+    }
+
+    fn try_cmd(&mut self, cmd: Value) -> Value {
+        writeln!(self.stdin, "{cmd}").expect("write to the browser driver");
+        self.stdin.flush().expect("flush");
+        let line = self
+            .lines
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("no answer to {cmd}\n{}", self.log_text()));
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("driver said {line:?}: {e}"))
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Polls the page's RTP figures until `pred` holds.
+    fn wait_stats(&mut self, page: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let until = Instant::now() + Duration::from_secs(10);
+        loop {
+            let r = self.try_cmd(json!({"cmd": "stats", "page": page}));
+            if r["ok"] == json!(true) && pred(&r["stats"]) {
+                return r["stats"].clone();
+            }
+            assert!(Instant::now() < until, "{what}: last figures {r}");
+            thread::sleep(Duration::from_millis(300));
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = writeln!(self.stdin, "{}", json!({"cmd": "close"}));
+        let until = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < until {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The switch with TLS listeners (a development pair written by `cert dev`).
+struct Rig {
+    sw: Switch,
+    https: u16,
+    tone: PathBuf,
+}
+
+fn rig() -> Rig {
+    let certs = tempfile::tempdir().expect("tempdir").keep();
+    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["cert", "dev", "--data-dir"])
+        .arg(&certs)
+        .output()
+        .expect("switchyard cert dev");
+    assert!(out.status.success(), "cert dev: {out:?}");
+    let printed: Value = serde_json::from_slice(&out.stdout).expect("cert dev prints JSON");
+    let (cert, key) = (
+        printed["cert"].as_str().expect("cert").to_string(),
+        printed["key"].as_str().expect("key").to_string(),
+    );
+    let (https, wss) = (free_port(), free_port());
+    let sw = Switch::start(SwitchOpts {
+        extra_args: vec![
+            "--https".into(),
+            format!("127.0.0.1:{https}"),
+            "--sip-wss".into(),
+            format!("127.0.0.1:{wss}"),
+            "--tls-cert".into(),
+            cert,
+            "--tls-key".into(),
+            key,
+        ],
+        ..Default::default()
+    });
+    let tone = certs.join("tone-1000.wav");
+    write_tone(&tone, BROWSER_TONE);
+    Rig { sw, https, tone }
+}
+
+/// A 48 kHz mono WAV of a sine at `hz`, half of full scale, 60 s long.
+fn write_tone(path: &Path, hz: f64) {
+    let rate = 48_000u32;
+    let n = rate * 60;
+    let mut b = Vec::with_capacity(44 + 2 * n as usize);
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + 2 * n).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&rate.to_le_bytes());
+    b.extend_from_slice(&(rate * 2).to_le_bytes());
+    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&16u16.to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&(2 * n).to_le_bytes());
+    for i in 0..n {
+        let v = (f64::from(i) * 2.0 * std::f64::consts::PI * hz / f64::from(rate)).sin();
+        b.extend_from_slice(&((v * 16_000.0) as i16).to_le_bytes());
+    }
+    std::fs::write(path, b).expect("write tone");
+}
+
+fn inbound_packets(s: &Value) -> u64 {
+    s["inbound"]["packetsReceived"].as_u64().unwrap_or(0)
+}
+
+/// The headline path: a SIP caller dials the `sales` queue (8100); agent
+/// 1002 answers in the browser; both hear each other; hold and keypad digits
+/// works; the caller hangs up and the channels are destroyed.
+#[test]
+fn a_browser_agent_answers_a_queue_call_with_audio_both_ways() {
+    let rig = rig();
+    let sw = &rig.sw;
+    let events = sw.events();
+    let mut b = Browser::start(sw.tmp.path(), &rig.tone);
+    let page = format!("https://127.0.0.1:{}/agent/", rig.https);
+    b.cmd(json!({"cmd": "open", "url": page}));
+    b.cmd(json!({"cmd": "login", "extension": "1002", "password": "demo1002"}));
+    // registered over WSS with the short-lived credential
+    sw.wait_metric("switchyard_registrations", Duration::from_secs(5), |v| {
+        v >= 1.0
+    });
+    b.cmd(json!({"cmd": "set_state", "state": "available"}));
+
+    let phone = RtpSink::bind();
+    let call = caller(sw, "uac_hold_on.xml", "1001", "8100")
+        .key("rtp_port", phone.port)
+        .key("hold", 16_000)
+        .spawn();
+    let incoming = b.cmd(json!({"cmd": "wait_incoming", "timeout_ms": 20000}));
+    assert_eq!(incoming["incoming"]["queue"], json!("sales"), "{incoming}");
+    assert_eq!(incoming["incoming"]["caller"], json!("1001"), "{incoming}");
+    assert!(
+        incoming["incoming"]["wait"].as_u64().is_some(),
+        "{incoming}"
+    );
+    b.cmd(json!({"cmd": "answer"}));
+    let evs = events.wait_for(Duration::from_secs(8), |e| {
+        e.iter().any(|e| e.name == "QUEUE_MEMBER_ANSWER")
+    });
+    let answer = evs
+        .iter()
+        .find(|e| e.name == "QUEUE_MEMBER_ANSWER")
+        .unwrap_or_else(|| panic!("no QUEUE_MEMBER_ANSWER:\n{}", describe(&evs)));
+    assert_eq!(answer.str("to_user_id"), "1002");
+
+    // the browser hears the caller: packets flow and carry sound
+    let sending = phone.send_tone(CALLER_TONE, 4.0);
+    let first = b.wait_stats("a", "packets reach the browser", |s| {
+        inbound_packets(s) > 20
+    });
+    let later = b.wait_stats("a", "the browser hears sound", |s| {
+        inbound_packets(s) > inbound_packets(&first) + 50
+            && s["inbound"]["audioLevel"].as_f64().unwrap_or(0.0) > 0.01
+    });
+    assert!(
+        later["outbound"]["packetsSent"].as_u64().unwrap_or(0) > 50,
+        "{later}"
+    );
+    // and the caller hears the browser's microphone (its 1 kHz tone)
+    let mark = phone.heard();
+    thread::sleep(Duration::from_secs(2));
+    let from_browser = phone.samples_since(mark);
+    let f = tone_frequency(&from_browser);
+    assert!(
+        (f - BROWSER_TONE).abs() < 60.0 && rms(&from_browser) > 0.02,
+        "the caller heard {f:.0} Hz at RMS {:.3} from the browser",
+        rms(&from_browser)
+    );
+    sending.join().expect("tone");
+    let shots = repo().join("target/browser-artifacts");
+    let _ = std::fs::create_dir_all(&shots);
+    b.cmd(json!({"cmd": "screenshot", "path": shots.join("agent-queue-call.png")}));
+
+    // hold and resume (re-INVITEs from the browser; the caller hears music meanwhile)
+    b.cmd(json!({"cmd": "hold"}));
+    b.cmd(json!({"cmd": "wait_state", "key": "onHold", "value": true, "timeout_ms": 5000}));
+    b.cmd(json!({"cmd": "unhold"}));
+    b.cmd(json!({"cmd": "wait_state", "key": "onHold", "value": false, "timeout_ms": 5000}));
+    let before = inbound_packets(&b.cmd(json!({"cmd": "stats"}))["stats"]);
+    let _tone = phone.send_tone(CALLER_TONE, 1.5);
+    b.wait_stats("a", "media flows again after resume", |s| {
+        inbound_packets(s) > before + 25
+    });
+    // the caller hangs up: the page goes idle and both channels are destroyed
+    call.wait().assert_ok();
+    b.cmd(json!({"cmd": "wait_state", "key": "inCall", "value": false, "timeout_ms": 10000}));
+    let evs = events.wait_for(Duration::from_secs(5), |e| {
+        e.iter().filter(|e| e.name == "channel_destroy").count() >= 2
+    });
+    assert!(
+        evs.iter().filter(|e| e.name == "channel_destroy").count() >= 2,
+        "{}",
+        describe(&evs)
+    );
+}
+
+/// Two agents in two pages: 1002 calls 1003 and they talk (both browsers'
+/// media through the switch), keypad digits arrive (SIP INFO), then the
+/// caller's page hangs up.
+#[test]
+fn two_browser_agents_call_each_other_and_hang_up_from_the_page() {
+    let rig = rig();
+    let sw = &rig.sw;
+    let events = sw.events();
+    let mut b = Browser::start(sw.tmp.path(), &rig.tone);
+    let page = format!("https://127.0.0.1:{}/agent/", rig.https);
+    for (p, ext) in [("a", "1002"), ("b", "1003")] {
+        b.cmd(json!({"cmd": "open", "url": page, "page": p}));
+        b.cmd(
+            json!({"cmd": "login", "extension": ext, "password": format!("demo{ext}"), "page": p}),
+        );
+    }
+    b.cmd(json!({"cmd": "dial", "target": "1003", "page": "a"}));
+    let incoming = b.cmd(json!({"cmd": "wait_incoming", "timeout_ms": 15000, "page": "b"}));
+    assert_eq!(incoming["incoming"]["caller"], json!("1002"), "{incoming}");
+    b.cmd(json!({"cmd": "answer", "page": "b"}));
+    b.cmd(json!({"cmd": "wait_state", "key": "inCall", "value": true, "timeout_ms": 10000, "page": "a"}));
+    for p in ["a", "b"] {
+        b.wait_stats(p, "each page hears the other", |s| {
+            inbound_packets(s) > 50 && s["inbound"]["audioLevel"].as_f64().unwrap_or(0.0) > 0.01
+        });
+    }
+    b.cmd(json!({"cmd": "dtmf", "digits": "12", "page": "a"}));
+    let evs = events.wait_for(Duration::from_secs(5), |e| {
+        e.iter().filter(|e| e.name == "dtmf").count() >= 2
+    });
+    let digits: String = evs
+        .iter()
+        .filter(|e| e.name == "dtmf")
+        .map(|e| e.str("digit").to_string())
+        .collect();
+    assert_eq!(digits, "12", "{}", describe(&evs));
+    b.cmd(json!({"cmd": "hangup", "page": "a"}));
+    b.cmd(json!({"cmd": "wait_state", "key": "inCall", "value": false, "timeout_ms": 10000, "page": "b"}));
+    let evs = events.wait_for(Duration::from_secs(5), |e| {
+        e.iter().filter(|e| e.name == "channel_destroy").count() >= 2
+    });
+    assert!(
+        evs.iter().filter(|e| e.name == "channel_destroy").count() >= 2,
+        "{}",
+        describe(&evs)
+    );
+}
