@@ -103,6 +103,14 @@ impl Browser {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Opens the agent page as `page` and signs in as `ext` (demo password).
+    fn sign_in(&mut self, rig: &Rig, page: &str, ext: &str) {
+        let url = format!("https://127.0.0.1:{}/agent/", rig.https);
+        self.cmd(json!({"cmd": "open", "url": url, "page": page}));
+        let password = format!("demo{ext}");
+        self.cmd(json!({"cmd": "login", "extension": ext, "password": password, "page": page}));
+    }
+
     /// Polls the page's RTP figures until `pred` holds.
     fn wait_stats(&mut self, page: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
         let until = Instant::now() + Duration::from_secs(10);
@@ -200,17 +208,15 @@ fn inbound_packets(s: &Value) -> u64 {
 }
 
 /// The headline path: a SIP caller dials the `sales` queue (8100); agent
-/// 1002 answers in the browser; both hear each other; hold and keypad digits
-/// works; the caller hangs up and the channels are destroyed.
+/// 1002 answers in the browser; both hear each other; hold and resume
+/// work; the caller hangs up and the channels are destroyed.
 #[test]
 fn a_browser_agent_answers_a_queue_call_with_audio_both_ways() {
     let rig = rig();
     let sw = &rig.sw;
     let events = sw.events();
     let mut b = Browser::start(sw.tmp.path(), &rig.tone);
-    let page = format!("https://127.0.0.1:{}/agent/", rig.https);
-    b.cmd(json!({"cmd": "open", "url": page}));
-    b.cmd(json!({"cmd": "login", "extension": "1002", "password": "demo1002"}));
+    b.sign_in(&rig, "a", "1002");
     // registered over WSS with the short-lived credential
     sw.wait_metric("switchyard_registrations", Duration::from_secs(5), |v| {
         v >= 1.0
@@ -299,13 +305,8 @@ fn two_browser_agents_call_each_other_and_hang_up_from_the_page() {
     let sw = &rig.sw;
     let events = sw.events();
     let mut b = Browser::start(sw.tmp.path(), &rig.tone);
-    let page = format!("https://127.0.0.1:{}/agent/", rig.https);
-    for (p, ext) in [("a", "1002"), ("b", "1003")] {
-        b.cmd(json!({"cmd": "open", "url": page, "page": p}));
-        b.cmd(
-            json!({"cmd": "login", "extension": ext, "password": format!("demo{ext}"), "page": p}),
-        );
-    }
+    b.sign_in(&rig, "a", "1002");
+    b.sign_in(&rig, "b", "1003");
     b.cmd(json!({"cmd": "dial", "target": "1003", "page": "a"}));
     let incoming = b.cmd(json!({"cmd": "wait_incoming", "timeout_ms": 15000, "page": "b"}));
     assert_eq!(incoming["incoming"]["caller"], json!("1002"), "{incoming}");

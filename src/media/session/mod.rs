@@ -18,6 +18,7 @@
 //! hears [`SessionEvent`]s back. The socket loop here only moves bytes; the
 //! decisions are in `tick`.
 
+mod browser;
 pub mod leg;
 mod mix;
 pub mod negotiate;

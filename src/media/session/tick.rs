@@ -426,7 +426,7 @@ impl Engine {
 
     /// A plain RTP packet of slot `i` (from its socket, or decrypted from a
     /// browser): terminated, or forwarded to the peer; true when forwarded.
-    async fn on_plain_rtp(&mut self, i: usize, pkt: &[u8]) -> bool {
+    pub(super) async fn on_plain_rtp(&mut self, i: usize, pkt: &[u8]) -> bool {
         if !self.on_rtp(i, pkt) {
             return false;
         }
@@ -434,41 +434,6 @@ impl Engine {
             return false;
         };
         self.ios[j].send_rtp(pkt).await
-    }
-
-    /// A datagram on a browser leg's socket: STUN, DTLS or SRTP, for its
-    /// WebRTC stack; what comes out as RTP goes on like any leg's.
-    async fn on_browser_datagram(
-        &mut self,
-        i: usize,
-        w: &crate::media::webrtc::Shared,
-        pkt: &[u8],
-        src: SocketAddr,
-    ) -> bool {
-        let mut out = crate::media::webrtc::Outputs::default();
-        if let Ok(mut leg) = w.lock() {
-            leg.receive(Instant::now(), src, pkt, &mut out);
-        }
-        self.ios[i].transmit(&out).await;
-        let mut relayed = false;
-        for rtp in &out.rtp {
-            relayed |= self.on_plain_rtp(i, rtp).await;
-        }
-        relayed
-    }
-
-    /// Browser legs' timers (DTLS retransmissions, ICE consent, their RTCP).
-    async fn browser_timers(&mut self, now: Instant) {
-        for io in &self.ios {
-            let Some(w) = io.webrtc.as_ref() else {
-                continue;
-            };
-            let mut out = crate::media::webrtc::Outputs::default();
-            if let Ok(mut leg) = w.lock() {
-                leg.on_timeout(now, &mut out);
-            }
-            io.transmit(&out).await;
-        }
     }
 
     /// An RTCP datagram on slot `i`'s socket: feeds our reports, and goes on

@@ -1,0 +1,45 @@
+//! The session's side of browser legs: a datagram on such a leg's socket
+//! goes to its WebRTC stack ([`crate::media::webrtc`]) and what comes out as
+//! RTP goes on like any leg's; the stacks' timers run on the session's tick.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::tick::Engine;
+
+impl Engine {
+    /// A datagram on a browser leg's socket: STUN, DTLS or SRTP, for its
+    /// WebRTC stack; what comes out as RTP goes on like any leg's.
+    pub(super) async fn on_browser_datagram(
+        &mut self,
+        i: usize,
+        w: &crate::media::webrtc::Shared,
+        pkt: &[u8],
+        src: SocketAddr,
+    ) -> bool {
+        let mut out = crate::media::webrtc::Outputs::default();
+        if let Ok(mut leg) = w.lock() {
+            leg.receive(Instant::now(), src, pkt, &mut out);
+        }
+        self.ios[i].transmit(&out).await;
+        let mut relayed = false;
+        for rtp in &out.rtp {
+            relayed |= self.on_plain_rtp(i, rtp).await;
+        }
+        relayed
+    }
+
+    /// Browser legs' timers (DTLS retransmissions, ICE consent, their RTCP).
+    pub(super) async fn browser_timers(&mut self, now: Instant) {
+        for io in &self.ios {
+            let Some(w) = io.webrtc.as_ref() else {
+                continue;
+            };
+            let mut out = crate::media::webrtc::Outputs::default();
+            if let Ok(mut leg) = w.lock() {
+                leg.on_timeout(now, &mut out);
+            }
+            io.transmit(&out).await;
+        }
+    }
+}
