@@ -2,15 +2,17 @@
 //! playwright-core through `sip-tests/browser/agent.mjs`) opens the agent page
 //! the switch serves over HTTPS with a `switchyard cert dev` certificate, signs
 //! in, registers over secure WebSocket with its short-lived credential, and
-//! takes calls with WebRTC media (ICE-lite, DTLS-SRTP, Opus) bridged to a SIP
-//! caller's plain RTP. Chromium's microphone is a WAV file of a 1 kHz tone.
+//! takes calls with WebRTC media (ICE-lite, DTLS-SRTP, Opus) bridged to a
+//! baresip phone's plain RTP, or to another page. Chromium's microphone is a
+//! WAV file of a 1 kHz tone.
 //!
 //! Needs `chromium` (Debian) and `npm ci` in `sip-tests/browser` (`.ci/run`
 //! does both); these tests never skip silently.
 
 mod common;
 
-use common::{caller, describe, free_port, rms, tone_frequency, RtpSink, Switch, SwitchOpts};
+use common::baresip::{assert_baresip_installed, read_wav, write_tone_wav, Phone};
+use common::{describe, free_port, rms, tone_frequency, Switch, SwitchOpts};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -21,7 +23,7 @@ use std::time::{Duration, Instant};
 
 /// What the browser's fake microphone sends.
 const BROWSER_TONE: f64 = 1_000.0;
-/// What the SIP caller sends.
+/// What the baresip caller sends.
 const CALLER_TONE: f64 = 440.0;
 
 fn repo() -> PathBuf {
@@ -207,27 +209,31 @@ fn inbound_packets(s: &Value) -> u64 {
     s["inbound"]["packetsReceived"].as_u64().unwrap_or(0)
 }
 
-/// The headline path: a SIP caller dials the `sales` queue (8100); agent
-/// 1002 answers in the browser; both hear each other; hold and resume
-/// work; the caller hangs up and the channels are destroyed.
+/// The headline path: a baresip phone (1001, PCMU, its microphone a 440 Hz
+/// tone) dials the `sales` queue (8100); agent 1002 answers in the browser
+/// (Opus: the switch transcodes); the page hears the caller and the caller
+/// hears the browser's 1 kHz; hold and resume work and media flows again;
+/// keypad digits from the page reach the switch; the caller hangs up and
+/// both channels are destroyed.
 #[test]
-fn a_browser_agent_answers_a_queue_call_with_audio_both_ways() {
+fn a_browser_agent_answers_a_queue_call_from_a_baresip_phone() {
+    assert_baresip_installed();
     let rig = rig();
     let sw = &rig.sw;
     let events = sw.events();
     let mut b = Browser::start(sw.tmp.path(), &rig.tone);
     b.sign_in(&rig, "a", "1002");
-    // registered over WSS with the short-lived credential
-    sw.wait_metric("switchyard_registrations", Duration::from_secs(5), |v| {
-        v >= 1.0
-    });
     b.cmd(json!({"cmd": "set_state", "state": "available"}));
+    let caller_tone = sw.tmp.path().join("tone-440.wav");
+    write_tone_wav(&caller_tone, CALLER_TONE, 40);
+    let mut phone = Phone::start(sw, "1001", &caller_tone, false);
+    // both registered: the page over WSS with its short-lived credential
+    let regs = sw.wait_metric("switchyard_registrations", Duration::from_secs(10), |v| {
+        v >= 2.0
+    });
+    assert_eq!(regs, 2.0, "the page and the phone should be registered");
 
-    let phone = RtpSink::bind();
-    let call = caller(sw, "uac_hold_on.xml", "1001", "8100")
-        .key("rtp_port", phone.port)
-        .key("hold", 16_000)
-        .spawn();
+    phone.command(&format!("/dial sip:8100@{}", sw.sip));
     let incoming = b.cmd(json!({"cmd": "wait_incoming", "timeout_ms": 20000}));
     assert_eq!(incoming["incoming"]["queue"], json!("sales"), "{incoming}");
     assert_eq!(incoming["incoming"]["caller"], json!("1001"), "{incoming}");
@@ -246,7 +252,6 @@ fn a_browser_agent_answers_a_queue_call_with_audio_both_ways() {
     assert_eq!(answer.str("to_user_id"), "1002");
 
     // the browser hears the caller: packets flow and carry sound
-    let sending = phone.send_tone(CALLER_TONE, 4.0);
     let first = b.wait_stats("a", "packets reach the browser", |s| {
         inbound_packets(s) > 20
     });
@@ -258,17 +263,6 @@ fn a_browser_agent_answers_a_queue_call_with_audio_both_ways() {
         later["outbound"]["packetsSent"].as_u64().unwrap_or(0) > 50,
         "{later}"
     );
-    // and the caller hears the browser's microphone (its 1 kHz tone)
-    let mark = phone.heard();
-    thread::sleep(Duration::from_secs(2));
-    let from_browser = phone.samples_since(mark);
-    let f = tone_frequency(&from_browser);
-    assert!(
-        (f - BROWSER_TONE).abs() < 60.0 && rms(&from_browser) > 0.02,
-        "the caller heard {f:.0} Hz at RMS {:.3} from the browser",
-        rms(&from_browser)
-    );
-    sending.join().expect("tone");
     let shots = repo().join("target/browser-artifacts");
     let _ = std::fs::create_dir_all(&shots);
     b.cmd(json!({"cmd": "screenshot", "path": shots.join("agent-queue-call.png")}));
@@ -279,12 +273,25 @@ fn a_browser_agent_answers_a_queue_call_with_audio_both_ways() {
     b.cmd(json!({"cmd": "unhold"}));
     b.cmd(json!({"cmd": "wait_state", "key": "onHold", "value": false, "timeout_ms": 5000}));
     let before = inbound_packets(&b.cmd(json!({"cmd": "stats"}))["stats"]);
-    let _tone = phone.send_tone(CALLER_TONE, 1.5);
     b.wait_stats("a", "media flows again after resume", |s| {
-        inbound_packets(s) > before + 25
+        inbound_packets(s) > before + 50
     });
+    // keypad digits from the page (SIP INFO): reported by the switch
+    b.cmd(json!({"cmd": "dtmf", "digits": "12"}));
+    let evs = events.wait_for(Duration::from_secs(5), |e| {
+        e.iter().filter(|e| e.name == "dtmf").count() >= 2
+    });
+    let digits: String = evs
+        .iter()
+        .filter(|e| e.name == "dtmf")
+        .map(|e| e.str("digit").to_string())
+        .collect();
+    assert_eq!(digits, "12", "{}", describe(&evs));
+    // the last seconds of the call: what the caller hears is the browser
+    thread::sleep(Duration::from_secs(3));
+
     // the caller hangs up: the page goes idle and both channels are destroyed
-    call.wait().assert_ok();
+    phone.command("/hangup");
     b.cmd(json!({"cmd": "wait_state", "key": "inCall", "value": false, "timeout_ms": 10000}));
     let evs = events.wait_for(Duration::from_secs(5), |e| {
         e.iter().filter(|e| e.name == "channel_destroy").count() >= 2
@@ -293,6 +300,17 @@ fn a_browser_agent_answers_a_queue_call_with_audio_both_ways() {
         evs.iter().filter(|e| e.name == "channel_destroy").count() >= 2,
         "{}",
         describe(&evs)
+    );
+    phone.quit();
+    let heard = read_wav(&phone.heard());
+    // the 2.5 s before the hang-up (after resume): the browser's microphone
+    let end = heard.len().saturating_sub(4_000);
+    let tail = &heard[end.saturating_sub(20_000)..end];
+    let f = tone_frequency(tail);
+    assert!(
+        (f - BROWSER_TONE).abs() < 60.0 && rms(tail) > 0.02,
+        "the caller heard {f:.0} Hz at RMS {:.3} from the browser",
+        rms(tail)
     );
 }
 

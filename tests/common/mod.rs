@@ -47,6 +47,7 @@ const SIPP_KILL_SECS: u64 = 30;
 // ---------------------------------------------------------------------------
 
 mod audio;
+pub mod baresip;
 mod events;
 pub mod pg;
 pub mod receiver;
