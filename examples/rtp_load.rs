@@ -7,7 +7,9 @@
 //! Modes (last argument): `relay` (default; G.711 both ways, the switch relays),
 //! `opus` (the caller speaks only Opus — real encoded frames — and the callee only
 //! PCMU: the switch transcodes every packet both ways), `app` (CALLEE is a dialplan
-//! app number the switch answers and plays to; the caller only listens).
+//! app number the switch answers and plays to; the caller only listens), `webrtc` (the
+//! caller is a browser: a str0m peer doing ICE, DTLS-SRTP and Opus on its socket, the
+//! callee PCMU — the switch terminates WebRTC and transcodes every packet).
 //!
 //! cargo run --release --example rtp_load -- SWITCH_ADDR CALLS SECONDS CALLER PASS CALLEE PASS [MODE]
 
@@ -60,6 +62,7 @@ enum Mode {
     Relay,
     Opus,
     App,
+    WebRtc,
 }
 
 /// What one side sends every 20 ms: payload type, timestamp step, payloads to cycle.
@@ -144,6 +147,73 @@ struct Stream {
 /// than the switch it loads, on the same two cores.
 struct Pump {
     streams: std::sync::Mutex<Vec<Stream>>,
+    browsers: std::sync::Mutex<Vec<BrowserStream>>,
+}
+
+/// A browser caller's media: its WebRTC stack on its socket, Opus frames out.
+struct BrowserStream {
+    sock: Arc<UdpSocket>,
+    rtc: str0m::Rtc,
+    mid: str0m::media::Mid,
+    voice: Voice,
+    seq: u64,
+}
+
+impl BrowserStream {
+    /// One 20 ms turn: a frame out once connected, every datagram in; returns
+    /// (sent, received) RTP packets.
+    fn turn(&mut self, now: std::time::Instant, sending: bool, buf: &mut [u8]) -> (u64, u64) {
+        use str0m::net::{Protocol, Receive};
+        use str0m::Input;
+        let (mut sent, mut received) = (0, 0);
+        if sending && self.rtc.is_connected() {
+            let payload = self.voice.payloads[(self.seq % 50) as usize].clone();
+            let ts = (self.seq as u32).wrapping_mul(self.voice.ts_step);
+            if let Some(tx) = self.rtc.direct_api().stream_tx_by_mid(self.mid, None) {
+                let ok = tx.write_rtp(
+                    self.voice.pt.into(),
+                    (self.seq + 1).into(),
+                    ts,
+                    now,
+                    false,
+                    Default::default(),
+                    false,
+                    payload,
+                );
+                if ok.is_ok() {
+                    sent += 1;
+                }
+            }
+            self.seq += 1;
+        }
+        let Ok(local) = self.sock.local_addr() else {
+            return (sent, received);
+        };
+        while let Ok((n, src)) = self.sock.try_recv_from(buf) {
+            if let Ok(r) = Receive::new(Protocol::Udp, src, local, &buf[..n]) {
+                let _ = self.rtc.handle_input(Input::Receive(now, r));
+                received += self.drain();
+            }
+        }
+        let _ = self.rtc.handle_input(Input::Timeout(now));
+        received += self.drain();
+        (sent, received)
+    }
+
+    fn drain(&mut self) -> u64 {
+        use str0m::{Event, Output};
+        let mut got = 0;
+        loop {
+            match self.rtc.poll_output() {
+                Ok(Output::Transmit(t)) => {
+                    let _ = self.sock.try_send_to(&t.contents, t.destination);
+                }
+                Ok(Output::Event(Event::RtpPacket(_))) => got += 1,
+                Ok(Output::Event(_)) => {}
+                Ok(Output::Timeout(_)) | Err(_) => return got,
+            }
+        }
+    }
 }
 
 /// Pumps tick 2 ms apart, spreading the generator's work over the 20 ms period.
@@ -160,6 +230,7 @@ fn pumps(
             .map(|i| {
                 let pump = Arc::new(Pump {
                     streams: std::sync::Mutex::new(Vec::new()),
+                    browsers: std::sync::Mutex::new(Vec::new()),
                 });
                 let phase = Duration::from_millis(2 * i as u64);
                 tokio::spawn(run_pump(
@@ -218,6 +289,15 @@ async fn run_pump(
                 }
             }
         }
+        {
+            let now = std::time::Instant::now();
+            let mut browsers = pump.browsers.lock().unwrap_or_else(|e| e.into_inner());
+            for b in browsers.iter_mut() {
+                let (s, r) = b.turn(now, sending, &mut buf);
+                sent += s;
+                received += r;
+            }
+        }
         counters.sent.fetch_add(sent, Relaxed);
         counters.received.fetch_add(received, Relaxed);
         if let Some(left) = drain_ticks.as_mut() {
@@ -250,6 +330,51 @@ fn stream(
             seq: 0,
             ssrc: rand::random(),
         });
+}
+
+/// Adds a connected-or-connecting browser caller to a pump.
+fn browser_stream(
+    b: BrowserStream,
+    counters: Arc<Counters>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let set = pumps(&counters, &stop);
+    let i = NEXT_PUMP.fetch_add(1, Relaxed) as usize % set.len();
+    set[i]
+        .browsers
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(b);
+}
+
+/// A browser's offer: a str0m peer (full ICE, DTLS) with its host candidate
+/// on `rtp`, Opus and PCMU, one audio section.
+fn browser_offer(
+    rtp: &UdpSocket,
+) -> Res<(
+    str0m::Rtc,
+    str0m::change::SdpPendingOffer,
+    str0m::media::Mid,
+    String,
+)> {
+    use str0m::media::{Direction, MediaKind};
+    let mut rtc = str0m::Rtc::builder()
+        .set_rtp_mode(true)
+        .clear_codecs()
+        .enable_opus(true)
+        .enable_pcmu(true)
+        .build();
+    rtc.add_local_candidate(str0m::Candidate::host(rtp.local_addr()?, "udp")?);
+    let mut api = rtc.sdp_api();
+    let mid = api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
+    let (offer, pending) = api.apply().ok_or("no offer")?;
+    Ok((rtc, pending, mid, offer.to_sdp_string()))
+}
+
+/// This run's random token (in Call-IDs and branches).
+fn run_id() -> u32 {
+    static RUN: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *RUN.get_or_init(rand::random)
 }
 
 struct Ua {
@@ -331,7 +456,7 @@ async fn callee(
             let port = rtp.local_addr()?.port();
             let dest = media_dest(&m).ok_or("INVITE without SDP")?;
             // the transcoding benchmark's callee is a G.711 µ-law phone
-            let (sdp, voice) = if mode == Mode::Opus {
+            let (sdp, voice) = if matches!(mode, Mode::Opus | Mode::WebRtc) {
                 (pcmu_offer(port), Voice::pcmu())
             } else {
                 (offer(port), Voice::pcma())
@@ -367,7 +492,13 @@ async fn call(
     let sock = UdpSocket::bind("127.0.0.1:0").await?;
     let rtp = Arc::new(UdpSocket::bind("127.0.0.1:0").await?);
     let (p, rp) = (sock.local_addr()?.port(), rtp.local_addr()?.port());
+    let mut browser = None;
     let (sdp, voice) = match mode {
+        Mode::WebRtc => {
+            let (rtc, pending, mid, sdp) = browser_offer(&rtp)?;
+            browser = Some((rtc, pending, mid));
+            (sdp, Voice::opus())
+        }
         Mode::Relay => (offer(rp), Voice::pcma()),
         Mode::Opus => (opus_offer(rp), Voice::opus()),
         Mode::App => (
@@ -378,15 +509,18 @@ async fn call(
             },
         ),
     };
-    let cid = format!("ld-{p}");
+    // unique across runs too: a port reused by the next run must not look like a
+    // retransmission of an INVITE the switch still remembers (RFC 6026: 32 s)
+    let run = run_id();
+    let cid = format!("ld-{run}-{p}");
     let ruri = format!("sip:{callee}@{}", switch.ip());
     let invite = |cseq: u32, auth: &str| {
-        format!("INVITE {ruri} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{p};branch=z9hG4bKld{cseq}{p}\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@{}>;tag=c{p}\r\nTo: <{ruri}>\r\nCall-ID: {cid}\r\nCSeq: {cseq} INVITE\r\nContact: <sip:{user}@127.0.0.1:{p}>\r\n{auth}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}", switch.ip(), sdp.len())
+        format!("INVITE {ruri} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{p};branch=z9hG4bKld{run}{cseq}{p}\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@{}>;tag=c{p}\r\nTo: <{ruri}>\r\nCall-ID: {cid}\r\nCSeq: {cseq} INVITE\r\nContact: <sip:{user}@127.0.0.1:{p}>\r\n{auth}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}", switch.ip(), sdp.len())
     };
     sock.send_to(invite(1, "").as_bytes(), switch).await?;
     let r = recv_text(&sock, 10).await?;
     let to = header(&r, "To").unwrap_or("").to_string();
-    let ack1 = format!("ACK {ruri} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{p};branch=z9hG4bKld1{p}\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@{}>;tag=c{p}\r\nTo: {to}\r\nCall-ID: {cid}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n", switch.ip());
+    let ack1 = format!("ACK {ruri} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{p};branch=z9hG4bKld{run}1{p}\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@{}>;tag=c{p}\r\nTo: {to}\r\nCall-ID: {cid}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n", switch.ip());
     sock.send_to(ack1.as_bytes(), switch).await?;
     let ch = header(&r, "Proxy-Authenticate").ok_or("no challenge")?;
     let a = auth::client_authorization(ch, &user, &pass, "INVITE", &ruri).ok_or("cannot answer")?;
@@ -413,13 +547,31 @@ async fn call(
         .unwrap_or(&ruri)
         .to_string();
     let in_dialog = |method: &str, cseq: u32, branch: &str| {
-        format!("{method} {target} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{p};branch=z9hG4bK{branch}{p}\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@{}>;tag=c{p}\r\nTo: {to}\r\nCall-ID: {cid}\r\nCSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n", switch.ip())
+        format!("{method} {target} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{p};branch=z9hG4bK{run}{branch}{p}\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@{}>;tag=c{p}\r\nTo: {to}\r\nCall-ID: {cid}\r\nCSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n", switch.ip())
     };
     sock.send_to(in_dialog("ACK", 2, "ack").as_bytes(), switch)
         .await?;
     counters.calls_up.fetch_add(1, Relaxed);
-    let dest = media_dest(&ok).ok_or("200 without SDP")?;
-    stream(rtp, dest, counters, stop.clone(), voice);
+    if let Some((mut rtc, pending, mid)) = browser {
+        let answer = str0m::change::SdpAnswer::from_sdp_string(body(&ok))?;
+        if let Err(e) = rtc.sdp_api().accept_answer(pending, answer) {
+            if std::env::var_os("RTPLOAD_DEBUG").is_some() {
+                eprintln!("offer:\n{sdp}\nanswer:\n{}", body(&ok));
+            }
+            return Err(e.into());
+        }
+        let b = BrowserStream {
+            sock: rtp,
+            rtc,
+            mid,
+            voice,
+            seq: 0,
+        };
+        browser_stream(b, counters, stop.clone());
+    } else {
+        let dest = media_dest(&ok).ok_or("200 without SDP")?;
+        stream(rtp, dest, counters, stop.clone(), voice);
+    }
     let mut stop = stop;
     let _ = stop.changed().await;
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -442,6 +594,7 @@ async fn main() -> Res<()> {
         None | Some("relay") => Mode::Relay,
         Some("opus") => Mode::Opus,
         Some("app") => Mode::App,
+        Some("webrtc") => Mode::WebRtc,
         Some(m) => return Err(format!("unknown mode {m}").into()),
     };
     let counters = Arc::new(Counters::default());

@@ -114,11 +114,20 @@ fn main() {
                 let _ = browser.handle_input(Input::Receive(now, r));
             }
         }
+        let _ = browser.handle_input(Input::Timeout(now));
+        // the browser's consent checks keep the path up (not timed)
+        let mut back = Outputs::default();
         while let Ok(o) = browser.poll_output() {
             match o {
                 Output::Event(Event::RtpPacket(_)) => received += 1,
+                Output::Transmit(t) => leg.receive(now, b_addr, &t.contents, &mut back),
                 Output::Timeout(_) => break,
                 _ => {}
+            }
+        }
+        for (_, d) in back.transmit {
+            if let Ok(r) = Receive::new(Protocol::Udp, l_addr, b_addr, &d) {
+                let _ = browser.handle_input(Input::Receive(now, r));
             }
         }
     }
@@ -157,6 +166,11 @@ fn main() {
             leg.receive(now, b_addr, &d, &mut out);
             spent += t.elapsed();
             delivered += out.rtp.len();
+            for (_, d) in out.transmit {
+                if let Ok(r) = Receive::new(Protocol::Udp, l_addr, b_addr, &d) {
+                    let _ = browser.handle_input(Input::Receive(now, r));
+                }
+            }
         }
     }
     let recv_us = spent.as_secs_f64() * 1e6 / f64::from(packets);

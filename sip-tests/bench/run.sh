@@ -9,6 +9,7 @@
 #   sip-tests/bench/run.sh rtp        # concurrent calls with 20 ms G.711 both ways (examples/rtp_load)
 #   sip-tests/bench/run.sh rtp-sipp   # the same load played by SIPp from a pcap
 #   sip-tests/bench/run.sh transcode  # concurrent Opus<->PCMU calls transcoded by the switch
+#   sip-tests/bench/run.sh browser    # the same with the caller a WebRTC peer (ICE, DTLS-SRTP)
 #   sip-tests/bench/run.sh playback   # concurrent channels the switch plays music on hold to
 #   sip-tests/bench/run.sh queue-moh  # concurrent callers waiting in an ACD queue with music on hold
 #   sip-tests/bench/run.sh queue-calls  # calls/s IVR (key 1) -> queue -> agent, and plain extension
@@ -456,10 +457,11 @@ case "${1:-all}" in
   rtp) bench_rtp ;;
   rtp-sipp) bench_rtp_sipp ;;
   transcode) bench_media opus "concurrent Opus<->PCMU transcoded calls" "${MEDIA_CALLS:-200 300 400}" 10001 ;;
+  browser) bench_media webrtc "concurrent browser-leg calls (ICE-lite, DTLS-SRTP, Opus<->PCMU)" "${MEDIA_CALLS:-200 300 400}" 10001 ;;
   playback) bench_media app "concurrent prompt playback channels (music on hold, PCMA)" "${MEDIA_CALLS:-500 1000 2000}" 9000 ;;
   queue-moh) bench_media app "concurrent callers waiting in an ACD queue (music on hold, PCMA)" "${MEDIA_CALLS:-500 1000 1500}" 9100 ;;
   queue-calls) bench_queue_calls ;;
   voice-api) bench_voice_api ;;
   all) bench_register; bench_calls; bench_rtp ;;
-  *) echo "usage: $0 register|calls|calls-stale|rtp|rtp-sipp|transcode|playback|queue-moh|queue-calls|all" >&2; exit 2 ;;
+  *) echo "usage: $0 register|calls|calls-stale|rtp|rtp-sipp|transcode|browser|playback|queue-moh|queue-calls|all" >&2; exit 2 ;;
 esac
