@@ -150,6 +150,11 @@ struct Rig {
 }
 
 fn rig() -> Rig {
+    rig_with(SwitchOpts::default())
+}
+
+/// [`rig`] with the switch's other options (e.g. the trunk's address).
+fn rig_with(opts: SwitchOpts) -> Rig {
     let certs = tempfile::tempdir().expect("tempdir").keep();
     let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
         .args(["cert", "dev", "--data-dir"])
@@ -163,18 +168,20 @@ fn rig() -> Rig {
         printed["key"].as_str().expect("key").to_string(),
     );
     let (https, wss) = (free_port(), free_port());
+    let mut extra = opts.extra_args.clone();
+    extra.extend([
+        "--https".into(),
+        format!("127.0.0.1:{https}"),
+        "--sip-wss".into(),
+        format!("127.0.0.1:{wss}"),
+        "--tls-cert".into(),
+        cert,
+        "--tls-key".into(),
+        key,
+    ]);
     let sw = Switch::start(SwitchOpts {
-        extra_args: vec![
-            "--https".into(),
-            format!("127.0.0.1:{https}"),
-            "--sip-wss".into(),
-            format!("127.0.0.1:{wss}"),
-            "--tls-cert".into(),
-            cert,
-            "--tls-key".into(),
-            key,
-        ],
-        ..Default::default()
+        extra_args: extra,
+        ..opts
     });
     let tone = certs.join("tone-1000.wav");
     write_tone(&tone, BROWSER_TONE);
@@ -352,6 +359,63 @@ fn two_browser_agents_call_each_other_and_hang_up_from_the_page() {
     });
     assert!(
         evs.iter().filter(|e| e.name == "channel_destroy").count() >= 2,
+        "{}",
+        describe(&evs)
+    );
+}
+
+/// The voice API's click-to-call to a user whose phone is the browser: the
+/// page rings first (showing the number it will call), answers, and then the
+/// customer on the trunk (SIPp playing a 1 kHz tone, PCMA) is bridged to it.
+#[test]
+fn click_to_call_rings_the_users_browser_then_the_customer() {
+    let rig = rig_with(SwitchOpts {
+        trunk_ip: common::OTHER_HOST.to_string(),
+        ..SwitchOpts::default()
+    });
+    let sw = &rig.sw;
+    let events = sw.events();
+    let mut b = Browser::start(sw.tmp.path(), &rig.tone);
+    b.sign_in(&rig, "a", "1002");
+    sw.wait_metric("switchyard_registrations", Duration::from_secs(5), |v| {
+        v >= 1.0
+    });
+    // (the switch latches onto the port SIPp plays its tone from: what reaches the
+    // customer is not observable here; the queue test checks that direction)
+    let customer_rtp = common::RtpSink::bind_on(&sw.trunk.ip().to_string());
+    let customer = common::carrier(sw, "carrier_uas_tone.xml", Some(customer_rtp.port));
+    let dev = common::voice::key(sw, "demo", "developer", &[]);
+    let body = json!({"from": "1002", "to": "+15551234567"});
+    let r = common::voice::post(sw, "/v3/voice/demo/call/outbound", &dev, &body, None);
+    let res = common::voice::assert_ok(&r).clone();
+    let incoming = b.cmd(json!({"cmd": "wait_incoming", "timeout_ms": 15000}));
+    assert_eq!(
+        incoming["incoming"]["caller"],
+        json!("+15551234567"),
+        "{incoming}"
+    );
+    b.cmd(json!({"cmd": "answer"}));
+    // the customer's tone reaches the page (the other way is the queue test's)
+    // (the customer's 2 s tone: polled while it plays)
+    b.wait_stats("a", "the page hears the customer", |s| {
+        inbound_packets(s) > 10 && s["inbound"]["audioLevel"].as_f64().unwrap_or(0.0) > 0.01
+    });
+    let call = res["call_id"].as_str().expect("call_id");
+    let r = common::voice::request(
+        sw,
+        "DELETE",
+        &format!("/v3/voice/demo/calls/{call}"),
+        &[("X-API-Key", &dev)],
+        None,
+    );
+    common::voice::assert_ok(&r);
+    customer.wait().assert_ok();
+    b.cmd(json!({"cmd": "wait_state", "key": "inCall", "value": false, "timeout_ms": 10000}));
+    let evs = events.wait_for(Duration::from_secs(8), |e| {
+        e.iter().any(|e| e.name == "CALL_ENDED")
+    });
+    assert!(
+        evs.iter().any(|e| e.name == "USER_ANSWER"),
         "{}",
         describe(&evs)
     );

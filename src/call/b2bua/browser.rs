@@ -188,10 +188,20 @@ impl Call {
         }
     }
 
-    /// The offer a fork to a browser carries (the B leg's WebRTC stack, in
-    /// the direction of the plain offer the other forks carry).
+    /// The leg the forks ring: the first leg of a call the switch places,
+    /// else the B leg of this dial round.
+    fn forked_side(&self) -> (Side, LegId) {
+        if self.a_forking {
+            (Side::A, self.leg(Side::A))
+        } else {
+            (Side::B, self.b_leg)
+        }
+    }
+
+    /// The offer a fork to a browser carries (the ringing leg's WebRTC stack,
+    /// in the direction of the plain offer the other forks carry).
     pub(super) fn browser_fork_offer(&mut self, plain: Option<&[u8]>) -> Option<(Shared, Vec<u8>)> {
-        let rtc = self.webrtc_for(self.b_leg)?;
+        let rtc = self.webrtc_for(self.forked_side().1)?;
         let dir = plain
             .map(|p| direction(&String::from_utf8_lossy(p)))
             .unwrap_or(Direction::SendRecv);
@@ -199,22 +209,38 @@ impl Call {
         Some((rtc, offer.into_bytes()))
     }
 
-    /// Fork `i` to a browser answered: its stack becomes the B leg's and the
-    /// answer the plain equivalent the call goes on with.
+    /// Fork `i` to a browser answered: its stack becomes the ringing leg's
+    /// and the answer the plain equivalent the call goes on with.
     pub(super) fn browser_fork_answered(&mut self, i: usize, resp: &mut rsip::Response) {
         let Some(rtc) = self.forks[i].webrtc.take() else {
             return;
         };
+        let (side, leg) = self.forked_side();
+        let wins = !self.ended
+            && match side {
+                Side::A => self.a_forking,
+                Side::B => {
+                    self.b.is_none()
+                        && ((self.endpoint && self.dialing.is_some()) || !self.a_final_sent)
+                }
+            };
+        if !wins {
+            return; // a fork that lost the race is released; its stack goes with it
+        }
         if let Some(m) = self.media.as_ref() {
             m.send(session::Cmd::WebRtc {
-                leg: self.b_leg,
+                leg,
                 rtc: rtc.clone(),
             });
         }
-        self.browsers.b = Some(Browser { rtc, owed: None });
+        let browser = Some(Browser { rtc, owed: None });
+        match side {
+            Side::A => self.browsers.a = browser,
+            Side::B => self.browsers.b = browser,
+        }
         if is_sdp(&resp.headers, &resp.body) {
             let mut body = std::mem::take(&mut resp.body);
-            self.browser_answer_in(Side::B, &mut body);
+            self.browser_answer_in(side, &mut body);
             message::set_body(
                 &mut resp.headers,
                 &mut resp.body,

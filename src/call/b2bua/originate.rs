@@ -181,7 +181,12 @@ impl Call {
                     self.a_chan.ringing();
                 }
             }
-            200..=299 => self.a_answered(i, resp),
+            200..=299 => {
+                // a browser's answer: its stack takes it, the call reads the plain equivalent
+                let mut resp = resp;
+                self.browser_fork_answered(i, &mut resp);
+                self.a_answered(i, resp)
+            }
             code => self.fork_failed(i, code),
         }
     }
