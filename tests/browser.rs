@@ -420,3 +420,53 @@ fn click_to_call_rings_the_users_browser_then_the_customer() {
         describe(&evs)
     );
 }
+
+/// A browser caller in the callflows: the page dials the main menu (8000),
+/// hears its spoken greeting, presses 1 on the keypad (SIP INFO) and waits in
+/// the `sales` queue hearing music, then hangs up from the page.
+#[test]
+fn a_browser_caller_uses_the_ivr_menu_and_waits_in_the_queue() {
+    let rig = rig();
+    let sw = &rig.sw;
+    let events = sw.events();
+    let mut b = Browser::start(sw.tmp.path(), &rig.tone);
+    b.sign_in(&rig, "a", "1004");
+    b.cmd(json!({"cmd": "dial", "target": "8000"}));
+    b.cmd(json!({"cmd": "wait_state", "key": "inCall", "value": true, "timeout_ms": 10000}));
+    b.wait_stats("a", "the greeting is heard", |s| {
+        inbound_packets(s) > 25 && s["inbound"]["audioLevel"].as_f64().unwrap_or(0.0) > 0.01
+    });
+    b.cmd(json!({"cmd": "dtmf", "digits": "1"}));
+    let evs = events.wait_for(Duration::from_secs(8), |e| {
+        e.iter().any(|e| e.name == "QUEUE_ENTER")
+    });
+    let entered = evs
+        .iter()
+        .find(|e| e.name == "QUEUE_ENTER")
+        .unwrap_or_else(|| {
+            panic!(
+                "the menu choice did not reach the queue:\n{}",
+                describe(&evs)
+            )
+        });
+    assert_eq!(
+        entered.str("queue_name"),
+        "Sales Queue",
+        "{}",
+        describe(&evs)
+    );
+    // music on hold while waiting
+    thread::sleep(Duration::from_millis(1500));
+    b.wait_stats("a", "queue music is heard", |s| {
+        s["inbound"]["audioLevel"].as_f64().unwrap_or(0.0) > 0.01
+    });
+    b.cmd(json!({"cmd": "hangup"}));
+    let evs = events.wait_for(Duration::from_secs(5), |e| {
+        e.iter().any(|e| e.name == "channel_destroy")
+    });
+    assert!(
+        evs.iter().any(|e| e.name == "channel_destroy"),
+        "{}",
+        describe(&evs)
+    );
+}
