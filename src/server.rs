@@ -404,6 +404,13 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     transports.set_inbound(Arc::new(move |msg, source| inbound_sw.inbound(msg, source)));
     let bounced_sw = sw.clone();
     transports.set_undeliverable(Arc::new(move |req, _dest| bounced_sw.undeliverable(req)));
+    // a browser's WebSocket flow that closes takes its bindings with it
+    let flows = Arc::downgrade(&sw);
+    transports.set_closed(Arc::new(move |conn, kind| {
+        if let (true, Some(sw)) = (kind.is_websocket(), flows.upgrade()) {
+            sw.registrations.drop_flow(conn);
+        }
+    }));
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     for _ in 0..2 {

@@ -362,6 +362,15 @@ fn two_browser_agents_call_each_other_and_hang_up_from_the_page() {
         "{}",
         describe(&evs)
     );
+    // page b's tab dies (its WebSocket closes, no un-REGISTER): its binding
+    // goes with it, so nobody rings a dead flow
+    let before = sw.metric("switchyard_registrations");
+    assert_eq!(before, 2.0);
+    b.cmd(json!({"cmd": "close_page", "page": "b"}));
+    let after = sw.wait_metric("switchyard_registrations", Duration::from_secs(5), |v| {
+        v <= 1.0
+    });
+    assert_eq!(after, 1.0, "the closed page's binding should be gone");
 }
 
 /// The voice API's click-to-call to a user whose phone is the browser: the

@@ -155,6 +155,17 @@ const commands = {
     return {};
   },
 
+  /** Closes this agent's browser context as a crashed tab would: no un-REGISTER, no BYE. */
+  async close_page(page, c) {
+    const key = c.page || 'a';
+    const entry = pages.get(key);
+    if (entry) {
+      pages.delete(key);
+      await entry.context.close();
+    }
+    return {};
+  },
+
   async login(page, c) {
     const timeoutMs = c.timeout_ms || 15000;
     if (!c.extension || c.password === undefined) throw new Error('login needs "extension" and "password"');

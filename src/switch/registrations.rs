@@ -178,6 +178,38 @@ impl Registrations {
         removed
     }
 
+    /// A WebSocket flow closed: the bindings registered over it are gone
+    /// (RFC 5626 §5.2: a flow that failed no longer reaches its contact; a
+    /// browser registers again when it reconnects). Returns how many.
+    pub fn drop_flow(&self, conn: crate::sip::target::ConnId) -> usize {
+        let mut removed = 0;
+        for mut e in self.table.iter_mut() {
+            let (account, extension) = e.key().clone();
+            let v = e.value_mut();
+            let n = v.len();
+            v.retain(|b| {
+                let keep = b.source.conn != Some(conn);
+                if !keep {
+                    tracing::info!(%account, %extension, contact = %b.uri, "flow closed: binding removed");
+                    let _ = self.writer.send(Op::Delete {
+                        account: account.clone(),
+                        extension: extension.clone(),
+                        contact: b.uri.clone(),
+                    });
+                }
+                keep
+            });
+            removed += n - v.len();
+        }
+        self.table.retain(|_, v| !v.is_empty());
+        if removed > 0 {
+            self.metrics
+                .registrations
+                .fetch_sub(removed as i64, Relaxed);
+        }
+        removed
+    }
+
     /// Waits until every change queued so far is in the store.
     pub async fn flush(&self) {
         let (tx, rx) = tokio::sync::oneshot::channel();

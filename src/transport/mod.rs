@@ -27,6 +27,8 @@ use crate::sip::target::{ConnId, Target, TransportKind};
 pub type Inbound = Arc<dyn Fn(SipMessage, Target) + Send + Sync>;
 /// Where a request we sent but could not deliver goes (the switch's shards).
 pub type Undeliverable = Arc<dyn Fn(rsip::Request, SocketAddr) + Send + Sync>;
+/// Told when a connection (TCP, TLS, WebSocket) closes.
+pub type Closed = Arc<dyn Fn(ConnId, TransportKind) + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
@@ -87,6 +89,7 @@ pub struct Transports {
     pub local: LocalAddrs,
     inbound: std::sync::OnceLock<Inbound>,
     undeliverable: std::sync::OnceLock<Undeliverable>,
+    closed: std::sync::OnceLock<Closed>,
 }
 
 impl Transports {
@@ -107,6 +110,7 @@ impl Transports {
             local,
             inbound: std::sync::OnceLock::new(),
             undeliverable: std::sync::OnceLock::new(),
+            closed: std::sync::OnceLock::new(),
         })
     }
 
@@ -116,6 +120,10 @@ impl Transports {
 
     pub fn set_undeliverable(&self, f: Undeliverable) {
         let _ = self.undeliverable.set(f);
+    }
+
+    pub fn set_closed(&self, f: Closed) {
+        let _ = self.closed.set(f);
     }
 
     /// Takes the queued ICMP errors off the SIP UDP socket and reports them.
@@ -233,6 +241,9 @@ impl Transports {
             }
             self.per_ip.remove_if(&c.addr.ip(), |_, n| *n == 0);
             self.metrics.connections.fetch_sub(1, Relaxed);
+            if let Some(f) = self.closed.get() {
+                f(id, c.kind);
+            }
         }
     }
 
