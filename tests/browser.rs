@@ -479,3 +479,38 @@ fn a_browser_caller_uses_the_ivr_menu_and_waits_in_the_queue() {
         describe(&evs)
     );
 }
+
+/// A tab that dies mid-call sends no BYE: the switch notices its media path
+/// lapse (ICE consent) and ends the call, and the binding is gone with the
+/// closed WebSocket.
+#[test]
+fn a_browser_that_vanishes_mid_call_is_hung_up() {
+    let rig = rig();
+    let sw = &rig.sw;
+    let events = sw.events();
+    let mut b = Browser::start(sw.tmp.path(), &rig.tone);
+    b.sign_in(&rig, "a", "1005");
+    b.cmd(json!({"cmd": "dial", "target": "7002"}));
+    b.wait_stats("a", "the echo is heard", |s| {
+        inbound_packets(s) > 25 && s["inbound"]["audioLevel"].as_f64().unwrap_or(0.0) > 0.01
+    });
+    assert_eq!(sw.metric("switchyard_active_calls"), 1.0);
+    b.cmd(json!({"cmd": "close_page"}));
+    let active = sw.wait_metric("switchyard_active_calls", Duration::from_secs(30), |v| {
+        v == 0.0
+    });
+    assert_eq!(active, 0.0, "the call outlived its browser");
+    let evs = events.wait_for(Duration::from_secs(5), |e| {
+        e.iter().any(|e| e.name == "channel_destroy")
+    });
+    assert!(
+        evs.iter().any(|e| e.name == "channel_destroy"),
+        "{}",
+        describe(&evs)
+    );
+    assert!(
+        sw.log_text().contains("browser media gone"),
+        "ended for another reason"
+    );
+    assert_eq!(sw.metric("switchyard_registrations"), 0.0);
+}

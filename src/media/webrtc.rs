@@ -42,7 +42,7 @@ pub struct Outputs {
     pub rtp: Vec<Bytes>,
     /// The browser's media path is up (ICE and DTLS done).
     pub connected: bool,
-    /// The browser went away (ICE disconnected; consent expired).
+    /// The browser went away (ICE disconnected after the path was up: consent expired).
     pub disconnected: bool,
 }
 
@@ -57,6 +57,11 @@ pub struct WebRtcLeg {
     next_timeout: Option<Instant>,
     /// The latest time handed in (str0m's clock must never go back).
     clock: Option<Instant>,
+    /// The media path was up once (a later ICE disconnect is the browser gone).
+    was_connected: bool,
+    /// The browser is gone (sticky: whichever call noticed it, the next
+    /// datagram or timeout reports it).
+    gone: bool,
     /// Packets written before the media path was up (dropped, counted).
     pub early_drops: u64,
 }
@@ -85,6 +90,8 @@ impl WebRtcLeg {
             last_seq: 0,
             next_timeout: None,
             clock: None,
+            was_connected: false,
+            gone: false,
             early_drops: 0,
         }
     }
@@ -161,17 +168,19 @@ impl WebRtcLeg {
         if self.rtc.handle_input(Input::Receive(now, rx)).is_ok() {
             self.drain(out);
         }
+        out.disconnected = self.gone;
     }
 
     /// Time passes: retransmissions, consent, RTCP.
     pub fn on_timeout(&mut self, now: Instant, out: &mut Outputs) {
         let now = self.monotonic(now);
-        if self.next_timeout.is_some_and(|t| now < t) {
-            return;
-        }
-        if self.rtc.handle_input(Input::Timeout(now)).is_ok() {
+        if self.next_timeout.is_none_or(|t| now >= t)
+            && self.rtc.handle_input(Input::Timeout(now)).is_ok()
+        {
             self.drain(out);
         }
+        // (once the peer is gone str0m refuses input: the flag still tells)
+        out.disconnected = self.gone;
     }
 
     /// Sends one plain RTP datagram (ours or a peer's) to the browser,
@@ -258,10 +267,17 @@ impl WebRtcLeg {
                 Ok(Output::Transmit(t)) => out.transmit.push((t.destination, t.contents.into())),
                 Ok(Output::Event(ev)) => match ev {
                     Event::RtpPacket(p) => out.rtp.push(plain_rtp(&p)),
-                    Event::Connected => out.connected = true,
+                    Event::Connected => {
+                        out.connected = true;
+                        self.was_connected = true;
+                    }
                     Event::MediaAdded(m) if self.mid.is_none() => self.mid = Some(m.mid),
-                    Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-                        out.disconnected = true
+                    // (str0m reports one spurious disconnect before the path is up)
+                    Event::IceConnectionStateChange(IceConnectionState::Disconnected)
+                        if self.was_connected =>
+                    {
+                        tracing::debug!("browser leg: ICE consent lapsed");
+                        self.gone = true
                     }
                     _ => {}
                 },

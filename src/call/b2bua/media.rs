@@ -234,6 +234,13 @@ impl Call {
                     self.on_play_done(id)
                 }
             }
+            SessionEvent::MediaGone { leg } => {
+                // a browser that vanished (tab closed, network gone) hangs up its side
+                if self.side_of(leg).is_some() && !self.ended {
+                    tracing::info!(call = %self.id, %leg, "browser media gone: hanging up");
+                    self.hangup_both(HangupCause::RecoveryOnTimerExpire);
+                }
+            }
             SessionEvent::Stats { leg, stats } => {
                 tracing::debug!(call = %self.id, %leg, ?stats, "media figures");
             }

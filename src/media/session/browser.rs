@@ -22,6 +22,9 @@ impl Engine {
             leg.receive(Instant::now(), src, pkt, &mut out);
         }
         self.ios[i].transmit(&out).await;
+        if out.disconnected {
+            self.browser_gone(i);
+        }
         let mut relayed = false;
         for rtp in &out.rtp {
             relayed |= self.on_plain_rtp(i, rtp).await;
@@ -31,7 +34,8 @@ impl Engine {
 
     /// Browser legs' timers (DTLS retransmissions, ICE consent, their RTCP).
     pub(super) async fn browser_timers(&mut self, now: Instant) {
-        for io in &self.ios {
+        let mut gone = Vec::new();
+        for (i, io) in self.ios.iter().enumerate() {
             let Some(w) = io.webrtc.as_ref() else {
                 continue;
             };
@@ -40,6 +44,12 @@ impl Engine {
                 leg.on_timeout(now, &mut out);
             }
             io.transmit(&out).await;
+            if out.disconnected {
+                gone.push(i);
+            }
+        }
+        for i in gone {
+            self.browser_gone(i);
         }
     }
 }

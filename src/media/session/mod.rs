@@ -144,6 +144,9 @@ pub enum SessionEvent {
     Silence { leg: LegId },
     /// Final figures of a terminated leg, sent when it leaves or the session ends.
     Stats { leg: LegId, stats: LegStats },
+    /// A browser leg's media path died (ICE consent lapsed: the tab or its
+    /// network went away without a BYE).
+    MediaGone { leg: LegId },
 }
 
 /// Control handle for a running session; dropping it ends the session.

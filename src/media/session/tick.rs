@@ -380,6 +380,16 @@ impl Engine {
         }
     }
 
+    /// Slot `i`'s browser is gone: its call is told (once; the leg stops
+    /// being a browser leg, so nothing more is sent to it).
+    pub(super) fn browser_gone(&mut self, i: usize) {
+        if self.ios[i].webrtc.take().is_some() {
+            let leg = self.slots[i].id;
+            tracing::debug!(%leg, "browser leg gone");
+            self.emit(SessionEvent::MediaGone { leg });
+        }
+    }
+
     fn emit(&self, ev: SessionEvent) {
         let _ = self.events.send(ev);
     }
