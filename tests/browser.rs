@@ -308,6 +308,16 @@ fn a_browser_agent_answers_a_queue_call_from_a_baresip_phone() {
         "{}",
         describe(&evs)
     );
+    // the page lists the queue call it answered among its recent calls
+    let until = Instant::now() + Duration::from_secs(8);
+    loop {
+        let list = b.cmd(json!({"cmd": "text", "selector": "#recent-list"}));
+        if list["text"].as_str().unwrap_or("").contains("1001") {
+            break;
+        }
+        assert!(Instant::now() < until, "recent calls: {list}");
+        thread::sleep(Duration::from_millis(500));
+    }
     phone.quit();
     let heard = read_wav(&phone.heard());
     // the 2.5 s before the hang-up (after resume): the browser's microphone

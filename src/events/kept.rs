@@ -77,6 +77,8 @@ pub struct Cdr {
     pub hangup_cause: String,
     pub a_leg: String,
     pub b_leg: Option<String>,
+    /// The extension that answered (a callee, a queue agent, a ring-group member).
+    pub answered_by: Option<String>,
 }
 
 /// One finished recording. Times are unix milliseconds.

@@ -12,7 +12,7 @@ use super::{QueryContext, Store, StoreError};
 pub use crate::events::kept::{Cdr, CdrDirection};
 
 const COLUMNS: &str = "id, call_id, account_id, caller, callee, direction, started_at, \
-     answered_at, ended_at, duration_ms, billsec_ms, hangup_cause, a_leg, b_leg";
+     answered_at, ended_at, duration_ms, billsec_ms, hangup_cause, a_leg, b_leg, answered_by";
 
 impl Cdr {
     fn from_row(row: &AnyRow) -> Result<Cdr, StoreError> {
@@ -40,6 +40,7 @@ impl Cdr {
             hangup_cause: row.try_get("hangup_cause").map_err(decode)?,
             a_leg: row.try_get("a_leg").map_err(decode)?,
             b_leg: row.try_get("b_leg").map_err(decode)?,
+            answered_by: row.try_get("answered_by").map_err(decode)?,
         })
     }
 }
@@ -72,7 +73,8 @@ impl Store {
         rows.iter().map(Cdr::from_row).collect()
     }
 
-    /// The newest detail records of calls `extension` of `account` made or was called on.
+    /// The newest detail records of calls `extension` of `account` made, was
+    /// called on, or answered (from a queue or a ring group).
     pub async fn list_cdrs_for(
         &self,
         account: &str,
@@ -80,7 +82,8 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<Cdr>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM cdrs WHERE account_id = $1 AND (caller = $2 OR callee = $2) \
+            "SELECT {COLUMNS} FROM cdrs WHERE account_id = $1 \
+             AND (caller = $2 OR callee = $2 OR answered_by = $2) \
              ORDER BY started_at DESC, id DESC LIMIT $3"
         );
         let rows = sqlx::query(&sql)
@@ -101,7 +104,7 @@ pub(crate) async fn insert_cdr_on(
 ) -> Result<(), StoreError> {
     let sql = format!(
         "INSERT INTO cdrs ({COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     );
     sqlx::query(&sql)
         .bind(cdr.id.as_str())
@@ -118,6 +121,7 @@ pub(crate) async fn insert_cdr_on(
         .bind(cdr.hangup_cause.as_str())
         .bind(cdr.a_leg.as_str())
         .bind(cdr.b_leg.as_deref())
+        .bind(cdr.answered_by.as_deref())
         .execute(&mut *conn)
         .await
         .op("insert a CDR")?;

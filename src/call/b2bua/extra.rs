@@ -97,7 +97,8 @@ impl Call {
             &self.sw.metrics,
             self.placed_leg(leg, &account, number),
         );
-        let forks = self.send_forks(contacts, Some(offer.into_bytes()));
+        // (legs dialled by command offer plain RTP, to browsers too: not yet WebRTC)
+        let forks = self.send_forks(contacts, Some(offer.into_bytes()), false);
         tracing::info!(call = %self.id, %leg, %number, ?join, "dialling a leg");
         self.extra.push(Extra {
             leg,

@@ -134,21 +134,24 @@ impl Call {
 
     /// Sends one INVITE fork to each contact, all carrying `offer`.
     pub(super) fn ring(&mut self, targets: Vec<Contact>, offer: Option<Vec<u8>>) {
-        let forks = self.send_forks(targets, offer);
+        let forks = self.send_forks(targets, offer, true);
         self.forks.extend(forks);
     }
 
-    /// One INVITE to each contact (routed back to this call), as forks.
+    /// One INVITE to each contact (routed back to this call), as forks; with
+    /// `offer_webrtc`, contacts registered over WebSocket are offered WebRTC for the
+    /// leg the forks ring (a dial round's B leg or a placed call's first leg).
     pub(super) fn send_forks(
         &mut self,
         targets: Vec<Contact>,
         offer: Option<Vec<u8>>,
+        offer_webrtc: bool,
     ) -> Vec<Fork> {
         let mut out = Vec::with_capacity(targets.len());
         for (uri, to, target) in targets {
             let token = self.token();
             let call_id = format!("{}@switchyard", message::random_token(20));
-            let (webrtc, body) = match target.kind.is_websocket() {
+            let (webrtc, body) = match offer_webrtc && target.kind.is_websocket() {
                 true => match self.browser_fork_offer(offer.as_deref()) {
                     Some((rtc, body)) => (Some(rtc), Some(body)),
                     None => (None, offer.clone()),

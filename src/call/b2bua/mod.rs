@@ -622,6 +622,7 @@ impl Call {
                 .unwrap_or_default(),
             a_leg: self.a_chan.id().to_string(),
             b_leg,
+            answered_by: self.answered_by.clone(),
         };
         // CALL_ENDED, after every leg's channel_destroy, carries the CDR to the store
         self.report_end(duration, cdr);

@@ -125,6 +125,7 @@ pub(super) fn cdr(n: i64, answered: bool) -> Cdr {
         .into(),
         a_leg: format!("leg-a-{n}"),
         b_leg: answered.then(|| format!("leg-b-{n}")),
+        answered_by: answered.then(|| "1002".into()),
     }
 }
 
@@ -134,6 +135,13 @@ pub(super) async fn cdrs_insert_and_list(store: Store) -> TestResult {
     }
     assert_eq!(store.list_cdrs(2).await?, vec![cdr(3, false), cdr(2, true)]);
     assert_eq!(store.list_cdrs(100).await?.len(), 3);
+    // an extension's calls: those it placed, and those it answered (1002 took the answered ones)
+    assert_eq!(store.list_cdrs_for("demo", "1001", 10).await?.len(), 3);
+    assert_eq!(
+        store.list_cdrs_for("demo", "1002", 10).await?,
+        vec![cdr(2, true), cdr(1, true)]
+    );
+    assert!(store.list_cdrs_for("other", "1001", 10).await?.is_empty());
     assert!(
         store.insert_cdr(&cdr(1, true)).await.is_err(),
         "ids are unique"
