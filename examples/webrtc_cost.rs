@@ -107,7 +107,7 @@ fn main() {
         pkt[4..8].copy_from_slice(&(i * 960).to_be_bytes());
         let mut out = Outputs::default();
         let t = Instant::now();
-        leg.send_rtp(now, &pkt, &mut out);
+        leg.send_rtp(now, &pkt, true, &mut out);
         spent += t.elapsed();
         for (_, d) in out.transmit {
             if let Ok(r) = Receive::new(Protocol::Udp, l_addr, b_addr, &d) {

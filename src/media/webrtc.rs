@@ -57,6 +57,8 @@ pub struct WebRtcLeg {
     next_timeout: Option<Instant>,
     /// The latest time handed in (str0m's clock must never go back).
     clock: Option<Instant>,
+    /// Packets written and not released yet (the next timeout sends them).
+    unreleased: bool,
     /// The media path was up once (a later ICE disconnect is the browser gone).
     was_connected: bool,
     /// The browser is gone (sticky: whichever call noticed it, the next
@@ -90,6 +92,7 @@ impl WebRtcLeg {
             last_seq: 0,
             next_timeout: None,
             clock: None,
+            unreleased: false,
             was_connected: false,
             gone: false,
             early_drops: 0,
@@ -174,7 +177,8 @@ impl WebRtcLeg {
     /// Time passes: retransmissions, consent, RTCP.
     pub fn on_timeout(&mut self, now: Instant, out: &mut Outputs) {
         let now = self.monotonic(now);
-        if self.next_timeout.is_none_or(|t| now >= t)
+        let due = self.next_timeout.is_none_or(|t| now >= t);
+        if (due || std::mem::take(&mut self.unreleased))
             && self.rtc.handle_input(Input::Timeout(now)).is_ok()
         {
             self.drain(out);
@@ -184,8 +188,10 @@ impl WebRtcLeg {
     }
 
     /// Sends one plain RTP datagram (ours or a peer's) to the browser,
-    /// encrypted; dropped while the media path is not up yet.
-    pub fn send_rtp(&mut self, now: Instant, pkt: &[u8], out: &mut Outputs) -> bool {
+    /// encrypted; dropped while the media path is not up yet. str0m releases
+    /// a written packet when time advances: with `release` at once, else at
+    /// the next [`on_timeout`](Self::on_timeout).
+    pub fn send_rtp(&mut self, now: Instant, pkt: &[u8], release: bool, out: &mut Outputs) -> bool {
         if pkt.len() < 12 || !self.rtc.is_connected() {
             self.early_drops += 1;
             return false;
@@ -224,8 +230,9 @@ impl WebRtcLeg {
                 pkt[start..].to_vec(),
             )
             .is_ok();
-        // str0m releases a written packet when time advances
-        if self.rtc.handle_input(Input::Timeout(now)).is_ok() {
+        if !release {
+            self.unreleased = written || self.unreleased;
+        } else if self.rtc.handle_input(Input::Timeout(now)).is_ok() {
             self.drain(out);
         }
         written

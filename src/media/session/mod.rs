@@ -277,8 +277,9 @@ pub(crate) struct LegIo {
 
 impl LegIo {
     /// Sends one plain RTP datagram to the leg: to its latched or SDP address,
-    /// or encrypted to a browser.
-    async fn send_rtp(&self, pkt: &[u8]) -> bool {
+    /// or encrypted to a browser — at once with `now`, else with the browser
+    /// leg's timers at the end of the tick (one timer pass per leg per tick).
+    async fn send_rtp(&self, pkt: &[u8], now: bool) -> bool {
         let Some(w) = self.webrtc.as_ref() else {
             return match self.peer.rtp {
                 Some(dst) => self.pair.rtp.send_to(pkt, dst).await.is_ok(),
@@ -288,7 +289,7 @@ impl LegIo {
         let mut out = crate::media::webrtc::Outputs::default();
         let sent = w
             .lock()
-            .map(|mut leg| leg.send_rtp(std::time::Instant::now(), pkt, &mut out))
+            .map(|mut leg| leg.send_rtp(std::time::Instant::now(), pkt, now, &mut out))
             .unwrap_or(false);
         self.transmit(&out).await;
         sent

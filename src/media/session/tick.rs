@@ -443,7 +443,7 @@ impl Engine {
         let Some(j) = self.peer_of(i) else {
             return false;
         };
-        self.ios[j].send_rtp(pkt).await
+        self.ios[j].send_rtp(pkt, true).await
     }
 
     /// An RTCP datagram on slot `i`'s socket: feeds our reports, and goes on
@@ -572,7 +572,6 @@ impl Engine {
     /// One 20 ms tick: pull a frame from every terminated leg, send every
     /// terminated leg what it must hear, feed the recording.
     pub(super) async fn tick(&mut self, now: Instant, skipped: u64) {
-        self.browser_timers(now).await;
         for i in 0..self.slots.len() {
             let s = &mut self.slots[i];
             s.heard.clear();
@@ -661,16 +660,18 @@ impl Engine {
                 m.skip_frames(1);
             } else if m.sending_digit() {
                 if m.encode_digit_tick(&mut self.out) {
-                    io.send_rtp(&self.out).await;
+                    io.send_rtp(&self.out, false).await;
                 }
             } else if m.encode_frame(&self.conv, &mut self.out).is_ok() {
                 self.frames += 1;
-                io.send_rtp(&self.out).await;
+                io.send_rtp(&self.out, false).await;
             }
             s.sent.extend_from_slice(&self.conv);
         }
         self.record_tick();
         self.send_rtcp(now).await;
+        // browser legs' timers last: they also release what this tick wrote to them
+        self.browser_timers(now).await;
     }
 
     /// Feeds every conference member's frame of this tick (at the mixing
