@@ -212,6 +212,32 @@ fn write_tone(path: &Path, hz: f64) {
     std::fs::write(path, b).expect("write tone");
 }
 
+/// Waits until at least `n` events named `name` arrived; they and all before them.
+fn wait_count(events: &common::Events, name: &str, n: usize) -> Vec<common::Event> {
+    let evs = events.wait_for(Duration::from_secs(10), |e| {
+        e.iter().filter(|e| e.name == name).count() >= n
+    });
+    assert!(
+        evs.iter().filter(|e| e.name == name).count() >= n,
+        "fewer than {n} {name}:\n{}",
+        describe(&evs)
+    );
+    evs
+}
+
+/// The page's inbound audio is sound, not silence.
+fn sound(s: &Value) -> bool {
+    s["inbound"]["audioLevel"].as_f64().unwrap_or(0.0) > 0.01
+}
+
+/// The digits the switch reported, in order.
+fn digits(evs: &[common::Event]) -> String {
+    evs.iter()
+        .filter(|e| e.name == "dtmf")
+        .map(|e| e.str("digit").to_string())
+        .collect()
+}
+
 fn inbound_packets(s: &Value) -> u64 {
     s["inbound"]["packetsReceived"].as_u64().unwrap_or(0)
 }
@@ -263,8 +289,7 @@ fn a_browser_agent_answers_a_queue_call_from_a_baresip_phone() {
         inbound_packets(s) > 20
     });
     let later = b.wait_stats("a", "the browser hears sound", |s| {
-        inbound_packets(s) > inbound_packets(&first) + 50
-            && s["inbound"]["audioLevel"].as_f64().unwrap_or(0.0) > 0.01
+        inbound_packets(s) > inbound_packets(&first) + 50 && sound(s)
     });
     assert!(
         later["outbound"]["packetsSent"].as_u64().unwrap_or(0) > 50,
@@ -285,29 +310,15 @@ fn a_browser_agent_answers_a_queue_call_from_a_baresip_phone() {
     });
     // keypad digits from the page (SIP INFO): reported by the switch
     b.cmd(json!({"cmd": "dtmf", "digits": "12"}));
-    let evs = events.wait_for(Duration::from_secs(5), |e| {
-        e.iter().filter(|e| e.name == "dtmf").count() >= 2
-    });
-    let digits: String = evs
-        .iter()
-        .filter(|e| e.name == "dtmf")
-        .map(|e| e.str("digit").to_string())
-        .collect();
-    assert_eq!(digits, "12", "{}", describe(&evs));
+    let evs = wait_count(&events, "dtmf", 2);
+    assert_eq!(digits(&evs), "12", "{}", describe(&evs));
     // the last seconds of the call: what the caller hears is the browser
     thread::sleep(Duration::from_secs(3));
 
     // the caller hangs up: the page goes idle and both channels are destroyed
     phone.command("/hangup");
     b.cmd(json!({"cmd": "wait_state", "key": "inCall", "value": false, "timeout_ms": 10000}));
-    let evs = events.wait_for(Duration::from_secs(5), |e| {
-        e.iter().filter(|e| e.name == "channel_destroy").count() >= 2
-    });
-    assert!(
-        evs.iter().filter(|e| e.name == "channel_destroy").count() >= 2,
-        "{}",
-        describe(&evs)
-    );
+    wait_count(&events, "channel_destroy", 2);
     // the page lists the queue call it answered among its recent calls
     let until = Instant::now() + Duration::from_secs(8);
     loop {
@@ -349,29 +360,15 @@ fn two_browser_agents_call_each_other_and_hang_up_from_the_page() {
     b.cmd(json!({"cmd": "wait_state", "key": "inCall", "value": true, "timeout_ms": 10000, "page": "a"}));
     for p in ["a", "b"] {
         b.wait_stats(p, "each page hears the other", |s| {
-            inbound_packets(s) > 50 && s["inbound"]["audioLevel"].as_f64().unwrap_or(0.0) > 0.01
+            inbound_packets(s) > 50 && sound(s)
         });
     }
     b.cmd(json!({"cmd": "dtmf", "digits": "12", "page": "a"}));
-    let evs = events.wait_for(Duration::from_secs(5), |e| {
-        e.iter().filter(|e| e.name == "dtmf").count() >= 2
-    });
-    let digits: String = evs
-        .iter()
-        .filter(|e| e.name == "dtmf")
-        .map(|e| e.str("digit").to_string())
-        .collect();
-    assert_eq!(digits, "12", "{}", describe(&evs));
+    let evs = wait_count(&events, "dtmf", 2);
+    assert_eq!(digits(&evs), "12", "{}", describe(&evs));
     b.cmd(json!({"cmd": "hangup", "page": "a"}));
     b.cmd(json!({"cmd": "wait_state", "key": "inCall", "value": false, "timeout_ms": 10000, "page": "b"}));
-    let evs = events.wait_for(Duration::from_secs(5), |e| {
-        e.iter().filter(|e| e.name == "channel_destroy").count() >= 2
-    });
-    assert!(
-        evs.iter().filter(|e| e.name == "channel_destroy").count() >= 2,
-        "{}",
-        describe(&evs)
-    );
+    wait_count(&events, "channel_destroy", 2);
     // page b's tab dies (its WebSocket closes, no un-REGISTER): its binding
     // goes with it, so nobody rings a dead flow
     let before = sw.metric("switchyard_registrations");
@@ -417,7 +414,7 @@ fn click_to_call_rings_the_users_browser_then_the_customer() {
     // the customer's tone reaches the page (the other way is the queue test's)
     // (the customer's 2 s tone: polled while it plays)
     b.wait_stats("a", "the page hears the customer", |s| {
-        inbound_packets(s) > 10 && s["inbound"]["audioLevel"].as_f64().unwrap_or(0.0) > 0.01
+        inbound_packets(s) > 10 && sound(s)
     });
     let call = res["call_id"].as_str().expect("call_id");
     let r = common::voice::request(
@@ -453,7 +450,7 @@ fn a_browser_caller_uses_the_ivr_menu_and_waits_in_the_queue() {
     b.cmd(json!({"cmd": "dial", "target": "8000"}));
     b.cmd(json!({"cmd": "wait_state", "key": "inCall", "value": true, "timeout_ms": 10000}));
     b.wait_stats("a", "the greeting is heard", |s| {
-        inbound_packets(s) > 25 && s["inbound"]["audioLevel"].as_f64().unwrap_or(0.0) > 0.01
+        inbound_packets(s) > 25 && sound(s)
     });
     b.cmd(json!({"cmd": "dtmf", "digits": "1"}));
     let evs = events.wait_for(Duration::from_secs(8), |e| {
@@ -476,18 +473,9 @@ fn a_browser_caller_uses_the_ivr_menu_and_waits_in_the_queue() {
     );
     // music on hold while waiting
     thread::sleep(Duration::from_millis(1500));
-    b.wait_stats("a", "queue music is heard", |s| {
-        s["inbound"]["audioLevel"].as_f64().unwrap_or(0.0) > 0.01
-    });
+    b.wait_stats("a", "queue music is heard", |s| sound(s));
     b.cmd(json!({"cmd": "hangup"}));
-    let evs = events.wait_for(Duration::from_secs(5), |e| {
-        e.iter().any(|e| e.name == "channel_destroy")
-    });
-    assert!(
-        evs.iter().any(|e| e.name == "channel_destroy"),
-        "{}",
-        describe(&evs)
-    );
+    wait_count(&events, "channel_destroy", 1);
 }
 
 /// A tab that dies mid-call sends no BYE: the switch notices its media path
@@ -502,7 +490,7 @@ fn a_browser_that_vanishes_mid_call_is_hung_up() {
     b.sign_in(&rig, "a", "1005");
     b.cmd(json!({"cmd": "dial", "target": "7002"}));
     b.wait_stats("a", "the echo is heard", |s| {
-        inbound_packets(s) > 25 && s["inbound"]["audioLevel"].as_f64().unwrap_or(0.0) > 0.01
+        inbound_packets(s) > 25 && sound(s)
     });
     assert_eq!(sw.metric("switchyard_active_calls"), 1.0);
     b.cmd(json!({"cmd": "close_page"}));
@@ -510,14 +498,7 @@ fn a_browser_that_vanishes_mid_call_is_hung_up() {
         v == 0.0
     });
     assert_eq!(active, 0.0, "the call outlived its browser");
-    let evs = events.wait_for(Duration::from_secs(5), |e| {
-        e.iter().any(|e| e.name == "channel_destroy")
-    });
-    assert!(
-        evs.iter().any(|e| e.name == "channel_destroy"),
-        "{}",
-        describe(&evs)
-    );
+    wait_count(&events, "channel_destroy", 1);
     assert!(
         sw.log_text().contains("browser media gone"),
         "ended for another reason"

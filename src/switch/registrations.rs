@@ -151,53 +151,34 @@ impl Registrations {
 
     /// Drops expired bindings from memory and the store; returns how many.
     pub fn sweep(&self, now_ms: i64) -> usize {
-        let mut removed = 0;
-        for mut e in self.table.iter_mut() {
-            let (account, extension) = e.key().clone();
-            let v = e.value_mut();
-            let n = v.len();
-            v.retain(|b| {
-                let keep = b.expires_at_ms > now_ms;
-                if !keep {
-                    let _ = self.writer.send(Op::Delete {
-                        account: account.clone(),
-                        extension: extension.clone(),
-                        contact: b.uri.clone(),
-                    });
-                }
-                keep
-            });
-            removed += n - v.len();
-        }
-        self.table.retain(|_, v| !v.is_empty());
-        if removed > 0 {
-            self.metrics
-                .registrations
-                .fetch_sub(removed as i64, Relaxed);
-        }
-        removed
+        self.remove_where(|b| b.expires_at_ms <= now_ms, "expired")
     }
 
     /// A WebSocket flow closed: the bindings registered over it are gone
     /// (RFC 5626 §5.2: a flow that failed no longer reaches its contact; a
     /// browser registers again when it reconnects). Returns how many.
     pub fn drop_flow(&self, conn: crate::sip::target::ConnId) -> usize {
+        self.remove_where(|b| b.source.conn == Some(conn), "flow closed")
+    }
+
+    /// Removes the bindings `gone` picks, from memory and the store.
+    fn remove_where(&self, gone: impl Fn(&Binding) -> bool, why: &str) -> usize {
         let mut removed = 0;
         for mut e in self.table.iter_mut() {
             let (account, extension) = e.key().clone();
             let v = e.value_mut();
             let n = v.len();
             v.retain(|b| {
-                let keep = b.source.conn != Some(conn);
-                if !keep {
-                    tracing::info!(%account, %extension, contact = %b.uri, "flow closed: binding removed");
-                    let _ = self.writer.send(Op::Delete {
-                        account: account.clone(),
-                        extension: extension.clone(),
-                        contact: b.uri.clone(),
-                    });
+                if !gone(b) {
+                    return true;
                 }
-                keep
+                tracing::debug!(%account, %extension, contact = %b.uri, "binding removed: {why}");
+                let _ = self.writer.send(Op::Delete {
+                    account: account.clone(),
+                    extension: extension.clone(),
+                    contact: b.uri.clone(),
+                });
+                false
             });
             removed += n - v.len();
         }
