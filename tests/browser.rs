@@ -505,3 +505,56 @@ fn a_browser_that_vanishes_mid_call_is_hung_up() {
     );
     assert_eq!(sw.metric("switchyard_registrations"), 0.0);
 }
+
+/// A leg dialled by command to a browser (an operator brings agent 1003 into
+/// a call): the page rings with WebRTC, answers, and hears what the switch
+/// plays to that leg; hanging it up leaves the call going.
+#[test]
+fn a_leg_dialled_by_command_reaches_a_browser() {
+    let rig = rig();
+    let sw = &rig.sw;
+    let events = sw.events();
+    let mut b = Browser::start(sw.tmp.path(), &rig.tone);
+    b.sign_in(&rig, "a", "1004");
+    b.sign_in(&rig, "b", "1003");
+    b.cmd(json!({"cmd": "dial", "target": "7002", "page": "a"}));
+    b.wait_stats("a", "the echo is heard", |s| {
+        inbound_packets(s) > 25 && sound(s)
+    });
+    let evs = wait_count(&events, "channel_create", 1);
+    let call = evs
+        .iter()
+        .find(|e| e.name == "channel_create")
+        .map(|e| e.str("call_id").to_string())
+        .expect("the call");
+    let (status, v) = common::http_json(
+        sw.http,
+        "POST",
+        &format!("/calls/{call}/legs"),
+        &[],
+        Some(r#"{"number": "1003"}"#),
+    );
+    assert_eq!(status, 201, "{v}");
+    let leg = v["leg_id"].as_str().expect("leg_id").to_string();
+    b.cmd(json!({"cmd": "wait_incoming", "timeout_ms": 15000, "page": "b"}));
+    b.cmd(json!({"cmd": "answer", "page": "b"}));
+    b.cmd(json!({"cmd": "wait_state", "key": "inCall", "value": true, "timeout_ms": 10000, "page": "b"}));
+    let (status, v) = common::http_json(
+        sw.http,
+        "POST",
+        &format!("/calls/{call}/legs/{leg}/play"),
+        &[],
+        Some(
+            r#"{"steps": [{"say": "You are joining a call in progress. Please hold for the caller."}]}"#,
+        ),
+    );
+    assert!(status < 300, "{status} {v}");
+    b.wait_stats("b", "the dialled page hears the prompt", |s| {
+        inbound_packets(s) > 25 && sound(s)
+    });
+    b.cmd(json!({"cmd": "hangup", "page": "b"}));
+    b.cmd(json!({"cmd": "wait_state", "key": "inCall", "value": false, "timeout_ms": 10000, "page": "b"}));
+    // the caller's call goes on
+    assert_eq!(sw.metric("switchyard_active_calls"), 1.0);
+    b.cmd(json!({"cmd": "hangup", "page": "a"}));
+}

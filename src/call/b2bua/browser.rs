@@ -190,7 +190,7 @@ impl Call {
 
     /// The leg the forks ring: the first leg of a call the switch places,
     /// else the B leg of this dial round.
-    fn forked_side(&self) -> (Side, LegId) {
+    pub(super) fn forked_side(&self) -> (Side, LegId) {
         if self.a_forking {
             (Side::A, self.leg(Side::A))
         } else {
@@ -198,10 +198,14 @@ impl Call {
         }
     }
 
-    /// The offer a fork to a browser carries (the ringing leg's WebRTC stack,
-    /// in the direction of the plain offer the other forks carry).
-    pub(super) fn browser_fork_offer(&mut self, plain: Option<&[u8]>) -> Option<(Shared, Vec<u8>)> {
-        let rtc = self.webrtc_for(self.forked_side().1)?;
+    /// The offer a fork to a browser carries (a WebRTC stack for `leg`, in
+    /// the direction of the plain offer the other forks carry).
+    pub(super) fn browser_fork_offer(
+        &mut self,
+        plain: Option<&[u8]>,
+        leg: LegId,
+    ) -> Option<(Shared, Vec<u8>)> {
+        let rtc = self.webrtc_for(leg)?;
         let dir = plain
             .map(|p| direction(&String::from_utf8_lossy(p)))
             .unwrap_or(Direction::SendRecv);
@@ -227,24 +231,38 @@ impl Call {
         if !wins {
             return; // a fork that lost the race is released; its stack goes with it
         }
+        let browser = Some(Browser {
+            rtc: rtc.clone(),
+            owed: None,
+        });
+        match side {
+            Side::A => self.browsers.a = browser,
+            Side::B => self.browsers.b = browser,
+        }
+        self.attach_browser(leg, rtc, resp);
+    }
+
+    /// `leg`'s media is a browser's from now on: the session gets its stack,
+    /// which takes the answer in `resp`; the body becomes its plain equivalent.
+    pub(super) fn attach_browser(&mut self, leg: LegId, rtc: Shared, resp: &mut rsip::Response) {
         if let Some(m) = self.media.as_ref() {
             m.send(session::Cmd::WebRtc {
                 leg,
                 rtc: rtc.clone(),
             });
         }
-        let browser = Some(Browser { rtc, owed: None });
-        match side {
-            Side::A => self.browsers.a = browser,
-            Side::B => self.browsers.b = browser,
+        if !is_sdp(&resp.headers, &resp.body) {
+            return;
         }
-        if is_sdp(&resp.headers, &resp.body) {
-            let mut body = std::mem::take(&mut resp.body);
-            self.browser_answer_in(side, &mut body);
+        let answer = String::from_utf8_lossy(&resp.body).into_owned();
+        if let Ok(Err(e)) = rtc.lock().map(|mut r| r.accept_answer(&answer)) {
+            tracing::info!(call = %self.id, %leg, "browser answer: {e}");
+        }
+        if let Some(plain) = self.plain_sdp(&answer, direction(&answer)) {
             message::set_body(
                 &mut resp.headers,
                 &mut resp.body,
-                body,
+                plain,
                 Some("application/sdp"),
             );
         }

@@ -97,8 +97,7 @@ impl Call {
             &self.sw.metrics,
             self.placed_leg(leg, &account, number),
         );
-        // (legs dialled by command offer plain RTP, to browsers too: not yet WebRTC)
-        let forks = self.send_forks(contacts, Some(offer.into_bytes()), false);
+        let forks = self.send_forks(contacts, Some(offer.into_bytes()), Some(leg));
         tracing::info!(call = %self.id, %leg, %number, ?join, "dialling a leg");
         self.extra.push(Extra {
             leg,
@@ -168,7 +167,7 @@ impl Call {
         }
     }
 
-    fn extra_answered(&mut self, k: usize, i: usize, resp: Response) {
+    fn extra_answered(&mut self, k: usize, i: usize, mut resp: Response) {
         let Some(mut dialog) = Dialog::uac(&self.extra[k].forks[i].invite, &resp) else {
             tracing::warn!(call = %self.id, "2xx without a usable To tag; ignoring");
             return;
@@ -194,6 +193,10 @@ impl Call {
             );
         }
         let leg = e.leg;
+        if let Some(rtc) = self.extra[k].forks[i].webrtc.take() {
+            // a browser answered: its stack carries the leg's media
+            self.attach_browser(leg, rtc, &mut resp);
+        }
         let neg = negotiate::audio_line(&resp.body)
             .ok()
             .flatten()

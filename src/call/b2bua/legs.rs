@@ -134,29 +134,31 @@ impl Call {
 
     /// Sends one INVITE fork to each contact, all carrying `offer`.
     pub(super) fn ring(&mut self, targets: Vec<Contact>, offer: Option<Vec<u8>>) {
-        let forks = self.send_forks(targets, offer, true);
+        let leg = self.forked_side().1;
+        let forks = self.send_forks(targets, offer, Some(leg));
         self.forks.extend(forks);
     }
 
-    /// One INVITE to each contact (routed back to this call), as forks; with
-    /// `offer_webrtc`, contacts registered over WebSocket are offered WebRTC for the
-    /// leg the forks ring (a dial round's B leg or a placed call's first leg).
+    /// One INVITE to each contact (routed back to this call), as forks;
+    /// contacts registered over WebSocket are offered WebRTC for `leg`, the
+    /// media leg the forks ring.
     pub(super) fn send_forks(
         &mut self,
         targets: Vec<Contact>,
         offer: Option<Vec<u8>>,
-        offer_webrtc: bool,
+        leg: Option<LegId>,
     ) -> Vec<Fork> {
         let mut out = Vec::with_capacity(targets.len());
         for (uri, to, target) in targets {
             let token = self.token();
             let call_id = format!("{}@switchyard", message::random_token(20));
-            let (webrtc, body) = match offer_webrtc && target.kind.is_websocket() {
-                true => match self.browser_fork_offer(offer.as_deref()) {
+            let browser_leg = leg.filter(|_| target.kind.is_websocket());
+            let (webrtc, body) = match browser_leg {
+                Some(leg) => match self.browser_fork_offer(offer.as_deref(), leg) {
                     Some((rtc, body)) => (Some(rtc), Some(body)),
                     None => (None, offer.clone()),
                 },
-                false => (None, offer.clone()),
+                None => (None, offer.clone()),
             };
             let invite = self.build_invite(&uri, &to, &call_id, target, body);
             self.sw.calls.insert(
