@@ -558,3 +558,43 @@ fn a_leg_dialled_by_command_reaches_a_browser() {
     assert_eq!(sw.metric("switchyard_active_calls"), 1.0);
     b.cmd(json!({"cmd": "hangup", "page": "a"}));
 }
+
+/// An agent's blind transfer from the page (REFER): a baresip caller in the
+/// `sales` queue is answered by 1002, sent on to 1003 (another page), which
+/// rings, answers and hears the caller; 1002's page is free again.
+#[test]
+fn an_agent_transfers_a_queue_caller_to_another_page() {
+    assert_baresip_installed();
+    let rig = rig();
+    let sw = &rig.sw;
+    let events = sw.events();
+    let mut b = Browser::start(sw.tmp.path(), &rig.tone);
+    b.sign_in(&rig, "a", "1002");
+    b.sign_in(&rig, "b", "1003");
+    // 1003 is a sales member too: paused, so only the transfer rings it
+    b.cmd(json!({"cmd": "set_state", "state": "paused", "reason": "lunch", "page": "b"}));
+    let caller_tone = sw.tmp.path().join("tone-440.wav");
+    write_tone_wav(&caller_tone, CALLER_TONE, 40);
+    let phone = Phone::start(sw, "1001", &caller_tone, false);
+    sw.wait_metric("switchyard_registrations", Duration::from_secs(10), |v| {
+        v >= 3.0
+    });
+    phone.command(&format!("/dial sip:8100@{}", sw.sip));
+    b.cmd(json!({"cmd": "wait_incoming", "timeout_ms": 20000, "page": "a"}));
+    b.cmd(json!({"cmd": "answer", "page": "a"}));
+    wait_count(&events, "QUEUE_MEMBER_ANSWER", 1);
+    b.wait_stats("a", "the agent hears the caller", |s| {
+        inbound_packets(s) > 25 && sound(s)
+    });
+    b.cmd(json!({"cmd": "transfer", "target": "1003", "page": "a"}));
+    let incoming = b.cmd(json!({"cmd": "wait_incoming", "timeout_ms": 15000, "page": "b"}));
+    assert_eq!(incoming["incoming"]["caller"], json!("1001"), "{incoming}");
+    b.cmd(json!({"cmd": "answer", "page": "b"}));
+    b.wait_stats("b", "the second agent hears the caller", |s| {
+        inbound_packets(s) > 25 && sound(s)
+    });
+    let a = b.cmd(json!({"cmd": "state", "page": "a"}));
+    assert_eq!(a["state"]["inCall"], json!(false), "{a}");
+    phone.command("/hangup");
+    b.cmd(json!({"cmd": "wait_state", "key": "inCall", "value": false, "timeout_ms": 10000, "page": "b"}));
+}

@@ -200,6 +200,10 @@ impl Call {
                 Some("application/sdp"),
             );
         }
+        if req.method == rsip::Method::Refer && from_side == Side::B && self.endpoint {
+            // an agent's blind transfer of a caller the switch answered: the switch does it
+            return self.refer_here(tx, &req);
+        }
         if offers && from_side == Side::B && self.endpoint && self.is_browser(Side::B) {
             // the switch answered the caller itself: a browser agent's hold is
             // the switch's business (music for the caller), not the caller's
@@ -362,5 +366,73 @@ impl Call {
         let cid = message::call_id(&p.req.headers).unwrap_or("").to_string();
         self.sw
             .to_shard(&cid, ShardMsg::Respond { tx: p.tx, resp: r });
+    }
+
+    /// REFER from the B leg of a call the switch answered (an agent sending
+    /// a queue caller on): accepted (202), the agent told it worked (NOTIFY
+    /// with a `200 OK` sipfrag, RFC 3515) and hung up, and the caller routed
+    /// to the Refer-To number as if dialled.
+    fn refer_here(&mut self, tx: TxId, req: &Request) {
+        let cid = message::call_id(&req.headers).unwrap_or("").to_string();
+        let respond = |sw: &Switch, code: u16, reason: &str| {
+            let r = message::response(req, code, reason, None);
+            sw.to_shard(&cid, ShardMsg::Respond { tx, resp: r });
+        };
+        let target = message::header_value(&req.headers, "Refer-To")
+            .map(message::uri_part)
+            .and_then(message::uri_user)
+            .map(str::to_string);
+        let Some(number) = target else {
+            return respond(&self.sw, 400, "Bad Request - Refer-To Has No Number");
+        };
+        if self.b.is_none() {
+            return respond(&self.sw, 481, "Call/Transaction Does Not Exist");
+        }
+        let verdict = self.transferable(&number);
+        if let Err(e) = &verdict {
+            tracing::info!(call = %self.id, %number, "transfer refused: {e:?}");
+        }
+        respond(&self.sw, 202, "Accepted");
+        let ok = verdict.is_ok();
+        let frag = match ok {
+            true => "SIP/2.0 200 OK\r\n",
+            false => "SIP/2.0 503 Service Unavailable\r\n",
+        };
+        // the NOTIFY that ends the implicit subscription, before the transfer's BYE
+        let Some(b) = self.b.as_mut() else { return };
+        let via = format!(
+            "SIP/2.0/{} {};branch={};rport",
+            b.target.kind.via_token(),
+            self.sw.local_host_port(b.target.kind),
+            new_branch()
+        );
+        let (dialog, target) = (&mut b.dialog, b.target);
+        let mut notify = dialog.request(rsip::Method::Notify, via, None, None);
+        notify
+            .headers
+            .push(Header::Other("Event".into(), "refer".into()));
+        notify.headers.push(Header::Other(
+            "Subscription-State".into(),
+            "terminated;reason=noresource".into(),
+        ));
+        message::set_body(
+            &mut notify.headers,
+            &mut notify.body,
+            frag.as_bytes().to_vec(),
+            Some("message/sipfrag;version=2.0"),
+        );
+        let call_id = dialog.call_id.clone();
+        self.sw.to_shard(
+            &call_id,
+            ShardMsg::Request {
+                req: notify,
+                target,
+                owner: self.me.clone(),
+                token: IGNORED,
+            },
+        );
+        if ok {
+            let _ = self.external_transfer(&number);
+        }
     }
 }

@@ -563,17 +563,7 @@ impl Call {
         &mut self,
         number: &str,
     ) -> Result<(), crate::switch::calls::TransferError> {
-        use crate::switch::calls::TransferError;
-        if self.ended {
-            return Err(TransferError::Over);
-        }
-        let answered_here = self.endpoint && self.a_acked && self.flow.is_some();
-        if !answered_here || self.app.is_some() || self.app_waiting.is_some() {
-            return Err(TransferError::NotTransferable);
-        }
-        if self.flow_for(number).is_none() {
-            return Err(TransferError::UnknownNumber);
-        }
+        self.transferable(number)?;
         tracing::info!(call = %self.id, %number, "transferred by the operator");
         // the old flow hears nothing more
         self.flow = None;
@@ -626,6 +616,25 @@ impl Call {
         self.hold_generation.fetch_add(1, Relaxed);
         self.stop_prompt();
         self.transfer(number);
+        Ok(())
+    }
+
+    /// Whether the caller can be sent on to `number` now (see `external_transfer`).
+    pub(super) fn transferable(
+        &self,
+        number: &str,
+    ) -> Result<(), crate::switch::calls::TransferError> {
+        use crate::switch::calls::TransferError;
+        if self.ended {
+            return Err(TransferError::Over);
+        }
+        let answered_here = self.endpoint && self.a_acked && self.flow.is_some();
+        if !answered_here || self.app.is_some() || self.app_waiting.is_some() {
+            return Err(TransferError::NotTransferable);
+        }
+        if self.flow_for(number).is_none() {
+            return Err(TransferError::UnknownNumber);
+        }
         Ok(())
     }
 
