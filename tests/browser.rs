@@ -598,3 +598,49 @@ fn an_agent_transfers_a_queue_caller_to_another_page() {
     phone.command("/hangup");
     b.cmd(json!({"cmd": "wait_state", "key": "inCall", "value": false, "timeout_ms": 10000, "page": "b"}));
 }
+
+/// A browser call is recorded like any other: 1004 (whose calls are
+/// recorded) calls 1003 from one page to another; the stereo WAV holds both sides.
+#[test]
+fn a_call_between_browsers_is_recorded_in_stereo() {
+    let rig = rig_with(SwitchOpts {
+        dialplan_patch: vec![(
+            "number = \"1004\"\npassword = \"demo1004\"\n".into(),
+            "number = \"1004\"\npassword = \"demo1004\"\nrecord = true\n".into(),
+        )],
+        ..SwitchOpts::default()
+    });
+    let sw = &rig.sw;
+    let events = sw.events();
+    let mut b = Browser::start(sw.tmp.path(), &rig.tone);
+    b.sign_in(&rig, "a", "1004");
+    b.sign_in(&rig, "b", "1003");
+    b.cmd(json!({"cmd": "dial", "target": "1003", "page": "a"}));
+    b.cmd(json!({"cmd": "wait_incoming", "timeout_ms": 15000, "page": "b"}));
+    b.cmd(json!({"cmd": "answer", "page": "b"}));
+    b.wait_stats("a", "the caller hears the callee", |s| {
+        inbound_packets(s) > 50 && sound(s)
+    });
+    thread::sleep(Duration::from_secs(2));
+    b.cmd(json!({"cmd": "hangup", "page": "a"}));
+    let evs = wait_count(&events, "recording", 1);
+    let rec = evs
+        .iter()
+        .find(|e| e.name == "recording")
+        .expect("recording");
+    let (rate, channels, samples) = common::baresip::read_wav_any(Path::new(rec.str("path")));
+    assert_eq!(channels, 2, "stereo");
+    let left: Vec<i16> = samples.iter().step_by(2).copied().collect();
+    let right: Vec<i16> = samples.iter().skip(1).step_by(2).copied().collect();
+    assert!(left.len() as u32 > rate * 2, "{} samples", left.len());
+    assert!(
+        rms(&left) > 0.02,
+        "the caller's side is silent: {}",
+        rms(&left)
+    );
+    assert!(
+        rms(&right) > 0.02,
+        "the callee's side is silent: {}",
+        rms(&right)
+    );
+}
