@@ -162,13 +162,35 @@ impl WebRtcLeg {
         t
     }
 
+    /// Hands str0m one input; false when it refused it. The WebRTC stack is
+    /// not ours: a panic inside it ends this leg (the call hangs it up), not
+    /// the session's task with every other leg of the call.
+    fn input(&mut self, input: Input<'_>) -> bool {
+        let rtc = &mut self.rtc;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rtc.handle_input(input))) {
+            Ok(r) => r.is_ok(),
+            Err(_) => {
+                tracing::error!("the WebRTC stack panicked: the browser leg ends");
+                self.gone = true;
+                false
+            }
+        }
+    }
+
     /// A datagram that arrived on the leg's socket from `source`.
     pub fn receive(&mut self, now: Instant, source: SocketAddr, data: &[u8], out: &mut Outputs) {
         let now = self.monotonic(now);
         let Ok(rx) = Receive::new(Protocol::Udp, source, self.local, data) else {
             return;
         };
-        if self.rtc.handle_input(Input::Receive(now, rx)).is_ok() {
+        if self.next_timeout.is_none() && !self.gone {
+            // str0m's DTLS wants a first timeout before any packet (a browser's
+            // ClientHello can beat the session's first tick)
+            if self.input(Input::Timeout(now)) {
+                self.drain(out);
+            }
+        }
+        if !self.gone && self.input(Input::Receive(now, rx)) {
             self.drain(out);
         }
         out.disconnected = self.gone;
@@ -179,7 +201,8 @@ impl WebRtcLeg {
         let now = self.monotonic(now);
         let due = self.next_timeout.is_none_or(|t| now >= t);
         if (due || std::mem::take(&mut self.unreleased))
-            && self.rtc.handle_input(Input::Timeout(now)).is_ok()
+            && !self.gone
+            && self.input(Input::Timeout(now))
         {
             self.drain(out);
         }
@@ -192,7 +215,7 @@ impl WebRtcLeg {
     /// a written packet when time advances: with `release` at once, else at
     /// the next [`on_timeout`](Self::on_timeout).
     pub fn send_rtp(&mut self, now: Instant, pkt: &[u8], release: bool, out: &mut Outputs) -> bool {
-        if pkt.len() < 12 || !self.rtc.is_connected() {
+        if pkt.len() < 12 || self.gone || !self.rtc.is_connected() {
             self.early_drops += 1;
             return false;
         }
@@ -232,7 +255,7 @@ impl WebRtcLeg {
             .is_ok();
         if !release {
             self.unreleased = written || self.unreleased;
-        } else if self.rtc.handle_input(Input::Timeout(now)).is_ok() {
+        } else if self.input(Input::Timeout(now)) {
             self.drain(out);
         }
         written
@@ -266,7 +289,15 @@ impl WebRtcLeg {
 
     fn drain(&mut self, out: &mut Outputs) {
         loop {
-            match self.rtc.poll_output() {
+            let rtc = &mut self.rtc;
+            let polled =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rtc.poll_output()));
+            let Ok(polled) = polled else {
+                tracing::error!("the WebRTC stack panicked: the browser leg ends");
+                self.gone = true;
+                return;
+            };
+            match polled {
                 Ok(Output::Timeout(t)) => {
                     self.next_timeout = Some(t);
                     return;
@@ -315,4 +346,100 @@ fn plain_rtp(p: &str0m::rtp::RtpPacket) -> Bytes {
     b.extend_from_slice(&h.ssrc.to_be_bytes());
     b.extend_from_slice(&p.payload);
     Bytes::from(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// The switch offers (as to a ringing browser), a str0m peer answers
+    /// (the browser, DTLS client), and the peer's first packets reach the
+    /// leg before any tick has run: nothing panics, the path comes up, and
+    /// RTP crosses both ways.
+    #[test]
+    fn a_browser_path_comes_up_when_its_packets_beat_the_first_tick() {
+        let l_addr: SocketAddr = "127.0.0.1:40000".parse().expect("addr");
+        let b_addr: SocketAddr = "127.0.0.1:50000".parse().expect("addr");
+        let mut leg = WebRtcLeg::new(l_addr);
+        let offer = leg.create_offer(Direction::SendRecv).expect("offer");
+        assert!(
+            offer.contains("a=ice-lite") && offer.contains("a=fingerprint"),
+            "{offer}"
+        );
+        let mut browser = Rtc::builder().set_rtp_mode(true).build();
+        browser.add_local_candidate(Candidate::host(b_addr, "udp").expect("candidate"));
+        let answer = browser
+            .sdp_api()
+            .accept_offer(SdpOffer::from_sdp_string(&offer).expect("parse"))
+            .expect("the browser answers");
+        leg.accept_answer(&answer.to_sdp_string())
+            .expect("the leg takes it");
+        assert!(
+            leg.accept_answer(&answer.to_sdp_string()).is_err(),
+            "no offer pending"
+        );
+
+        let mut now = Instant::now();
+        let mut got_at_leg = 0;
+        let mut got_at_browser = 0;
+        let mut out = Outputs::default();
+        for tick in 0..300 {
+            let _ = browser.handle_input(Input::Timeout(now));
+            while let Ok(o) = browser.poll_output() {
+                match o {
+                    Output::Transmit(t) => leg.receive(now, b_addr, &t.contents, &mut out),
+                    Output::Event(Event::RtpPacket(_)) => got_at_browser += 1,
+                    Output::Timeout(_) => break,
+                    _ => {}
+                }
+            }
+            if tick > 0 {
+                // the session's ticks start late on purpose
+                leg.on_timeout(now, &mut out);
+            }
+            if leg.rtc.is_connected() {
+                let pkt = [
+                    0x80, 111, 0, tick as u8, 0, 0, 0, 160, 1, 2, 3, 4, 0xff, 0xff,
+                ];
+                leg.send_rtp(now, &pkt, true, &mut out);
+            }
+            got_at_leg += out.rtp.len();
+            for (_, d) in out.transmit.drain(..) {
+                if let Ok(r) = Receive::new(Protocol::Udp, l_addr, b_addr, &d) {
+                    let _ = browser.handle_input(Input::Receive(now, r));
+                }
+            }
+            out.rtp.clear();
+            if browser.is_connected() {
+                let mut api = browser.direct_api();
+                if let Some(tx) = api.stream_tx_by_mid(leg.mid.expect("mid"), None) {
+                    let _ = tx.write_rtp(
+                        111.into(),
+                        (u64::from(tick as u32) + 1).into(),
+                        tick as u32 * 160,
+                        now,
+                        false,
+                        ExtensionValues::default(),
+                        false,
+                        vec![0xff; 160],
+                    );
+                }
+            }
+            now += Duration::from_millis(20);
+        }
+        assert!(!leg.gone, "the leg must not have given up");
+        assert!(
+            leg.rtc.is_connected() && browser.is_connected(),
+            "the path came up"
+        );
+        assert!(
+            got_at_leg > 100,
+            "RTP from the browser reached the leg: {got_at_leg}"
+        );
+        assert!(
+            got_at_browser > 100,
+            "RTP from the leg reached the browser: {got_at_browser}"
+        );
+    }
 }
