@@ -11,7 +11,9 @@
 
 mod common;
 
-use common::baresip::{assert_baresip_installed, read_wav, write_tone_wav, Phone};
+use common::baresip::{
+    assert_baresip_installed, read_wav, write_tone_wav, write_tone_wav_at, Phone,
+};
 use common::{describe, free_port, rms, tone_frequency, Switch, SwitchOpts};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
@@ -142,12 +144,24 @@ impl Drop for Browser {
     }
 }
 
+impl Rig {
+    /// A Chromium whose microphone is the rig's tone.
+    fn browser(&self) -> Browser {
+        Browser::start(self.sw.tmp.path(), &self.tone)
+    }
+}
+
 /// The switch with TLS listeners (a development pair written by `cert dev`).
 struct Rig {
     sw: Switch,
     https: u16,
     tone: PathBuf,
+    /// One browser test at a time: a Chromium, a switch and WebRTC media each
+    /// are a lot for two cores, and a starved page times out.
+    _serial: std::sync::MutexGuard<'static, ()>,
 }
+
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn rig() -> Rig {
     rig_with(SwitchOpts::default())
@@ -155,6 +169,7 @@ fn rig() -> Rig {
 
 /// [`rig`] with the switch's other options (e.g. the trunk's address).
 fn rig_with(opts: SwitchOpts) -> Rig {
+    let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let certs = tempfile::tempdir().expect("tempdir").keep();
     let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
         .args(["cert", "dev", "--data-dir"])
@@ -184,32 +199,14 @@ fn rig_with(opts: SwitchOpts) -> Rig {
         ..opts
     });
     let tone = certs.join("tone-1000.wav");
-    write_tone(&tone, BROWSER_TONE);
-    Rig { sw, https, tone }
-}
-
-/// A 48 kHz mono WAV of a sine at `hz`, half of full scale, 60 s long.
-fn write_tone(path: &Path, hz: f64) {
-    let rate = 48_000u32;
-    let n = rate * 60;
-    let mut b = Vec::with_capacity(44 + 2 * n as usize);
-    b.extend_from_slice(b"RIFF");
-    b.extend_from_slice(&(36 + 2 * n).to_le_bytes());
-    b.extend_from_slice(b"WAVEfmt ");
-    b.extend_from_slice(&16u32.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&rate.to_le_bytes());
-    b.extend_from_slice(&(rate * 2).to_le_bytes());
-    b.extend_from_slice(&2u16.to_le_bytes());
-    b.extend_from_slice(&16u16.to_le_bytes());
-    b.extend_from_slice(b"data");
-    b.extend_from_slice(&(2 * n).to_le_bytes());
-    for i in 0..n {
-        let v = (f64::from(i) * 2.0 * std::f64::consts::PI * hz / f64::from(rate)).sin();
-        b.extend_from_slice(&((v * 16_000.0) as i16).to_le_bytes());
+    // 48 kHz mono, as Chromium's fake microphone reads it
+    write_tone_wav_at(&tone, BROWSER_TONE, 60, 48_000, 1);
+    Rig {
+        sw,
+        https,
+        tone,
+        _serial: serial,
     }
-    std::fs::write(path, b).expect("write tone");
 }
 
 /// Waits until at least `n` events named `name` arrived; they and all before them.
@@ -254,7 +251,7 @@ fn a_browser_agent_answers_a_queue_call_from_a_baresip_phone() {
     let rig = rig();
     let sw = &rig.sw;
     let events = sw.events();
-    let mut b = Browser::start(sw.tmp.path(), &rig.tone);
+    let mut b = rig.browser();
     b.sign_in(&rig, "a", "1002");
     b.cmd(json!({"cmd": "set_state", "state": "available"}));
     let caller_tone = sw.tmp.path().join("tone-440.wav");
@@ -350,7 +347,7 @@ fn two_browser_agents_call_each_other_and_hang_up_from_the_page() {
     let rig = rig();
     let sw = &rig.sw;
     let events = sw.events();
-    let mut b = Browser::start(sw.tmp.path(), &rig.tone);
+    let mut b = rig.browser();
     b.sign_in(&rig, "a", "1002");
     b.sign_in(&rig, "b", "1003");
     b.cmd(json!({"cmd": "dial", "target": "1003", "page": "a"}));
@@ -391,7 +388,7 @@ fn click_to_call_rings_the_users_browser_then_the_customer() {
     });
     let sw = &rig.sw;
     let events = sw.events();
-    let mut b = Browser::start(sw.tmp.path(), &rig.tone);
+    let mut b = rig.browser();
     b.sign_in(&rig, "a", "1002");
     sw.wait_metric("switchyard_registrations", Duration::from_secs(5), |v| {
         v >= 1.0
@@ -445,7 +442,7 @@ fn a_browser_caller_uses_the_ivr_menu_and_waits_in_the_queue() {
     let rig = rig();
     let sw = &rig.sw;
     let events = sw.events();
-    let mut b = Browser::start(sw.tmp.path(), &rig.tone);
+    let mut b = rig.browser();
     b.sign_in(&rig, "a", "1004");
     b.cmd(json!({"cmd": "dial", "target": "8000"}));
     b.cmd(json!({"cmd": "wait_state", "key": "inCall", "value": true, "timeout_ms": 10000}));
@@ -486,7 +483,7 @@ fn a_browser_that_vanishes_mid_call_is_hung_up() {
     let rig = rig();
     let sw = &rig.sw;
     let events = sw.events();
-    let mut b = Browser::start(sw.tmp.path(), &rig.tone);
+    let mut b = rig.browser();
     b.sign_in(&rig, "a", "1005");
     b.cmd(json!({"cmd": "dial", "target": "7002"}));
     b.wait_stats("a", "the echo is heard", |s| {
@@ -514,7 +511,7 @@ fn a_leg_dialled_by_command_reaches_a_browser() {
     let rig = rig();
     let sw = &rig.sw;
     let events = sw.events();
-    let mut b = Browser::start(sw.tmp.path(), &rig.tone);
+    let mut b = rig.browser();
     b.sign_in(&rig, "a", "1004");
     b.sign_in(&rig, "b", "1003");
     b.cmd(json!({"cmd": "dial", "target": "7002", "page": "a"}));
@@ -568,7 +565,7 @@ fn an_agent_transfers_a_queue_caller_to_another_page() {
     let rig = rig();
     let sw = &rig.sw;
     let events = sw.events();
-    let mut b = Browser::start(sw.tmp.path(), &rig.tone);
+    let mut b = rig.browser();
     b.sign_in(&rig, "a", "1002");
     b.sign_in(&rig, "b", "1003");
     // 1003 is a sales member too: paused, so only the transfer rings it
@@ -612,7 +609,7 @@ fn a_call_between_browsers_is_recorded_in_stereo() {
     });
     let sw = &rig.sw;
     let events = sw.events();
-    let mut b = Browser::start(sw.tmp.path(), &rig.tone);
+    let mut b = rig.browser();
     b.sign_in(&rig, "a", "1004");
     b.sign_in(&rig, "b", "1003");
     b.cmd(json!({"cmd": "dial", "target": "1003", "page": "a"}));

@@ -56,7 +56,10 @@ pub(super) fn allowed(s: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Re
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.strip_prefix("Bearer "))
                 .unwrap_or("");
-            if constant_time_eq(given.as_bytes(), token.as_bytes()) {
+            if bool::from(subtle::ConstantTimeEq::ct_eq(
+                given.as_bytes(),
+                token.as_bytes(),
+            )) {
                 Ok(())
             } else {
                 Err(OpError::new(
@@ -73,10 +76,6 @@ pub(super) fn allowed(s: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Re
             "operator routes answer loopback peers only (set --admin-token to allow others)",
         )),
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 pub(super) fn switch(s: &AppState) -> Result<&std::sync::Arc<crate::switch::Switch>, OpError> {

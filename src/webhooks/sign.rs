@@ -135,11 +135,7 @@ pub fn verify_switchyard(
     }
     let want = hmac_hex(secret, &[t.to_string().as_bytes(), b".", body]);
     sigs.iter()
-        .any(|s| constant_eq(s.as_bytes(), want.as_bytes()))
-}
-
-fn constant_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        .any(|s| bool::from(subtle::ConstantTimeEq::ct_eq(s.as_bytes(), want.as_bytes())))
 }
 
 #[cfg(test)]

@@ -155,11 +155,16 @@ impl Call {
     /// An answer from `side` to our offer: when that side is a browser, its
     /// stack takes it and `body` becomes the plain equivalent.
     pub(super) fn browser_answer_in(&mut self, side: Side, body: &mut Vec<u8>) {
-        let Some(b) = self.browsers.side(side) else {
+        let Some(rtc) = self.browsers.side(side).map(|b| b.rtc.clone()) else {
             return;
         };
+        self.take_answer(&rtc, body);
+    }
+
+    /// `rtc` takes the browser's answer in `body`, which becomes its plain equivalent.
+    fn take_answer(&mut self, rtc: &Shared, body: &mut Vec<u8>) {
         let answer = String::from_utf8_lossy(body).into_owned();
-        if let Ok(Err(e)) = b.rtc.lock().map(|mut r| r.accept_answer(&answer)) {
+        if let Ok(Err(e)) = rtc.lock().map(|mut r| r.accept_answer(&answer)) {
             tracing::info!(call = %self.id, "browser answer: {e}");
         }
         if let Some(plain) = self.plain_sdp(&answer, direction(&answer)) {
@@ -254,18 +259,14 @@ impl Call {
         if !is_sdp(&resp.headers, &resp.body) {
             return;
         }
-        let answer = String::from_utf8_lossy(&resp.body).into_owned();
-        if let Ok(Err(e)) = rtc.lock().map(|mut r| r.accept_answer(&answer)) {
-            tracing::info!(call = %self.id, %leg, "browser answer: {e}");
-        }
-        if let Some(plain) = self.plain_sdp(&answer, direction(&answer)) {
-            message::set_body(
-                &mut resp.headers,
-                &mut resp.body,
-                plain,
-                Some("application/sdp"),
-            );
-        }
+        let mut body = std::mem::take(&mut resp.body);
+        self.take_answer(&rtc, &mut body);
+        message::set_body(
+            &mut resp.headers,
+            &mut resp.body,
+            body,
+            Some("application/sdp"),
+        );
     }
 
     /// Whether `side` is a browser's.

@@ -45,12 +45,7 @@ impl Call {
 
     pub(super) fn send_bye_b(&mut self) {
         let Some(b) = self.b.as_mut() else { return };
-        let via = format!(
-            "SIP/2.0/{} {};branch={};rport",
-            b.target.kind.via_token(),
-            self.sw.local_host_port(b.target.kind),
-            new_branch()
-        );
+        let via = self.sw.via(b.target.kind);
         let bye = b.dialog.request(rsip::Method::Bye, via, None, None);
         let (cid, target) = (b.dialog.call_id.clone(), b.target);
         self.sw.to_shard(
@@ -400,12 +395,7 @@ impl Call {
         };
         // the NOTIFY that ends the implicit subscription, before the transfer's BYE
         let Some(b) = self.b.as_mut() else { return };
-        let via = format!(
-            "SIP/2.0/{} {};branch={};rport",
-            b.target.kind.via_token(),
-            self.sw.local_host_port(b.target.kind),
-            new_branch()
-        );
+        let via = self.sw.via(b.target.kind);
         let (dialog, target) = (&mut b.dialog, b.target);
         let mut notify = dialog.request(rsip::Method::Notify, via, None, None);
         notify

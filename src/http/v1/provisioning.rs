@@ -43,16 +43,11 @@ pub struct Config {
 }
 
 fn unix_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    (crate::events::now_ms() / 1000).max(0) as u64
 }
 
 fn rfc3339(secs: u64) -> String {
-    chrono::DateTime::from_timestamp(secs as i64, 0)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
+    crate::http::v3::iso(secs as i64 * 1000)
 }
 
 fn signature(password: &str, account: &str, ext: &str, expires: u64) -> String {
@@ -109,7 +104,7 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<Extension, V1Error
 }
 
 fn constant_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    subtle::ConstantTimeEq::ct_eq(a, b).into()
 }
 
 #[derive(Deserialize)]

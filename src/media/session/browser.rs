@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::tick::Engine;
+use super::SessionEvent;
 
 impl Engine {
     /// A datagram on a browser leg's socket: STUN, DTLS or SRTP, for its
@@ -13,12 +14,11 @@ impl Engine {
     pub(super) async fn on_browser_datagram(
         &mut self,
         i: usize,
-        w: &crate::media::webrtc::Shared,
         pkt: &[u8],
         src: SocketAddr,
     ) -> bool {
         let mut out = crate::media::webrtc::Outputs::default();
-        if let Ok(mut leg) = w.lock() {
+        if let Some(Ok(mut leg)) = self.ios[i].webrtc.as_ref().map(|w| w.lock()) {
             leg.receive(Instant::now(), src, pkt, &mut out);
         }
         self.ios[i].transmit(&out).await;
@@ -50,6 +50,16 @@ impl Engine {
         }
         for i in gone {
             self.browser_gone(i);
+        }
+    }
+
+    /// Slot `i`'s browser is gone: its call is told (once; the leg stops
+    /// being a browser leg, so nothing more is sent to it).
+    pub(super) fn browser_gone(&mut self, i: usize) {
+        if self.ios[i].webrtc.take().is_some() {
+            let leg = self.leg_at(i);
+            tracing::debug!(%leg, "browser leg gone");
+            self.emit(SessionEvent::MediaGone { leg });
         }
     }
 }

@@ -380,17 +380,12 @@ impl Engine {
         }
     }
 
-    /// Slot `i`'s browser is gone: its call is told (once; the leg stops
-    /// being a browser leg, so nothing more is sent to it).
-    pub(super) fn browser_gone(&mut self, i: usize) {
-        if self.ios[i].webrtc.take().is_some() {
-            let leg = self.slots[i].id;
-            tracing::debug!(%leg, "browser leg gone");
-            self.emit(SessionEvent::MediaGone { leg });
-        }
+    /// The leg in slot `i`.
+    pub(super) fn leg_at(&self, i: usize) -> LegId {
+        self.slots[i].id
     }
 
-    fn emit(&self, ev: SessionEvent) {
+    pub(super) fn emit(&self, ev: SessionEvent) {
         let _ = self.events.send(ev);
     }
 
@@ -425,8 +420,8 @@ impl Engine {
 
     /// An RTP datagram on slot `i`'s socket; true when it was relayed.
     pub(super) async fn on_rtp_datagram(&mut self, i: usize, pkt: &[u8], src: SocketAddr) -> bool {
-        if let Some(w) = self.ios[i].webrtc.clone() {
-            return self.on_browser_datagram(i, &w, pkt, src).await;
+        if self.ios[i].webrtc.is_some() {
+            return self.on_browser_datagram(i, pkt, src).await;
         }
         if !looks_like_rtp(pkt) || !self.ios[i].peer.latch_rtp(src) {
             return false;
