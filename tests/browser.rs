@@ -115,6 +115,11 @@ impl Browser {
         self.cmd(json!({"cmd": "login", "extension": ext, "password": password, "page": page}));
     }
 
+    /// Waits until the page's `key` state is `value`.
+    fn wait_in_call_state(&mut self, page: &str, key: &str, value: bool) {
+        self.cmd(json!({"cmd": "wait_state", "key": key, "value": value, "timeout_ms": 15000, "page": page}));
+    }
+
     /// Polls the page's RTP figures until `pred` holds.
     fn wait_stats(&mut self, page: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
         let until = Instant::now() + Duration::from_secs(10);
@@ -640,4 +645,54 @@ fn a_call_between_browsers_is_recorded_in_stereo() {
         "the callee's side is silent: {}",
         rms(&right)
     );
+}
+
+/// The support ring group (8200: 1004 and 1005 at once) rings two pages; one
+/// signed in with a provisioning token, not a password. 1005 rejects, 1004
+/// answers and the caller hears it; when 1004 mutes, the caller hears silence.
+#[test]
+fn a_ring_group_rings_two_pages_one_rejects_and_the_other_mutes() {
+    let rig = rig();
+    let sw = &rig.sw;
+    let mut b = rig.browser();
+    b.sign_in(&rig, "a", "1002");
+    b.sign_in(&rig, "c", "1005");
+    // 1004 signs in with a provisioning token in the page's address
+    let (status, t) = common::http_json(
+        sw.http,
+        "POST",
+        "/api/v1/voice/provisioning/session",
+        &[],
+        Some(r#"{"extension": "1004", "password": "demo1004"}"#),
+    );
+    assert_eq!(status, 200, "{t}");
+    let url = format!(
+        "https://127.0.0.1:{}/agent/?token={}",
+        rig.https,
+        t["token"].as_str().expect("token")
+    );
+    b.cmd(json!({"cmd": "open", "url": url, "page": "b"}));
+    b.wait_in_call_state("b", "registered", true);
+
+    b.cmd(json!({"cmd": "dial", "target": "8200", "page": "a"}));
+    let ringing = b.cmd(json!({"cmd": "wait_incoming", "timeout_ms": 15000, "page": "b"}));
+    assert_eq!(
+        ringing["incoming"]["ringGroup"],
+        json!("support"),
+        "{ringing}"
+    );
+    b.cmd(json!({"cmd": "wait_incoming", "timeout_ms": 15000, "page": "c"}));
+    b.cmd(json!({"cmd": "reject", "page": "c"}));
+    b.wait_in_call_state("c", "inCall", false);
+    b.cmd(json!({"cmd": "answer", "page": "b"}));
+    b.wait_in_call_state("a", "inCall", true);
+    b.wait_stats("a", "the caller hears 1004", |s| {
+        inbound_packets(s) > 50 && sound(s)
+    });
+    b.cmd(json!({"cmd": "mute", "page": "b"}));
+    b.wait_stats("a", "the caller hears silence once 1004 mutes", |s| {
+        s["inbound"]["audioLevel"].as_f64().unwrap_or(1.0) < 0.005
+    });
+    b.cmd(json!({"cmd": "hangup", "page": "a"}));
+    b.wait_in_call_state("b", "inCall", false);
 }
