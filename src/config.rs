@@ -56,7 +56,8 @@ pub struct CertDevArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum KeyCommand {
-    /// Make a key for an account; prints `{"key": …, "id": …, …}` on stdout, once.
+    /// Make a key for an account; prints `{"key": …, "id": …, …}` on stdout, once
+    /// (a merchant key also with its `"secret"`).
     Create(KeyCreateArgs),
     /// An account's keys (ids, types, labels; never the keys), as JSON.
     List(KeyListArgs),
@@ -287,6 +288,8 @@ pub struct ServeArgs {
     /// SIP worker shards (0 = one per CPU).
     #[arg(long, env = "SWITCHYARD_SHARDS", default_value_t = 0)]
     pub shards: usize,
+    #[command(flatten)]
+    pub merchant: crate::merchant::config::MerchantArgs,
     #[command(flatten)]
     pub store: StoreArgs,
 }

@@ -32,6 +32,16 @@ pub async fn run(cmd: KeyCommand) -> Result<(), String> {
                 .create_checked_api_key(&new, now_ms())
                 .await
                 .map_err(|e| e.to_string());
+            // a merchant key is a pair: the key (X-API-KEY) and its secret (X-API-SECRET)
+            let paired = match &made {
+                Ok(Ok((key, _))) if kind == ApiKeyKind::Merchant => Some(
+                    store
+                        .attach_key_secret(&key.id)
+                        .await
+                        .map_err(|e| e.to_string())?,
+                ),
+                _ => None,
+            };
             store.close().await;
             let (key, secret) = made?.map_err(|e| e.to_string())?;
             let mut out = serde_json::json!({
@@ -42,6 +52,9 @@ pub async fn run(cmd: KeyCommand) -> Result<(), String> {
                 "label": key.label,
                 "scopes": key.scopes,
             });
+            if let Some(paired) = paired {
+                out["secret"] = serde_json::Value::from(paired);
+            }
             if let Some(ext) = &key.extension {
                 out["extension"] = serde_json::Value::from(ext.as_str());
             }

@@ -12,6 +12,7 @@ pub mod ids;
 pub mod jetstream;
 pub mod keys;
 pub mod media;
+pub mod merchant;
 pub mod metrics;
 pub mod routing;
 pub mod sdp;

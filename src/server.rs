@@ -48,6 +48,8 @@ pub enum StartError {
     /// Shared rate limits: Redis could not be reached at start-up.
     #[error("{0}")]
     RateLimits(String),
+    #[error("merchant messaging: {0}")]
+    Merchant(#[from] crate::merchant::service::SetupError),
     #[error(transparent)]
     Tls(#[from] crate::transport::tls::TlsError),
 }
@@ -460,6 +462,23 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     }
     let voice = Arc::new(voice);
     voice.placed.track(bus.log().clone());
+    let http_port = http_listener
+        .local_addr()
+        .map(|a| a.port())
+        .unwrap_or(args.http.port());
+    let merchant = crate::merchant::service::Service::new(
+        args.merchant.clone(),
+        sw.store.clone(),
+        Some(sw.clone()),
+        acd.clone(),
+        bus.clone(),
+        match public_ip {
+            IpAddr::V6(ip) => format!("http://[{ip}]:{http_port}"),
+            IpAddr::V4(ip) => format!("http://{ip}:{http_port}"),
+        },
+    )
+    .map_err(StartError::Merchant)?;
+    merchant.start();
     let app = http::app(AppState {
         metrics: metrics.clone(),
         acd: acd.clone(),
@@ -478,6 +497,10 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
             }),
             ice_servers: args.ice_servers.clone(),
         }),
+        merchant: Some(Arc::new(http::v1::auth::MerchantApi::new(
+            merchant,
+            args.merchant.merchant_api_rate,
+        ))),
     });
     if let (Some(l), Some((_, cfg))) = (https_listener, tls.as_ref()) {
         let listener =

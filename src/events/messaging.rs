@@ -70,6 +70,43 @@ pub struct ContactMeta {
     pub updated_fields: Option<Vec<String>>,
 }
 
+/// A merchant message's state change (the merchant API's lifecycle): every
+/// channel, every state, as `MESSAGE_STATUS`.
+#[derive(Clone, Debug, Serialize)]
+pub struct MessageStatusEvent {
+    pub account_id: AccountId,
+    pub timestamp: i64,
+    pub timestamp_ms: i64,
+    pub metadata: MessageStatusMeta,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct MessageStatusMeta {
+    pub message_id: String,
+    pub merchant_id: String,
+    /// `SMS`, `VOICE`, `EMAIL`.
+    pub channel: String,
+    /// `QUEUED`, `SENT`, `DELIVERED`, `RETRY`, `DEAD_LETTER`, …
+    pub status: String,
+    pub to: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl MessageStatusEvent {
+    pub fn now(account_id: AccountId, metadata: MessageStatusMeta) -> MessageStatusEvent {
+        let ms = super::now_ms();
+        MessageStatusEvent {
+            account_id,
+            timestamp: ms / 1000,
+            timestamp_ms: ms,
+            metadata,
+        }
+    }
+}
+
 impl SmsEvent {
     pub fn now(account_id: AccountId, metadata: SmsMeta) -> SmsEvent {
         let ms = super::now_ms();

@@ -10,7 +10,9 @@ mod messaging;
 mod queue;
 mod voice;
 pub use log::{EventLog, Record};
-pub use messaging::{ContactEvent, ContactMeta, Numbers, SmsEvent, SmsMeta};
+pub use messaging::{
+    ContactEvent, ContactMeta, MessageStatusEvent, MessageStatusMeta, Numbers, SmsEvent, SmsMeta,
+};
 pub use queue::QueueEvent;
 use tokio::sync::broadcast;
 pub use voice::{VoiceEvent, VoiceMeta};
@@ -240,6 +242,9 @@ pub enum Event {
     /// The carrier confirmed an SMS's delivery.
     #[serde(rename = "SMS_DELIVERED")]
     SmsDelivered(SmsEvent),
+    /// A merchant message changed state (any channel).
+    #[serde(rename = "MESSAGE_STATUS")]
+    MessageStatus(MessageStatusEvent),
     /// A contact was created.
     #[serde(rename = "CONTACT_CREATED")]
     ContactCreated(ContactEvent),
@@ -330,6 +335,7 @@ impl Event {
             Event::VoicemailNew { account_id, .. } => account_id,
             Event::DocCreated(o) | Event::DocEdited(o) | Event::DocDeleted(o) => &o.account_id,
             Event::SmsReceived(m) | Event::SmsSent(m) | Event::SmsDelivered(m) => &m.account_id,
+            Event::MessageStatus(m) => &m.account_id,
             Event::ContactCreated(c) | Event::ContactUpdated(c) | Event::ContactDeleted(c) => {
                 &c.account_id
             }
@@ -354,6 +360,7 @@ impl Event {
             | Event::VoicemailNew { timestamp_ms, .. } => *timestamp_ms,
             Event::DocCreated(o) | Event::DocEdited(o) | Event::DocDeleted(o) => o.timestamp_ms,
             Event::SmsReceived(m) | Event::SmsSent(m) | Event::SmsDelivered(m) => m.timestamp_ms,
+            Event::MessageStatus(m) => m.timestamp_ms,
             Event::ContactCreated(c) | Event::ContactUpdated(c) | Event::ContactDeleted(c) => {
                 c.timestamp_ms
             }
@@ -388,6 +395,7 @@ impl Event {
             Event::SmsReceived(_) => "SMS_RECEIVED",
             Event::SmsSent(_) => "SMS_SENT",
             Event::SmsDelivered(_) => "SMS_DELIVERED",
+            Event::MessageStatus(_) => "MESSAGE_STATUS",
             Event::ContactCreated(_) => "CONTACT_CREATED",
             Event::ContactUpdated(_) => "CONTACT_UPDATED",
             Event::ContactDeleted(_) => "CONTACT_DELETED",

@@ -85,6 +85,14 @@ pub async fn create(
         })?;
     let mut out = serde_json::to_value(&key).unwrap_or_default();
     out["key"] = json!(secret);
+    if kind == ApiKeyKind::Merchant {
+        let paired = sw
+            .store
+            .attach_key_secret(&key.id)
+            .await
+            .map_err(store_failed)?;
+        out["secret"] = json!(paired);
+    }
     Ok((StatusCode::CREATED, Json(out)).into_response())
 }
 

@@ -9,8 +9,10 @@
 mod agent;
 mod call_commands;
 mod events;
+mod hooks;
 pub mod https;
 mod keys_admin;
+mod merchant_admin;
 mod operator;
 pub mod v1;
 mod v2;
@@ -43,6 +45,8 @@ pub struct AppState {
     pub voice: Arc<v3::VoiceApi>,
     /// What browsers are told to connect to.
     pub provisioning: Arc<v1::provisioning::Config>,
+    /// The merchant API and its messaging (`/api/v1` answers 503 without).
+    pub merchant: Option<Arc<v1::auth::MerchantApi>>,
 }
 
 pub fn app(state: AppState) -> Router {
@@ -167,9 +171,79 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/voice/provisioning/calls",
             get(v1::provisioning::calls),
         )
+        .merge(merchant_routes())
         .merge(voice)
         .merge(v3::docs())
         .with_state(state)
+}
+
+/// The merchant API (`/api/v1`), providers' callbacks and the merchant operator routes.
+fn merchant_routes() -> Router<AppState> {
+    use axum::routing::post;
+    use v1::{billing, consents, merchants, messages, messaging};
+    let m = "/api/v1/merchants/{merchant_id}/messaging";
+    Router::new()
+        .route(
+            "/api/v1/merchants",
+            post(merchants::upsert).get(merchants::list),
+        )
+        .route("/api/v1/merchants/{merchant_id}", get(merchants::show))
+        .route(
+            "/api/v1/consents",
+            post(consents::upsert).get(consents::list),
+        )
+        .route("/api/v1/messages/sms", post(messages::send_sms))
+        .route("/api/v1/messages/voice", post(messages::send_voice))
+        .route("/api/v1/messages/email", post(messages::send_email))
+        .route("/api/v1/email/send", post(messages::email_send))
+        .route("/api/v1/messages", get(messages::list))
+        .route("/api/v1/messages/{message_id}", get(messages::show))
+        .route(
+            "/api/v1/messages/{message_id}/cancel",
+            post(messages::cancel),
+        )
+        .route("/api/v1/billing/upgrade", post(billing::upgrade))
+        .route("/api/v1/alerts", get(billing::alerts))
+        .route("/api/v1/reports/usage", get(billing::usage))
+        .route(
+            &format!("{m}/brand"),
+            post(messaging::put_brand).get(messaging::get_brand),
+        )
+        .route(
+            &format!("{m}/campaigns"),
+            post(messaging::add_campaign).get(messaging::campaigns),
+        )
+        .route(
+            &format!("{m}/numbers"),
+            post(messaging::add_number).get(messaging::numbers),
+        )
+        .route(
+            &format!("{m}/numbers/{{number}}/assignment"),
+            post(messaging::assign),
+        )
+        .route(&format!("{m}/status"), get(messaging::status))
+        .route(
+            "/hooks/twilio/status/{message_id}",
+            post(hooks::twilio_status),
+        )
+        .route("/hooks/twilio/inbound", post(hooks::twilio_inbound))
+        .route("/hooks/telnyx/inbound", post(hooks::telnyx_inbound))
+        .route("/hooks/telnyx/{message_id}", post(hooks::telnyx_event))
+        .route("/admin/merchant/lanes", get(merchant_admin::lanes))
+        .route("/admin/simulator/messages", get(merchant_admin::simulator))
+        .route(
+            "/admin/accounts/{account_id}/delivery",
+            get(merchant_admin::get_delivery).put(merchant_admin::put_delivery),
+        )
+        .route(
+            "/admin/payments/{payment_id}/confirm",
+            post(merchant_admin::confirm_payment),
+        )
+        .route(
+            "/admin/messaging/{record_id}/status",
+            post(merchant_admin::messaging_status),
+        )
+        .layer(axum::extract::DefaultBodyLimit::max(v1::MAX_BODY))
 }
 
 async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
@@ -181,10 +255,65 @@ async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
 }
 
 async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        s.metrics.render(),
-    )
+    let mut text = s.metrics.render();
+    if let Some(m) = &s.merchant {
+        if let Ok(v) = merchant_admin::lanes_json(&m.svc).await {
+            text.push_str(&lane_metrics(&v));
+        }
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}
+
+/// The dispatch lanes in Prometheus' text format.
+fn lane_metrics(v: &serde_json::Value) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let gauges = [
+        ("backlog", "backlog"),
+        ("scheduled", "scheduled"),
+        ("dlq", "dlq"),
+    ];
+    for (name, field) in gauges {
+        let _ = writeln!(out, "# TYPE switchyard_dispatch_{name} gauge");
+        for l in v["lanes"].as_array().into_iter().flatten() {
+            let _ = writeln!(
+                out,
+                "switchyard_dispatch_{name}{{lane=\"{}\"}} {}",
+                l["lane"].as_str().unwrap_or(""),
+                l[field]
+            );
+        }
+    }
+    let counters = [
+        "enqueued",
+        "processed",
+        "failed",
+        "retried",
+        "deadLettered",
+        "throttled",
+    ];
+    for c in counters {
+        let name: String = c
+            .chars()
+            .flat_map(|ch| {
+                if ch.is_ascii_uppercase() {
+                    vec!['_', ch.to_ascii_lowercase()]
+                } else {
+                    vec![ch]
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "# TYPE switchyard_dispatch_{name}_total counter");
+        for l in v["lanes"].as_array().into_iter().flatten() {
+            let _ = writeln!(
+                out,
+                "switchyard_dispatch_{name}_total{{lane=\"{}\"}} {}",
+                l["lane"].as_str().unwrap_or(""),
+                l["sinceStart"][c]
+            );
+        }
+    }
+    out
 }
 
 /// Every queue's figures and agents, from the driver's latest snapshot
@@ -227,6 +356,7 @@ mod tests {
             webhooks: None,
             voice: Default::default(),
             provisioning: Default::default(),
+            merchant: None,
         };
         let r = app(state.clone())
             .oneshot(Request::get("/healthz").body(Body::empty()).expect("req"))
@@ -263,6 +393,7 @@ mod tests {
             webhooks: None,
             voice: Default::default(),
             provisioning: Default::default(),
+            merchant: None,
         };
         let call = |auth: Option<&str>| {
             let mut r = Request::post("/calls").header("content-type", "application/json");

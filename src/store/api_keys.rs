@@ -250,6 +250,53 @@ impl Store {
         row.map(|r| decode(&r)).transpose()
     }
 
+    /// Pairs merchant key `id` with a new secret (X-API-SECRET); the secret,
+    /// to be shown once (only its hash is kept).
+    pub async fn attach_key_secret(&self, id: &str) -> Result<String, StoreError> {
+        let mut rng = rand::rngs::OsRng;
+        let body: String = (0..48)
+            .map(|_| BASE62[rng.gen_range(0..BASE62.len())] as char)
+            .collect();
+        let secret = format!("sy_sec_{body}");
+        sqlx::query("UPDATE api_keys SET secret_hash = $1 WHERE id = $2")
+            .bind(hash(&secret))
+            .bind(id)
+            .execute(self.pool())
+            .await
+            .op("store a key's secret")?;
+        Ok(secret)
+    }
+
+    /// The live merchant key a request presented with its secret, if the pair matches.
+    pub async fn merchant_key(
+        &self,
+        key: &str,
+        secret: &str,
+    ) -> Result<Option<ApiKey>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, account_id, kind, label, created_at, revoked_at, extension, scopes, \
+             last_used_at, key_hash, secret_hash FROM api_keys WHERE key_hash = $1 \
+             AND revoked_at IS NULL AND kind = 'merchant'",
+        )
+        .bind(stored_hash(key))
+        .fetch_optional(self.pool())
+        .await
+        .op("look up a merchant key")?;
+        let Some(row) = row else { return Ok(None) };
+        let stored: Option<String> = row.try_get("secret_hash").op("decode an API key")?;
+        let given = hash(secret);
+        let matches = stored.is_some_and(|s| {
+            bool::from(subtle::ConstantTimeEq::ct_eq(
+                s.as_bytes(),
+                given.as_bytes(),
+            ))
+        });
+        if !matches {
+            return Ok(None);
+        }
+        decode(&row).map(Some)
+    }
+
     /// An account's keys, newest first.
     pub async fn list_api_keys(&self, account_id: &str) -> Result<Vec<ApiKey>, StoreError> {
         let rows = sqlx::query(

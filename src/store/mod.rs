@@ -21,6 +21,9 @@ mod idempotency;
 mod import;
 mod ivr_audit;
 mod json_rows;
+mod merchant_billing;
+mod merchant_messages;
+mod merchants;
 mod numbers;
 mod public_ids;
 mod queues;
@@ -48,6 +51,11 @@ pub use cdrs::{Cdr, CdrDirection};
 pub use extensions::Extension;
 pub use idempotency::{Claim, IDEMPOTENCY_TTL_MS};
 pub use ivr_audit::IvrAudit;
+pub use merchant_billing::{AlertRow, MessagingRecord, PaymentRow, Settled};
+pub use merchant_messages::{
+    Admit, LaneCounts, MessageEventRow, MessageRow, NewMessage, Transition, UsageSums,
+};
+pub use merchants::{ConsentRow, DeliverySettings, MerchantRow, MerchantUpsert, UsageRow};
 pub use numbers::PhoneNumber;
 pub use public_ids::{PublicId, PublicKind};
 pub use queues::Queue;

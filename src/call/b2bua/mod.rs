@@ -30,7 +30,9 @@ mod tests;
 mod tests_commands;
 
 pub use flow::greeting_path;
-pub use originate::{originate, ClickToCall, Originate, OriginateError};
+pub use originate::{
+    originate, originate_outside, ClickToCall, Originate, OriginateError, OutsideCall,
+};
 pub use spawn::spawn;
 pub(super) use spawn::{spawn_call, Start};
 
@@ -170,6 +172,8 @@ struct Call {
     agent_tx: mpsc::UnboundedSender<(u64, usize)>,
     /// An originated call: the flow its first leg runs once it answers.
     originating: Option<Arc<crate::routing::Callflow>>,
+    /// How long the call may go unanswered.
+    ring_timeout: std::time::Duration,
     /// The forks ringing are the first leg of an originated call.
     a_forking: bool,
     /// A click-to-call (the voice API's outbound call): what it dials once
@@ -227,7 +231,7 @@ impl Call {
         mut agent_rx: mpsc::UnboundedReceiver<(u64, usize)>,
     ) {
         self.start();
-        let ring_deadline = Instant::now() + self.sw.settings.ring_timeout;
+        let ring_deadline = Instant::now() + self.ring_timeout;
         let mut retx_at: Option<Instant> = None;
         let mut retx_interval = T1;
         let mut ack_deadline: Option<Instant> = None;

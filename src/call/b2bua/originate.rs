@@ -141,6 +141,7 @@ fn place(
         Start::Originate {
             then,
             click: req.click,
+            ring: None,
         },
         origin,
         destination,
@@ -148,10 +149,65 @@ fn place(
     )
 }
 
+/// A call to an outside number through the account's trunk, with no inbound
+/// leg: the switch rings `number` for at most `ring` and runs `then` once it
+/// answers (a spoken message, say). `caller_id` is what the callee sees
+/// (else the trunk's).
+#[derive(Clone)]
+pub struct OutsideCall {
+    pub account: String,
+    pub number: String,
+    pub caller_id: Option<String>,
+    pub ring: std::time::Duration,
+    pub then: Arc<Callflow>,
+}
+
+/// Places an [`OutsideCall`]; its handle once it is under way.
+pub fn originate_outside(
+    sw: &Arc<Switch>,
+    acd: &crate::call::acd::AcdHandle,
+    req: OutsideCall,
+) -> Result<CallHandle, OriginateError> {
+    let dir = sw.directory();
+    let account = dir
+        .account(&req.account)
+        .cloned()
+        .ok_or_else(|| OriginateError::UnknownAccount(req.account.clone()))?;
+    let destination = match route(&dir, &account.id, &req.number) {
+        d @ Destination::Trunk { .. } => d,
+        _ => return Err(OriginateError::UnknownNumber(req.number)),
+    };
+    let origin = Origin {
+        caller: req.caller_id.clone().unwrap_or_else(|| account.id.clone()),
+        display_name: None,
+        external_caller_id: req.caller_id,
+        account,
+        from_trunk: false,
+    };
+    tracing::info!(to = %req.number, "placing an outside call");
+    Ok(spawn_call(
+        sw.clone(),
+        acd.clone(),
+        Start::Originate {
+            then: req.then,
+            click: None,
+            ring: Some(req.ring),
+        },
+        origin,
+        destination,
+        req.number,
+    ))
+}
+
 impl Call {
     /// Rings the first leg with the switch's own offer.
     pub(super) fn originate(&mut self) {
-        let contacts = self.extension_contacts(&self.dialled.clone());
+        let contacts = match &self.destination {
+            Destination::Trunk { trunk, number } => {
+                super::trunk_contact(trunk, number).into_iter().collect()
+            }
+            _ => self.extension_contacts(&self.dialled.clone()),
+        };
         if contacts.is_empty() {
             return self.finish(HangupCause::UserNotRegistered);
         }

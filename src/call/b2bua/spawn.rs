@@ -18,6 +18,8 @@ pub(in crate::call) enum Start {
     Originate {
         then: Arc<crate::routing::Callflow>,
         click: Option<super::originate::ClickToCall>,
+        /// How long the first leg may ring (default: the switch's ring timeout).
+        ring: Option<std::time::Duration>,
     },
 }
 
@@ -52,13 +54,17 @@ pub(in crate::call) fn spawn_call(
     let (queue_tx, queue_rx) = mpsc::unbounded_channel();
     let (agent_tx, agent_rx) = mpsc::unbounded_channel();
     let handle = CallHandle { id, tx: me.clone() };
+    let mut ring_timeout = sw.settings.ring_timeout;
     let (tx, invite, source, direction, originating, click) = match start {
         Start::Inbound { tx, invite, source } => {
             (tx, invite, source, Direction::Inbound, None, None)
         }
-        Start::Originate { then, click } => (
-            // no server transaction: nothing is ever answered on it
-            TxId(u64::MAX),
+        Start::Originate { then, click, ring } => (
+            {
+                ring_timeout = ring.unwrap_or(ring_timeout);
+                // no server transaction: nothing is ever answered on it
+                TxId(u64::MAX)
+            },
             placeholder_invite(),
             Target {
                 kind: TransportKind::Udp,
@@ -147,6 +153,7 @@ pub(in crate::call) fn spawn_call(
         queue_tx,
         agent_tx,
         originating,
+        ring_timeout,
         a_forking: false,
         click,
         busy_marks,

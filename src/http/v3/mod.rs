@@ -58,12 +58,12 @@ pub struct VoiceApi {
 pub struct KeyCache(dashmap::DashMap<String, (Arc<ApiKey>, std::time::Instant)>);
 
 impl KeyCache {
-    fn get(&self, token: &str) -> Option<Arc<ApiKey>> {
+    pub(crate) fn get(&self, token: &str) -> Option<Arc<ApiKey>> {
         let hit = self.0.get(token)?;
         (hit.1.elapsed() < KEY_TRUST).then(|| hit.0.clone())
     }
 
-    fn put(&self, token: &str, key: Arc<ApiKey>) {
+    pub(crate) fn put(&self, token: &str, key: Arc<ApiKey>) {
         if self.0.len() > 10_000 {
             self.0.retain(|_, (_, at)| at.elapsed() < KEY_TRUST);
         }
@@ -163,10 +163,7 @@ fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 /// `/openapi.json` and Swagger UI at `/docs` (outside the gate: no key, no limit).
 pub fn docs() -> Router<AppState> {
     utoipa_swagger_ui::SwaggerUi::new("/docs")
-        .url(
-            "/openapi.json",
-            <openapi::VoiceDoc as utoipa::OpenApi>::openapi(),
-        )
+        .url("/openapi.json", openapi::document())
         .into()
 }
 

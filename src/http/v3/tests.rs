@@ -23,6 +23,7 @@ fn state() -> AppState {
         webhooks: None,
         voice: Default::default(),
         provisioning: Default::default(),
+        merchant: None,
     }
 }
 
