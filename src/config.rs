@@ -27,11 +27,32 @@ pub enum Command {
         #[command(subcommand)]
         action: KeyCommand,
     },
+    /// Payments for merchant upgrades: `payment confirm <paymentId>` is the
+    /// embedded (manual) payment provider confirming one; prints it as JSON.
+    Payment {
+        #[command(subcommand)]
+        action: PaymentCommand,
+    },
     /// TLS certificates: `cert dev` writes a self-signed pair for development.
     Cert {
         #[command(subcommand)]
         action: CertCommand,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PaymentCommand {
+    /// Confirm a PENDING payment: its units become the merchant's credits
+    /// (once, however often it is confirmed).
+    Confirm(PaymentConfirmArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PaymentConfirmArgs {
+    /// The payment's id (`paymentId` of `POST /api/v1/billing/upgrade`).
+    pub payment_id: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Subcommand, Debug)]

@@ -1,6 +1,7 @@
 //! `switchyard` command line: `serve` runs the switch, `import FILE` loads a
 //! dialplan into the store and exits, `key create|list|revoke` manages API keys,
-//! `cert dev` writes a development TLS pair.
+//! `payment confirm` confirms a merchant's upgrade payment, `cert dev` writes a
+//! development TLS pair.
 
 use clap::Parser;
 
@@ -17,7 +18,7 @@ async fn main() -> anyhow::Result<()> {
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
     );
     // a key command's stdout is its JSON alone
-    if matches!(cli.command, Command::Key { .. }) {
+    if matches!(cli.command, Command::Key { .. } | Command::Payment { .. }) {
         logs.with_writer(std::io::stderr).init();
     } else {
         logs.init();
@@ -27,6 +28,24 @@ async fn main() -> anyhow::Result<()> {
             if let Err(why) = switchyard::keys::run(action).await {
                 eprintln!("switchyard key: {why}");
                 std::process::exit(2);
+            }
+        }
+        Command::Payment {
+            action: switchyard::config::PaymentCommand::Confirm(a),
+        } => {
+            let store = switchyard::server::open_store(&a.store).await?;
+            let done = switchyard::http::merchant_admin::confirm_json(&store, &a.payment_id).await;
+            store.close().await;
+            match done {
+                Ok(Some(v)) => println!("{v}"),
+                Ok(None) => {
+                    eprintln!("switchyard payment: no payment {:?}", a.payment_id);
+                    std::process::exit(2);
+                }
+                Err(e) => {
+                    eprintln!("switchyard payment: {e}");
+                    std::process::exit(2);
+                }
             }
         }
         Command::Cert { action } => {

@@ -12,7 +12,7 @@ mod events;
 mod hooks;
 pub mod https;
 mod keys_admin;
-mod merchant_admin;
+pub mod merchant_admin;
 mod operator;
 pub mod v1;
 mod v2;

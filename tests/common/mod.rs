@@ -49,6 +49,7 @@ const SIPP_KILL_SECS: u64 = 30;
 mod audio;
 pub mod baresip;
 mod events;
+pub mod merchant;
 pub mod pg;
 pub mod receiver;
 mod sipp;
