@@ -594,12 +594,12 @@ impl Store {
     ) -> Result<Vec<UsageSums>, StoreError> {
         let rows = sqlx::query(
             "SELECT channel, \
-             SUM(CASE WHEN status IN ('SENT', 'DELIVERED', 'UNDELIVERED') THEN 1 ELSE 0 END) AS n, \
-             SUM(CASE WHEN status IN ('SENT', 'DELIVERED', 'UNDELIVERED') THEN units ELSE 0 END) AS units, \
-             SUM(COALESCE(cost_micros, 0)) AS cost, \
-             SUM(CASE WHEN final THEN 0 ELSE 1 END) AS pending, \
-             SUM(CASE WHEN status IN ('SENT', 'DELIVERED', 'UNDELIVERED') AND cost_micros IS NULL \
-                 THEN 1 ELSE 0 END) AS unpriced \
+             CAST(SUM(CASE WHEN status IN ('SENT', 'DELIVERED', 'UNDELIVERED') THEN 1 ELSE 0 END) AS BIGINT) AS n, \
+             CAST(SUM(CASE WHEN status IN ('SENT', 'DELIVERED', 'UNDELIVERED') THEN units ELSE 0 END) AS BIGINT) AS units, \
+             CAST(SUM(COALESCE(cost_micros, 0)) AS BIGINT) AS cost, \
+             CAST(SUM(CASE WHEN final THEN 0 ELSE 1 END) AS BIGINT) AS pending, \
+             CAST(SUM(CASE WHEN status IN ('SENT', 'DELIVERED', 'UNDELIVERED') \
+                 AND cost_micros IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS unpriced \
              FROM merchant_messages WHERE account_id = $1 AND created_at >= $2 AND created_at < $3 \
              GROUP BY channel ORDER BY channel",
         )

@@ -10,7 +10,7 @@ pub(super) async fn migrations_create_empty_tables(store: Store) -> TestResult {
     let applied = sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations")
         .fetch_one(store.pool())
         .await?;
-    assert_eq!(applied.try_get::<i64, _>("n")?, 11);
+    assert_eq!(applied.try_get::<i64, _>("n")?, 12);
     assert!(store.list_accounts().await?.is_empty());
     assert!(store.list_public_ids().await?.is_empty());
     assert!(store.default_account().await?.is_none());

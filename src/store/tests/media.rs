@@ -286,7 +286,7 @@ async fn upgrades_from_0001(url: &str) -> TestResult {
     let applied = sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations")
         .fetch_one(store.pool())
         .await?;
-    assert_eq!(applied.try_get::<i64, _>("n")?, 11);
+    assert_eq!(applied.try_get::<i64, _>("n")?, 12);
     let alice = store.extension("demo", "1001").await?.ok_or("no 1001")?;
     assert_eq!(
         (alice.display_name.as_str(), alice.record),

@@ -10,6 +10,7 @@ use sqlx::{Connection, Executor, Row};
 mod import;
 mod kept;
 mod media;
+mod merchant;
 mod routing;
 mod runtime;
 mod voice;
@@ -20,6 +21,7 @@ use crate::dialplan::{self, Dialplan};
 use import::*;
 use kept::*;
 use media::*;
+use merchant::*;
 use routing::*;
 use runtime::*;
 use voice::*;
@@ -138,6 +140,7 @@ on_both_backends!(
     webhooks_pending_and_attempts_round_trip,
     rows_kept_with_events_share_their_transaction,
     public_ids_are_handed_out_once_and_kept,
+    merchant_messages_are_admitted_claimed_and_settled,
     user_keys_need_their_extension_and_known_scopes,
     idempotency_claims_run_once,
 );
