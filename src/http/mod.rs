@@ -181,13 +181,13 @@ pub fn app(state: AppState) -> Router {
 fn merchant_routes() -> Router<AppState> {
     use axum::routing::post;
     use v1::{billing, consents, merchants, messages, messaging};
-    let m = "/api/v1/merchants/{merchant_id}/messaging";
+    let m = "/api/v1/merchants/{merchantId}/messaging";
     Router::new()
         .route(
             "/api/v1/merchants",
             post(merchants::upsert).get(merchants::list),
         )
-        .route("/api/v1/merchants/{merchant_id}", get(merchants::show))
+        .route("/api/v1/merchants/{merchantId}", get(merchants::show))
         .route(
             "/api/v1/consents",
             post(consents::upsert).get(consents::list),
@@ -197,9 +197,9 @@ fn merchant_routes() -> Router<AppState> {
         .route("/api/v1/messages/email", post(messages::send_email))
         .route("/api/v1/email/send", post(messages::email_send))
         .route("/api/v1/messages", get(messages::list))
-        .route("/api/v1/messages/{message_id}", get(messages::show))
+        .route("/api/v1/messages/{messageId}", get(messages::show))
         .route(
-            "/api/v1/messages/{message_id}/cancel",
+            "/api/v1/messages/{messageId}/cancel",
             post(messages::cancel),
         )
         .route("/api/v1/billing/upgrade", post(billing::upgrade))
