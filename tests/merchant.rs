@@ -132,6 +132,7 @@ fn the_quickstart_gives_the_documented_shapes_and_tenants_stay_apart() {
     );
 
     // 3. SMS
+    let events = sw.events();
     let r = sms(
         &sw,
         &p,
@@ -160,6 +161,33 @@ fn the_quickstart_gives_the_documented_shapes_and_tenants_stay_apart() {
         (Some("simulator"), Some(true)),
         "{m}"
     );
+    // each state change is an event (and SMS_SENT / SMS_DELIVERED for an SMS)
+    let of_it = |e: &common::Event| {
+        e.name == "MESSAGE_STATUS" && e.data["metadata"]["message_id"] == id.as_str()
+    };
+    let evs = events.wait_for(Duration::from_secs(5), |evs| {
+        evs.iter().filter(|e| of_it(e)).count() >= 3
+    });
+    let seen: Vec<&str> = evs
+        .iter()
+        .filter(|e| of_it(e))
+        .filter_map(|e| e.data["metadata"]["status"].as_str())
+        .collect();
+    assert_eq!(seen, ["QUEUED", "SENT", "DELIVERED"]);
+    let first = evs.iter().find(|e| of_it(e)).expect("event");
+    assert_eq!(
+        (
+            first.data["metadata"]["merchant_id"].as_str(),
+            first.data["metadata"]["channel"].as_str(),
+            first.data["account_id"].as_str()
+        ),
+        (Some("gym-a"), Some("SMS"), Some("demo")),
+        "{}",
+        first.data
+    );
+    assert!(evs.iter().any(|e| e.name == "SMS_DELIVERED"
+        && e.data["metadata"]["message_id"] == id.as_str()
+        && e.data["metadata"]["status"] == "delivered"));
 
     // 4. usage
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();

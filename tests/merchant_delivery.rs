@@ -406,6 +406,31 @@ fn sms_through_twilio_and_telnyx_wire_formats_with_callbacks_reconciliation_and_
         200
     );
     send_sms(&sw, &p, "+18135551234", "welcome back", None);
+    // a START from someone who never stopped opts nobody in to marketing
+    let stranger = [
+        ("From", "+18135559999"),
+        ("To", "+15550100101"),
+        ("Body", "START"),
+        ("MessageSid", "SMinbound3"),
+        ("AccountSid", TWILIO_SID),
+    ];
+    assert_eq!(
+        post_form(
+            &sw,
+            "/hooks/twilio/inbound",
+            &twilio_sign(&url, &stranger),
+            &stranger
+        ),
+        200
+    );
+    let r = v1_post(
+        &sw,
+        "/api/v1/messages/sms",
+        &p,
+        &json!({"merchantId": "gym-a", "to": "+18135559999", "message": "sale", "type": "MARKETING"}),
+        None,
+    );
+    assert_v1_error(&r, 409, "CONSENT_REQUIRED");
 }
 
 #[test]

@@ -17,6 +17,8 @@
 #   sip-tests/bench/run.sh voice-api  # the voice API under load: GET /availability/queues (50 queues,
 #                                     # 500 agents registered, calls running) with wrk, keyed and public;
 #                                     # click-to-call starts per second
+#   sip-tests/bench/run.sh merchant   # accepted SMS dispatch requests/s with Idempotency-Keys (wrk), and
+#                                     # accept-to-provider hand-off p50/p99 at a steady rate
 #   sip-tests/bench/run.sh all
 #   PEER=kamailio sip-tests/bench/run.sh register   # the same load against Kamailio (reference)
 #   HOOKS=4 sip-tests/bench/run.sh calls   # with 4 webhook subscriptions (the channel hooks) delivering
@@ -450,6 +452,77 @@ PY
   stop_switch
 }
 
+# The merchant API: accepted SMS dispatch requests per second with a fresh Idempotency-Key
+# each (wrk, MERCHANT_CONNS connections), the simulator as provider; then accept-to-hand-off
+# latency at a steady HANDOFF_RATE (a paced client), read from the messages' lifecycle.
+bench_merchant() {
+  gen_dialplan
+  echo "== merchant API: POST /api/v1/messages/sms with Idempotency-Key (simulator delivery)"
+  SY_EXTRA="--merchant-api-rate 1000000000 --dispatch-rate ${DISPATCH_RATE:-5000} --dispatch-merchant-rate ${DISPATCH_RATE:-5000} ${SY_EXTRA:-}" start_switch
+  local pair
+  pair=$("$SY_BIN" key create --account bench --type merchant --data-dir "$work/data")
+  export MKEY MSECRET MERCHANT=bench
+  MKEY=$(echo "$pair" | python3 -c "import json,sys; print(json.load(sys.stdin)['key'])")
+  MSECRET=$(echo "$pair" | python3 -c "import json,sys; print(json.load(sys.stdin)['secret'])")
+  curl -sf -X POST "http://127.0.0.1:$HTTP_PORT/api/v1/merchants" -H "Content-Type: application/json" \
+    -H "X-API-KEY: $MKEY" -H "X-API-SECRET: $MSECRET" \
+    -d '{"merchantId":"bench","smsLimit":1000000000,"voiceMinutesLimit":1000,"emailLimit":1000}' >/dev/null
+  local secs=${WRK_SECS:-15} c0 c1 out
+  c0=$(cpu_ticks)
+  out=$(wrk -t2 -c${MERCHANT_CONNS:-64} -d${secs}s --latency -s "$here/merchant_sms.lua" "http://127.0.0.1:$HTTP_PORT")
+  c1=$(cpu_ticks)
+  local rps p99 n bad
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+  n=$(echo "$out" | awk '/requests in/ {print $1}')
+  bad=$(echo "$out" | awk '/Non-2xx/ {print $4}')
+  echo "RESULT accepted: ${rps} req/s, p99 ${p99}, non-2xx ${bad:-0} of $n, $(cpu_us "$c0" "$c1" "$n") us switch CPU per request"
+  sleep 2
+  curl -s "http://127.0.0.1:$HTTP_PORT/admin/merchant/lanes" | python3 -c "import json,sys; l=[x for x in json.load(sys.stdin)['lanes'] if x['lane']=='sms'][0]; print('sms lane after the burst: backlog', l['backlog'], 'delivered', l['delivered'], 'awaiting', l['awaitingOutcome'])"
+  stop_switch
+  # hand-off latency at a steady rate the lane keeps up with
+  start_switch_merchant_again() { SY_EXTRA="--merchant-api-rate 1000000000 --dispatch-rate ${DISPATCH_RATE:-5000} --dispatch-merchant-rate ${DISPATCH_RATE:-5000} ${SY_EXTRA:-}" start_switch; }
+  start_switch_merchant_again
+  pair=$("$SY_BIN" key create --account bench --type merchant --data-dir "$work/data")
+  MKEY=$(echo "$pair" | python3 -c "import json,sys; print(json.load(sys.stdin)['key'])")
+  MSECRET=$(echo "$pair" | python3 -c "import json,sys; print(json.load(sys.stdin)['secret'])")
+  curl -sf -X POST "http://127.0.0.1:$HTTP_PORT/api/v1/merchants" -H "Content-Type: application/json" \
+    -H "X-API-KEY: $MKEY" -H "X-API-SECRET: $MSECRET" \
+    -d '{"merchantId":"bench","smsLimit":1000000000,"voiceMinutesLimit":1000,"emailLimit":1000}' >/dev/null
+  python3 - "$HTTP_PORT" "$MKEY" "$MSECRET" "${HANDOFF_RATE:-1000}" "${HANDOFF_SECS:-10}" <<'PY'
+import http.client, json, sys, threading, time
+port, key, secret, rate, secs = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+workers = 16
+def run(w):
+    c = http.client.HTTPConnection("127.0.0.1", port)
+    per = rate / workers
+    t0 = time.time()
+    for i in range(int(per * secs)):
+        due = t0 + i / per
+        d = due - time.time()
+        if d > 0: time.sleep(d)
+        body = json.dumps({"merchantId": "bench", "to": "+18135551234", "message": "steady", "type": "OTP"})
+        c.request("POST", "/api/v1/messages/sms", body, {"X-API-KEY": key, "X-API-SECRET": secret,
+                  "Idempotency-Key": f"steady-{w}-{i}", "Content-Type": "application/json"})
+        r = c.getresponse(); r.read()
+ts = [threading.Thread(target=run, args=(w,)) for w in range(workers)]
+[t.start() for t in ts]; [t.join() for t in ts]
+PY
+  sleep 3
+  python3 - "$work/data/switchyard.db" "${HANDOFF_RATE:-1000}" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+rows = [r[0] for r in db.execute(
+    "SELECT e.at - m.created_at FROM message_events e JOIN merchant_messages m ON m.id = e.message_id "
+    "WHERE e.status = 'SENT' ORDER BY 1")]
+if not rows:
+    print("no hand-offs recorded"); sys.exit(0)
+q = lambda p: rows[min(len(rows) - 1, int(p * len(rows)))]
+print(f"RESULT hand-off at {sys.argv[2]}/s: {len(rows)} messages, accept-to-provider p50 {q(0.5)} ms, p99 {q(0.99)} ms, max {rows[-1]} ms")
+PY
+  stop_switch
+}
+
 case "${1:-all}" in
   register) bench_register ;;
   calls) bench_calls ;;
@@ -462,6 +535,7 @@ case "${1:-all}" in
   queue-moh) bench_media app "concurrent callers waiting in an ACD queue (music on hold, PCMA)" "${MEDIA_CALLS:-500 1000 1500}" 9100 ;;
   queue-calls) bench_queue_calls ;;
   voice-api) bench_voice_api ;;
+  merchant) bench_merchant ;;
   all) bench_register; bench_calls; bench_rtp ;;
   *) echo "usage: $0 register|calls|calls-stale|rtp|rtp-sipp|transcode|browser|playback|queue-moh|queue-calls|all" >&2; exit 2 ;;
 esac

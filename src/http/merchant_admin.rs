@@ -138,6 +138,7 @@ pub async fn get_delivery(
         .delivery_settings(&account)
         .await
         .map_err(failed)?;
+    svc.forget_settings(&account);
     Ok(Json(settings_json(&d)).into_response())
 }
 
@@ -189,6 +190,7 @@ pub async fn put_delivery(
         .set_delivery_settings(&account, &d, crate::events::now_ms())
         .await
         .map_err(failed)?;
+    svc.forget_settings(&account);
     Ok(Json(settings_json(&d)).into_response())
 }
 

@@ -65,11 +65,18 @@ impl Health {
     }
 
     pub async fn ok(&self, svc: &Service, provider: &str) {
+        if provider == "none" {
+            return;
+        }
         let v = self.note(provider, true, false);
         raise_provider(svc, provider, v).await;
     }
 
     pub async fn failed(&self, svc: &Service, provider: &str, unreachable: bool) {
+        // a message no provider could take says nothing about a provider
+        if provider == "none" {
+            return;
+        }
         let v = self.note(provider, false, unreachable);
         raise_provider(svc, provider, v).await;
     }

@@ -116,10 +116,46 @@ async fn handle(svc: &Arc<Service>, channel: Channel, m: MessageRow) {
                 detail: Some(&detail),
                 ..Default::default()
             };
-            if let Err(e) = svc.advance(&m, &["SENDING"], t).await {
+            let done = svc.advance(&m, &["SENDING"], t).await;
+            // a postponement is not an attempt
+            let done = match done {
+                Ok(true) => svc.store.uncount_attempt(m.id).await,
+                other => other.map(|_| ()),
+            };
+            if let Err(e) = done {
                 tracing::warn!(message = m.id, error = %e, "cannot schedule a voice message");
             }
             return;
+        }
+    }
+    // consent and the merchant are checked again: a message may wait (a retry,
+    // the calling window) while the recipient opts out or the merchant stops
+    match still_allowed(svc, &m).await {
+        Ok(None) => {}
+        Ok(Some(why)) => {
+            let t = Transition {
+                status: "FAILED",
+                is_final: true,
+                error: Some(&why),
+                ..Default::default()
+            };
+            if let Err(e) = svc.advance(&m, &["SENDING"], t).await {
+                tracing::warn!(message = m.id, error = %e, "cannot fail a message");
+            }
+            return;
+        }
+        Err(e) => {
+            return settle(
+                svc,
+                &m,
+                "none",
+                Outcome::Retry {
+                    reason: format!("cannot read the consent: {e}"),
+                    after: None,
+                    unreachable: false,
+                },
+            )
+            .await
         }
     }
     let stats = svc.lane(channel);
@@ -129,7 +165,7 @@ async fn handle(svc: &Arc<Service>, channel: Channel, m: MessageRow) {
         lane.until_ready().await;
         svc.merchant_limits.until_key_ready(&m.merchant_pk).await;
     }
-    let settings = match svc.store.delivery_settings(&m.account_id).await {
+    let settings = match svc.delivery_settings(&m.account_id).await {
         Ok(s) => s,
         Err(e) => {
             return settle(
@@ -139,6 +175,7 @@ async fn handle(svc: &Arc<Service>, channel: Channel, m: MessageRow) {
                 Outcome::Retry {
                     reason: format!("cannot read the delivery settings: {e}"),
                     after: None,
+                    unreachable: false,
                 },
             )
             .await
@@ -161,6 +198,7 @@ async fn handle(svc: &Arc<Service>, channel: Channel, m: MessageRow) {
                 Outcome::Retry {
                     reason: format!("cannot note the provider: {e}"),
                     after: None,
+                    unreachable: false,
                 },
             )
             .await;
@@ -176,6 +214,31 @@ async fn handle(svc: &Arc<Service>, channel: Channel, m: MessageRow) {
         Route::Nowhere(why) => Outcome::Rejected(why.clone()),
     };
     settle(svc, &m, route.name(), outcome).await;
+}
+
+/// Why a message may no longer go (the recipient opted out since, the
+/// merchant was deactivated), if so.
+async fn still_allowed(
+    svc: &Service,
+    m: &MessageRow,
+) -> Result<Option<String>, crate::store::StoreError> {
+    let Some(merchant) = svc.store.merchant_by_pk(m.merchant_pk).await? else {
+        return Ok(Some("the merchant no longer exists".into()));
+    };
+    if !merchant.active {
+        return Ok(Some(
+            "the merchant was deactivated before it was sent".into(),
+        ));
+    }
+    let consent = svc
+        .store
+        .consent(m.merchant_pk, &m.channel, &m.recipient)
+        .await?
+        .and_then(|c| super::ConsentStatus::parse(&c.status));
+    let kind = super::MessageType::parse(&m.msg_type).unwrap_or(super::MessageType::Marketing);
+    Ok(super::consent_allows(kind, consent)
+        .err()
+        .map(|_| "the recipient's consent no longer allows it (checked before sending)".into()))
 }
 
 /// Turns a hand-off's outcome into the message's next state.
@@ -245,8 +308,12 @@ pub async fn settle(svc: &Arc<Service>, m: &MessageRow, provider: &str, outcome:
             };
             svc.advance(m, &from, t).await
         }
-        Outcome::Retry { reason, after } => {
-            svc.health.failed(svc, provider, true).await;
+        Outcome::Retry {
+            reason,
+            after,
+            unreachable,
+        } => {
+            svc.health.failed(svc, provider, *unreachable).await;
             if m.attempts >= i64::from(svc.args.dispatch_max_attempts) {
                 stats.dead_lettered.fetch_add(1, Relaxed);
                 stats.failed.fetch_add(1, Relaxed);

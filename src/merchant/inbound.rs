@@ -1,8 +1,8 @@
 //! Replies to merchant SMS: STOP (and its synonyms) records an OPT_OUT, START
 //! an OPT_IN, on SMS for the merchants the number the reply came to belongs
 //! to — the merchant its messaging number is assigned to, else every
-//! merchant of the account (an opt-out is never missed). Every reply is an
-//! SMS_RECEIVED event.
+//! merchant of the account (an opt-out is never missed; a START restores only
+//! the merchants the sender had stopped). Every reply is an SMS_RECEIVED event.
 
 use super::service::Service;
 use super::{reply_keyword, ConsentStatus};
@@ -44,6 +44,13 @@ pub async fn reply(
     };
     let source = format!("sms-reply:{}", body.trim().to_ascii_uppercase());
     for pk in merchants {
+        // START undoes a STOP; it opts nobody in to a merchant they never stopped
+        if consent == ConsentStatus::OptIn {
+            let was = svc.store.consent(pk, "SMS", from).await?;
+            if was.is_none_or(|c| c.status != ConsentStatus::OptOut.as_str()) {
+                continue;
+            }
+        }
         svc.store
             .add_consent(pk, "SMS", from, consent.as_str(), Some(&source), now_ms())
             .await?;

@@ -8,6 +8,12 @@
 //! [sms]
 //! unit_price = 0.02
 //! provider_cost = 0.0079
+//! [voice]
+//! unit_price = 0.05
+//! provider_cost = 0.014
+//! [email]
+//! unit_price = 0.002
+//! provider_cost = 0.0001
 //! ```
 
 use serde::Deserialize;

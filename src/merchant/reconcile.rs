@@ -119,6 +119,7 @@ async fn reconcile(svc: &Arc<Service>, m: MessageRow) -> Result<(), crate::store
                 Outcome::Retry {
                     reason: "the provider does not have it: sending again".into(),
                     after: Some(Duration::ZERO),
+                    unreachable: false,
                 },
             )
             .await;

@@ -21,7 +21,7 @@ use crate::events::{
     Bus, Event, MessageStatusEvent, MessageStatusMeta, Numbers, SmsEvent, SmsMeta,
 };
 use crate::ids::AccountId;
-use crate::store::{MessageRow, Store, StoreError, Transition};
+use crate::store::{DeliverySettings, MessageRow, Store, StoreError, Transition};
 
 /// One lane's counters since start (`/metrics`, the operator route).
 #[derive(Debug, Default)]
@@ -54,6 +54,10 @@ pub struct Service {
     pub smtp: Option<AsyncSmtpTransport<Tokio1Executor>>,
     pub telnyx_key: Option<ed25519_dalek::VerifyingKey>,
     pub health: super::alerts::Health,
+    /// Merchants' ids by row id (they never change), for events.
+    names: dashmap::DashMap<i64, String>,
+    /// Accounts' delivery settings as read in the last [`SETTINGS_TRUST`].
+    settings: dashmap::DashMap<String, (DeliverySettings, std::time::Instant)>,
     /// This process's lease name (`<node>:<boot id>`).
     pub owner: String,
     /// This node's lease prefix (`<node>:`).
@@ -70,6 +74,9 @@ pub enum SetupError {
     #[error("--pricing: {0}")]
     Pricing(String),
 }
+
+/// How long a worker trusts an account's delivery settings it read.
+const SETTINGS_TRUST: Duration = Duration::from_secs(1);
 
 fn per_second(n: u32) -> Quota {
     Quota::per_second(NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN))
@@ -149,6 +156,8 @@ impl Service {
             smtp,
             telnyx_key,
             health: Default::default(),
+            names: Default::default(),
+            settings: Default::default(),
             owner: format!("{node}:{}", uuid::Uuid::new_v4().simple()),
             node_prefix: format!("{node}:"),
             args,
@@ -190,9 +199,15 @@ impl Service {
         provider: Option<&str>,
         detail: Option<&str>,
     ) {
-        let merchant_id = match self.store.merchant_by_pk(m.merchant_pk).await {
-            Ok(Some(row)) => row.merchant_id,
-            _ => String::new(),
+        let merchant_id = match self.names.get(&m.merchant_pk).map(|n| n.clone()) {
+            Some(id) => id,
+            None => match self.store.merchant_by_pk(m.merchant_pk).await {
+                Ok(Some(row)) => {
+                    self.names.insert(m.merchant_pk, row.merchant_id.clone());
+                    row.merchant_id
+                }
+                _ => String::new(),
+            },
         };
         let aid = AccountId::from(m.account_id.as_str());
         self.bus
@@ -236,6 +251,25 @@ impl Service {
             }
             _ => {}
         }
+    }
+
+    /// An account's delivery settings (read at most once a second per account;
+    /// a change through this node is seen at once).
+    pub async fn delivery_settings(&self, account: &str) -> Result<DeliverySettings, StoreError> {
+        if let Some(hit) = self.settings.get(account) {
+            if hit.1.elapsed() < SETTINGS_TRUST {
+                return Ok(hit.0.clone());
+            }
+        }
+        let s = self.store.delivery_settings(account).await?;
+        self.settings
+            .insert(account.to_string(), (s.clone(), std::time::Instant::now()));
+        Ok(s)
+    }
+
+    /// Forgets an account's settings (they were changed).
+    pub fn forget_settings(&self, account: &str) {
+        self.settings.remove(account);
     }
 
     /// A lane's counters.

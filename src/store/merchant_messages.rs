@@ -14,6 +14,9 @@ use sqlx::Row;
 use super::merchants::channel_columns;
 use super::{get_bool, Backend, QueryContext, Store, StoreError, IDEMPOTENCY_TTL_MS};
 
+/// When admission last dropped expired Idempotency-Keys (unix ms).
+static LAST_EXPIRY: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
 /// A request to admit.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
@@ -162,7 +165,19 @@ impl Store {
         let mut tx = self.pool().begin().await.op("begin admitting messages")?;
         let mut out = Vec::with_capacity(items.len());
         if let Some(oldest) = items.iter().map(|i| i.now_ms).min() {
-            if items.iter().any(|i| i.idem.is_some()) && rand::random::<u8>() < 4 {
+            // at most once a minute: keys older than a day are dropped
+            let last = LAST_EXPIRY.load(std::sync::atomic::Ordering::Relaxed);
+            if items.iter().any(|i| i.idem.is_some())
+                && oldest - last > 60_000
+                && LAST_EXPIRY
+                    .compare_exchange(
+                        last,
+                        oldest,
+                        std::sync::atomic::Ordering::Relaxed,
+                        std::sync::atomic::Ordering::Relaxed,
+                    )
+                    .is_ok()
+            {
                 sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
                     .bind(oldest - IDEMPOTENCY_TTL_MS)
                     .execute(&mut *tx)
@@ -712,6 +727,18 @@ impl Store {
             .map(|r| r.try_get::<String, _>(0))
             .collect::<Result<Vec<_>, sqlx::Error>>()
             .op("decode accounts")
+    }
+
+    /// Takes back the attempt a claim counted (the message was only postponed).
+    pub async fn uncount_attempt(&self, id: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE merchant_messages SET attempts = attempts - 1 WHERE id = $1 AND attempts > 0",
+        )
+        .bind(id)
+        .execute(self.pool())
+        .await
+        .op("take back an attempt")?;
+        Ok(())
     }
 
     /// Looks at message `id` again at `next_at` (its state unchanged).

@@ -27,6 +27,8 @@ pub const VOICE_EVENTS: &[&str] = &[
     "CONTACT_CREATED",
     "CONTACT_UPDATED",
     "CONTACT_DELETED",
+    // the merchant API's message lifecycle (docs/merchant-api.md)
+    "MESSAGE_STATUS",
 ];
 
 /// The notification types of the `notifications` hook (its `type` modifier).

@@ -334,6 +334,27 @@ async fn dispatch(
             } else {
                 "QUEUED"
             };
+            let row = MessageRow {
+                id,
+                account_id: t.account.clone(),
+                merchant_pk: m.pk,
+                channel: ch.into(),
+                msg_type: send.kind.as_str().into(),
+                recipient: send.to.clone(),
+                payload: send.payload.to_string(),
+                status: status.into(),
+                attempts: 0,
+                next_at: send.scheduled.unwrap_or(now),
+                provider: None,
+                provider_ref: None,
+                cost_micros: None,
+                units: send.units,
+                is_final: false,
+                error: None,
+                created_at: now,
+                updated_at: now,
+            };
+            svc.publish(&row, status, None, None).await;
             Ok(Json(DispatchResponse {
                 merchant_id: m.merchant_id,
                 channel: ch.into(),

@@ -36,6 +36,8 @@ pub enum Outcome {
     Retry {
         reason: String,
         after: Option<Duration>,
+        /// Not even connected (counts towards "provider down").
+        unreachable: bool,
     },
     /// Perhaps handed over (no answer, a 5xx after the request went out):
     /// reconciled with the provider before anything is sent again.
@@ -138,10 +140,12 @@ pub fn classify_http(status: u16, retry_after: Option<Duration>, text: &str) -> 
         429 => Outcome::Retry {
             reason: format!("throttled by the provider (429): {snippet}"),
             after: retry_after,
+            unreachable: false,
         },
         503 if retry_after.is_some() => Outcome::Retry {
             reason: format!("provider unavailable (503): {snippet}"),
             after: retry_after,
+            unreachable: false,
         },
         500..=599 => Outcome::Ambiguous(format!("provider answered {status}: {snippet}")),
         _ => Outcome::Rejected(format!("provider refused it ({status}): {snippet}")),
@@ -155,6 +159,7 @@ pub fn classify_transport(e: &reqwest::Error) -> Outcome {
         Outcome::Retry {
             reason: format!("cannot reach the provider: {e}"),
             after: None,
+            unreachable: true,
         }
     } else {
         Outcome::Ambiguous(format!("no answer from the provider: {e}"))

@@ -47,6 +47,7 @@ pub async fn send(
         Err(e) => Outcome::Retry {
             reason: format!("the simulator could not record it: {e}"),
             after: None,
+            unreachable: false,
         },
     }
 }

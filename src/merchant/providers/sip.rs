@@ -49,6 +49,7 @@ pub async fn send(svc: &Service, m: &MessageRow, payload: &Value) -> Outcome {
         return Outcome::Retry {
             reason: "the extension has no registered device now".into(),
             after: None,
+            unreachable: false,
         };
     }
     let from = sender(sw, m, payload);

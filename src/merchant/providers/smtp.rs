@@ -111,6 +111,7 @@ pub async fn send(svc: &Service, m: &MessageRow, payload: &Value) -> Outcome {
         Err(e) if e.is_transient() => Outcome::Retry {
             reason: format!("the SMTP server deferred it: {e}"),
             after: None,
+            unreachable: false,
         },
         Err(e) if e.is_timeout() => {
             Outcome::Ambiguous(format!("the SMTP server stopped answering: {e}"))
@@ -118,6 +119,7 @@ pub async fn send(svc: &Service, m: &MessageRow, payload: &Value) -> Outcome {
         Err(e) => Outcome::Retry {
             reason: format!("cannot reach the SMTP server: {e}"),
             after: None,
+            unreachable: true,
         },
     }
 }
