@@ -74,6 +74,8 @@ CREATE TABLE merchant_messages (
     provider_ref  TEXT,
     cost_micros   BIGINT,
     units         BIGINT NOT NULL DEFAULT 1,
+    -- its place in the admission batch that inserted it (to pair ids with requests)
+    batch_index   BIGINT,
     final         INTEGER NOT NULL DEFAULT 0,
     error         TEXT,
     created_at    BIGINT NOT NULL,

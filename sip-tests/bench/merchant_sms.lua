@@ -3,7 +3,7 @@
 -- Environment: MKEY, MSECRET (the merchant pair), MERCHANT (merchant id).
 local threads = {}
 local counter = 0
-local id = 0
+id = 0
 
 function setup(thread)
   thread:set("id", #threads + 1)

@@ -55,6 +55,33 @@ impl Store {
         self.idempotent_state(scope, key, hash).await
     }
 
+    /// Claims `key`, waiting up to `wait` while a twin holding it runs: `Fresh`
+    /// (this request acts), `Mismatch`, `Done` (the twin's answer) or, when the
+    /// twin is still running after `wait`, `Running`.
+    pub async fn claim_idempotent_waiting(
+        &self,
+        scope: &str,
+        key: &str,
+        hash: &str,
+        wait: std::time::Duration,
+    ) -> Result<Claim, StoreError> {
+        let started = tokio::time::Instant::now();
+        let mut claim = self
+            .claim_idempotent(scope, key, hash, crate::events::now_ms())
+            .await?;
+        while claim == Claim::Running && started.elapsed() <= wait {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            claim = self.idempotent_state(scope, key, hash).await?;
+            if claim == Claim::Fresh {
+                // the first one failed and let go: claim it for this one
+                claim = self
+                    .claim_idempotent(scope, key, hash, crate::events::now_ms())
+                    .await?;
+            }
+        }
+        Ok(claim)
+    }
+
     /// Where a claimed key stands (for a twin that waits).
     pub async fn idempotent_state(
         &self,

@@ -21,6 +21,7 @@ mod idempotency;
 mod import;
 mod ivr_audit;
 mod json_rows;
+mod merchant_admit;
 mod merchant_billing;
 mod merchant_messages;
 mod merchants;

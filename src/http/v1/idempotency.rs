@@ -79,35 +79,23 @@ where
     };
     let scope = scope(account, route);
     let hash = body_hash(body);
-    let started = tokio::time::Instant::now();
-    let mut claim = store
-        .claim_idempotent(&scope, &key, &hash, crate::events::now_ms())
-        .await?;
-    loop {
-        match claim {
-            Claim::Fresh => break,
-            Claim::Mismatch => {
-                return Err(V1Error::new(
-                    V1Code::IdempotencyConflict,
-                    "this Idempotency-Key was used with a different body",
-                ))
-            }
-            Claim::Done(status, body) => return Ok(replay(status, body)),
-            Claim::Running if started.elapsed() > WAIT => {
-                return Err(V1Error::new(
-                    V1Code::Unavailable,
-                    "a request with this Idempotency-Key is still running; retry later",
-                ))
-            }
-            Claim::Running => {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                claim = store.idempotent_state(&scope, &key, &hash).await?;
-                if claim == Claim::Fresh {
-                    claim = store
-                        .claim_idempotent(&scope, &key, &hash, crate::events::now_ms())
-                        .await?;
-                }
-            }
+    match store
+        .claim_idempotent_waiting(&scope, &key, &hash, WAIT)
+        .await?
+    {
+        Claim::Fresh => {}
+        Claim::Mismatch => {
+            return Err(V1Error::new(
+                V1Code::IdempotencyConflict,
+                "this Idempotency-Key was used with a different body",
+            ))
+        }
+        Claim::Done(status, body) => return Ok(replay(status, body)),
+        Claim::Running => {
+            return Err(V1Error::new(
+                V1Code::Unavailable,
+                "a request with this Idempotency-Key is still running; retry later",
+            ))
         }
     }
     let outcome = act().await;

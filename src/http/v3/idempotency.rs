@@ -50,35 +50,22 @@ where
     let scope = format!("{}:{route}", ctx.account);
     let hash = body_hash(body);
     let store = &ctx.sw.store;
-    let started = tokio::time::Instant::now();
-    let mut claim = store
-        .claim_idempotent(&scope, &key, &hash, crate::events::now_ms())
-        .await?;
-    loop {
-        match claim {
-            Claim::Fresh => break,
-            Claim::Mismatch => {
-                return Err(ApiError::new(
-                    ErrorCode::IdempotencyConflict,
-                    "this Idempotency-Key was used with a different body",
-                ))
-            }
-            Claim::Done(status, body) => return Ok(replay(status, body)),
-            Claim::Running if started.elapsed() > WAIT => {
-                return Err(ApiError::unavailable(
-                    "a request with this Idempotency-Key is still running; retry later",
-                ))
-            }
-            Claim::Running => {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                claim = store.idempotent_state(&scope, &key, &hash).await?;
-                if claim == Claim::Fresh {
-                    // the first one failed and let go: claim it for this one
-                    claim = store
-                        .claim_idempotent(&scope, &key, &hash, crate::events::now_ms())
-                        .await?;
-                }
-            }
+    match store
+        .claim_idempotent_waiting(&scope, &key, &hash, WAIT)
+        .await?
+    {
+        Claim::Fresh => {}
+        Claim::Mismatch => {
+            return Err(ApiError::new(
+                ErrorCode::IdempotencyConflict,
+                "this Idempotency-Key was used with a different body",
+            ))
+        }
+        Claim::Done(status, body) => return Ok(replay(status, body)),
+        Claim::Running => {
+            return Err(ApiError::unavailable(
+                "a request with this Idempotency-Key is still running; retry later",
+            ))
         }
     }
     let outcome = act().await;
