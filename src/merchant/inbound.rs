@@ -54,6 +54,7 @@ pub async fn reply(
         svc.store
             .add_consent(pk, "SMS", from, consent.as_str(), Some(&source), now_ms())
             .await?;
+        svc.forget_consent(pk, "SMS", from);
     }
     Ok(Some(consent))
 }

@@ -56,6 +56,12 @@ pub struct Service {
     pub health: super::alerts::Health,
     /// Merchants' ids by row id (they never change), for events.
     names: dashmap::DashMap<i64, String>,
+    /// Merchants as read in the last [`SETTINGS_TRUST`], by (account, merchant id).
+    merchants: dashmap::DashMap<(String, String), (crate::store::MerchantRow, std::time::Instant)>,
+    /// Consents as read in the last [`SETTINGS_TRUST`], for admission only (the
+    /// hand-off checks the store itself).
+    consents:
+        dashmap::DashMap<(i64, String, String), (Option<super::ConsentStatus>, std::time::Instant)>,
     /// Accounts' delivery settings as read in the last [`SETTINGS_TRUST`].
     settings: dashmap::DashMap<String, (DeliverySettings, std::time::Instant)>,
     /// This process's lease name (`<node>:<boot id>`).
@@ -158,6 +164,8 @@ impl Service {
             health: Default::default(),
             names: Default::default(),
             settings: Default::default(),
+            merchants: Default::default(),
+            consents: Default::default(),
             owner: format!("{node}:{}", uuid::Uuid::new_v4().simple()),
             node_prefix: format!("{node}:"),
             args,
@@ -265,6 +273,68 @@ impl Service {
         self.settings
             .insert(account.to_string(), (s.clone(), std::time::Instant::now()));
         Ok(s)
+    }
+
+    /// Merchant `id` of `account` for admission (at most a second old; a change
+    /// through this node is seen at once).
+    pub async fn merchant_cached(
+        &self,
+        account: &str,
+        id: &str,
+    ) -> Result<Option<crate::store::MerchantRow>, StoreError> {
+        let k = (account.to_string(), id.to_string());
+        if let Some(hit) = self.merchants.get(&k) {
+            if hit.1.elapsed() < SETTINGS_TRUST {
+                return Ok(Some(hit.0.clone()));
+            }
+        }
+        let m = self.store.merchant(account, id).await?;
+        if let Some(m) = &m {
+            if self.merchants.len() > 100_000 {
+                self.merchants.clear();
+            }
+            self.merchants
+                .insert(k, (m.clone(), std::time::Instant::now()));
+        }
+        Ok(m)
+    }
+
+    /// Forgets a merchant (it was changed).
+    pub fn forget_merchant(&self, account: &str, id: &str) {
+        self.merchants
+            .remove(&(account.to_string(), id.to_string()));
+    }
+
+    /// A contact's consent for admission (at most a second old; a change
+    /// through this node is seen at once; the hand-off reads the store).
+    pub async fn consent_cached(
+        &self,
+        pk: i64,
+        channel: &str,
+        contact: &str,
+    ) -> Result<Option<super::ConsentStatus>, StoreError> {
+        let k = (pk, channel.to_string(), contact.to_string());
+        if let Some(hit) = self.consents.get(&k) {
+            if hit.1.elapsed() < SETTINGS_TRUST {
+                return Ok(hit.0);
+            }
+        }
+        let c = self
+            .store
+            .consent(pk, channel, contact)
+            .await?
+            .and_then(|c| super::ConsentStatus::parse(&c.status));
+        if self.consents.len() > 100_000 {
+            self.consents.clear();
+        }
+        self.consents.insert(k, (c, std::time::Instant::now()));
+        Ok(c)
+    }
+
+    /// Forgets a consent (it was changed).
+    pub fn forget_consent(&self, pk: i64, channel: &str, contact: &str) {
+        self.consents
+            .remove(&(pk, channel.to_string(), contact.to_string()));
     }
 
     /// Forgets an account's settings (they were changed).

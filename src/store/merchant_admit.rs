@@ -18,6 +18,9 @@ use super::{Backend, QueryContext, Store, StoreError, IDEMPOTENCY_TTL_MS};
 /// When admission last dropped expired Idempotency-Keys (unix ms).
 static LAST_EXPIRY: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
 
+/// Rows per multi-row statement.
+const CHUNK: usize = 64;
+
 /// `($1, $2, …), (…)` for `rows` rows of `cols` parameters from `$first`.
 fn values(rows: usize, cols: usize, first: usize) -> String {
     (0..rows)
@@ -80,26 +83,28 @@ impl Store {
             }
         }
         if !claiming.is_empty() {
-            let sql = format!(
-                "INSERT INTO idempotency_keys (scope, idem_key, request_hash, created_at) VALUES {} \
-                 ON CONFLICT (scope, idem_key) DO NOTHING RETURNING scope, idem_key",
-                values(claiming.len(), 4, 1)
-            );
-            let mut q = sqlx::query(&sql);
-            for &i in &claiming {
-                let (scope, key, hash) = items[i].idem.as_ref().expect("keyed");
-                q = q
-                    .bind(scope.as_str())
-                    .bind(key.as_str())
-                    .bind(hash.as_str())
-                    .bind(items[i].now_ms);
-            }
-            let rows = q.fetch_all(&mut *tx).await.op("claim idempotency keys")?;
             let mut claimed = std::collections::HashSet::new();
-            for r in &rows {
-                let scope: String = r.try_get(0).op("decode a key")?;
-                let key: String = r.try_get(1).op("decode a key")?;
-                claimed.insert((scope, key));
+            // in chunks: parameters bind by name, so a very long statement costs more per row
+            for chunk in claiming.chunks(CHUNK) {
+                let sql = format!(
+                    "INSERT INTO idempotency_keys (scope, idem_key, request_hash, created_at) \
+                     VALUES {} ON CONFLICT (scope, idem_key) DO NOTHING RETURNING scope, idem_key",
+                    values(chunk.len(), 4, 1)
+                );
+                let mut q = sqlx::query(&sql);
+                for &i in chunk {
+                    let (scope, key, hash) = items[i].idem.as_ref().expect("keyed");
+                    q = q
+                        .bind(scope.as_str())
+                        .bind(key.as_str())
+                        .bind(hash.as_str())
+                        .bind(items[i].now_ms);
+                }
+                for r in &q.fetch_all(&mut *tx).await.op("claim idempotency keys")? {
+                    let scope: String = r.try_get(0).op("decode a key")?;
+                    let key: String = r.try_get(1).op("decode a key")?;
+                    claimed.insert((scope, key));
+                }
             }
             for &i in &claiming {
                 let (scope, key, hash) = items[i].idem.as_ref().expect("keyed");
@@ -234,7 +239,7 @@ impl Store {
         let accepted: Vec<usize> = (0..items.len())
             .filter(|&i| matches!(out[i], Some(Admit::Accepted { .. })))
             .collect();
-        if !accepted.is_empty() {
+        for accepted in accepted.chunks(CHUNK) {
             let sql = format!(
                 "INSERT INTO merchant_messages (account_id, merchant_pk, channel, msg_type, \
                  recipient, payload, status, next_at, units, created_at, updated_at, batch_index) \
@@ -242,7 +247,7 @@ impl Store {
                 values(accepted.len(), 12, 1)
             );
             let mut q = sqlx::query(&sql);
-            for &i in &accepted {
+            for &i in accepted {
                 let it = &items[i];
                 q = q
                     .bind(it.account_id.as_str())
@@ -273,6 +278,9 @@ impl Store {
         }
 
         // their first lifecycle event, in one insert
+        let accepted: Vec<usize> = (0..items.len())
+            .filter(|&i| matches!(out[i], Some(Admit::Accepted { .. })))
+            .collect();
         let ids: Vec<(i64, bool)> = accepted
             .iter()
             .filter_map(|&i| match out[i] {
@@ -314,7 +322,7 @@ impl Store {
                 }
             }
         }
-        for chunk in kept.chunks(200) {
+        for chunk in kept.chunks(CHUNK) {
             let selects: Vec<String> = (0..chunk.len())
                 .map(|r| {
                     let b = r * 4;

@@ -87,6 +87,7 @@ pub async fn upsert(t: Tenant, headers: HeaderMap, body: Bytes) -> Result<Respon
                 now,
             )
             .await?;
+        t.svc().forget_consent(m.pk, channel.as_str(), &contact);
         let c = ConsentRow {
             id: row_id,
             merchant_id: m.merchant_id.clone(),

@@ -110,6 +110,7 @@ pub async fn upsert(t: Tenant, headers: HeaderMap, body: Bytes) -> Result<Respon
                 now_ms(),
             )
             .await?;
+        t.svc().forget_merchant(&account, &id);
         let view = view(&store, &m).await?;
         Ok((
             StatusCode::OK,

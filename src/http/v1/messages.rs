@@ -225,62 +225,71 @@ async fn dispatch(
 ) -> Result<Response, V1Error> {
     let svc = t.svc();
     let store = &svc.store;
-    let idem = match key_of(headers)? {
-        Some(key) => {
-            let sc = scope(&t.account, route);
-            let hash = body_hash(body);
-            // a retry of an answered request is answered at once, whatever changed since
-            match store.idempotent_state(&sc, &key, &hash).await? {
-                Claim::Done(st, b) => return Ok(replay(st, b)),
-                Claim::Mismatch => {
-                    return Err(V1Error::new(
-                        V1Code::IdempotencyConflict,
-                        "this Idempotency-Key was used with a different body",
-                    ))
-                }
-                _ => {}
-            }
-            Some((sc, key, hash))
+    let idem = key_of(headers)?.map(|key| (scope(&t.account, route), key, body_hash(body)));
+    let checked: Result<crate::store::MerchantRow, V1Error> = async {
+        let m = svc
+            .merchant_cached(&t.account, &merchant)
+            .await?
+            .ok_or_else(|| {
+                V1Error::field("merchantId", format!("no merchant {merchant:?}")).not_found_code()
+            })?;
+        if !m.active {
+            return Err(V1Error {
+                code: V1Code::MerchantInactive,
+                message: format!("merchant {merchant:?} is not active"),
+                field: Some("merchantId"),
+            });
         }
-        None => None,
+        let consent = svc
+            .consent_cached(m.pk, send.channel.as_str(), &send.to)
+            .await?;
+        if let Err(why) = consent_allows(send.kind, consent) {
+            let (code, message) = match why {
+                ConsentRefusal::OptedOut => (
+                    V1Code::OptedOut,
+                    format!(
+                        "{} opted out of {} from this merchant",
+                        send.to,
+                        send.channel.as_str()
+                    ),
+                ),
+                ConsentRefusal::NoOptIn => (
+                    V1Code::ConsentRequired,
+                    format!(
+                        "a MARKETING message needs {}'s OPT_IN on {} (POST /api/v1/consents)",
+                        send.to,
+                        send.channel.as_str()
+                    ),
+                ),
+            };
+            return Err(V1Error {
+                code,
+                message,
+                field: Some("to"),
+            });
+        }
+        Ok(m)
+    }
+    .await;
+    let m = match checked {
+        Ok(m) => m,
+        Err(refused) => {
+            // a retry of a request answered before gets that answer, whatever changed since
+            if let Some((sc, key, hash)) = &idem {
+                match store.idempotent_state(sc, key, hash).await? {
+                    Claim::Done(st, b) => return Ok(replay(st, b)),
+                    Claim::Mismatch => {
+                        return Err(V1Error::new(
+                            V1Code::IdempotencyConflict,
+                            "this Idempotency-Key was used with a different body",
+                        ))
+                    }
+                    _ => {}
+                }
+            }
+            return Err(refused);
+        }
     };
-    let m = find(t, &merchant).await?;
-    if !m.active {
-        return Err(V1Error {
-            code: V1Code::MerchantInactive,
-            message: format!("merchant {merchant:?} is not active"),
-            field: Some("merchantId"),
-        });
-    }
-    let consent = store
-        .consent(m.pk, send.channel.as_str(), &send.to)
-        .await?
-        .and_then(|c| crate::merchant::ConsentStatus::parse(&c.status));
-    if let Err(why) = consent_allows(send.kind, consent) {
-        let (code, message) = match why {
-            ConsentRefusal::OptedOut => (
-                V1Code::OptedOut,
-                format!(
-                    "{} opted out of {} from this merchant",
-                    send.to,
-                    send.channel.as_str()
-                ),
-            ),
-            ConsentRefusal::NoOptIn => (
-                V1Code::ConsentRequired,
-                format!(
-                    "a MARKETING message needs {}'s OPT_IN on {} (POST /api/v1/consents)",
-                    send.to,
-                    send.channel.as_str()
-                ),
-            ),
-        };
-        return Err(V1Error {
-            code,
-            message,
-            field: Some("to"),
-        });
-    }
     let now = now_ms();
     let limit = match send.channel {
         Channel::Sms => m.sms_limit,
