@@ -478,7 +478,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
         },
     )
     .map_err(StartError::Merchant)?;
-    merchant.start();
+    crate::merchant::run::start(&merchant);
     let app = http::app(AppState {
         metrics: metrics.clone(),
         acd: acd.clone(),

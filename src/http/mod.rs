@@ -11,8 +11,10 @@ mod call_commands;
 mod events;
 mod hooks;
 pub mod https;
+pub mod key_cache;
 mod keys_admin;
 pub mod merchant_admin;
+pub mod openapi;
 mod operator;
 pub mod v1;
 mod v2;
@@ -173,7 +175,7 @@ pub fn app(state: AppState) -> Router {
         )
         .merge(merchant_routes())
         .merge(voice)
-        .merge(v3::docs())
+        .merge(openapi::docs())
         .with_state(state)
 }
 

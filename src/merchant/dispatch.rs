@@ -253,7 +253,7 @@ pub async fn settle(svc: &Arc<Service>, m: &MessageRow, provider: &str, outcome:
             cost_micros,
             delivered,
         } => {
-            svc.health.ok(svc, provider).await;
+            super::alerts::provider_ok(svc, provider).await;
             stats.processed.fetch_add(1, Relaxed);
             // the simulator reveals its outcome after its delay; others call back (or are polled)
             let look_again = if provider == "simulator" {
@@ -283,7 +283,7 @@ pub async fn settle(svc: &Arc<Service>, m: &MessageRow, provider: &str, outcome:
             }
         }
         Outcome::Undelivered { reference, reason } => {
-            svc.health.ok(svc, provider).await;
+            super::alerts::provider_ok(svc, provider).await;
             stats.processed.fetch_add(1, Relaxed);
             stats.failed.fetch_add(1, Relaxed);
             let t = Transition {
@@ -297,7 +297,7 @@ pub async fn settle(svc: &Arc<Service>, m: &MessageRow, provider: &str, outcome:
             svc.advance(m, &from, t).await
         }
         Outcome::Rejected(reason) => {
-            svc.health.failed(svc, provider, false).await;
+            super::alerts::provider_failed(svc, provider, false).await;
             stats.failed.fetch_add(1, Relaxed);
             let t = Transition {
                 status: "FAILED",
@@ -313,7 +313,7 @@ pub async fn settle(svc: &Arc<Service>, m: &MessageRow, provider: &str, outcome:
             after,
             unreachable,
         } => {
-            svc.health.failed(svc, provider, *unreachable).await;
+            super::alerts::provider_failed(svc, provider, *unreachable).await;
             if m.attempts >= i64::from(svc.args.dispatch_max_attempts) {
                 stats.dead_lettered.fetch_add(1, Relaxed);
                 stats.failed.fetch_add(1, Relaxed);
@@ -343,7 +343,7 @@ pub async fn settle(svc: &Arc<Service>, m: &MessageRow, provider: &str, outcome:
             }
         }
         Outcome::Ambiguous(reason) => {
-            svc.health.failed(svc, provider, false).await;
+            super::alerts::provider_failed(svc, provider, false).await;
             let t = Transition {
                 status: "RECONCILING",
                 provider: Some(provider),

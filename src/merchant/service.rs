@@ -1,8 +1,8 @@
 //! The merchant messaging service: what the HTTP handlers, the lane workers
 //! and the sweeper share — the store, the switch (for SIP MESSAGE and voice
 //! calls), the admitting task, the lanes' wake-ups, rate limiters and
-//! counters, the providers' clients and the price list. `start` spawns the
-//! workers; every state change goes through [`Service::advance`], which
+//! counters, the providers' clients and the price list (`run::start` spawns
+//! the workers); every state change goes through [`Service::advance`], which
 //! stores it and publishes its lifecycle event.
 
 use std::num::NonZeroU32;
@@ -53,7 +53,7 @@ pub struct Service {
     pub http: reqwest::Client,
     pub smtp: Option<AsyncSmtpTransport<Tokio1Executor>>,
     pub telnyx_key: Option<ed25519_dalek::VerifyingKey>,
-    pub health: super::alerts::Health,
+    pub health: super::health::Health,
     /// Merchants' ids by row id (they never change), for events.
     names: dashmap::DashMap<i64, String>,
     /// Merchants as read in the last [`SETTINGS_TRUST`], by (account, merchant id).
@@ -170,14 +170,6 @@ impl Service {
             node_prefix: format!("{node}:"),
             args,
         }))
-    }
-
-    /// Starts the lane workers and the sweeper.
-    pub fn start(self: &Arc<Self>) {
-        for channel in super::Channel::ALL {
-            super::dispatch::spawn_lane(self.clone(), channel);
-        }
-        super::reconcile::spawn_sweeper(self.clone());
     }
 
     /// Moves message `m` on to `t` (if it is in one of `from`) and publishes

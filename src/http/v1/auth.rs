@@ -15,7 +15,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use sha2::{Digest, Sha256};
 
 use super::{V1Code, V1Error};
-use crate::http::v3::KeyCache;
+use crate::http::key_cache::KeyCache;
 use crate::http::AppState;
 use crate::merchant::service::Service;
 use crate::store::ApiKey;

@@ -36,7 +36,7 @@ pub use error::{ApiError, ErrorCode};
 pub use limits::Limits;
 
 use super::AppState;
-use crate::store::{ApiKey, ApiKeyKind, KEY_TRUST};
+use crate::store::{ApiKey, ApiKeyKind};
 use crate::switch::directory::Directory;
 use crate::switch::Switch;
 
@@ -50,32 +50,7 @@ pub struct VoiceApi {
     pub placed: Arc<calls::Placed>,
 }
 
-/// Live keys looked up in the last [`KEY_TRUST`] (by the token presented), so
-/// a busy client costs no store read per request. Only live keys are kept;
-/// revoking a key forgets it here at once and, on other nodes, waits out the
-/// trust period before it returns.
-#[derive(Default)]
-pub struct KeyCache(dashmap::DashMap<String, (Arc<ApiKey>, std::time::Instant)>);
-
-impl KeyCache {
-    pub(crate) fn get(&self, token: &str) -> Option<Arc<ApiKey>> {
-        let hit = self.0.get(token)?;
-        (hit.1.elapsed() < KEY_TRUST).then(|| hit.0.clone())
-    }
-
-    pub(crate) fn put(&self, token: &str, key: Arc<ApiKey>) {
-        if self.0.len() > 10_000 {
-            self.0.retain(|_, (_, at)| at.elapsed() < KEY_TRUST);
-        }
-        self.0
-            .insert(token.to_string(), (key, std::time::Instant::now()));
-    }
-
-    /// Stops trusting key `id` (revoked through this node).
-    pub fn forget(&self, id: &str) {
-        self.0.retain(|_, (k, _)| k.id != id);
-    }
-}
+pub use crate::http::key_cache::KeyCache;
 
 impl VoiceApi {
     /// Holds the limits in Redis at `url` (keys under `prefix`) from now on.
@@ -158,13 +133,6 @@ fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
         "the switch failed on this request; try again",
     )
     .into_response()
-}
-
-/// `/openapi.json` and Swagger UI at `/docs` (outside the gate: no key, no limit).
-pub fn docs() -> Router<AppState> {
-    utoipa_swagger_ui::SwaggerUi::new("/docs")
-        .url("/openapi.json", openapi::document())
-        .into()
 }
 
 async fn no_route() -> ApiError {

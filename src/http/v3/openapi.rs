@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document of the voice API, generated from the handlers'
-//! annotations and the types of `schema.rs`; served at `/openapi.json` with
-//! Swagger UI at `/docs` (its files compiled in: nothing loads from a CDN).
+//! annotations and the types of `schema.rs`; served (with the merchant API's
+//! part) by `http::openapi`.
 //! Every operation also lists the error answers it can give (the envelope of
 //! [`ErrorEnvelope`]), added here once rather than on each handler.
 
@@ -113,24 +113,9 @@ impl Modify for KeysAndErrors {
     }
 }
 
-/// The whole document: the voice API and the merchant API (`/api/v1`).
-pub fn document() -> utoipa::openapi::OpenApi {
-    let mut doc = VoiceDoc::openapi();
-    doc.merge(<crate::http::v1::openapi::MerchantDoc as OpenApi>::openapi());
-    doc.info.title = "Switchyard APIs".into();
-    doc.info.description = Some(
-        "The voice API (v3: availability, queues, click-to-call, numbers, profile, SMS; keys in \
-         X-API-Key, docs/voice-api.md) and the merchant API (/api/v1: merchants, consents, \
-         SMS/voice/email dispatch, billing, usage, 10DLC; X-API-KEY + X-API-SECRET, \
-         docs/merchant-api.md)."
-            .into(),
-    );
-    doc
-}
-
 /// The document as JSON.
 pub fn json() -> String {
-    document().to_json().unwrap_or_default()
+    VoiceDoc::openapi().to_json().unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -146,15 +131,7 @@ mod tests {
             doc["openapi"]
         );
         let paths = doc["paths"].as_object().expect("paths");
-        let voice = paths.keys().filter(|p| p.starts_with("/v3/")).count();
-        assert_eq!(voice, 11, "{:?}", paths.keys().collect::<Vec<_>>());
-        // the merchant API is in the same document
-        let sms = &doc["paths"]["/api/v1/messages/sms"]["post"];
-        for code in ["200", "400", "401", "402", "409", "422", "429"] {
-            assert!(sms["responses"][code].is_object(), "{code}: {sms}");
-        }
-        assert!(doc["components"]["securitySchemes"]["merchant_secret"].is_object());
-        assert!(doc["components"]["schemas"]["MerchantView"].is_object());
+        assert_eq!(paths.len(), 11, "{:?}", paths.keys().collect::<Vec<_>>());
         let outbound = &doc["paths"]["/v3/voice/{account_id}/call/outbound"]["post"];
         for code in ["200", "400", "401", "403", "404", "422", "429"] {
             assert!(
