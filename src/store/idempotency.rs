@@ -91,11 +91,10 @@ impl Store {
     ) -> Result<Claim, StoreError> {
         let row = sqlx::query(
             "SELECT request_hash, status, response FROM idempotency_keys \
-             WHERE scope = $1 AND idem_key = $2 AND created_at >= $3",
+             WHERE scope = $1 AND idem_key = $2",
         )
         .bind(scope)
         .bind(key)
-        .bind(crate::events::now_ms() - IDEMPOTENCY_TTL_MS)
         .fetch_optional(self.pool())
         .await
         .op("read an idempotency key")?;
