@@ -22,6 +22,7 @@ pub mod run;
 pub mod service;
 pub mod text;
 pub mod tz;
+mod tz_nanp;
 pub mod window;
 
 use serde::{Deserialize, Serialize};
