@@ -207,11 +207,7 @@ pub async fn confirm_json(
     let merchant = store.merchant_by_pk(p.merchant_pk).await?;
     let credits = match (credits, &merchant) {
         (Some(c), _) => c,
-        (None, Some(m)) => match p.channel.as_str() {
-            "SMS" => m.sms_credits,
-            "VOICE" => m.voice_credits,
-            _ => m.email_credits,
-        },
+        (None, Some(m)) => m.credits(&p.channel),
         (None, None) => 0,
     };
     let mid = merchant.map(|m| m.merchant_id).unwrap_or_default();

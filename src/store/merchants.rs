@@ -27,6 +27,17 @@ pub struct MerchantRow {
     pub updated_at: i64,
 }
 
+impl MerchantRow {
+    /// Its credits on `channel` (`SMS`, `VOICE`, `EMAIL`).
+    pub fn credits(&self, channel: &str) -> i64 {
+        match channel {
+            "SMS" => self.sms_credits,
+            "VOICE" => self.voice_credits,
+            _ => self.email_credits,
+        }
+    }
+}
+
 /// What a merchant used in a period.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct UsageRow {

@@ -108,11 +108,7 @@ pub async fn upgrade(t: Tenant, headers: HeaderMap, body: Bytes) -> Result<Respo
                 settled_at: None,
             };
             store.create_payment(&p).await?;
-            let credits = match channel {
-                Channel::Sms => m.sms_credits,
-                Channel::Voice => m.voice_credits,
-                Channel::Email => m.email_credits,
-            };
+            let credits = m.credits(channel.as_str());
             Ok((
                 StatusCode::OK,
                 serde_json::to_value(upgrade_view(&p, &m.merchant_id, credits)).unwrap_or_default(),
