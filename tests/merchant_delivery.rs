@@ -633,3 +633,88 @@ fn a_voice_message_is_spoken_to_a_carrier_and_one_outside_the_window_waits() {
     );
     assert_eq!(r.status, 200);
 }
+
+/// The simulator's batched hand-off checks consent against the store again
+/// just before it hands a batch over (a recipient who opted out while the
+/// message waited is not sent to), and its configured failure rate gives
+/// UNDELIVERED with the reason, revealed after its delay.
+#[test]
+fn the_simulator_rechecks_consent_before_the_hand_off_and_applies_its_failure_rate() {
+    let dead = free_port();
+    let sw = live(vec![
+        "--telnyx-api-key".into(),
+        "KEYx".into(),
+        "--telnyx-from".into(),
+        "+15550100198".into(),
+        "--telnyx-url".into(),
+        format!("http://127.0.0.1:{dead}"),
+        "--dispatch-max-attempts".into(),
+        "6".into(),
+    ]);
+    let p = pair(&sw, "demo");
+    merchant(&sw, &p, "gym-a");
+    // held back: LIVE through a provider nobody answers, so the messages wait in RETRY
+    set_delivery(
+        &sw,
+        "demo",
+        json!({"mode": "LIVE", "smsProvider": "telnyx"}),
+    );
+    let to = ["+18135553000", "+18135553001", "+18135553002"];
+    let ids: Vec<String> = to
+        .iter()
+        .map(|n| send_sms(&sw, &p, n, "waiting", None))
+        .collect();
+    for id in &ids {
+        wait_message(&sw, &p, id, &["RETRY"], Duration::from_secs(15));
+    }
+    // the first recipient opts out while it waits; then the account goes to the simulator, failing all
+    let r = v1_post(
+        &sw,
+        "/api/v1/consents",
+        &p,
+        &json!({"merchantId": "gym-a", "channel": "SMS", "contact": to[0], "status": "OPT_OUT", "source": "web"}),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    set_delivery(
+        &sw,
+        "demo",
+        json!({"mode": "SIMULATOR", "simulatorFailureRate": 1.0}),
+    );
+    let stopped = wait_message(&sw, &p, &ids[0], &["FAILED"], Duration::from_secs(30));
+    assert!(
+        stopped["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("checked before sending")),
+        "{stopped}"
+    );
+    for id in &ids[1..] {
+        let m = wait_message(&sw, &p, id, &["UNDELIVERED"], Duration::from_secs(30));
+        assert_eq!(m["error"], "the simulator's configured failure rate", "{m}");
+        let steps: Vec<&str> = m["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter_map(|e| e["status"].as_str())
+            .collect();
+        assert_eq!(steps.last().copied(), Some("UNDELIVERED"), "{m}");
+        assert!(steps.contains(&"SENT"), "{m}");
+    }
+    // the simulator was handed the two others, never the one who opted out
+    let (st, v) = http_json(
+        sw.http,
+        "GET",
+        "/admin/simulator/messages?account=demo",
+        &[],
+        None,
+    );
+    assert_eq!(st, 200);
+    let mut handed: Vec<&str> = v["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|m| m["to"].as_str())
+        .collect();
+    handed.sort_unstable();
+    assert_eq!(handed, [to[1], to[2]], "{v}");
+}

@@ -86,7 +86,25 @@ pub fn spawn_lane(svc: Arc<Service>, channel: Channel) {
                 }
                 continue;
             }
+            // SIMULATOR-mode SMS and email go over as one batch; the rest one by one
+            let mut rest = Vec::with_capacity(batch.len());
+            let mut sims = Vec::new();
             for m in batch {
+                let simulated = channel != Channel::Voice
+                    && svc
+                        .delivery_settings(&m.account_id)
+                        .await
+                        .is_ok_and(|s| s.mode != "LIVE");
+                if simulated {
+                    sims.push(m);
+                } else {
+                    rest.push(m);
+                }
+            }
+            if !sims.is_empty() {
+                super::handoff::to_simulator(&svc, channel, sims).await;
+            }
+            for m in rest {
                 let Ok(permit) = sem.clone().acquire_owned().await else {
                     return;
                 };

@@ -12,6 +12,7 @@ pub mod accept;
 pub mod alerts;
 pub mod config;
 pub mod dispatch;
+pub mod handoff;
 pub mod health;
 pub mod inbound;
 pub mod messaging;

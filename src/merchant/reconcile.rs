@@ -5,7 +5,7 @@
 //! certainly absent: it is retried; unknowable: it waits for a callback and,
 //! after [`GIVE_UP_MS`], fails without being sent again (at most once per
 //! Idempotency-Key) —; polls SENT messages whose callback is late (and
-//! reveals the simulator's outcomes); and advances 10DLC records.
+//! reveals the simulator's outcomes, a sweep at a time); and advances 10DLC records.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,6 +53,8 @@ async fn sweep(svc: &Arc<Service>) -> Result<(), crate::store::StoreError> {
     for m in svc.store.due_in("RECONCILING", now, 200).await? {
         reconcile(svc, m).await?;
     }
+    // the simulator's outcomes, set-based; what is left due is polled one by one
+    super::handoff::reveal_due(svc).await?;
     for m in svc.store.due_in("SENT", now, 500).await? {
         poll(svc, m).await?;
     }

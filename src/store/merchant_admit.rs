@@ -19,10 +19,10 @@ use super::{Backend, QueryContext, Store, StoreError, IDEMPOTENCY_TTL_MS};
 static LAST_EXPIRY: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
 
 /// Rows per multi-row statement.
-const CHUNK: usize = 64;
+pub(super) const CHUNK: usize = 64;
 
 /// `($1, $2, …), (…)` for `rows` rows of `cols` parameters from `$first`.
-fn values(rows: usize, cols: usize, first: usize) -> String {
+pub(super) fn values(rows: usize, cols: usize, first: usize) -> String {
     (0..rows)
         .map(|r| {
             let ps: Vec<String> = (0..cols)

@@ -120,11 +120,12 @@ pub struct UsageSums {
     pub unpriced: i64,
 }
 
-const COLUMNS: &str = "id, account_id, merchant_pk, channel, msg_type, recipient, payload, \
+pub(super) const COLUMNS: &str =
+    "id, account_id, merchant_pk, channel, msg_type, recipient, payload, \
     status, attempts, next_at, provider, provider_ref, cost_micros, units, final, error, \
     created_at, updated_at";
 
-fn message(r: &AnyRow) -> Result<MessageRow, StoreError> {
+pub(super) fn message(r: &AnyRow) -> Result<MessageRow, StoreError> {
     let go = || -> Result<MessageRow, sqlx::Error> {
         Ok(MessageRow {
             id: r.try_get("id")?,

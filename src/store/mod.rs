@@ -23,6 +23,7 @@ mod ivr_audit;
 mod json_rows;
 mod merchant_admit;
 mod merchant_billing;
+mod merchant_handoff;
 mod merchant_messages;
 mod merchants;
 mod numbers;
@@ -53,6 +54,7 @@ pub use extensions::Extension;
 pub use idempotency::{Claim, IDEMPOTENCY_TTL_MS};
 pub use ivr_audit::IvrAudit;
 pub use merchant_billing::{AlertRow, MessagingRecord, PaymentRow, Settled};
+pub use merchant_handoff::{SimHandoff, SIM_FAILURE};
 pub use merchant_messages::{
     Admit, LaneCounts, MessageEventRow, MessageRow, NewMessage, Transition, UsageSums,
 };

@@ -12,7 +12,7 @@ use crate::merchant::service::Service;
 use crate::store::{DeliverySettings, MessageRow};
 
 /// What was "sent": the text, the email's subject and body, or the spoken text.
-fn body_of(m: &MessageRow, payload: &Value) -> String {
+pub fn body_of(m: &MessageRow, payload: &Value) -> String {
     match m.channel.as_str() {
         "EMAIL" => format!(
             "{}\n\n{}",
