@@ -80,6 +80,7 @@ impl Store {
         records: &[Arc<Record>],
         with_kept: bool,
     ) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         let mut tx = self.pool().begin().await.op("begin an event batch")?;
         for chunk in records.chunks(ROWS_PER_STATEMENT) {
             let mut sql = String::from(

@@ -21,12 +21,17 @@ static LAST_EXPIRY: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64:
 /// Rows per multi-row statement.
 pub(super) const CHUNK: usize = 64;
 
-/// `($1, $2, …), (…)` for `rows` rows of `cols` parameters from `$first`.
-pub(super) fn values(rows: usize, cols: usize, first: usize) -> String {
+/// `($1, $2, …), (…)` for `rows` rows of `cols` parameters, the only
+/// parameters of their statement. On SQLite positional `?` instead: SQLite
+/// resolves each `$n` by name, which is quadratic in a statement of hundreds.
+pub(super) fn values(backend: Backend, rows: usize, cols: usize) -> String {
     (0..rows)
         .map(|r| {
             let ps: Vec<String> = (0..cols)
-                .map(|c| format!("${}", first + r * cols + c))
+                .map(|c| match backend {
+                    Backend::Sqlite => "?".to_string(),
+                    Backend::Postgres => format!("${}", 1 + r * cols + c),
+                })
                 .collect();
             format!("({})", ps.join(", "))
         })
@@ -47,6 +52,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let pg = self.backend() == Backend::Postgres;
+        let _turn = self.write_turn().await;
         let mut tx = self.pool().begin().await.op("begin admitting messages")?;
         let now = items.iter().map(|i| i.now_ms).min().unwrap_or_default();
         let last = LAST_EXPIRY.load(std::sync::atomic::Ordering::Relaxed);
@@ -89,7 +95,7 @@ impl Store {
                 let sql = format!(
                     "INSERT INTO idempotency_keys (scope, idem_key, request_hash, created_at) \
                      VALUES {} ON CONFLICT (scope, idem_key) DO NOTHING RETURNING scope, idem_key",
-                    values(chunk.len(), 4, 1)
+                    values(self.backend(), chunk.len(), 4)
                 );
                 let mut q = sqlx::query(&sql);
                 for &i in chunk {
@@ -244,7 +250,7 @@ impl Store {
                 "INSERT INTO merchant_messages (account_id, merchant_pk, channel, msg_type, \
                  recipient, payload, status, next_at, units, created_at, updated_at, batch_index) \
                  VALUES {} RETURNING id, batch_index",
-                values(accepted.len(), 12, 1)
+                values(self.backend(), accepted.len(), 12)
             );
             let mut q = sqlx::query(&sql);
             for &i in accepted {
@@ -306,7 +312,9 @@ impl Store {
                 list(&|x| x.1),
                 list(&|_| true)
             );
+            // its id lists make it a one-off: not kept among the prepared statements
             sqlx::query(&sql)
+                .persistent(false)
                 .execute(&mut *tx)
                 .await
                 .op("record message events")?;
@@ -325,13 +333,16 @@ impl Store {
         for chunk in kept.chunks(CHUNK) {
             let selects: Vec<String> = (0..chunk.len())
                 .map(|r| {
-                    let b = r * 4;
+                    let p = |c: usize| match self.backend() {
+                        Backend::Sqlite => "?".to_string(),
+                        Backend::Postgres => format!("${}", r * 4 + c),
+                    };
                     format!(
-                        "SELECT CAST(${} AS TEXT) AS s, CAST(${} AS TEXT) AS k, CAST(${} AS BIGINT) AS st, CAST(${} AS TEXT) AS body",
-                        b + 1,
-                        b + 2,
-                        b + 3,
-                        b + 4
+                        "SELECT CAST({} AS TEXT) AS s, CAST({} AS TEXT) AS k, CAST({} AS BIGINT) AS st, CAST({} AS TEXT) AS body",
+                        p(1),
+                        p(2),
+                        p(3),
+                        p(4)
                     )
                 })
                 .collect();

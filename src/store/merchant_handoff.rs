@@ -24,7 +24,9 @@ pub struct SimHandoff<'a> {
 /// Why the simulator left a message undelivered.
 pub const SIM_FAILURE: &str = "the simulator's configured failure rate";
 
-/// `1, 2, 3` for an IN list of ids (integers from the store: nothing to escape).
+/// `1, 2, 3` for an IN list of ids (integers from the store: nothing to
+/// escape). Statements with such lists are one-offs, so they are not kept
+/// among a connection's prepared statements (`persistent(false)`).
 fn id_list(ids: &[i64]) -> String {
     ids.iter()
         .map(i64::to_string)
@@ -76,8 +78,8 @@ impl Store {
         Ok(latest.into_iter().map(|(c, (_, s))| (c, s)).collect())
     }
 
-    /// Hands `items` to the simulator and moves those still being sent (or
-    /// reconciled) to SENT, looked at again at `reveal_at`, in one
+    /// Moves those of `items` still being sent (or reconciled) to SENT,
+    /// looked at again at `reveal_at`, and hands them to the simulator, in one
     /// transaction; returns the ids that moved. A message the simulator had
     /// already (an earlier attempt) keeps its first record.
     pub async fn simulate_batch(
@@ -89,12 +91,40 @@ impl Store {
         if items.is_empty() {
             return Ok(Vec::new());
         }
+        let _turn = self.write_turn().await;
         let mut tx = self.pool().begin().await.op("begin a simulator hand-off")?;
+        let mut moved = Vec::with_capacity(items.len());
         for chunk in items.chunks(CHUNK) {
+            let ids: Vec<i64> = chunk.iter().map(|it| it.message.id).collect();
+            let sql = format!(
+                "UPDATE merchant_messages SET status = 'SENT', provider = 'simulator', \
+                 provider_ref = 'sim-' || CAST(id AS TEXT), next_at = $1, lease_owner = NULL, \
+                 lease_until = NULL, updated_at = $2 \
+                 WHERE id IN ({}) AND status IN ('SENDING', 'RECONCILING') RETURNING id",
+                id_list(&ids)
+            );
+            let rows = sqlx::query(&sql)
+                .persistent(false)
+                .bind(reveal_at)
+                .bind(now_ms)
+                .fetch_all(&mut *tx)
+                .await
+                .op("mark messages sent")?;
+            for r in rows {
+                moved.push(r.try_get::<i64, _>("id").op("decode a message id")?);
+            }
+        }
+        // the simulator records only what it was really handed
+        let sent: std::collections::HashSet<i64> = moved.iter().copied().collect();
+        let handed: Vec<&SimHandoff> = items
+            .iter()
+            .filter(|it| sent.contains(&it.message.id))
+            .collect();
+        for chunk in handed.chunks(CHUNK) {
             let sql = format!(
                 "INSERT INTO simulated_messages (message_id, account_id, channel, recipient, \
                  body, outcome, created_at) VALUES {} ON CONFLICT (message_id) DO NOTHING",
-                values(chunk.len(), 7, 1)
+                values(self.backend(), chunk.len(), 7)
             );
             let mut q = sqlx::query(&sql);
             for it in chunk {
@@ -111,26 +141,6 @@ impl Store {
             q.execute(&mut *tx)
                 .await
                 .op("hand messages to the simulator")?;
-        }
-        let mut moved = Vec::with_capacity(items.len());
-        for chunk in items.chunks(CHUNK) {
-            let ids: Vec<i64> = chunk.iter().map(|it| it.message.id).collect();
-            let sql = format!(
-                "UPDATE merchant_messages SET status = 'SENT', provider = 'simulator', \
-                 provider_ref = 'sim-' || CAST(id AS TEXT), next_at = $1, lease_owner = NULL, \
-                 lease_until = NULL, updated_at = $2 \
-                 WHERE id IN ({}) AND status IN ('SENDING', 'RECONCILING') RETURNING id",
-                id_list(&ids)
-            );
-            let rows = sqlx::query(&sql)
-                .bind(reveal_at)
-                .bind(now_ms)
-                .fetch_all(&mut *tx)
-                .await
-                .op("mark messages sent")?;
-            for r in rows {
-                moved.push(r.try_get::<i64, _>("id").op("decode a message id")?);
-            }
         }
         insert_events(&mut tx, &moved, now_ms, "SENT", None).await?;
         tx.commit().await.op("commit a simulator hand-off")?;
@@ -177,6 +187,7 @@ impl Store {
             };
             due.insert(m.id, (m, status));
         }
+        let _turn = self.write_turn().await;
         let mut tx = self.pool().begin().await.op("begin revealing outcomes")?;
         let mut moved = Vec::with_capacity(due.len());
         for (status, error) in [("DELIVERED", None), ("UNDELIVERED", Some(SIM_FAILURE))] {
@@ -194,6 +205,7 @@ impl Store {
                     id_list(chunk)
                 );
                 let rows = sqlx::query(&sql)
+                    .persistent(false)
                     .bind(true)
                     .bind(error)
                     .bind(now_ms)
@@ -233,6 +245,7 @@ async fn insert_events(
             "INSERT INTO message_events (message_id, at, status, provider, detail) VALUES {rows}"
         );
         sqlx::query(&sql)
+            .persistent(false)
             .bind(now_ms)
             .bind(status)
             .bind(detail)

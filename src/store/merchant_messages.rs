@@ -173,6 +173,7 @@ impl Store {
              ORDER BY next_at, id LIMIT $5{lock}) \
              AND status IN ('QUEUED', 'RETRY', 'SCHEDULED') RETURNING {COLUMNS}"
         );
+        let _turn = self.write_turn().await;
         let rows = sqlx::query(&sql)
             .bind(owner)
             .bind(lease_until)
@@ -244,6 +245,7 @@ impl Store {
             .map(|s| format!("'{}'", s.replace('\'', "")))
             .collect::<Vec<_>>()
             .join(", ");
+        let _turn = self.write_turn().await;
         let mut tx = self.pool().begin().await.op("begin a message change")?;
         let sql = format!(
             "UPDATE merchant_messages SET status = $1, final = $2, \

@@ -140,6 +140,8 @@ pub struct Store {
     /// The switch node this store handle writes events for (several nodes may
     /// share one database).
     node: Option<std::sync::Arc<str>>,
+    /// This process's SQLite writers take turns here ([`Store::write_turn`]).
+    write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 /// A connection string, never printed (it may hold a password).
@@ -226,6 +228,7 @@ impl Store {
             backend,
             url,
             node: None,
+            write_gate: Default::default(),
         })
     }
 
@@ -241,6 +244,18 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// A turn to write, for the busiest writers (admission, the lanes, the
+    /// event log). SQLite takes one writer at a time, and one that finds the
+    /// lock taken sleeps in its busy handler — up to tens of milliseconds —
+    /// rather than waiting its turn; so on SQLite this process's busy writers
+    /// queue here first (first come, first served). Nothing on PostgreSQL.
+    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.write_gate.lock().await),
+            Backend::Postgres => None,
+        }
     }
 
     /// Waits for every pooled connection to be returned and closes them.

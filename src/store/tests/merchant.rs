@@ -1,9 +1,13 @@
 //! The merchant tables on both backends: admission in one transaction (an
 //! Idempotency-Key's twins in one batch, the limit, then a credit), workers'
-//! leased claims, compare-and-set state changes and a payment confirmed once.
+//! leased claims, compare-and-set state changes, a payment confirmed once,
+//! and the simulator's batched hand-off and reveal.
 
 use super::{demo, TestResult};
-use crate::store::{Admit, MerchantUpsert, NewMessage, PaymentRow, Settled, Store, Transition};
+use crate::store::{
+    Admit, MerchantUpsert, NewMessage, PaymentRow, Settled, SimHandoff, Store, Transition,
+    SIM_FAILURE,
+};
 
 fn new(pk: i64, to: &str, idem: Option<&str>, now: i64) -> NewMessage {
     NewMessage {
@@ -166,5 +170,107 @@ pub(super) async fn merchant_messages_are_admitted_claimed_and_settled(store: St
         store.merchant_by_pk(m.pk).await?.map(|x| x.sms_credits),
         Some(50)
     );
+    Ok(())
+}
+
+/// The simulator's batched hand-off: the record and SENT commit together
+/// for the messages still being sent; the outcomes are revealed (final,
+/// with their lifecycle rows) only once due, and only once.
+pub(super) async fn simulator_batches_hand_off_and_reveal_once(store: Store) -> TestResult {
+    store.import_dialplan(&demo()).await?;
+    let now = 1_800_000_000_000;
+    let m = store
+        .upsert_merchant(
+            "demo",
+            "gym-b",
+            &MerchantUpsert {
+                sms_limit: Some(100),
+                ..Default::default()
+            },
+            now,
+        )
+        .await?;
+    let answer = |_: &NewMessage, _: &Admit| (200, "{}".to_string());
+    let batch: Vec<NewMessage> = (0..70)
+        .map(|i| {
+            let mut n = new(m.pk, &format!("+1555100{i:04}"), None, now);
+            n.limit = 100;
+            n
+        })
+        .collect();
+    store.admit_batch(&batch, &answer).await?;
+    let claimed = store
+        .claim_due("SMS", 100, "n1:a", now, now + 60_000)
+        .await?;
+    assert_eq!(claimed.len(), 70);
+    // one of them is no longer being sent (cancelled meanwhile): it is not handed over
+    let cancel = Transition {
+        status: "CANCELLED",
+        is_final: true,
+        ..Default::default()
+    };
+    assert!(
+        store
+            .advance(claimed[5].id, &["SENDING"], &cancel, now)
+            .await?
+    );
+    let items: Vec<SimHandoff> = claimed
+        .iter()
+        .enumerate()
+        .map(|(i, c)| SimHandoff {
+            message: c,
+            body: format!("text {i}"),
+            outcome: if i % 10 == 0 {
+                "UNDELIVERED"
+            } else {
+                "DELIVERED"
+            },
+        })
+        .collect();
+    let moved = store.simulate_batch(&items, now + 200, now).await?;
+    assert_eq!(moved.len(), 69);
+    assert!(!moved.contains(&claimed[5].id));
+    let one = store.message_by_id(claimed[1].id).await?.expect("message");
+    assert_eq!(
+        (
+            one.status.as_str(),
+            one.provider.as_deref(),
+            one.provider_ref.clone()
+        ),
+        ("SENT", Some("simulator"), Some(format!("sim-{}", one.id)))
+    );
+    // handing the same batch again changes nothing
+    assert!(store
+        .simulate_batch(&items, now + 200, now)
+        .await?
+        .is_empty());
+    // not yet due; then revealed, once
+    assert!(store.reveal_simulated(now + 100, 1000).await?.is_empty());
+    let revealed = store.reveal_simulated(now + 200, 1000).await?;
+    assert_eq!(revealed.len(), 69);
+    let undelivered: Vec<i64> = revealed
+        .iter()
+        .filter(|(_, s)| *s == "UNDELIVERED")
+        .map(|(m, _)| m.id)
+        .collect();
+    // indexes 0, 10, …, 60 (5 was cancelled, not among them)
+    assert_eq!(undelivered.len(), 7);
+    assert!(store.reveal_simulated(now + 300, 1000).await?.is_empty());
+    let failed = store.message_by_id(claimed[0].id).await?.expect("message");
+    assert_eq!(failed.status, "UNDELIVERED");
+    assert!(failed.is_final);
+    assert_eq!(failed.error.as_deref(), Some(SIM_FAILURE));
+    let steps: Vec<String> = store
+        .message_events(claimed[1].id)
+        .await?
+        .into_iter()
+        .map(|e| e.status)
+        .collect();
+    assert_eq!(steps, ["QUEUED", "SENT", "DELIVERED"]);
+    assert_eq!(
+        store.simulated_outcome(claimed[0].id).await?.as_deref(),
+        Some("UNDELIVERED")
+    );
+    assert_eq!(store.simulated_outcome(claimed[5].id).await?, None);
     Ok(())
 }

@@ -141,6 +141,7 @@ on_both_backends!(
     rows_kept_with_events_share_their_transaction,
     public_ids_are_handed_out_once_and_kept,
     merchant_messages_are_admitted_claimed_and_settled,
+    simulator_batches_hand_off_and_reveal_once,
     user_keys_need_their_extension_and_known_scopes,
     idempotency_claims_run_once,
 );
