@@ -455,10 +455,19 @@ PY
 # The merchant API: accepted SMS dispatch requests per second with a fresh Idempotency-Key
 # each (wrk, MERCHANT_CONNS connections), the simulator as provider; then accept-to-hand-off
 # latency at a steady HANDOFF_RATE (a paced client), read from the messages' lifecycle.
+# With SWITCHYARD_DATABASE_URL=postgres://… it runs on PostgreSQL: that database's public
+# schema is dropped before each run (use a database of its own).
+reset_merchant_db() {
+  case "${SWITCHYARD_DATABASE_URL:-}" in
+    postgres*) psql "$SWITCHYARD_DATABASE_URL" -q -c "DROP SCHEMA public CASCADE" -c "CREATE SCHEMA public" ;;
+  esac
+}
+
 bench_merchant() {
   gen_dialplan
+  reset_merchant_db
   echo "== merchant API: POST /api/v1/messages/sms with Idempotency-Key (simulator delivery)"
-  SY_EXTRA="--merchant-api-rate 1000000000 --dispatch-rate ${DISPATCH_RATE:-5000} --dispatch-merchant-rate ${DISPATCH_RATE:-5000} ${SY_EXTRA:-}" start_switch
+  SY_EXTRA="--merchant-api-rate 1000000000 --dispatch-rate ${DISPATCH_RATE:-10000} --dispatch-merchant-rate ${DISPATCH_RATE:-10000} ${SY_EXTRA:-}" start_switch
   local pair
   pair=$("$SY_BIN" key create --account bench --type merchant --data-dir "$work/data")
   export MKEY MSECRET MERCHANT=bench
@@ -481,7 +490,8 @@ bench_merchant() {
   curl -s "http://127.0.0.1:$HTTP_PORT/admin/merchant/lanes" | python3 -c "import json,sys; l=[x for x in json.load(sys.stdin)['lanes'] if x['lane']=='sms'][0]; print('sms lane after the burst: backlog', l['backlog'], 'delivered', l['delivered'], 'awaiting', l['awaitingOutcome'])"
   stop_switch
   # hand-off latency at a steady rate the lane keeps up with
-  start_switch_merchant_again() { SY_EXTRA="--merchant-api-rate 1000000000 --dispatch-rate ${DISPATCH_RATE:-5000} --dispatch-merchant-rate ${DISPATCH_RATE:-5000} ${SY_EXTRA:-}" start_switch; }
+  start_switch_merchant_again() { SY_EXTRA="--merchant-api-rate 1000000000 --dispatch-rate ${DISPATCH_RATE:-10000} --dispatch-merchant-rate ${DISPATCH_RATE:-10000} ${SY_EXTRA:-}" start_switch; }
+  reset_merchant_db
   start_switch_merchant_again
   pair=$("$SY_BIN" key create --account bench --type merchant --data-dir "$work/data")
   MKEY=$(echo "$pair" | python3 -c "import json,sys; print(json.load(sys.stdin)['key'])")
@@ -489,7 +499,7 @@ bench_merchant() {
   curl -sf -X POST "http://127.0.0.1:$HTTP_PORT/api/v1/merchants" -H "Content-Type: application/json" \
     -H "X-API-KEY: $MKEY" -H "X-API-SECRET: $MSECRET" \
     -d '{"merchantId":"bench","smsLimit":1000000000,"voiceMinutesLimit":1000,"emailLimit":1000}' >/dev/null
-  python3 - "$HTTP_PORT" "$MKEY" "$MSECRET" "${HANDOFF_RATE:-1000}" "${HANDOFF_SECS:-10}" <<'PY'
+  python3 - "$HTTP_PORT" "$MKEY" "$MSECRET" "${HANDOFF_RATE:-5000}" "${HANDOFF_SECS:-10}" <<'PY'
 import http.client, json, sys, threading, time
 port, key, secret, rate, secs = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 workers = 16
@@ -509,12 +519,16 @@ ts = [threading.Thread(target=run, args=(w,)) for w in range(workers)]
 [t.start() for t in ts]; [t.join() for t in ts]
 PY
   sleep 3
-  python3 - "$work/data/switchyard.db" "${HANDOFF_RATE:-1000}" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-rows = [r[0] for r in db.execute(
-    "SELECT e.at - m.created_at FROM message_events e JOIN merchant_messages m ON m.id = e.message_id "
-    "WHERE e.status = 'SENT' ORDER BY 1")]
+  python3 - "$work/data/switchyard.db" "${HANDOFF_RATE:-5000}" <<'PY'
+import os, sqlite3, subprocess, sys
+q = ("SELECT e.at - m.created_at FROM message_events e JOIN merchant_messages m ON m.id = e.message_id "
+     "WHERE e.status = 'SENT' ORDER BY 1")
+url = os.environ.get("SWITCHYARD_DATABASE_URL", "")
+if url.startswith("postgres"):
+    out = subprocess.run(["psql", url, "-At", "-c", q], capture_output=True, text=True, check=True).stdout
+    rows = [int(x) for x in out.split()]
+else:
+    rows = [r[0] for r in sqlite3.connect(sys.argv[1]).execute(q)]
 if not rows:
     print("no hand-offs recorded"); sys.exit(0)
 q = lambda p: rows[min(len(rows) - 1, int(p * len(rows)))]
