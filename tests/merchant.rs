@@ -241,14 +241,7 @@ fn the_quickstart_gives_the_documented_shapes_and_tenants_stay_apart() {
     );
 
     // the simulator's record and the lanes
-    let (st, v) = http_json(
-        sw.http,
-        "GET",
-        "/admin/simulator/messages?account=demo",
-        &[],
-        None,
-    );
-    assert_eq!(st, 200);
+    let v = simulator_messages(&sw, "demo");
     assert_eq!(v["messages"][0]["body"], "Your OTP is 123456", "{v}");
     let (_, lanes) = http_json(sw.http, "GET", "/admin/merchant/lanes", &[], None);
     let sms_lane = lanes["lanes"]

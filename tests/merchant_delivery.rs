@@ -269,12 +269,7 @@ fn sms_through_twilio_and_telnyx_wire_formats_with_callbacks_reconciliation_and_
     );
     let id = send_sms(&sw, &p, "+18135551235", "Ambiguous one", Some("tw-2"));
     let m = wait_message(&sw, &p, &id, &["DELIVERED"], Duration::from_secs(30));
-    let steps: Vec<&str> = m["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .filter_map(|e| e["status"].as_str())
-        .collect();
+    let steps = steps(&m);
     assert!(steps.contains(&"RECONCILING"), "{m}");
     assert_eq!(
         prov.messages()
@@ -433,8 +428,9 @@ fn sms_through_twilio_and_telnyx_wire_formats_with_callbacks_reconciliation_and_
     assert_v1_error(&r, 409, "CONSENT_REQUIRED");
 }
 
-#[test]
-fn an_unreachable_provider_dead_letters_after_its_attempts_and_raises_an_alert() {
+/// A switch whose account "demo" sends SMS in LIVE mode through a Telnyx
+/// nobody answers, giving up after `attempts`; its merchant gym-a and a pair.
+fn unreachable_telnyx(attempts: u32) -> (Switch, Pair) {
     let dead = free_port();
     let sw = live(vec![
         "--telnyx-api-key".into(),
@@ -444,7 +440,7 @@ fn an_unreachable_provider_dead_letters_after_its_attempts_and_raises_an_alert()
         "--telnyx-url".into(),
         format!("http://127.0.0.1:{dead}"),
         "--dispatch-max-attempts".into(),
-        "2".into(),
+        attempts.to_string(),
     ]);
     let p = pair(&sw, "demo");
     merchant(&sw, &p, "gym-a");
@@ -453,18 +449,19 @@ fn an_unreachable_provider_dead_letters_after_its_attempts_and_raises_an_alert()
         "demo",
         json!({"mode": "LIVE", "smsProvider": "telnyx"}),
     );
+    (sw, p)
+}
+
+#[test]
+fn an_unreachable_provider_dead_letters_after_its_attempts_and_raises_an_alert() {
+    let (sw, p) = unreachable_telnyx(2);
     let ids: Vec<String> = (0..3)
         .map(|i| send_sms(&sw, &p, &format!("+1813555200{i}"), "nobody home", None))
         .collect();
     for id in &ids {
         let m = wait_message(&sw, &p, id, &["DEAD_LETTER"], Duration::from_secs(30));
         assert_eq!(m["attempts"], 2, "{m}");
-        let steps: Vec<&str> = m["events"]
-            .as_array()
-            .expect("events")
-            .iter()
-            .filter_map(|e| e["status"].as_str())
-            .collect();
+        let steps = steps(&m);
         assert_eq!(steps, ["QUEUED", "RETRY", "DEAD_LETTER"], "{m}");
     }
     let (_, lanes) = http_json(sw.http, "GET", "/admin/merchant/lanes", &[], None);
@@ -640,25 +637,8 @@ fn a_voice_message_is_spoken_to_a_carrier_and_one_outside_the_window_waits() {
 /// UNDELIVERED with the reason, revealed after its delay.
 #[test]
 fn the_simulator_rechecks_consent_before_the_hand_off_and_applies_its_failure_rate() {
-    let dead = free_port();
-    let sw = live(vec![
-        "--telnyx-api-key".into(),
-        "KEYx".into(),
-        "--telnyx-from".into(),
-        "+15550100198".into(),
-        "--telnyx-url".into(),
-        format!("http://127.0.0.1:{dead}"),
-        "--dispatch-max-attempts".into(),
-        "6".into(),
-    ]);
-    let p = pair(&sw, "demo");
-    merchant(&sw, &p, "gym-a");
     // held back: LIVE through a provider nobody answers, so the messages wait in RETRY
-    set_delivery(
-        &sw,
-        "demo",
-        json!({"mode": "LIVE", "smsProvider": "telnyx"}),
-    );
+    let (sw, p) = unreachable_telnyx(6);
     let to = ["+18135553000", "+18135553001", "+18135553002"];
     let ids: Vec<String> = to
         .iter()
@@ -691,24 +671,12 @@ fn the_simulator_rechecks_consent_before_the_hand_off_and_applies_its_failure_ra
     for id in &ids[1..] {
         let m = wait_message(&sw, &p, id, &["UNDELIVERED"], Duration::from_secs(30));
         assert_eq!(m["error"], "the simulator's configured failure rate", "{m}");
-        let steps: Vec<&str> = m["events"]
-            .as_array()
-            .expect("events")
-            .iter()
-            .filter_map(|e| e["status"].as_str())
-            .collect();
+        let steps = steps(&m);
         assert_eq!(steps.last().copied(), Some("UNDELIVERED"), "{m}");
         assert!(steps.contains(&"SENT"), "{m}");
     }
     // the simulator was handed the two others, never the one who opted out
-    let (st, v) = http_json(
-        sw.http,
-        "GET",
-        "/admin/simulator/messages?account=demo",
-        &[],
-        None,
-    );
-    assert_eq!(st, 200);
+    let v = simulator_messages(&sw, "demo");
     let mut handed: Vec<&str> = v["messages"]
         .as_array()
         .expect("messages")

@@ -11,9 +11,9 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-use super::dispatch::settle;
 use super::providers::{simulator, Outcome};
 use super::service::Service;
+use super::settle::settle;
 use super::{consent_allows, Channel, ConsentStatus, MessageType};
 use crate::events::now_ms;
 use crate::store::{MessageRow, SimHandoff, StoreError, Transition, SIM_FAILURE};

@@ -21,6 +21,7 @@ pub mod providers;
 pub mod reconcile;
 pub mod run;
 pub mod service;
+pub mod settle;
 pub mod text;
 pub mod tz;
 mod tz_nanp;

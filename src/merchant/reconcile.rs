@@ -10,9 +10,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::dispatch::settle;
 use super::providers::{self, Lookup, Outcome, Remote};
 use super::service::Service;
+use super::settle::settle;
 use crate::events::now_ms;
 use crate::store::{MessageRow, Transition};
 

@@ -95,6 +95,29 @@ pub fn wait_message(sw: &Switch, p: &Pair, id: &str, want: &[&str], timeout: Dur
     }
 }
 
+/// The states a message went through, from its lifecycle.
+pub fn steps(m: &Value) -> Vec<&str> {
+    m["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["status"].as_str())
+        .collect()
+}
+
+/// What the simulator was handed for `account` (the operator route).
+pub fn simulator_messages(sw: &Switch, account: &str) -> Value {
+    let (st, v) = http_json(
+        sw.http,
+        "GET",
+        &format!("/admin/simulator/messages?account={account}&limit=10000"),
+        &[],
+        None,
+    );
+    assert_eq!(st, 200, "{v}");
+    v
+}
+
 /// Sets an account's delivery mode through the operator route.
 pub fn set_delivery(sw: &Switch, account: &str, body: Value) {
     let (st, v) = http_json(
