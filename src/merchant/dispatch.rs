@@ -5,7 +5,6 @@
 //! the merchant's rate limits waited on, the provider picked and handed the
 //! message, and its outcome settled (`settle`).
 
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -75,15 +74,17 @@ pub fn spawn_lane(svc: Arc<Service>, channel: Channel) {
             let mut rest = Vec::with_capacity(batch.len());
             let mut sims = Vec::new();
             for m in batch {
-                let simulated = channel != Channel::Voice
-                    && svc
-                        .delivery_settings(&m.account_id)
-                        .await
-                        .is_ok_and(|s| s.mode != "LIVE");
-                if simulated {
-                    sims.push(m);
+                let simulated = if channel == Channel::Voice {
+                    None
                 } else {
-                    rest.push(m);
+                    svc.delivery_settings(&m.account_id)
+                        .await
+                        .ok()
+                        .filter(|s| s.mode != "LIVE")
+                };
+                match simulated {
+                    Some(s) => sims.push((m, s.sim_failure_rate)),
+                    None => rest.push(m),
                 }
             }
             if !sims.is_empty() {
@@ -152,22 +153,12 @@ async fn handle(svc: &Arc<Service>, channel: Channel, m: MessageRow) {
                 svc,
                 &m,
                 "none",
-                Outcome::Retry {
-                    reason: format!("cannot read the consent: {e}"),
-                    after: None,
-                    unreachable: false,
-                },
+                Outcome::store_failed(format!("cannot read the consent: {e}")),
             )
             .await
         }
     }
-    let stats = svc.lane(channel);
-    let lane = &svc.lane_limits[super::accept::lane_index(channel.as_str())];
-    if lane.check().is_err() || svc.merchant_limits.check_key(&m.merchant_pk).is_err() {
-        stats.throttled.fetch_add(1, Relaxed);
-        lane.until_ready().await;
-        svc.merchant_limits.until_key_ready(&m.merchant_pk).await;
-    }
+    svc.wait_to_send(channel, m.merchant_pk).await;
     let settings = match svc.delivery_settings(&m.account_id).await {
         Ok(s) => s,
         Err(e) => {
@@ -175,11 +166,7 @@ async fn handle(svc: &Arc<Service>, channel: Channel, m: MessageRow) {
                 svc,
                 &m,
                 "none",
-                Outcome::Retry {
-                    reason: format!("cannot read the delivery settings: {e}"),
-                    after: None,
-                    unreachable: false,
-                },
+                Outcome::store_failed(format!("cannot read the delivery settings: {e}")),
             )
             .await
         }
@@ -198,11 +185,7 @@ async fn handle(svc: &Arc<Service>, channel: Channel, m: MessageRow) {
                 svc,
                 &m,
                 route.name(),
-                Outcome::Retry {
-                    reason: format!("cannot note the provider: {e}"),
-                    after: None,
-                    unreachable: false,
-                },
+                Outcome::store_failed(format!("cannot note the provider: {e}")),
             )
             .await;
         }
@@ -225,21 +208,15 @@ async fn still_allowed(
     svc: &Service,
     m: &MessageRow,
 ) -> Result<Option<String>, crate::store::StoreError> {
-    let Some(merchant) = svc.store.merchant_by_pk(m.merchant_pk).await? else {
-        return Ok(Some("the merchant no longer exists".into()));
-    };
-    if !merchant.active {
-        return Ok(Some(
-            "the merchant was deactivated before it was sent".into(),
-        ));
-    }
+    let active = svc
+        .store
+        .merchant_by_pk(m.merchant_pk)
+        .await?
+        .map(|r| r.active);
     let consent = svc
         .store
         .consent(m.merchant_pk, &m.channel, &m.recipient)
         .await?
         .and_then(|c| super::ConsentStatus::parse(&c.status));
-    let kind = super::MessageType::parse(&m.msg_type).unwrap_or(super::MessageType::Marketing);
-    Ok(super::consent_allows(kind, consent)
-        .err()
-        .map(|_| "the recipient's consent no longer allows it (checked before sending)".into()))
+    Ok(super::hand_off_refusal(active, &m.msg_type, consent))
 }

@@ -7,6 +7,7 @@
 //! per-message path (its calling window), and so do the live providers
 //! (each hand-off is its own request to them).
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -14,62 +15,56 @@ use std::sync::Arc;
 use super::providers::{simulator, Outcome};
 use super::service::Service;
 use super::settle::settle;
-use super::{consent_allows, Channel, ConsentStatus, MessageType};
+use super::{hand_off_refusal, Channel, ConsentStatus};
 use crate::events::now_ms;
 use crate::store::{MessageRow, SimHandoff, StoreError, Transition, SIM_FAILURE};
 
 /// How many outcomes one sweep reveals at most (a sweep every half second).
 const REVEAL_MAX: i64 = 4_000;
 
-/// Hands a claimed batch (all of it SIMULATOR-mode SMS or email) to the simulator.
-pub async fn to_simulator(svc: &Arc<Service>, channel: Channel, batch: Vec<MessageRow>) {
-    let go = match still_allowed(svc, channel, &batch).await {
-        Ok(verdicts) => {
-            let mut go = Vec::with_capacity(batch.len());
-            for (m, why) in batch.into_iter().zip(verdicts) {
-                match why {
-                    None => go.push(m),
-                    Some(why) => refuse(svc, &m, why).await,
-                }
-            }
-            go
+/// Hands a claimed batch (all of it SIMULATOR-mode SMS or email, each with
+/// its account's simulated failure rate) to the simulator.
+pub async fn to_simulator(svc: &Arc<Service>, channel: Channel, batch: Vec<(MessageRow, f64)>) {
+    let refusals = match still_allowed(svc, channel, &batch).await {
+        Ok(r) => r,
+        Err(e) => {
+            let all: Vec<MessageRow> = batch.into_iter().map(|(m, _)| m).collect();
+            return retry_all(svc, &all, format!("cannot read the consent: {e}")).await;
         }
-        Err(e) => return retry_all(svc, &batch, format!("cannot read the consent: {e}")).await,
     };
+    let mut go = Vec::with_capacity(batch.len());
+    for ((m, rate), why) in batch.into_iter().zip(refusals) {
+        match why {
+            None => go.push((m, rate)),
+            Some(why) => refuse(svc, &m, why).await,
+        }
+    }
     if go.is_empty() {
         return;
     }
-    let stats = svc.lane(channel);
-    let lane = &svc.lane_limits[super::accept::lane_index(channel.as_str())];
-    for m in &go {
-        if lane.check().is_err() || svc.merchant_limits.check_key(&m.merchant_pk).is_err() {
-            stats.throttled.fetch_add(1, Relaxed);
-            lane.until_ready().await;
-            svc.merchant_limits.until_key_ready(&m.merchant_pk).await;
-        }
+    for (m, _) in &go {
+        svc.wait_to_send(channel, m.merchant_pk).await;
     }
-    let mut items = Vec::with_capacity(go.len());
-    for m in &go {
-        let rate = match svc.delivery_settings(&m.account_id).await {
-            Ok(s) => s.sim_failure_rate,
-            Err(e) => {
-                return retry_all(svc, &go, format!("cannot read the delivery settings: {e}")).await
+    let items: Vec<SimHandoff> = go
+        .iter()
+        .map(|(m, rate)| {
+            let fails = *rate > 0.0 && rand::random::<f64>() < *rate;
+            let payload: serde_json::Value = serde_json::from_str(&m.payload).unwrap_or_default();
+            SimHandoff {
+                message: m,
+                body: simulator::body_of(m, &payload),
+                outcome: if fails { "UNDELIVERED" } else { "DELIVERED" },
             }
-        };
-        let fails = rate > 0.0 && rand::random::<f64>() < rate;
-        let payload: serde_json::Value = serde_json::from_str(&m.payload).unwrap_or_default();
-        items.push(SimHandoff {
-            message: m,
-            body: simulator::body_of(m, &payload),
-            outcome: if fails { "UNDELIVERED" } else { "DELIVERED" },
-        });
-    }
+        })
+        .collect();
     let now = now_ms();
     let reveal_at = now + svc.args.simulator_delay_ms as i64;
     match svc.store.simulate_batch(&items, reveal_at, now).await {
         Ok(moved) => {
-            stats.processed.fetch_add(moved.len() as u64, Relaxed);
-            let by_id: HashMap<i64, &MessageRow> = go.iter().map(|m| (m.id, m)).collect();
+            svc.lane(channel)
+                .processed
+                .fetch_add(moved.len() as u64, Relaxed);
+            let by_id: HashMap<i64, &MessageRow> = go.iter().map(|(m, _)| (m.id, m)).collect();
             for id in moved {
                 super::alerts::provider_ok(svc, "simulator").await;
                 if let Some(m) = by_id.get(&id) {
@@ -78,7 +73,9 @@ pub async fn to_simulator(svc: &Arc<Service>, channel: Channel, batch: Vec<Messa
             }
         }
         Err(e) => {
-            retry_all(svc, &go, format!("the simulator could not record it: {e}")).await;
+            drop(items);
+            let all: Vec<MessageRow> = go.into_iter().map(|(m, _)| m).collect();
+            retry_all(svc, &all, format!("the simulator could not record it: {e}")).await;
         }
     }
 }
@@ -89,14 +86,14 @@ pub async fn to_simulator(svc: &Arc<Service>, channel: Channel, batch: Vec<Messa
 async fn still_allowed(
     svc: &Service,
     channel: Channel,
-    batch: &[MessageRow],
+    batch: &[(MessageRow, f64)],
 ) -> Result<Vec<Option<String>>, StoreError> {
     let mut active: HashMap<i64, Option<bool>> = HashMap::new();
     let mut contacts: HashMap<i64, Vec<&str>> = HashMap::new();
-    for m in batch {
-        if !active.contains_key(&m.merchant_pk) {
+    for (m, _) in batch {
+        if let Entry::Vacant(slot) = active.entry(m.merchant_pk) {
             let row = svc.store.merchant_by_pk(m.merchant_pk).await?;
-            active.insert(m.merchant_pk, row.map(|r| r.active));
+            slot.insert(row.map(|r| r.active));
         }
         contacts
             .entry(m.merchant_pk)
@@ -116,20 +113,13 @@ async fn still_allowed(
     }
     Ok(batch
         .iter()
-        .map(|m| match active.get(&m.merchant_pk).copied().flatten() {
-            None => Some("the merchant no longer exists".to_string()),
-            Some(false) => Some("the merchant was deactivated before it was sent".to_string()),
-            Some(true) => {
-                let consent = consents
-                    .get(&m.merchant_pk)
-                    .and_then(|c| c.get(&m.recipient))
-                    .and_then(|s| ConsentStatus::parse(s));
-                let kind = MessageType::parse(&m.msg_type).unwrap_or(MessageType::Marketing);
-                consent_allows(kind, consent).err().map(|_| {
-                    "the recipient's consent no longer allows it (checked before sending)"
-                        .to_string()
-                })
-            }
+        .map(|(m, _)| {
+            let consent = consents
+                .get(&m.merchant_pk)
+                .and_then(|c| c.get(&m.recipient))
+                .and_then(|s| ConsentStatus::parse(s));
+            let active = active.get(&m.merchant_pk).copied().flatten();
+            hand_off_refusal(active, &m.msg_type, consent)
         })
         .collect())
 }
@@ -150,12 +140,7 @@ async fn refuse(svc: &Service, m: &MessageRow, why: String) {
 /// backoff (nothing was handed over — the transaction did not commit).
 async fn retry_all(svc: &Arc<Service>, batch: &[MessageRow], reason: String) {
     for m in batch {
-        let outcome = Outcome::Retry {
-            reason: reason.clone(),
-            after: None,
-            unreachable: false,
-        };
-        settle(svc, m, "none", outcome).await;
+        settle(svc, m, "none", Outcome::store_failed(reason.clone())).await;
     }
 }
 

@@ -148,6 +148,25 @@ pub fn consent_allows(
     }
 }
 
+/// Why a queued message may no longer go, checked just before its hand-off
+/// (`active`: the merchant's flag, `None` when it is gone), if so.
+pub fn hand_off_refusal(
+    active: Option<bool>,
+    msg_type: &str,
+    consent: Option<ConsentStatus>,
+) -> Option<String> {
+    match active {
+        None => Some("the merchant no longer exists".into()),
+        Some(false) => Some("the merchant was deactivated before it was sent".into()),
+        Some(true) => {
+            let kind = MessageType::parse(msg_type).unwrap_or(MessageType::Marketing);
+            consent_allows(kind, consent).err().map(|_| {
+                "the recipient's consent no longer allows it (checked before sending)".into()
+            })
+        }
+    }
+}
+
 /// Where a message stands. Final states have a provider's last word (or the
 /// switch's: dead letter, cancelled).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

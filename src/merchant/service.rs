@@ -334,6 +334,19 @@ impl Service {
         self.settings.remove(account);
     }
 
+    /// Waits until the lane's and the merchant's rate limits let one more
+    /// message go (counted as throttled when it had to wait).
+    pub async fn wait_to_send(&self, channel: super::Channel, merchant_pk: i64) {
+        let lane = &self.lane_limits[super::accept::lane_index(channel.as_str())];
+        if lane.check().is_err() || self.merchant_limits.check_key(&merchant_pk).is_err() {
+            self.lane(channel)
+                .throttled
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            lane.until_ready().await;
+            self.merchant_limits.until_key_ready(&merchant_pk).await;
+        }
+    }
+
     /// A lane's counters.
     pub fn lane(&self, channel: super::Channel) -> &LaneStats {
         &self.lanes[super::accept::lane_index(channel.as_str())]

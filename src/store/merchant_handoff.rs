@@ -93,27 +93,22 @@ impl Store {
         }
         let _turn = self.write_turn().await;
         let mut tx = self.pool().begin().await.op("begin a simulator hand-off")?;
-        let mut moved = Vec::with_capacity(items.len());
-        for chunk in items.chunks(CHUNK) {
-            let ids: Vec<i64> = chunk.iter().map(|it| it.message.id).collect();
-            let sql = format!(
-                "UPDATE merchant_messages SET status = 'SENT', provider = 'simulator', \
-                 provider_ref = 'sim-' || CAST(id AS TEXT), next_at = $1, lease_owner = NULL, \
-                 lease_until = NULL, updated_at = $2 \
-                 WHERE id IN ({}) AND status IN ('SENDING', 'RECONCILING') RETURNING id",
-                id_list(&ids)
-            );
-            let rows = sqlx::query(&sql)
-                .persistent(false)
-                .bind(reveal_at)
-                .bind(now_ms)
-                .fetch_all(&mut *tx)
-                .await
-                .op("mark messages sent")?;
-            for r in rows {
-                moved.push(r.try_get::<i64, _>("id").op("decode a message id")?);
-            }
-        }
+        let ids: Vec<i64> = items.iter().map(|it| it.message.id).collect();
+        let moved = update_ids(
+            &mut tx,
+            &ids,
+            |list| {
+                format!(
+                    "UPDATE merchant_messages SET status = 'SENT', provider = 'simulator', \
+                     provider_ref = 'sim-' || CAST(id AS TEXT), next_at = $1, \
+                     lease_owner = NULL, lease_until = NULL, updated_at = $2 \
+                     WHERE id IN ({list}) AND status IN ('SENDING', 'RECONCILING') RETURNING id"
+                )
+            },
+            |q| q.bind(reveal_at).bind(now_ms),
+            "mark messages sent",
+        )
+        .await?;
         // the simulator records only what it was really handed
         let sent: std::collections::HashSet<i64> = moved.iter().copied().collect();
         let handed: Vec<&SimHandoff> = items
@@ -196,26 +191,20 @@ impl Store {
                 .filter(|(_, s)| *s == status)
                 .map(|(m, _)| m.id)
                 .collect();
-            let mut changed = Vec::with_capacity(ids.len());
-            for chunk in ids.chunks(CHUNK * 4) {
-                let sql = format!(
-                    "UPDATE merchant_messages SET status = '{status}', final = $1, \
-                     error = COALESCE($2, error), updated_at = $3 \
-                     WHERE id IN ({}) AND status = 'SENT' RETURNING id",
-                    id_list(chunk)
-                );
-                let rows = sqlx::query(&sql)
-                    .persistent(false)
-                    .bind(true)
-                    .bind(error)
-                    .bind(now_ms)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .op("reveal simulator outcomes")?;
-                for r in rows {
-                    changed.push(r.try_get::<i64, _>("id").op("decode a message id")?);
-                }
-            }
+            let changed = update_ids(
+                &mut tx,
+                &ids,
+                |list| {
+                    format!(
+                        "UPDATE merchant_messages SET status = '{status}', final = $1, \
+                         error = COALESCE($2, error), updated_at = $3 \
+                         WHERE id IN ({list}) AND status = 'SENT' RETURNING id"
+                    )
+                },
+                |q| q.bind(true).bind(error).bind(now_ms),
+                "reveal simulator outcomes",
+            )
+            .await?;
             insert_events(&mut tx, &changed, now_ms, status, error).await?;
             moved.extend(changed);
         }
@@ -225,6 +214,31 @@ impl Store {
         out.sort_by_key(|(m, _)| m.id);
         Ok(out)
     }
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Runs `sql(list)` — an UPDATE … WHERE id IN (list) … RETURNING id with the
+/// parameters `bind` adds — over `ids` a chunk at a time; the ids it changed.
+async fn update_ids(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    ids: &[i64],
+    sql: impl Fn(&str) -> String,
+    bind: impl for<'q> Fn(AnyQuery<'q>) -> AnyQuery<'q>,
+    op: &'static str,
+) -> Result<Vec<i64>, StoreError> {
+    let mut changed = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK * 4) {
+        let text = sql(&id_list(chunk));
+        let rows = bind(sqlx::query(&text).persistent(false))
+            .fetch_all(&mut **tx)
+            .await
+            .op(op)?;
+        for r in rows {
+            changed.push(r.try_get::<i64, _>("id").op("decode a message id")?);
+        }
+    }
+    Ok(changed)
 }
 
 /// One lifecycle row per message of `ids`, all with `status` from the simulator.

@@ -44,6 +44,17 @@ pub enum Outcome {
     Ambiguous(String),
 }
 
+impl Outcome {
+    /// Nothing was handed over because the switch's own store failed: retried on the backoff.
+    pub fn store_failed(reason: String) -> Outcome {
+        Outcome::Retry {
+            reason,
+            after: None,
+            unreachable: false,
+        }
+    }
+}
+
 /// A provider's own word on a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {
