@@ -484,8 +484,10 @@ async fn a_queue_caller_nobody_answers_is_let_go_after_the_queue_s_max_wait() {
     let (_, bye) = request(&mut rig).await;
     let waited = t0.elapsed();
     assert_eq!(bye.method, rsip::Method::Bye);
+    // the fake clock also jumps to the next timer while every task waits on
+    // the store's own (real) thread, so a few seconds of slack, not the exact instant
     assert!(
-        waited >= wait && waited < wait + Duration::from_secs(2),
+        waited >= wait && waited < wait + Duration::from_secs(5),
         "waited {waited:?} for a max wait of {wait:?}"
     );
     settled(&rig).await;
