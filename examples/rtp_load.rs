@@ -9,7 +9,15 @@
 //! PCMU: the switch transcodes every packet both ways), `app` (CALLEE is a dialplan
 //! app number the switch answers and plays to; the caller only listens), `webrtc` (the
 //! caller is a browser: a str0m peer doing ICE, DTLS-SRTP and Opus on its socket, the
-//! callee PCMU — the switch terminates WebRTC and transcodes every packet).
+//! callee PCMU — the switch terminates WebRTC and transcodes every packet),
+//! `rtpengine` (the reference relay: SWITCH_ADDR is rtpengine's NG control port;
+//! each call is an offer and an answer over NG, then the same G.711 streams).
+//!
+//! In `relay` and `rtpengine` modes every packet carries its send time (the first
+//! 8 bytes of the payload, CLOCK_REALTIME ns) and the far end reads the kernel's
+//! arrival time (SO_TIMESTAMPNS), so the one-way delay through the relay is
+//! measured without the generator's own 20 ms reading cadence in it: p50/p99/max
+//! over the measured period (all calls up) are printed with the loss.
 //!
 //! cargo run --release --example rtp_load -- SWITCH_ADDR CALLS SECONDS CALLER PASS CALLEE PASS [MODE]
 
@@ -28,6 +36,77 @@ struct Counters {
     sent: AtomicU64,
     received: AtomicU64,
     calls_up: AtomicU64,
+    /// Packets that were not the far end's (the switch's own, before the bridge).
+    foreign: AtomicU64,
+}
+
+/// One-way delay histogram: 10 µs buckets up to 500 ms (the last bucket holds the rest).
+const DELAY_BUCKET_NS: u64 = 10_000;
+const DELAY_BUCKETS: usize = 50_000;
+/// Delays are recorded only in the measured period (all calls up, before the stop).
+static MEASURING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static DELAYS: std::sync::Mutex<Vec<u64>> = std::sync::Mutex::new(Vec::new());
+static PUMPS_DONE: AtomicU64 = AtomicU64::new(0);
+/// The latest a pump's turn came in the measured period (µs).
+static LATE_MAX_US: AtomicU64 = AtomicU64::new(0);
+/// Packets received in the measured period.
+static RECEIVED_MEASURED: AtomicU64 = AtomicU64::new(0);
+
+/// CPU seconds (user + system, all threads) a process used so far, from
+/// /proc/PID/stat ("self" for the generator).
+fn cpu_seconds(pid: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // the fields after the command name (which may hold spaces) in parentheses
+    let rest = stat.rsplit_once(')').map_or("", |x| x.1);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|&i| f.get(i).and_then(|v| v.parse::<f64>().ok()))
+        .sum();
+    ticks / 100.0
+}
+
+fn realtime_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+/// Receives one datagram without blocking, with the kernel's arrival time (ns,
+/// CLOCK_REALTIME) when the socket has SO_TIMESTAMPNS on.
+fn recv_stamped(sock: &std::net::UdpSocket, buf: &mut [u8]) -> Option<(usize, Option<u64>)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, SockaddrStorage};
+    use std::os::fd::AsRawFd;
+    let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
+    let mut iov = [std::io::IoSliceMut::new(buf)];
+    let msg = recvmsg::<SockaddrStorage>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_DONTWAIT,
+    )
+    .ok()?;
+    let mut at = None;
+    if let Ok(cmsgs) = msg.cmsgs() {
+        for c in cmsgs {
+            if let ControlMessageOwned::ScmTimestampns(ts) = c {
+                at = Some(ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64);
+            }
+        }
+    }
+    Some((msg.bytes, at))
+}
+
+/// A plain RTP socket of the generator: bound on loopback, non-blocking, never
+/// registered with the runtime (the pumps poll it), arrival times on.
+fn rtp_socket() -> Res<std::net::UdpSocket> {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    s.set_nonblocking(true)?;
+    nix::sys::socket::setsockopt(&s, nix::sys::socket::sockopt::ReceiveTimestampns, &true)?;
+    Ok(s)
 }
 
 fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
@@ -63,6 +142,7 @@ enum Mode {
     Opus,
     App,
     WebRtc,
+    RtpEngine,
 }
 
 /// What one side sends every 20 ms: payload type, timestamp step, payloads to cycle.
@@ -73,6 +153,9 @@ struct Voice {
     payloads: Arc<Vec<Vec<u8>>>,
     /// Send at all (an app caller only listens).
     send: bool,
+    /// Carry the send time in the payload (relayed untouched, so the far end
+    /// can tell the one-way delay).
+    stamp: bool,
 }
 
 impl Voice {
@@ -82,6 +165,7 @@ impl Voice {
             ts_step: 160,
             payloads: Arc::new(vec![vec![0xD5; 160]]),
             send: true,
+            stamp: false,
         }
     }
 
@@ -91,6 +175,7 @@ impl Voice {
             ts_step: 160,
             payloads: Arc::new(vec![vec![0xFF; 160]]),
             send: true,
+            stamp: false,
         }
     }
 
@@ -122,6 +207,7 @@ impl Voice {
             ts_step: 960,
             payloads: Arc::new(payloads),
             send: true,
+            stamp: false,
         }
     }
 }
@@ -135,7 +221,7 @@ async fn recv_text(sock: &UdpSocket, secs: u64) -> Res<String> {
 
 /// One RTP stream of the generator: a socket, where it sends, what it says.
 struct Stream {
-    sock: Arc<UdpSocket>,
+    sock: std::net::UdpSocket,
     dest: SocketAddr,
     voice: Voice,
     seq: u16,
@@ -255,12 +341,21 @@ async fn run_pump(
         tokio::time::Instant::now() + phase,
         Duration::from_millis(20),
     );
+    // independent phones: a turn the generator missed is skipped, not sent in a
+    // burst with the next one (which would load the relay as no real calls do);
+    // how late the turns came is reported
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut buf = [0u8; 2048];
     let mut pkt = Vec::with_capacity(1500);
+    let mut delays = vec![0u64; DELAY_BUCKETS];
     // after the stop, keep reading for 300 ms: the last packets in flight arrive
     let mut drain_ticks: Option<u32> = None;
     loop {
-        tick.tick().await;
+        let due = tick.tick().await;
+        if MEASURING.load(Relaxed) {
+            let late = due.elapsed().as_micros() as u64;
+            LATE_MAX_US.fetch_max(late, Relaxed);
+        }
         if *stop.borrow() && drain_ticks.is_none() {
             drain_ticks = Some(15);
         }
@@ -279,13 +374,36 @@ async fn run_pump(
                     );
                     pkt.extend_from_slice(&s.ssrc.to_be_bytes());
                     pkt.extend_from_slice(payload);
+                    if s.voice.stamp && pkt.len() >= 20 {
+                        pkt[12..20].copy_from_slice(&realtime_ns().to_be_bytes());
+                    }
                     s.seq = s.seq.wrapping_add(1);
-                    if s.sock.try_send_to(&pkt, s.dest).is_ok() {
+                    if s.sock.send_to(&pkt, s.dest).is_ok() {
                         sent += 1;
                     }
                 }
-                while s.sock.try_recv_from(&mut buf).is_ok() {
+                let measuring = MEASURING.load(Relaxed);
+                while let Some((n, at)) = recv_stamped(&s.sock, &mut buf) {
+                    // a stamped stream counts only its far end's packets: what the
+                    // switch sends itself (silence before the bridge) is not relayed
+                    let stamp = (s.voice.stamp && n >= 20).then(|| {
+                        let mut b = [0u8; 8];
+                        b.copy_from_slice(&buf[12..20]);
+                        u64::from_be_bytes(b)
+                    });
+                    let now = realtime_ns();
+                    if stamp.is_some_and(|t| t > now + 60_000_000_000 || t + 60_000_000_000 < now) {
+                        counters.foreign.fetch_add(1, Relaxed);
+                        continue;
+                    }
                     received += 1;
+                    if measuring {
+                        RECEIVED_MEASURED.fetch_add(1, Relaxed);
+                    }
+                    if let (true, Some(t), Some(at)) = (measuring, stamp, at) {
+                        let d = at.saturating_sub(t) / DELAY_BUCKET_NS;
+                        delays[(d as usize).min(DELAY_BUCKETS - 1)] += 1;
+                    }
                 }
             }
         }
@@ -302,6 +420,12 @@ async fn run_pump(
         counters.received.fetch_add(received, Relaxed);
         if let Some(left) = drain_ticks.as_mut() {
             if *left == 0 {
+                let mut all = DELAYS.lock().unwrap_or_else(|e| e.into_inner());
+                all.resize(DELAY_BUCKETS, 0);
+                for (a, d) in all.iter_mut().zip(&delays) {
+                    *a += d;
+                }
+                PUMPS_DONE.fetch_add(1, Relaxed);
                 return;
             }
             *left -= 1;
@@ -311,7 +435,7 @@ async fn run_pump(
 
 /// Sends 20 ms packets to `dest` until `stop`, and counts what `sock` receives.
 fn stream(
-    sock: Arc<UdpSocket>,
+    sock: std::net::UdpSocket,
     dest: SocketAddr,
     counters: Arc<Counters>,
     stop: tokio::sync::watch::Receiver<bool>,
@@ -452,14 +576,20 @@ async fn callee(
                 ua.sock.send_to(ok.as_bytes(), from).await?;
                 continue;
             }
-            let rtp = Arc::new(UdpSocket::bind("127.0.0.1:0").await?);
+            let rtp = rtp_socket()?;
             let port = rtp.local_addr()?.port();
             let dest = media_dest(&m).ok_or("INVITE without SDP")?;
             // the transcoding benchmark's callee is a G.711 µ-law phone
             let (sdp, voice) = if matches!(mode, Mode::Opus | Mode::WebRtc) {
                 (pcmu_offer(port), Voice::pcmu())
             } else {
-                (offer(port), Voice::pcma())
+                (
+                    offer(port),
+                    Voice {
+                        stamp: mode == Mode::Relay,
+                        ..Voice::pcma()
+                    },
+                )
             };
             let extra = format!(
                 "Contact: <sip:{}@127.0.0.1:{}>\r\nContent-Type: application/sdp\r\n",
@@ -490,16 +620,24 @@ async fn call(
     mode: Mode,
 ) -> Res<()> {
     let sock = UdpSocket::bind("127.0.0.1:0").await?;
-    let rtp = Arc::new(UdpSocket::bind("127.0.0.1:0").await?);
+    let rtp = rtp_socket()?;
     let (p, rp) = (sock.local_addr()?.port(), rtp.local_addr()?.port());
     let mut browser = None;
+    let mut rtp = Some(rtp);
     let (sdp, voice) = match mode {
         Mode::WebRtc => {
-            let (rtc, pending, mid, sdp) = browser_offer(&rtp)?;
-            browser = Some((rtc, pending, mid));
+            let sock = Arc::new(UdpSocket::from_std(rtp.take().ok_or("socket")?)?);
+            let (rtc, pending, mid, sdp) = browser_offer(&sock)?;
+            browser = Some((rtc, pending, mid, sock));
             (sdp, Voice::opus())
         }
-        Mode::Relay => (offer(rp), Voice::pcma()),
+        Mode::Relay | Mode::RtpEngine => (
+            offer(rp),
+            Voice {
+                stamp: true,
+                ..Voice::pcma()
+            },
+        ),
         Mode::Opus => (opus_offer(rp), Voice::opus()),
         Mode::App => (
             offer(rp),
@@ -552,7 +690,7 @@ async fn call(
     sock.send_to(in_dialog("ACK", 2, "ack").as_bytes(), switch)
         .await?;
     counters.calls_up.fetch_add(1, Relaxed);
-    if let Some((mut rtc, pending, mid)) = browser {
+    if let Some((mut rtc, pending, mid, rtp)) = browser {
         let answer = str0m::change::SdpAnswer::from_sdp_string(body(&ok))?;
         if let Err(e) = rtc.sdp_api().accept_answer(pending, answer) {
             if std::env::var_os("RTPLOAD_DEBUG").is_some() {
@@ -570,7 +708,7 @@ async fn call(
         browser_stream(b, counters, stop.clone());
     } else {
         let dest = media_dest(&ok).ok_or("200 without SDP")?;
-        stream(rtp, dest, counters, stop.clone(), voice);
+        stream(rtp.ok_or("socket")?, dest, counters, stop.clone(), voice);
     }
     let mut stop = stop;
     let _ = stop.changed().await;
@@ -595,6 +733,7 @@ async fn main() -> Res<()> {
         Some("opus") => Mode::Opus,
         Some("app") => Mode::App,
         Some("webrtc") => Mode::WebRtc,
+        Some("rtpengine") => Mode::RtpEngine,
         Some(m) => return Err(format!("unknown mode {m}").into()),
     };
     let counters = Arc::new(Counters::default());
@@ -605,6 +744,9 @@ async fn main() -> Res<()> {
         user: a[6].clone(),
         pass: a[7].clone(),
     };
+    if mode == Mode::RtpEngine {
+        return rtpengine_main(switch, calls, secs, counters, stop_tx, stop_rx).await;
+    }
     if mode != Mode::App {
         callee_ua.register().await?;
         tokio::spawn(callee(mode, callee_ua, counters.clone(), stop_rx.clone()));
@@ -624,13 +766,58 @@ async fn main() -> Res<()> {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    // all calls set up, then the measured period
+    measure(&counters, calls, secs, &stop_tx).await;
+    finish(handles, &counters, calls).await;
+    Ok(())
+}
+
+/// Waits for every call to be up (20 s at most), then measures for `secs`.
+async fn measure(
+    counters: &Counters,
+    calls: u64,
+    secs: u64,
+    stop_tx: &tokio::sync::watch::Sender<bool>,
+) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while counters.calls_up.load(Relaxed) < calls && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // a second for the last calls' streams to settle before delays count
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // the system under test's CPU over the measured period (WATCH_PID), and ours
+    let watched = std::env::var("WATCH_PID").ok();
+    let t0 = std::time::Instant::now();
+    let c0 = watched.as_deref().map(cpu_seconds);
+    let own0 = cpu_seconds("self");
+    MEASURING.store(true, Relaxed);
     tokio::time::sleep(Duration::from_secs(secs)).await;
+    MEASURING.store(false, Relaxed);
+    let wall = t0.elapsed().as_secs_f64();
+    let own = (cpu_seconds("self") - own0) / wall;
+    let mut line = format!(
+        "generator_cpu_share={own:.2} generator_late_max_ms={:.1}",
+        LATE_MAX_US.load(Relaxed) as f64 / 1000.0
+    );
+    if let (Some(pid), Some(c0)) = (watched.as_deref(), c0) {
+        let used = cpu_seconds(pid) - c0;
+        // packets still arriving in the pumps' last reads are counted a moment later
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let pkts = RECEIVED_MEASURED.load(Relaxed).max(1);
+        line.push_str(&format!(
+            " sut_cpu_share={:.2} sut_cpu_us_per_packet={:.2}",
+            used / wall,
+            used * 1e6 / pkts as f64
+        ));
+    }
+    let _ = MEASURED.set(line);
     let _ = stop_tx.send(true);
+}
+
+/// The CPU figures of the measured period, printed with the rest.
+static MEASURED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Joins the calls and prints the figures.
+async fn finish(handles: Vec<tokio::task::JoinHandle<Res<()>>>, counters: &Counters, calls: u64) {
     let mut failed = 0;
     for h in handles {
         match h.await {
@@ -647,6 +834,14 @@ async fn main() -> Res<()> {
             }
         }
     }
+    // the pumps merge their delays and counts once they drained the last packets
+    let started = PUMP_SET.get().map_or(0, |p| p.len() as u64);
+    for _ in 0..40 {
+        if PUMPS_DONE.load(Relaxed) >= started {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let sent = counters.sent.load(Relaxed);
     let received = counters.received.load(Relaxed);
     let loss = if sent > 0 {
@@ -654,10 +849,159 @@ async fn main() -> Res<()> {
     } else {
         100.0
     };
+    let delays = DELAYS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let n: u64 = delays.iter().sum();
+    let pct = |q: f64| -> f64 {
+        let want = (q * n as f64).ceil() as u64;
+        let mut seen = 0;
+        for (i, c) in delays.iter().enumerate() {
+            seen += c;
+            if seen >= want.max(1) {
+                return (i as u64 * DELAY_BUCKET_NS + DELAY_BUCKET_NS) as f64 / 1e6;
+            }
+        }
+        0.0
+    };
+    let delay = if n > 0 {
+        format!(
+            " delay_samples={n} delay_p50_ms={:.2} delay_p99_ms={:.2} delay_max_ms={:.2}",
+            pct(0.5),
+            pct(0.99),
+            pct(1.0)
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "RTPLOAD calls={} up={} failed={failed} sent={sent} received={received} loss_pct={loss:.3}",
+        "RTPLOAD calls={} up={} failed={failed} sent={sent} received={received} foreign={} loss_pct={loss:.3}{delay} {}",
         calls,
-        counters.calls_up.load(Relaxed)
+        counters.calls_up.load(Relaxed),
+        counters.foreign.load(Relaxed),
+        MEASURED.get().map_or("", String::as_str)
     );
+}
+
+/// The reference relay: each call is an NG `offer` (the caller's SDP) and
+/// `answer` (the callee's) to rtpengine, then the same streams as `relay` mode
+/// through the ports rtpengine put in the SDPs it returned; `delete` at the end.
+async fn rtpengine_main(
+    ng: SocketAddr,
+    calls: u64,
+    secs: u64,
+    counters: Arc<Counters>,
+    stop_tx: tokio::sync::watch::Sender<bool>,
+    stop_rx: tokio::sync::watch::Receiver<bool>,
+) -> Res<()> {
+    let mut handles = Vec::new();
+    for i in 0..calls {
+        handles.push(tokio::spawn(rtpengine_call(
+            ng,
+            i,
+            counters.clone(),
+            stop_rx.clone(),
+        )));
+        if i % 25 == 24 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    measure(&counters, calls, secs, &stop_tx).await;
+    finish(handles, &counters, calls).await;
+    Ok(())
+}
+
+/// One NG request (a bencoded dictionary of strings behind a cookie); returns
+/// the SDP of the reply.
+async fn ng_request(ng: SocketAddr, fields: &[(&str, &str)]) -> Res<Option<String>> {
+    let sock = UdpSocket::bind("127.0.0.1:0").await?;
+    let cookie = format!("{:08x}", rand::random::<u32>());
+    let mut msg = format!("{cookie} d");
+    for (k, v) in fields {
+        msg.push_str(&format!("{}:{k}{}:{v}", k.len(), v.len()));
+    }
+    msg.push('e');
+    for _ in 0..3 {
+        sock.send_to(msg.as_bytes(), ng).await?;
+        let mut buf = vec![0u8; 65535];
+        let Ok(Ok((n, _))) =
+            tokio::time::timeout(Duration::from_secs(2), sock.recv_from(&mut buf)).await
+        else {
+            continue;
+        };
+        let reply = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if !reply.contains("6:result2:ok") {
+            return Err(format!("rtpengine refused: {reply}").into());
+        }
+        let Some(at) = reply.find("3:sdp") else {
+            return Ok(None);
+        };
+        let rest = &reply[at + 5..];
+        let colon = rest.find(':').ok_or("bad bencode")?;
+        let len: usize = rest[..colon].parse()?;
+        return Ok(Some(rest[colon + 1..colon + 1 + len].to_string()));
+    }
+    Err("rtpengine did not answer".into())
+}
+
+async fn rtpengine_call(
+    ng: SocketAddr,
+    i: u64,
+    counters: Arc<Counters>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Res<()> {
+    let (caller, callee) = (rtp_socket()?, rtp_socket()?);
+    let cid = format!("re-{}-{i}", run_id());
+    let (ft, tt) = (format!("f{i}"), format!("t{i}"));
+    let offered = offer(caller.local_addr()?.port());
+    let to_callee = ng_request(
+        ng,
+        &[
+            ("command", "offer"),
+            ("call-id", &cid),
+            ("from-tag", &ft),
+            ("sdp", &offered),
+        ],
+    )
+    .await?
+    .ok_or("offer without SDP")?;
+    let answered = offer(callee.local_addr()?.port());
+    let to_caller = ng_request(
+        ng,
+        &[
+            ("command", "answer"),
+            ("call-id", &cid),
+            ("from-tag", &ft),
+            ("to-tag", &tt),
+            ("sdp", &answered),
+        ],
+    )
+    .await?
+    .ok_or("answer without SDP")?;
+    let callee_dest = sdp::parse_media(&to_callee)?
+        .rtp_destination()
+        .ok_or("no media")?;
+    let caller_dest = sdp::parse_media(&to_caller)?
+        .rtp_destination()
+        .ok_or("no media")?;
+    counters.calls_up.fetch_add(1, Relaxed);
+    let voice = Voice {
+        stamp: true,
+        ..Voice::pcma()
+    };
+    stream(
+        caller,
+        caller_dest,
+        counters.clone(),
+        stop.clone(),
+        voice.clone(),
+    );
+    stream(callee, callee_dest, counters, stop.clone(), voice);
+    let mut stop = stop;
+    let _ = stop.changed().await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    ng_request(
+        ng,
+        &[("command", "delete"), ("call-id", &cid), ("from-tag", &ft)],
+    )
+    .await?;
     Ok(())
 }

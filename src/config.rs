@@ -218,6 +218,11 @@ pub struct ServeArgs {
     /// RTP port range LOW-HIGH (RTP on even ports, RTCP on the next odd one).
     #[arg(long, env = "SWITCHYARD_RTP_PORTS", default_value = "20000-30000", value_parser = parse_range)]
     pub rtp_ports: (u16, u16),
+    /// Threads that relay the packets of calls whose legs only forward (one
+    /// epoll set each; calls are spread over them). Default: one per CPU this
+    /// process may run on. 0: every call relays on its own task.
+    #[arg(long, env = "SWITCHYARD_RELAY_THREADS")]
+    pub relay_threads: Option<usize>,
     /// The address written into SDP and Contact headers. Default: the SIP UDP address,
     /// or the first non-loopback interface address when that is a wildcard.
     #[arg(long, env = "SWITCHYARD_PUBLIC_IP")]

@@ -333,6 +333,12 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     };
     let ports =
         PortPool::with_metrics(args.rtp_ports.0, args.rtp_ports.1, bind_ip, metrics.clone());
+    if let Some(n) = args.relay_threads {
+        crate::media::relay::plane::configure(n);
+    }
+    if let Some(plane) = crate::media::relay::plane::global() {
+        tracing::info!(threads = plane.threads(), "relay plane started");
+    }
 
     let nonces = match nonce_secret(&args.store.data_dir) {
         Some(secret) => NonceManager::with_secret(&secret, args.nonce_ttl),

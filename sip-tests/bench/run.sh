@@ -6,7 +6,10 @@
 #   sip-tests/bench/run.sh calls      # calls per second set up and torn down through the B2BUA
 #   sip-tests/bench/run.sh calls-stale  # the same, the callee also has a stale contact
 #                                       # (STALE=icmp: its port is closed; STALE=blackhole: it swallows everything)
-#   sip-tests/bench/run.sh rtp        # concurrent calls with 20 ms G.711 both ways (examples/rtp_load)
+#   sip-tests/bench/run.sh rtp        # concurrent calls with 20 ms G.711 both ways (examples/rtp_load):
+#                                     # loss and one-way delay p99 through the relay
+#   SY_CPUS=0 LOAD_CPUS=1 sip-tests/bench/run.sh rtp-compare  # the switch, then rtpengine (userspace,
+#                                     # one thread), each pinned to core 0, the same generator on core 1
 #   sip-tests/bench/run.sh rtp-sipp   # the same load played by SIPp from a pcap
 #   sip-tests/bench/run.sh transcode  # concurrent Opus<->PCMU calls transcoded by the switch
 #   sip-tests/bench/run.sh browser    # the same with the caller a WebRTC peer (ICE, DTLS-SRTP)
@@ -25,7 +28,8 @@
 #                                          # to a local receiver (examples/webhook_sink) during the load
 #
 # Environment: RATES (register rates to try), CALL_RATES, RTP_CALLS (concurrency steps),
-# SIPP (path), SY_BIN (switch binary; default target/release/switchyard, built if missing).
+# SIPP (path), SY_BIN (switch binary; default target/release/switchyard, built if missing),
+# SY_CPUS / LOAD_CPUS (taskset CPU lists for the system under test and the RTP generator).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -92,20 +96,40 @@ start_kamailio() {
     "$here/kamailio/kamailio.cfg" > "$work/kamailio.cfg"
   kamailio -f "$work/kamailio.cfg" -DD -E -m 256 -M 16 -P "$work/kamailio.pid" > "$work/kamailio.log" 2>&1 &
   sy_pid=$!
+  wait_udp $SIP_PORT kamailio
+}
+
+# Waits for a peer to listen on UDP port $1 (5 s), else shows its log ($work/$2.log).
+wait_udp() {
   for _ in $(seq 1 50); do
-    ss -lun | grep -q ":$SIP_PORT " && { sleep 0.3; return 0; }
+    ss -lun | grep -q ":$1 " && { sleep 0.3; return 0; }
     sleep 0.1
   done
-  echo "kamailio did not start:" >&2; cat "$work/kamailio.log" >&2; exit 1
+  echo "$2 did not start:" >&2; cat "$work/$2.log" >&2; exit 1
 }
+
+# rtpengine 10.5 (Debian rtpengine-daemon) as a userspace relay: no kernel forwarding
+# table, one worker thread, NG control on SIP_PORT + 20.
+start_rtpengine() {
+  command -v rtpengine >/dev/null || { echo "rtpengine missing: apt-get install rtpengine-daemon" >&2; exit 1; }
+  $(pin "${SY_CPUS:-}") rtpengine --foreground --table=-1 --interface=127.0.0.1 \
+    --listen-ng=127.0.0.1:$((SIP_PORT + 20)) --port-min=40000 --port-max=49999 \
+    --num-threads=1 --delete-delay=0 --log-level=3 --log-stderr > "$work/rtpengine.log" 2>&1 &
+  sy_pid=$!
+  wait_udp $((SIP_PORT + 20)) rtpengine
+}
+
+# "taskset -c LIST" when LIST is set (pins a process to those CPUs).
+pin() { [ -n "$1" ] && echo "taskset -c $1" || true; }
 
 start_switch() {
   if [ "${PEER:-switchyard}" = kamailio ]; then start_kamailio; return; fi
+  if [ "${PEER:-switchyard}" = rtpengine ]; then start_rtpengine; return; fi
   rm -rf "$work/data"
-  RUST_LOG=${RUST_LOG:-warn} "$SY_BIN" serve --sip-udp 127.0.0.1:$SIP_PORT --sip-tcp 127.0.0.1:$SIP_PORT \
+  RUST_LOG=${RUST_LOG:-warn} $(pin "${SY_CPUS:-}") "$SY_BIN" serve --sip-udp 127.0.0.1:$SIP_PORT --sip-tcp 127.0.0.1:$SIP_PORT \
     --sip-ws 127.0.0.1:$((SIP_PORT + 6)) --http 127.0.0.1:$HTTP_PORT --rtp-ports 40000-49999 \
     --public-ip 127.0.0.1 --data-dir "$work/data" --dialplan "$work/bench.toml" \
-    --auth-max-failures 1000000 ${SY_EXTRA:-} > "$work/switch.log" 2>&1 &
+    --auth-max-failures 1000000 ${SY_EXTRA:-} > "${SWITCH_LOG:-$work/switch.log}" 2>&1 &
   sy_pid=$!
   for _ in $(seq 1 100); do
     curl -sf "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null 2>&1 && return 0
@@ -117,7 +141,11 @@ start_switch() {
 # CPU time (clock ticks) used so far by the system under test (all its processes).
 cpu_ticks() {
   local pids t=0
-  if [ "${PEER:-switchyard}" = kamailio ]; then pids=$(pgrep -x kamailio); else pids=$sy_pid; fi
+  case "${PEER:-switchyard}" in
+    kamailio) pids=$(pgrep -x kamailio) ;;
+    rtpengine) pids=$(pgrep -x rtpengine) ;;
+    *) pids=$sy_pid ;;
+  esac
   for p in $pids; do
     t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
   done
@@ -298,26 +326,32 @@ bench_queue_calls() {
 
 metric() { curl -s "http://127.0.0.1:$HTTP_PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 
+# Passes: every call up, loss <= 0.1 %, one-way delay p99 < 10 ms.
 bench_rtp() {
-  echo "== concurrent calls with RTP relayed: 20 ms G.711 both ways, loss counted at each far end"
-  local load=$root/target/release/examples/rtp_load
+  local who=${PEER:-switchyard}
+  echo "== $who: concurrent calls with RTP relayed: 20 ms G.711 both ways, loss and one-way delay at each far end"
+  local load=${RTP_LOAD:-$root/target/release/examples/rtp_load}
   [ -x "$load" ] || cargo build --release --example rtp_load
   start_switch
-  local best=0
+  local best=0 target=127.0.0.1:$SIP_PORT mode=relay
+  if [ "$who" = rtpengine ]; then target=127.0.0.1:$((SIP_PORT + 20)); mode=rtpengine; fi
   for n in ${RTP_CALLS:-250 500 750 1000}; do
-    local c0 c1 line
-    c0=$(cpu_ticks)
-    line=$("$load" 127.0.0.1:$SIP_PORT "$n" "${RTP_SECONDS:-10}" 10000 pw10000 10001 pw10001 | grep RTPLOAD)
-    c1=$(cpu_ticks)
-    local pkts sent loss up
+    local c0 c1 line t0 t1
+    c0=$(cpu_ticks); t0=$(date +%s.%N)
+    # the system under test's CPU over the measured period (all calls up) comes from the
+    # generator (sut_cpu_share, sut_cpu_us_per_packet); the whole run's below
+    line=$(WATCH_PID=$sy_pid $(pin "${LOAD_CPUS:-}") "$load" "$target" "$n" "${RTP_SECONDS:-10}" 10000 pw10000 10001 pw10001 $mode | grep RTPLOAD)
+    c1=$(cpu_ticks); t1=$(date +%s.%N)
+    local sent loss up p99
     sent=$(echo "$line" | sed -E 's/.*sent=([0-9]+).*/\1/')
     loss=$(echo "$line" | sed -E 's/.*loss_pct=([0-9.]+).*/\1/')
     up=$(echo "$line" | sed -E 's/.*up=([0-9]+).*/\1/')
-    echo "$line switch_cpu_us_per_packet=$(cpu_us "$c0" "$c1" "$sent")"
-    if [ "$up" = "$n" ] && python3 -c "import sys; sys.exit(0 if $loss == 0 else 1)"; then best=$n; fi
+    p99=$(echo "$line" | sed -nE 's/.*delay_p99_ms=([0-9.]+).*/\1/p')
+    echo "$line run_cpu_us_per_packet=$(cpu_us "$c0" "$c1" "$sent")"
+    if [ "$up" = "$n" ] && python3 -c "import sys; sys.exit(0 if $loss <= 0.1 and ${p99:-999} < 10 else 1)"; then best=$n; fi
     sleep 2
   done
-  echo "RESULT rtp_concurrent_calls_without_loss=$best"
+  echo "RESULT ${who}_rtp_concurrent_calls=$best (loss <= 0.1 %, p99 < 10 ms)"
   stop_switch
 }
 
@@ -326,7 +360,7 @@ bench_rtp() {
 bench_media() {
   local mode=$1 label=$2 steps=$3
   echo "== $label"
-  local load=$root/target/release/examples/rtp_load
+  local load=${RTP_LOAD:-$root/target/release/examples/rtp_load}
   [ -x "$load" ] || cargo build --release --example rtp_load
   start_switch
   local best=0
@@ -542,6 +576,7 @@ case "${1:-all}" in
   calls) bench_calls ;;
   calls-stale) bench_calls "${STALE:-icmp}" ;;
   rtp) bench_rtp ;;
+  rtp-compare) bench_rtp; PEER=rtpengine bench_rtp ;;
   rtp-sipp) bench_rtp_sipp ;;
   transcode) bench_media opus "concurrent Opus<->PCMU transcoded calls" "${MEDIA_CALLS:-200 300 400}" 10001 ;;
   browser) bench_media webrtc "concurrent browser-leg calls (ICE-lite, DTLS-SRTP, Opus<->PCMU)" "${MEDIA_CALLS:-200 300 400}" 10001 ;;

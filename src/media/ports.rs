@@ -1,5 +1,7 @@
 //! Allocation of RTP/RTCP port pairs from the configured range. A pair is an even
 //! RTP port and the odd RTCP port after it, both bound before they are handed out.
+//! A pair can be parked (its sockets taken off the runtime's reactor, for the
+//! relay plane's own threads) and unparked again; its ports stay leased meanwhile.
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
@@ -21,10 +23,24 @@ pub struct PortPair {
     pub rtp: UdpSocket,
     pub rtcp: UdpSocket,
     pub port: u16,
+    lease: Lease,
+}
+
+/// The same pair with plain non-blocking sockets, off the runtime's reactor.
+pub struct ParkedPair {
+    pub rtp: std::net::UdpSocket,
+    pub rtcp: std::net::UdpSocket,
+    pub port: u16,
+    lease: Lease,
+}
+
+/// The pair's hold on its ports: they go back to the pool when it drops.
+struct Lease {
+    port: u16,
     pool: Arc<PortPool>,
 }
 
-impl Drop for PortPair {
+impl Drop for Lease {
     fn drop(&mut self) {
         if let Ok(mut f) = self.pool.free.lock() {
             f.push_back(self.port);
@@ -32,6 +48,44 @@ impl Drop for PortPair {
         if let Some(m) = &self.pool.metrics {
             m.rtp_port_pairs_in_use.fetch_sub(1, Relaxed);
         }
+    }
+}
+
+impl PortPair {
+    /// Takes both sockets off the reactor (no readiness events reach the
+    /// runtime for them any more). On failure the pair is gone (its ports are
+    /// released), which only a failing `epoll_ctl` can cause.
+    pub fn park(self) -> std::io::Result<ParkedPair> {
+        let PortPair {
+            rtp,
+            rtcp,
+            port,
+            lease,
+        } = self;
+        Ok(ParkedPair {
+            rtp: rtp.into_std()?,
+            rtcp: rtcp.into_std()?,
+            port,
+            lease,
+        })
+    }
+}
+
+impl ParkedPair {
+    /// Back onto the reactor of the current runtime.
+    pub fn unpark(self) -> std::io::Result<PortPair> {
+        let ParkedPair {
+            rtp,
+            rtcp,
+            port,
+            lease,
+        } = self;
+        Ok(PortPair {
+            rtp: UdpSocket::from_std(rtp)?,
+            rtcp: UdpSocket::from_std(rtcp)?,
+            port,
+            lease,
+        })
     }
 }
 
@@ -89,7 +143,10 @@ impl PortPool {
                             rtp,
                             rtcp,
                             port,
-                            pool: self.clone(),
+                            lease: Lease {
+                                port,
+                                pool: self.clone(),
+                            },
                         });
                     }
                 }
@@ -117,5 +174,28 @@ mod tests {
         assert_ne!(a.port, b.port);
         drop(a);
         assert_eq!(pool.available(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_parked_pair_keeps_its_ports_and_its_sockets_work_again_unparked() {
+        let pool = PortPool::new(41021, 41030, "127.0.0.1".parse().expect("ip"));
+        let a = pool.allocate().expect("pair");
+        let port = a.port;
+        let parked = a.park().expect("park");
+        assert_eq!(pool.available(), 3, "still leased while parked");
+        let peer = std::net::UdpSocket::bind("127.0.0.1:0").expect("peer");
+        peer.send_to(b"x", ("127.0.0.1", port)).expect("send");
+        let back = parked.unpark().expect("unpark");
+        let mut buf = [0u8; 4];
+        let (n, _) = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            back.rtp.recv_from(&mut buf),
+        )
+        .await
+        .expect("in time")
+        .expect("recv");
+        assert_eq!(&buf[..n], b"x");
+        drop(back);
+        assert_eq!(pool.available(), 4);
     }
 }

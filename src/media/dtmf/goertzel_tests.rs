@@ -322,3 +322,15 @@ fn keypad_tables_agree() {
         assert_eq!(KEYPAD[ri][ci], d);
     }
 }
+
+#[test]
+fn the_filters_run_side_by_side_give_each_filter_s_own_result() {
+    let block: Vec<f32> = (0..BLOCK)
+        .map(|i| ((i as f32 * 0.37).sin() * 9000.0 + (i as f32 * 1.91).cos() * 4000.0).round())
+        .collect();
+    let c: [f32; 8] = std::array::from_fn(|k| coeff(if k < 4 { ROWS[k] } else { COLS[k - 4] }));
+    let together = tone_energies(&block, &c);
+    for k in 0..8 {
+        assert_eq!(together[k], tone_energy(&block, c[k]), "filter {k}");
+    }
+}

@@ -16,12 +16,14 @@
 //!
 //! The call task drives it with [`Cmd`]s naming legs by their [`LegId`] and
 //! hears [`SessionEvent`]s back. The socket loop here only moves bytes; the
-//! decisions are in `tick`.
+//! decisions are in `tick`. Once a call's legs only forward, the session hands
+//! them to the relay plane's threads until its next command (`offload`).
 
 mod browser;
 pub mod leg;
 mod mix;
 pub mod negotiate;
+mod offload;
 mod tick;
 
 use bytes::Bytes;
@@ -377,7 +379,36 @@ async fn run(
     let mut armed: Option<Instant> = None;
     let mut flush = tokio::time::interval(std::time::Duration::from_millis(250));
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let plane = crate::media::relay::plane::global();
+    // packets relayed here in a row with no command in between
+    let mut settled = 0u32;
     loop {
+        if settled >= offload::SETTLE_PACKETS {
+            settled = 0;
+            if let Some(plane) = plane.filter(|_| engine.can_offload()) {
+                metrics
+                    .rtp_packets_relayed
+                    .fetch_add(std::mem::take(&mut relayed), Relaxed);
+                metrics
+                    .rtp_packets_dropped
+                    .fetch_add(std::mem::take(&mut dropped), Relaxed);
+                if let Some(unit) = engine.hand_off(figures.clone(), metrics.clone()) {
+                    let ticket = plane.adopt(Box::new(unit));
+                    let cmd = rx.recv().await;
+                    let back = plane
+                        .release(ticket)
+                        .await
+                        .and_then(|u| u.into_any().downcast::<offload::Offloaded>().ok())
+                        .map(|u| *u);
+                    engine.take_back(back);
+                    match cmd {
+                        Some(cmd) => command(&mut engine, &figures, cmd),
+                        None => break,
+                    }
+                    continue;
+                }
+            }
+        }
         // the 20 ms clock runs only while some leg is terminated here
         if engine.needs_clock() {
             if pacer.is_none() {
@@ -399,11 +430,8 @@ async fn run(
             biased;
             cmd = rx.recv() => match cmd {
                 Some(cmd) => {
-                    // a leg that leaves keeps its last figures for its channel
-                    if matches!(cmd, Cmd::RemoveLeg { .. }) {
-                        if let Ok(mut f) = figures.lock() { engine.stats_into(&mut f); }
-                    }
-                    engine.command(cmd);
+                    settled = 0;
+                    command(&mut engine, &figures, cmd);
                 }
                 None => break,
             },
@@ -426,6 +454,7 @@ async fn run(
                     engine.on_rtcp_datagram(r.slot, pkt, r.src).await;
                 } else if engine.on_rtp_datagram(r.slot, pkt, r.src).await {
                     relayed += 1;
+                    settled += 1;
                 } else {
                     dropped += 1;
                 }
@@ -465,6 +494,16 @@ async fn run(
     metrics.rtp_packets_dropped.fetch_add(dropped, Relaxed);
 }
 
+fn command(engine: &mut Engine, figures: &Figures, cmd: Cmd) {
+    // a leg that leaves keeps its last figures for its channel
+    if matches!(cmd, Cmd::RemoveLeg { .. }) {
+        if let Ok(mut f) = figures.lock() {
+            engine.stats_into(&mut f);
+        }
+    }
+    engine.command(cmd);
+}
+
 /// Version 2 and a whole fixed header: only such a datagram may latch a leg or
 /// be relayed (stray or hostile garbage never steals a call's media).
 fn looks_like_rtp(pkt: &[u8]) -> bool {
@@ -485,3 +524,5 @@ fn owned(pkt: &[u8]) -> Bytes {
 mod tests;
 #[cfg(test)]
 mod tests_mix;
+#[cfg(test)]
+mod tests_offload;

@@ -10,11 +10,11 @@ use bytes::BytesMut;
 use std::time::Duration;
 use tokio::net::UdpSocket;
 
-const WAIT: Duration = Duration::from_secs(2);
+pub(super) const WAIT: Duration = Duration::from_secs(2);
 
 /// The caller's and the callee's legs of the tests' calls.
-const A: LegId = LegId(uuid::Uuid::from_u128(0xA));
-const B: LegId = LegId(uuid::Uuid::from_u128(0xB));
+pub(super) const A: LegId = LegId(uuid::Uuid::from_u128(0xA));
+pub(super) const B: LegId = LegId(uuid::Uuid::from_u128(0xB));
 
 /// A session with leg A on `a` and, when given, leg B on `b` bridged to it.
 fn spawn_legs(
@@ -33,7 +33,7 @@ fn spawn_legs(
 }
 
 /// A sine source for tests (the shipped playback sources have their own tests).
-struct Sine {
+pub(super) struct Sine {
     rate: u32,
     freq: f32,
     phase: f32,
@@ -42,7 +42,7 @@ struct Sine {
 
 impl Sine {
     /// `freq` Hz at `rate` for `frames` 20 ms frames.
-    fn new(rate: u32, freq: f32, frames: u32) -> Sine {
+    pub(super) fn new(rate: u32, freq: f32, frames: u32) -> Sine {
         Sine {
             rate,
             freq,
@@ -70,7 +70,7 @@ impl Source for Sine {
     }
 }
 
-fn neg(codec: CodecKind, pt: u8) -> Negotiated {
+pub(super) fn neg(codec: CodecKind, pt: u8) -> Negotiated {
     Negotiated {
         codec,
         pt,
@@ -79,7 +79,7 @@ fn neg(codec: CodecKind, pt: u8) -> Negotiated {
     }
 }
 
-async fn recv(sock: &UdpSocket, buf: &mut [u8]) -> (usize, SocketAddr) {
+pub(super) async fn recv(sock: &UdpSocket, buf: &mut [u8]) -> (usize, SocketAddr) {
     tokio::time::timeout(WAIT, sock.recv_from(buf))
         .await
         .expect("in time")
@@ -192,23 +192,33 @@ async fn endpoint_plays_a_source_paced_and_reports_its_end() {
 
 /// A session bridging two test sockets (`a` plays the caller, `b` the callee),
 /// each side set to its codec.
-struct Bridge {
-    s: SessionHandle,
-    events: mpsc::UnboundedReceiver<SessionEvent>,
-    a: UdpSocket,
-    b: UdpSocket,
-    to_a: SocketAddr,
-    to_b: SocketAddr,
+pub(super) struct Bridge {
+    pub(super) s: SessionHandle,
+    pub(super) events: mpsc::UnboundedReceiver<SessionEvent>,
+    pub(super) a: UdpSocket,
+    pub(super) b: UdpSocket,
+    pub(super) to_a: SocketAddr,
+    pub(super) to_b: SocketAddr,
     _pool: Arc<PortPool>,
 }
 
 async fn bridge(base: u16, a: Negotiated, b: Negotiated) -> Bridge {
+    bridge_with(base, a, b, Arc::new(Metrics::default())).await
+}
+
+/// [`bridge`] counting into `metrics`.
+pub(super) async fn bridge_with(
+    base: u16,
+    a: Negotiated,
+    b: Negotiated,
+    metrics: Arc<Metrics>,
+) -> Bridge {
     let pool = pool(base);
     let (etx, events) = mpsc::unbounded_channel();
     let s = spawn_legs(
         pool.allocate().expect("a"),
         Some(pool.allocate().expect("b")),
-        Arc::new(Metrics::default()),
+        metrics,
         etx,
     );
     let sa = UdpSocket::bind("127.0.0.1:0").await.expect("bind");

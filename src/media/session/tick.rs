@@ -35,7 +35,7 @@ enum Feed {
     Echo(u64),
 }
 
-struct Playing {
+pub(super) struct Playing {
     feed: Feed,
     barge_in: bool,
     id: u64,
@@ -53,12 +53,12 @@ enum Stream {
 }
 
 /// One leg of the session.
-struct Slot {
-    id: LegId,
-    media: Option<LegMedia>,
-    play: Option<Playing>,
+pub(super) struct Slot {
+    pub(super) id: LegId,
+    pub(super) media: Option<LegMedia>,
+    pub(super) play: Option<Playing>,
     /// The leg it is bridged to.
-    peer: Option<LegId>,
+    pub(super) peer: Option<LegId>,
     /// Whether it may be sent media (false after we answered recvonly/inactive).
     sending: bool,
     /// What it sent us this tick (decoded).
@@ -67,7 +67,7 @@ struct Slot {
     sent: Vec<i16>,
 }
 
-struct Recording {
+pub(super) struct Recording {
     leg: LegId,
     rec: Recorder,
     /// Ticks of silence after which `Silence` is reported (once).
@@ -81,14 +81,14 @@ struct Recording {
 const SILENCE_RMS: f64 = 200.0;
 
 pub(super) struct Engine {
-    events: mpsc::UnboundedSender<SessionEvent>,
-    slots: Vec<Slot>,
+    pub(super) events: mpsc::UnboundedSender<SessionEvent>,
+    pub(super) slots: Vec<Slot>,
     /// The sockets of `slots[i]` at `ios[i]` (kept apart: the socket loop
     /// waits on them while it holds no reference to the codec state).
     pub(super) ios: Vec<LegIo>,
-    rec: Option<Recording>,
+    pub(super) rec: Option<Recording>,
     /// Legs hearing a mix (a supervisor and the legs it monitors).
-    conf: Option<Conference>,
+    pub(super) conf: Option<Conference>,
     scratch: Vec<i16>,
     conv: Vec<i16>,
     rec_l: Vec<i16>,
@@ -123,11 +123,11 @@ impl Engine {
         std::mem::take(&mut self.frames)
     }
 
-    fn find(&self, leg: LegId) -> Option<usize> {
+    pub(super) fn find(&self, leg: LegId) -> Option<usize> {
         self.slots.iter().position(|s| s.id == leg)
     }
 
-    fn peer_of(&self, i: usize) -> Option<usize> {
+    pub(super) fn peer_of(&self, i: usize) -> Option<usize> {
         self.slots[i].peer.and_then(|p| self.find(p))
     }
 
@@ -148,7 +148,7 @@ impl Engine {
     }
 
     /// Packets from slot `i` go to its peer untouched.
-    fn forwards(&self, i: usize) -> bool {
+    pub(super) fn forwards(&self, i: usize) -> bool {
         match self.peer_of(i) {
             Some(j) => {
                 !self.transcoding(i, j)
@@ -318,7 +318,7 @@ impl Engine {
         }
     }
 
-    fn unbridge(&mut self, leg: LegId) {
+    pub(super) fn unbridge(&mut self, leg: LegId) {
         let Some(i) = self.find(leg) else { return };
         if let Some(p) = self.slots[i].peer.take() {
             if let Some(j) = self.find(p) {

@@ -5,6 +5,10 @@
 //! sources are dropped. Only a source at the SDP's IP or the leg's SIP
 //! signalling IP may latch, so a stranger that sprays RTP at our ports first
 //! cannot take a call's media (RTP bleed).
+//!
+//! [`plane`] runs the packets of calls that only forward on threads of their own.
+
+pub mod plane;
 
 use std::net::IpAddr;
 
