@@ -178,6 +178,14 @@ fn basic_call_relays_signalling_media_and_events() {
             == 0.0),
         0.0
     );
+    // the relay plane carried the call's packets and gave it back when it ended
+    assert_eq!(
+        sw.wait_metric("switchyard_relay_units", Duration::from_secs(3), |v| v
+            == 0.0),
+        0.0
+    );
+    assert!(sw.metric("switchyard_process_open_fds") > 0.0);
+    assert!(sw.metric("switchyard_runtime_alive_tasks") > 0.0);
 
     let evs = events.wait_for(Duration::from_secs(5), two_destroys);
     let all = describe(&evs);

@@ -4,6 +4,9 @@
 #
 #   sip-tests/bench/run.sh register   # REGISTER+digest auth per second at <0.1 % failures
 #   sip-tests/bench/run.sh calls      # calls per second set up and torn down through the B2BUA
+#   sip-tests/bench/run.sh hygiene    # 10 min of calls at HYGIENE_RATE (2,400/s: 80 % of the measured
+#                                     # rate) to a callee with a stale contact; what the switch holds
+#                                     # (fds, threads, tasks, ports, calls, transactions, RSS) before/after
 #   sip-tests/bench/run.sh calls-stale  # the same, the callee also has a stale contact
 #                                       # (STALE=icmp: its port is closed; STALE=blackhole: it swallows everything)
 #   sip-tests/bench/run.sh rtp        # concurrent calls with 20 ms G.711 both ways (examples/rtp_load):
@@ -160,7 +163,7 @@ stop_switch() { kill "$sy_pid" 2>/dev/null || true; wait "$sy_pid" 2>/dev/null |
 # Runs sipp with a stats file; prints "successful failed elapsed_s".
 sipp_stats() {
   local stf="$work/stats-$RANDOM.csv"
-  "$SIPP" "$@" -trace_stat -stf "$stf" -fd 60 -nostdin -timeout 120s >/dev/null 2>&1 || true
+  "$SIPP" "$@" -trace_stat -stf "$stf" -fd 60 -nostdin -timeout ${SIPP_TIMEOUT:-120}s >/dev/null 2>&1 || true
   python3 - "$stf" <<'PY'
 import csv, sys
 rows = list(csv.reader(open(sys.argv[1]), delimiter=';'))
@@ -253,8 +256,9 @@ while True: s.recv(65536)
   subscribe_hooks
   "$SIPP" -sf "$here/call_uas.xml" -i 127.0.0.1 -p $uas_port -nostdin -bg >/dev/null 2>&1 || true
   sleep 0.5
+  [ -n "${SNAPSHOT:-}" ] && snapshot before
   for rate in ${CALL_RATES:-200 400 600 800 1000 1200}; do
-    local total=$((rate * 5)) c0 c1
+    local total=$((rate * ${CALL_SECONDS:-5})) c0 c1
     c0=$(cpu_ticks)
     read -r ok fail secs < <(sipp_stats -sf "$here/call_uac.xml" 127.0.0.1:$SIP_PORT -i 127.0.0.1 -p 0 \
       -key caller 10000 -au 10000 -ap pw10000 -key callee 10001 -r "$rate" -rp 1000 -m "$total" -l 20000 -d 0)
@@ -267,11 +271,31 @@ while True: s.recv(65536)
       [ "$achieved" -gt "$best" ] && best=$achieved
     fi
   done
+  if [ -n "${SNAPSHOT:-}" ]; then
+    # transactions linger for timer J/K (32 s) after the last call
+    snapshot "right after the load"; sleep 40; snapshot "40 s later"
+  fi
   pkill -f "call_uas.xml" 2>/dev/null || true
   [ -n "$hole" ] && kill "$hole" 2>/dev/null || true
   echo "RESULT calls_per_s=$best (best achieved with < 0.1 % failures)${stale:+ stale=$stale} ports_in_use_after=$(metric switchyard_rtp_port_pairs_in_use) active_calls_after=$(metric switchyard_active_calls)"
   hooks_report
   stop_switch
+}
+
+# What the switch holds now: descriptors, threads, runtime tasks, port pairs, calls,
+# transactions, relayed calls and its resident memory.
+snapshot() {
+  local m fds rss
+  m=$(curl -sf "http://127.0.0.1:$HTTP_PORT/metrics" || true)
+  fds=$(ls "/proc/$sy_pid/fd" 2>/dev/null | wc -l)
+  rss=$(awk '/VmRSS/ {print $2}' "/proc/$sy_pid/status" 2>/dev/null)
+  echo "SNAPSHOT $1: fds=$fds threads=$(echo "$m" | awk '/^switchyard_process_threads / {print $2}')" \
+    "tasks=$(echo "$m" | awk '/^switchyard_runtime_alive_tasks / {print $2}')" \
+    "port_pairs=$(echo "$m" | awk '/^switchyard_rtp_port_pairs_in_use / {print $2}')" \
+    "calls=$(echo "$m" | awk '/^switchyard_active_calls / {print $2}')" \
+    "channels=$(echo "$m" | awk '/^switchyard_active_channels / {print $2}')" \
+    "transactions=$(echo "$m" | awk '/^switchyard_transactions / {print $2}')" \
+    "relay_units=$(echo "$m" | awk '/^switchyard_relay_units / {print $2}') rss_kib=$rss"
 }
 
 # $AGENTS agents (10001..) registered from one port, a SIPp UAS answering there.
@@ -575,6 +599,7 @@ case "${1:-all}" in
   register) bench_register ;;
   calls) bench_calls ;;
   calls-stale) bench_calls "${STALE:-icmp}" ;;
+  hygiene) SIPP_TIMEOUT=$((${HYGIENE_SECONDS:-600} + 120)) SNAPSHOT=1 CALL_SECONDS=${HYGIENE_SECONDS:-600} CALL_RATES=${HYGIENE_RATE:-2400} bench_calls icmp ;;
   rtp) bench_rtp ;;
   rtp-compare) bench_rtp; PEER=rtpengine bench_rtp ;;
   rtp-sipp) bench_rtp_sipp ;;
@@ -586,5 +611,5 @@ case "${1:-all}" in
   voice-api) bench_voice_api ;;
   merchant) bench_merchant ;;
   all) bench_register; bench_calls; bench_rtp ;;
-  *) echo "usage: $0 register|calls|calls-stale|rtp|rtp-sipp|transcode|browser|playback|queue-moh|queue-calls|all" >&2; exit 2 ;;
+  *) echo "usage: $0 register|calls|calls-stale|hygiene|rtp|rtp-compare|rtp-sipp|transcode|browser|playback|queue-moh|queue-calls|all" >&2; exit 2 ;;
 esac

@@ -258,12 +258,37 @@ async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
 
 async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     let mut text = s.metrics.render();
+    text.push_str(&process_metrics());
     if let Some(m) = &s.merchant {
         if let Ok(v) = merchant_admin::lanes_json(&m.svc).await {
             text.push_str(&lane_metrics(&v));
         }
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}
+
+/// What the process holds (for leak checks under load): open file
+/// descriptors, live runtime tasks, OS threads, calls on the relay plane.
+fn process_metrics() -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let count = |dir: &str| std::fs::read_dir(dir).map_or(-1, |d| d.count() as i64);
+    let tasks =
+        tokio::runtime::Handle::try_current().map_or(-1, |h| h.metrics().num_alive_tasks() as i64);
+    let plane = crate::media::relay::plane::global();
+    let gauges = [
+        ("switchyard_process_open_fds", count("/proc/self/fd")),
+        ("switchyard_process_threads", count("/proc/self/task")),
+        ("switchyard_runtime_alive_tasks", tasks),
+        (
+            "switchyard_relay_units",
+            plane.map_or(0, |p| p.units() as i64),
+        ),
+    ];
+    for (name, v) in gauges {
+        let _ = writeln!(out, "# TYPE {name} gauge\n{name} {v}");
+    }
+    out
 }
 
 /// The dispatch lanes in Prometheus' text format.
