@@ -51,23 +51,26 @@ impl Peer {
     /// An RTP packet from `src`: true when it comes from this side (latching
     /// onto it if the side is not latched yet); false means drop it.
     pub fn latch_rtp(&mut self, src: SocketAddr) -> bool {
-        if !self.rtp_latched && self.may_latch(src) {
-            self.rtp = Some(src);
-            self.rtp_latched = true;
-            return true;
-        }
-        self.rtp_latched && self.rtp == Some(src)
+        let may = !self.rtp_latched && self.may_latch(src);
+        latch(&mut self.rtp, &mut self.rtp_latched, may, src)
     }
 
     /// The same for RTCP.
     pub fn latch_rtcp(&mut self, src: SocketAddr) -> bool {
-        if !self.rtcp_latched && self.may_latch(src) {
-            self.rtcp = Some(src);
-            self.rtcp_latched = true;
-            return true;
-        }
-        self.rtcp_latched && self.rtcp == Some(src)
+        let may = !self.rtcp_latched && self.may_latch(src);
+        latch(&mut self.rtcp, &mut self.rtcp_latched, may, src)
     }
+}
+
+/// One address of a side: latches onto `src` when it is not latched yet and
+/// `src` may take it; true when `src` is (now) that address.
+fn latch(addr: &mut Option<SocketAddr>, latched: &mut bool, may: bool, src: SocketAddr) -> bool {
+    if !*latched && may {
+        *addr = Some(src);
+        *latched = true;
+        return true;
+    }
+    *latched && *addr == Some(src)
 }
 
 #[cfg(test)]

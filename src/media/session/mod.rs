@@ -386,12 +386,7 @@ async fn run(
         if settled >= offload::SETTLE_PACKETS {
             settled = 0;
             if let Some(plane) = plane.filter(|_| engine.can_offload()) {
-                metrics
-                    .rtp_packets_relayed
-                    .fetch_add(std::mem::take(&mut relayed), Relaxed);
-                metrics
-                    .rtp_packets_dropped
-                    .fetch_add(std::mem::take(&mut dropped), Relaxed);
+                count_packets(&metrics, &mut relayed, &mut dropped);
                 if let Some(unit) = engine.hand_off(figures.clone(), metrics.clone()) {
                     let ticket = plane.adopt(Box::new(unit));
                     let cmd = rx.recv().await;
@@ -460,23 +455,17 @@ async fn run(
                 }
             },
             _ = flush.tick() => {
-                metrics.rtp_packets_relayed.fetch_add(relayed, Relaxed);
-                metrics.rtp_packets_dropped.fetch_add(dropped, Relaxed);
+                count_packets(&metrics, &mut relayed, &mut dropped);
                 metrics.media_frames.fetch_add(engine.take_frames(), Relaxed);
                 metrics.media_ticks_late.fetch_add(late, Relaxed);
                 metrics.media_frames_skipped.fetch_add(skipped_total, Relaxed);
                 if let Ok(mut f) = figures.lock() { engine.stats_into(&mut f); }
-                relayed = 0;
-                dropped = 0;
                 late = 0;
                 skipped_total = 0;
             },
         }
         if relayed + dropped >= 256 {
-            metrics.rtp_packets_relayed.fetch_add(relayed, Relaxed);
-            metrics.rtp_packets_dropped.fetch_add(dropped, Relaxed);
-            relayed = 0;
-            dropped = 0;
+            count_packets(&metrics, &mut relayed, &mut dropped);
         }
     }
     if let Ok(mut f) = figures.lock() {
@@ -490,8 +479,17 @@ async fn run(
     metrics
         .media_frames_skipped
         .fetch_add(skipped_total, Relaxed);
-    metrics.rtp_packets_relayed.fetch_add(relayed, Relaxed);
-    metrics.rtp_packets_dropped.fetch_add(dropped, Relaxed);
+    count_packets(&metrics, &mut relayed, &mut dropped);
+}
+
+/// Adds the packets counted locally to the metrics and starts counting afresh.
+fn count_packets(metrics: &Metrics, relayed: &mut u64, dropped: &mut u64) {
+    metrics
+        .rtp_packets_relayed
+        .fetch_add(std::mem::take(relayed), Relaxed);
+    metrics
+        .rtp_packets_dropped
+        .fetch_add(std::mem::take(dropped), Relaxed);
 }
 
 fn command(engine: &mut Engine, figures: &Figures, cmd: Cmd) {

@@ -11,7 +11,6 @@
 use std::any::Any;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc;
@@ -148,12 +147,7 @@ impl Relayed for Offloaded {
                 }
             }
         }
-        self.metrics
-            .rtp_packets_relayed
-            .fetch_add(std::mem::take(&mut self.relayed), Relaxed);
-        self.metrics
-            .rtp_packets_dropped
-            .fetch_add(std::mem::take(&mut self.dropped), Relaxed);
+        super::count_packets(&self.metrics, &mut self.relayed, &mut self.dropped);
     }
 
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
